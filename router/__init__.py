@@ -1,0 +1,1 @@
+"""EdgeFleet router: the gRPC front door, routing, hosted adapters and accounting."""

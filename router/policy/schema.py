@@ -1,0 +1,224 @@
+"""Typed schema of the EdgeFleet policy file (``edgefleet.yaml``).
+
+A leaf module: it imports neither grpc, Ray nor Textual, so every part of the
+system (router, controller, CLI, dashboard) can load the policy cheaply.
+Unknown keys are rejected everywhere (``extra="forbid"``); cross references
+(a route naming a missing deployment, a deployment naming a missing model...)
+are checked in :meth:`Policy.check_references` so the error names the key.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Task = Literal["classify", "embed"]
+DeviceName = Literal["CPU", "GPU", "NPU"]
+
+
+class Strict(BaseModel):
+    """Base model: unknown keys are an error, values are not coerced across types."""
+
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+
+
+class CircuitConfig(Strict):
+    """Circuit breaker: open after `failures` consecutive failures, probe after `reset_s`."""
+
+    failures: int = Field(5, ge=1)
+    reset_s: float = Field(10.0, gt=0)
+
+
+class RouterConfig(Strict):
+    """The router's gRPC front door."""
+
+    listen: str = "127.0.0.1:50051"
+    max_text_chars: int = Field(4096, ge=1)
+    max_batch: int = Field(64, ge=1)
+    default_timeout_ms: float = Field(3000.0, gt=0)
+    max_inflight: int = Field(1024, ge=1, description="requests in flight before RESOURCE_EXHAUSTED")
+    api_keys_env: str | None = Field(
+        None, description="env var with comma-separated API keys; when set, callers must send them"
+    )
+    escalation_log: str | None = Field(
+        None, description="JSONL file receiving every escalated request and the hosted answer"
+    )
+    ewma_alpha: float = Field(0.2, gt=0, le=1)
+
+
+class SimulatedNode(Strict):
+    """A simulated edge node started by ``edgefleet up`` (a real raylet on this machine)."""
+
+    name: str
+    num_cpus: float = Field(1, gt=0)
+    memory_mb: int | None = Field(None, gt=0)
+    devices: list[DeviceName] = Field(default_factory=lambda: ["CPU"])
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class FleetConfig(Strict):
+    """Control plane settings."""
+
+    namespace: str = "edgefleet"
+    controller_name: str = "edgefleet-controller"
+    reconcile_interval_s: float = Field(1.0, gt=0)
+    health_timeout_s: float = Field(3.0, gt=0)
+    head_num_cpus: float = Field(1, ge=0)
+    simulated_nodes: list[SimulatedNode] = Field(default_factory=list)
+
+    @field_validator("simulated_nodes")
+    @classmethod
+    def _unique_nodes(cls, nodes: list[SimulatedNode]) -> list[SimulatedNode]:
+        names = [n.name for n in nodes]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"duplicate node name(s): {', '.join(sorted(dup))}")
+        return nodes
+
+
+class ModelRef(Strict):
+    """A model in the registry (or at an explicit path)."""
+
+    name: str
+    version: str = "latest"
+    path: str | None = Field(None, description="model folder; default: REGISTRY/NAME/VERSION")
+
+
+class DeploymentConfig(Strict):
+    """Replicas of one model placed on edge nodes."""
+
+    name: str
+    model: str
+    replicas: int = Field(1, ge=0, le=1000)
+    devices: list[DeviceName] = Field(default_factory=lambda: ["CPU"], min_length=1)
+    selector: dict[str, str] = Field(default_factory=dict, description="node labels that must match")
+    price_per_call_usd: float = Field(0.0, ge=0)
+    max_queue: int = Field(64, ge=1, description="outstanding requests per replica")
+
+
+class StandInConfig(Strict):
+    """The offline hosted-model STAND-IN (a local OpenAI-compatible server)."""
+
+    model: str = Field("generalist", description="registry model that answers")
+    latency_ms: float = Field(0.0, ge=0, description="added latency per call")
+    listen: str = "127.0.0.1:0"
+
+
+class HostedConfig(Strict):
+    """An OpenAI-compatible hosted endpoint (real, or the offline stand-in)."""
+
+    name: str
+    base_url: str | None = Field(None, description="e.g. https://api.openai.com/v1")
+    model: str = "edgefleet-stand-in"
+    api_key_env: str | None = None
+    price_per_1k_input_usd: float = Field(0.0, ge=0)
+    price_per_1k_output_usd: float = Field(0.0, ge=0)
+    timeout_ms: float = Field(5000.0, gt=0)
+    retries: int = Field(2, ge=0, le=10)
+    backoff_ms: float = Field(100.0, ge=0)
+    circuit: CircuitConfig = Field(default_factory=CircuitConfig)
+    stand_in: StandInConfig | None = None
+
+    @model_validator(mode="after")
+    def _url_or_stand_in(self) -> "HostedConfig":
+        if self.base_url is None and self.stand_in is None:
+            raise ValueError("set base_url, or stand_in to use the offline stand-in")
+        return self
+
+
+class RouteConfig(Strict):
+    """How requests of one task (and domains) are served."""
+
+    name: str
+    task: Task
+    domains: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    domain_model: str | None = Field(None, description="deployment that detects the domain")
+    specialists: dict[str, list[str]] = Field(
+        default_factory=dict, description="domain -> deployments, tried in cost order"
+    )
+    targets: list[str] = Field(default_factory=list, description="deployments for any domain")
+    fallback: str | None = Field(None, description="hosted endpoint name")
+    min_confidence: float = Field(0.5, ge=0, le=1)
+    escalate_labels: list[str] = Field(default_factory=lambda: ["oos"])
+
+    @model_validator(mode="after")
+    def _has_candidates(self) -> "RouteConfig":
+        if not self.specialists and not self.targets and self.fallback is None:
+            raise ValueError("route has no candidates: set specialists, targets or fallback")
+        return self
+
+
+class Policy(Strict):
+    """The whole policy file."""
+
+    version: Literal[1] = 1
+    registry: str = Field(".edgefleet/models", description="model registry folder")
+    router: RouterConfig = Field(default_factory=RouterConfig)
+    fleet: FleetConfig = Field(default_factory=FleetConfig)
+    models: list[ModelRef] = Field(default_factory=list)
+    deployments: list[DeploymentConfig] = Field(default_factory=list)
+    hosted: list[HostedConfig] = Field(default_factory=list)
+    routes: list[RouteConfig] = Field(default_factory=list)
+
+    def deployment(self, name: str) -> DeploymentConfig:
+        """The deployment called `name` (KeyError if absent)."""
+        for d in self.deployments:
+            if d.name == name:
+                return d
+        raise KeyError(name)
+
+    def hosted_endpoint(self, name: str) -> HostedConfig:
+        """The hosted endpoint called `name` (KeyError if absent)."""
+        for h in self.hosted:
+            if h.name == name:
+                return h
+        raise KeyError(name)
+
+    def model(self, name: str) -> ModelRef:
+        """The model reference called `name`; an implicit `latest` ref when not listed."""
+        for m in self.models:
+            if m.name == name:
+                return m
+        return ModelRef(name=name)
+
+    def check_references(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Dangling names and duplicates, as (key path, message) pairs; empty when sound."""
+        errors: list[tuple[tuple[str | int, ...], str]] = []
+        for section in ("models", "deployments", "hosted", "routes"):
+            seen: set[str] = set()
+            for i, item in enumerate(getattr(self, section)):
+                if item.name in seen:
+                    errors.append(((section, i, "name"), f"duplicate name {item.name!r}"))
+                seen.add(item.name)
+        deployments = {d.name for d in self.deployments}
+        hosted = {h.name for h in self.hosted}
+        listed_models = {m.name for m in self.models}
+        for i, d in enumerate(self.deployments):
+            if listed_models and d.model not in listed_models:
+                errors.append(
+                    (("deployments", i, "model"), f"unknown model {d.model!r}; known: {sorted(listed_models)}")
+                )
+        for i, r in enumerate(self.routes):
+            if r.domain_model is not None and r.domain_model not in deployments:
+                errors.append((("routes", i, "domain_model"), _unknown("deployment", r.domain_model, deployments)))
+            for dom, names in r.specialists.items():
+                for j, n in enumerate(names):
+                    if n not in deployments:
+                        errors.append((("routes", i, "specialists", dom, j), _unknown("deployment", n, deployments)))
+            for j, n in enumerate(r.targets):
+                if n not in deployments:
+                    errors.append((("routes", i, "targets", j), _unknown("deployment", n, deployments)))
+            if r.fallback is not None and r.fallback not in hosted:
+                errors.append((("routes", i, "fallback"), _unknown("hosted endpoint", r.fallback, hosted)))
+        return errors
+
+
+def _unknown(kind: str, name: str, known: set[str]) -> str:
+    return f"unknown {kind} {name!r}; known: {sorted(known) or 'none'}"
+
+
+def finite(value: float) -> bool:
+    """True for a finite float (helper for request validation)."""
+    return not (math.isnan(value) or math.isinf(value))

@@ -1,0 +1,6 @@
+"""Shared pytest setup. Fixtures live in tests/fixtures/ (one plugin per area)."""
+
+pytest_plugins = [
+    "tests.fixtures.models",
+    "tests.fixtures.ray_cluster",
+]

@@ -1,0 +1,1 @@
+"""EdgeFleet operator dashboard (Textual)."""
