@@ -18,6 +18,10 @@ Task = Literal["classify", "embed"]
 DeviceName = Literal["CPU", "GPU", "NPU"]
 
 
+def _cpu_only() -> list[DeviceName]:
+    return ["CPU"]
+
+
 class Strict(BaseModel):
     """Base model: unknown keys are an error, values are not coerced across types."""
 
@@ -54,7 +58,7 @@ class SimulatedNode(Strict):
     name: str
     num_cpus: float = Field(1, gt=0)
     memory_mb: int | None = Field(None, gt=0)
-    devices: list[DeviceName] = Field(default_factory=lambda: ["CPU"])
+    devices: list[DeviceName] = Field(default_factory=_cpu_only)
     labels: dict[str, str] = Field(default_factory=dict)
 
 
@@ -92,7 +96,7 @@ class DeploymentConfig(Strict):
     name: str
     model: str
     replicas: int = Field(1, ge=0, le=1000)
-    devices: list[DeviceName] = Field(default_factory=lambda: ["CPU"], min_length=1)
+    devices: list[DeviceName] = Field(default_factory=_cpu_only, min_length=1)
     selector: dict[str, str] = Field(default_factory=dict, description="node labels that must match")
     price_per_call_usd: float = Field(0.0, ge=0)
     max_queue: int = Field(64, ge=1, description="outstanding requests per replica")
@@ -122,7 +126,7 @@ class HostedConfig(Strict):
     stand_in: StandInConfig | None = None
 
     @model_validator(mode="after")
-    def _url_or_stand_in(self) -> "HostedConfig":
+    def _url_or_stand_in(self) -> HostedConfig:
         if self.base_url is None and self.stand_in is None:
             raise ValueError("set base_url, or stand_in to use the offline stand-in")
         return self
@@ -144,7 +148,7 @@ class RouteConfig(Strict):
     escalate_labels: list[str] = Field(default_factory=lambda: ["oos"])
 
     @model_validator(mode="after")
-    def _has_candidates(self) -> "RouteConfig":
+    def _has_candidates(self) -> RouteConfig:
         if not self.specialists and not self.targets and self.fallback is None:
             raise ValueError("route has no candidates: set specialists, targets or fallback")
         return self

@@ -1,0 +1,123 @@
+"""Write a benchmark run: ``results.json`` (strict JSON), ``report.md`` (tables) and PNG plots."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.stats import clean_floats
+
+HEADLINES: list[tuple[str, str, str]] = [
+    ("tax.router_tax", "router tax: routed / (echo + KServe) p50", "goal <= 1.25"),
+    ("tax.ray_vs_grpc", "Ray actor call / KServe gRPC call, p50", "DESIGN: Ray costs more"),
+    ("throughput.routed_vs_echo", "routed rps / bare echo rps, same cores", ""),
+    ("routing.accuracy_ratio_vs_hosted", "accuracy, default policy / all-hosted", "goal >= 0.99"),
+    ("routing.cost_ratio_vs_hosted", "cost, default policy / all-hosted", "goal <= 0.10"),
+    ("routing.escalated_share", "share of requests escalated to hosted", ""),
+    ("int8.speedup", "INT8 / FP32 speed-up (batch-1 p50)", ""),
+    ("int8.accuracy_delta", "INT8 - FP32 accuracy", ""),
+]
+
+
+def lookup(results: dict[str, Any], dotted: str) -> Any:
+    """``results['a']['b']`` for ``'a.b'``; None when absent."""
+    node: Any = results
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """A table cell: numbers with `digits` significant digits, None as an em dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "—"
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e6):
+            return f"{value:.{digits}g}"
+        return f"{value:,.{max(digits, 1)}f}" if abs(value) < 100 else f"{value:,.1f}"
+    return str(value)
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_results(results: dict[str, Any], out_dir: Path) -> Path:
+    """Write results.json (NaN/inf become null)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "results.json"
+    path.write_text(json.dumps(clean_floats(results), indent=2, sort_keys=False) + "\n")
+    return path
+
+
+def write_report(results: dict[str, Any], out_dir: Path) -> Path:
+    """Write report.md (and the plots it links) from a results dict."""
+    from bench import plots
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    images = plots.draw_all(results, out_dir)
+    parts = [_header(results), _headline_table(results)]
+    for name in ("tax", "throughput", "routing", "scale", "int8"):
+        suite = results.get(name)
+        if suite is None:
+            continue
+        parts.append(_suite_section(name, suite, images.get(name, [])))
+    path = out_dir / "report.md"
+    path.write_text("\n\n".join(p for p in parts if p) + "\n")
+    return path
+
+
+def _header(results: dict[str, Any]) -> str:
+    meta = results.get("meta", {})
+    machine = results.get("machine", {})
+    versions = machine.get("versions", {})
+    ver = ", ".join(f"{k} {v}" for k, v in versions.items() if k != "openvino_build")
+    tiny = " (TINY configuration: smoke test, figures not meaningful)" if meta.get("tiny") else ""
+    return (
+        f"# EdgeFleet benchmark report{tiny}\n\n"
+        f"- run: {meta.get('started_utc', '?')}, {fmt(meta.get('duration_s'))} s, "
+        f"suites: {', '.join(meta.get('suites', []))}; command: `{meta.get('command', '')}`\n"
+        f"- machine: {machine.get('cpu_model', '?')}, {machine.get('cores', '?')} cores, "
+        f"{fmt(machine.get('memory_gib'))} GiB; load average at start "
+        f"{machine.get('load_average_at_start', [])}\n"
+        f"- versions: {ver}\n"
+        "- every headline figure is a ratio of two measurements taken in the same run on the same machine."
+    )
+
+
+def _headline_table(results: dict[str, Any]) -> str:
+    rows = [(key, what, lookup(results, key), goal) for key, what, goal in HEADLINES]
+    return "## Headline ratios\n\n" + table(["key", "what", "value", "note"], rows)
+
+
+def _suite_section(name: str, suite: dict[str, Any], images: list[str]) -> str:
+    status = suite.get("status", "ok")
+    lines = [f"## {name}"]
+    if status != "ok":
+        lines.append(f"**{status}**: {suite.get('reason') or suite.get('error', '')}")
+        return "\n\n".join(lines)
+    if suite.get("topology"):
+        lines.append(f"Topology: {suite['topology']}")
+    if suite.get("method"):
+        lines.append(f"Method: {suite['method']}")
+    for title, header, rows in suite.get("tables", []):
+        lines.append(f"### {title}\n\n" + table(header, rows))
+    for image in images:
+        lines.append(f"![{name}]({image})")
+    for note in suite.get("notes", []):
+        lines.append(f"- {note}")
+    return "\n\n".join(lines)

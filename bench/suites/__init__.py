@@ -1,0 +1,1 @@
+"""Benchmark suites: each module has ``run(ctx: bench.runner.BenchContext) -> dict``."""

@@ -1,0 +1,128 @@
+"""Suite `int8`: FP32 vs INT8 MiniLM models from the FACTORY (same head, encoder quantised with
+NNCF): batch-1 latency, batched throughput and CLINC150 accuracy, through fleet.runtime.TextModel.
+
+The pair is the first model (generalist, then domain-router, then any) that has a wordpiece FP32
+version and an INT8 version in the registry; every other wordpiece version of that model (e.g. the
+weights-only INT8 variant) is measured alongside. Skipped with a clear entry when none is built.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.stats import ratio, summarize
+
+PREFERRED = ("generalist", "domain-router")
+NOT_BUILT = "not built: run `edgefleet models build` (the MiniLM FP32 and INT8 versions are missing)"
+
+
+def find_versions(registry: Path) -> tuple[str, dict[str, Path]] | None:
+    """(model name, {version: folder}) of the first model with wordpiece FP32 and INT8 classify versions."""
+    from fleet.errors import ModelLoadError
+    from fleet.models.registry import list_models, read_manifest
+
+    skipped: list[str] = []  # unreadable versions are not candidates
+    found: dict[str, dict[str, tuple[str, Path]]] = {}
+    for entry in list_models(registry):
+        for version in entry.versions:
+            folder = registry / entry.name / version
+            try:
+                manifest = read_manifest(folder)
+            except ModelLoadError as exc:
+                skipped.append(f"{entry.name}:{version}: {exc}")
+                continue
+            if manifest.task == "classify" and manifest.featurizer.get("kind") == "wordpiece":
+                found.setdefault(entry.name, {})[version] = (manifest.precision.upper(), folder)
+    ordered = [n for n in PREFERRED if n in found] + sorted(n for n in found if n not in PREFERRED)
+    for name in ordered:
+        precisions = {p for p, _ in found[name].values()}
+        if "FP32" in precisions and "INT8" in precisions:
+            return name, {v: folder for v, (_, folder) in sorted(found[name].items())}
+    return None
+
+
+def _accuracy(model: Any, texts: list[str], gold: list[str], batch: int = 32) -> float:
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    correct = 0
+    for start in range(0, len(order), batch):
+        idx = order[start:start + batch]
+        probs = model.classify([texts[i] for i in idx])
+        for row, i in enumerate(idx):
+            correct += model.labels[int(np.argmax(probs[row]))] == gold[i]
+    return correct / max(len(texts), 1)
+
+
+def _throughput(model: Any, texts: list[str], seconds: float, batch: int = 32) -> float:
+    done, start, k = 0, time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
+        chunk = [texts[(k + j) % len(texts)] for j in range(batch)]
+        model.classify(chunk)
+        done += batch
+        k += batch
+    return done / (time.perf_counter() - start)
+
+
+def run(ctx: Any) -> dict[str, Any]:
+    """Measure every version of the chosen model; headline INT8 vs FP32."""
+    from fleet.data import load_clinc150
+    from fleet.models.manifest import load_bundle
+    from fleet.runtime import TextModel
+
+    registry = ctx.models_dir()
+    picked = find_versions(registry)
+    if picked is None:
+        return {"status": "skipped", "reason": f"{NOT_BUILT} (registry {registry})", "speedup": None,
+                "accuracy_delta": None}
+    name, folders = picked
+    models = {v: TextModel.load(load_bundle(f), ("CPU",)) for v, f in folders.items()}
+    precision = {v: m.manifest.precision.upper() for v, m in models.items()}
+    fp32 = next(v for v in models if precision[v] == "FP32")
+    int8 = next((v for v in models if precision[v] == "INT8" and "int8w" not in v),
+                next(v for v in models if precision[v] == "INT8"))
+    data = load_clinc150()
+    examples = list(data.test) + list(data.oos_test)
+    if ctx.tiny:
+        examples = data.test[::150] + data.oos_test[::100]
+    texts, gold = [t for t, _ in examples], [g for _, g in examples]
+    n, rounds = ctx.size(20, 300), ctx.size(2, 6)
+    latency: dict[str, list[float]] = {v: [] for v in models}
+    for r in range(rounds):  # interleaved so background load hits every version alike
+        for v, model in models.items():
+            for i in range(3):
+                model.classify([texts[i]])
+            for i in range(n // rounds):
+                t0 = time.perf_counter()
+                model.classify([texts[(r * n + i) % len(texts)]])
+                latency[v].append((time.perf_counter() - t0) * 1000.0)
+    out: dict[str, Any] = {}
+    for v, model in models.items():
+        out[v] = {
+            "precision": precision[v],
+            "latency": summarize(latency[v]),
+            "throughput_tps": _throughput(model, texts, ctx.size(1.0, 8.0)),
+            "accuracy": _accuracy(model, texts, gold),
+            "size_mb": round(sum(p.stat().st_size for p in folders[v].iterdir() if p.is_file()) / 1e6, 2),
+        }
+    speedup = ratio(out[fp32]["latency"]["p50_ms"], out[int8]["latency"]["p50_ms"])
+    rows = [[v, o["precision"], o["latency"]["p50_ms"], o["latency"]["p99_ms"], o["throughput_tps"], o["accuracy"],
+             o["size_mb"]] for v, o in out.items()]
+    return {
+        "model": name,
+        "fp32_version": fp32,
+        "int8_version": int8,
+        "models": out,
+        "speedup": speedup,
+        "throughput_ratio": ratio(out[int8]["throughput_tps"], out[fp32]["throughput_tps"]),
+        "accuracy_delta": out[int8]["accuracy"] - out[fp32]["accuracy"],
+        "size_ratio": ratio(out[int8]["size_mb"], out[fp32]["size_mb"]),
+        "method": (f"in-process TextModel on CPU; batch-1 latency over {n} calls in {rounds} interleaved rounds; "
+                   "throughput: batches of 32 texts, back to back; accuracy: argmax label == gold on "
+                   f"{len(texts)} CLINC150 test texts (in-scope + oos, oos a label)."),
+        "tables": [("FP32 vs INT8", ["version", "precision", "p50 ms", "p99 ms", "texts/s (batch 32)",
+                                     "accuracy", "size MB"], rows)],
+        "notes": ["speedup = p50 FP32 / p50 INT8 at batch 1; accuracy_delta = INT8 - FP32."],
+    }

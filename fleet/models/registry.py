@@ -1,0 +1,166 @@
+"""Writing to and listing the model registry (``REGISTRY/<name>/<version>/`` + ``latest``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fleet.errors import ModelLoadError
+from fleet.models.manifest import LATEST_FILE, MANIFEST_FILE, Manifest, ModelBundle, TensorSpec, sha256_bytes
+
+REGISTRY_ENV = "EDGEFLEET_MODELS_DIR"
+
+
+def repo_root() -> Path:
+    """The folder holding the ``fleet`` package (the repository root in a checkout)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def default_registry() -> Path:
+    """``$EDGEFLEET_MODELS_DIR`` if set, else ``.edgefleet/models`` under the repository root."""
+    env = os.environ.get(REGISTRY_ENV)
+    return Path(env) if env else repo_root() / ".edgefleet" / "models"
+
+
+def write_latest(registry: Path, name: str, version: str) -> None:
+    """Point ``REGISTRY/<name>/latest`` at ``version`` (atomic replace)."""
+    model_dir = Path(registry) / name
+    model_dir.mkdir(parents=True, exist_ok=True)
+    tmp = model_dir / f".{LATEST_FILE}.tmp"
+    tmp.write_text(version + "\n", encoding="utf-8")
+    os.replace(tmp, model_dir / LATEST_FILE)
+
+
+def write_model_version(
+    registry: Path,
+    *,
+    name: str,
+    version: str,
+    task: str,
+    labels: list[str],
+    precision: str,
+    featurizer: Mapping[str, Any],
+    inputs: list[TensorSpec],
+    outputs: list[TensorSpec],
+    files: Mapping[str, bytes],
+    data_sha256: str | None = None,
+    metrics: Mapping[str, float] | None = None,
+    set_latest: bool = True,
+) -> Path:
+    """Write a complete model version (files + manifest with their sha256s) and return its folder.
+
+    The folder is assembled under a temporary name and renamed into place, so readers never see
+    a half-written version; an existing folder of the same version is replaced.
+    """
+    manifest = Manifest(
+        name=name,
+        version=version,
+        task=task,  # type: ignore[arg-type]  # validated by pydantic
+        labels=list(labels),
+        precision=precision,
+        featurizer=dict(featurizer),
+        inputs=inputs,
+        outputs=outputs,
+        files={filename: sha256_bytes(data) for filename, data in files.items()},
+        data_sha256=data_sha256,
+        metrics={k: float(v) for k, v in (metrics or {}).items()},
+        created_unix=time.time(),
+    )
+    model_dir = Path(registry) / name
+    model_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=model_dir))
+    try:
+        for filename, data in files.items():
+            (staging / filename).write_bytes(data)
+        (staging / MANIFEST_FILE).write_text(manifest.to_yaml(), encoding="utf-8")
+        final = model_dir / version
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if set_latest:
+        write_latest(registry, name, version)
+    return final
+
+
+def save_bundle(registry: Path, bundle: ModelBundle, *, set_latest: bool = True) -> Path:
+    """Write an in-memory bundle into ``registry`` unchanged (manifest kept as is)."""
+    bundle.verify()
+    model_dir = Path(registry) / bundle.name
+    model_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{bundle.version}.", dir=model_dir))
+    try:
+        for filename, data in bundle.files.items():
+            (staging / filename).write_bytes(data)
+        (staging / MANIFEST_FILE).write_text(bundle.manifest.to_yaml(), encoding="utf-8")
+        final = model_dir / bundle.version
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if set_latest:
+        write_latest(registry, bundle.name, bundle.version)
+    return final
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    """One model in a registry listing."""
+
+    name: str
+    latest: str | None
+    versions: list[str]
+
+
+def list_models(registry: Path) -> list[RegistryEntry]:
+    """Models in ``registry`` (sorted by name) with their versions and latest version."""
+    registry = Path(registry)
+    if not registry.is_dir():
+        return []
+    entries: list[RegistryEntry] = []
+    for model_dir in sorted(p for p in registry.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        versions = sorted(
+            p.name
+            for p in model_dir.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST_FILE).exists()
+        )
+        latest_path = model_dir / LATEST_FILE
+        latest = latest_path.read_text(encoding="utf-8").strip() if latest_path.is_file() else None
+        entries.append(RegistryEntry(name=model_dir.name, latest=latest or None, versions=versions))
+    return entries
+
+
+def read_manifest(version_dir: Path) -> Manifest:
+    """The manifest of one version folder (no file verification; see load_bundle for that)."""
+    path = Path(version_dir) / MANIFEST_FILE
+    try:
+        return Manifest.from_yaml(path.read_text(encoding="utf-8"), source=str(path))
+    except OSError as exc:
+        raise ModelLoadError(f"{path} cannot be read: {exc}") from exc
+
+
+def prune_old_versions(registry: Path, names: list[str] | None = None) -> list[Path]:
+    """Delete every version folder except ``latest`` (for caches such as the test registry).
+
+    Returns the removed folders. Models without a ``latest`` file are left alone.
+    """
+    removed: list[Path] = []
+    for entry in list_models(registry):
+        if entry.latest is None or (names is not None and entry.name not in names):
+            continue
+        for version in entry.versions:
+            if version != entry.latest:
+                folder = Path(registry) / entry.name / version
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+    return removed

@@ -1,0 +1,79 @@
+"""Where a running fleet (started by ``edgefleet up``) records itself, so that
+``down``, ``status``, ``infer`` and ``tui`` find it without flags."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+DEFAULT_ROUTER = "127.0.0.1:50051"
+
+
+def home() -> Path:
+    """EdgeFleet's per-user state folder (``$EDGEFLEET_HOME``, default ``~/.edgefleet``)."""
+    return Path(os.environ.get("EDGEFLEET_HOME", Path.home() / ".edgefleet"))
+
+
+def state_file() -> Path:
+    """The run-state file of the fleet started by ``edgefleet up``."""
+    return home() / "run" / "state.json"
+
+
+@dataclass
+class RunState:
+    """What ``edgefleet up`` started: the supervisor pid and the addresses."""
+
+    pid: int
+    pgid: int
+    config: str
+    router: str
+    ray_address: str = ""
+    hosted: dict[str, str] = field(default_factory=dict)
+    log: str = ""
+    ready: bool = False
+    error: str = ""
+
+    def write(self) -> None:
+        """Atomically write the state file."""
+        path = state_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        tmp.replace(path)
+
+    @staticmethod
+    def read() -> RunState | None:
+        """The state of the running fleet, or None when none was started."""
+        try:
+            data = json.loads(state_file().read_text())
+        except (OSError, ValueError):
+            return None
+        return RunState(**data)
+
+    @staticmethod
+    def clear() -> None:
+        """Remove the state file."""
+        state_file().unlink(missing_ok=True)
+
+
+def router_address(explicit: str | None) -> str:
+    """The router to talk to: the flag, else the running fleet's, else the default."""
+    if explicit:
+        return explicit
+    state = RunState.read()
+    if state is not None and state.router:
+        return state.router
+    return DEFAULT_ROUTER
+
+
+def pid_alive(pid: int) -> bool:
+    """True when a process with this pid exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

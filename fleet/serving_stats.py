@@ -1,0 +1,90 @@
+"""Thread-safe serving statistics of one replica: counts, rate, latency percentiles, queue."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass
+class StatsSnapshot:
+    """A point-in-time copy of a replica's serving statistics."""
+
+    requests: int
+    errors: int
+    rps: float
+    p50_ms: float
+    p95_ms: float
+    queue_depth: int
+    inflight: int
+
+    def as_dict(self) -> dict[str, float]:
+        """Plain dict (for health reports)."""
+        return {k: float(v) for k, v in asdict(self).items()}
+
+
+class ServingStats:
+    """Counts requests and errors, keeps recent latencies and completion times, tracks queueing.
+
+    `rps` is measured over the last `window_s` seconds; percentiles over the last `keep` requests.
+    """
+
+    def __init__(self, window_s: float = 10.0, keep: int = 1024) -> None:
+        self._lock = threading.Lock()
+        self._window_s = window_s
+        self._latencies_ms: deque[float] = deque(maxlen=keep)
+        self._done_at: deque[float] = deque()
+        self.requests = 0
+        self.errors = 0
+        self.queue_depth = 0
+        self.inflight = 0
+        self._started = time.monotonic()
+
+    def enter(self) -> int:
+        """A request arrived; returns the number in flight including it."""
+        with self._lock:
+            self.inflight += 1
+            return self.inflight
+
+    def leave(self, latency_ms: float, ok: bool) -> None:
+        """A request finished (successfully or not) after `latency_ms`."""
+        now = time.monotonic()
+        with self._lock:
+            self.inflight -= 1
+            self.requests += 1
+            if not ok:
+                self.errors += 1
+            self._latencies_ms.append(latency_ms)
+            self._done_at.append(now)
+            self._trim(now)
+
+    def queued(self, delta: int) -> None:
+        """A request started (+1) or stopped (-1) waiting for an inference slot."""
+        with self._lock:
+            self.queue_depth += delta
+
+    def _trim(self, now: float) -> None:
+        while self._done_at and self._done_at[0] < now - self._window_s:
+            self._done_at.popleft()
+
+    def snapshot(self) -> StatsSnapshot:
+        """Current statistics."""
+        now = time.monotonic()
+        with self._lock:
+            self._trim(now)
+            span = min(self._window_s, max(now - self._started, 1e-3))
+            lat = np.fromiter(self._latencies_ms, dtype=np.float64)
+            p50, p95 = (np.percentile(lat, [50, 95]).tolist() if lat.size else (0.0, 0.0))
+            return StatsSnapshot(
+                requests=self.requests,
+                errors=self.errors,
+                rps=len(self._done_at) / span,
+                p50_ms=float(p50),
+                p95_ms=float(p95),
+                queue_depth=self.queue_depth,
+                inflight=self.inflight,
+            )

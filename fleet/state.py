@@ -1,0 +1,105 @@
+"""The published fleet snapshot: plain, picklable dataclasses (no proto, no Ray).
+
+The controller publishes a :class:`FleetState` with a version that increments on every change;
+the router and the dashboard read it (``ControllerClient.get_state``) and long-poll for the next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Replica lifecycle states as published.
+STARTING = "starting"
+READY = "ready"
+UNHEALTHY = "unhealthy"
+STOPPING = "stopping"
+REPLICA_STATES = (STARTING, READY, UNHEALTHY, STOPPING)
+
+
+@dataclass
+class DeviceState:
+    """One OpenVINO device a node offers; `simulated` when advertised but absent from OpenVINO."""
+
+    name: str
+    full_name: str
+    capabilities: list[str] = field(default_factory=list)
+    simulated: bool = False
+
+
+@dataclass
+class NodeState:
+    """One Ray node of the fleet as last observed."""
+
+    node_id: str
+    name: str
+    address: str
+    devices: list[DeviceState] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    resources: dict[str, float] = field(default_factory=dict)
+    alive: bool = True
+    drained: bool = False
+    cpu_percent: float = 0.0
+    memory_percent: float = 0.0
+    heartbeat_age_s: float = 0.0
+    replicas: list[str] = field(default_factory=list)
+    health: str = "ok"  # "ok" | "drained" | "stale" | "dead"
+
+
+@dataclass
+class ReplicaState:
+    """One replica of a deployment; `address` is its KServe v2 gRPC endpoint ``host:port``."""
+
+    replica_id: str
+    deployment: str
+    node_id: str
+    node_name: str
+    device: str
+    address: str
+    state: str  # one of REPLICA_STATES
+    model: str = ""
+    version: str = ""
+    precision: str = ""
+    detail: str = ""  # e.g. device fallback reason or the last health error
+
+
+@dataclass
+class DeploymentState:
+    """Desired and actual replicas of one deployment, plus what the router needs of its model."""
+
+    name: str
+    model: str
+    version: str
+    precision: str
+    desired: int
+    ready: int
+    replicas: list[ReplicaState] = field(default_factory=list)
+    price_per_call_usd: float = 0.0
+    task: str = ""
+    labels: list[str] = field(default_factory=list)
+    error: str = ""  # why it cannot be (fully) served, e.g. a PlacementError
+
+
+@dataclass
+class FleetState:
+    """A versioned snapshot of the whole fleet."""
+
+    version: int = 0
+    unix_ms: float = 0.0
+    nodes: list[NodeState] = field(default_factory=list)
+    deployments: list[DeploymentState] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+
+    def deployment(self, name: str) -> DeploymentState | None:
+        """The deployment called `name`, or None."""
+        return next((d for d in self.deployments if d.name == name), None)
+
+    def node(self, name_or_id: str) -> NodeState | None:
+        """The node with this name or id, or None."""
+        return next((n for n in self.nodes if name_or_id in (n.name, n.node_id)), None)
+
+    def ready_addresses(self, deployment: str) -> list[str]:
+        """KServe v2 addresses of the ready replicas of `deployment`."""
+        dep = self.deployment(deployment)
+        if dep is None:
+            return []
+        return [r.address for r in dep.replicas if r.state == READY and r.address]

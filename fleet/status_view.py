@@ -1,0 +1,49 @@
+"""Rich tables of a fleet snapshot, for ``edgefleet status``."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from protos.edgefleet.v1 import fleet_pb2
+
+
+def render_snapshot(snap: fleet_pb2.FleetSnapshot, address: str, console: Console | None = None) -> None:
+    """Print the nodes, deployments, routes and traffic of `snap`."""
+    console = console or Console()
+    console.print(f"[bold]EdgeFleet[/] router {address}  snapshot v{snap.version}  policy {snap.policy_path}")
+
+    nodes = Table(title="Nodes", title_justify="left")
+    for col in ("node", "health", "devices", "labels", "cpu %", "mem %", "replicas"):
+        nodes.add_column(col)
+    for n in snap.nodes:
+        devices = ", ".join(d.name + (" (sim)" if d.simulated else "") for d in n.devices)
+        labels = ", ".join(f"{k}={v}" for k, v in sorted(n.labels.items()) if not k.startswith("ray.io/"))
+        nodes.add_row(n.name, n.health, devices, labels, f"{n.cpu_percent:.0f}", f"{n.memory_percent:.0f}",
+                      str(len(n.replicas)))
+    console.print(nodes)
+
+    deps = Table(title="Deployments", title_justify="left")
+    for col in ("deployment", "model", "version", "precision", "ready/desired", "replicas (node/device)"):
+        deps.add_column(col)
+    for d in snap.deployments:
+        where = ", ".join(f"{r.node_name}/{r.device}:{r.state}" for r in d.replicas)
+        deps.add_row(d.name, d.model, d.version, d.precision, f"{d.ready}/{d.desired}", where)
+    console.print(deps)
+
+    routes = Table(title="Routes", title_justify="left")
+    for col in ("route", "task", "domains", "candidates", "min conf"):
+        routes.add_column(col)
+    for r in snap.routes:
+        routes.add_row(r.name, r.task, ", ".join(r.domains), ", ".join(r.candidates), f"{r.min_confidence:.2f}")
+    console.print(routes)
+
+    t = snap.traffic
+    edge_share = t.edge / t.requests if t.requests else 0.0
+    console.print(
+        f"traffic: {t.requests} requests, {edge_share:.0%} at the edge, spend ${t.spend_usd:.6f}, "
+        f"all-hosted would be ${t.hosted_equivalent_usd:.6f} (saved ${t.saved_usd:.6f})"
+    )
+    for h in snap.hosted:
+        tag = " [yellow](STAND-IN)[/]" if h.stand_in else ""
+        console.print(f"hosted {h.name}: {h.base_url} model={h.model} circuit={h.circuit}{tag}")

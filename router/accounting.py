@@ -1,0 +1,180 @@
+"""The router's ledger: spend, what the same traffic would cost all-hosted, edge vs
+hosted counts, escalations by reason, rps history, latency percentiles, recent
+request traces (for the dashboard) and the escalation JSONL log (for the model
+factory's flywheel)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from router.domain import Result, TargetAnswer
+from router.estimates import percentile
+
+HISTORY_S = 60
+TRACE_TEXT_CHARS = 120
+
+
+@dataclass(frozen=True)
+class RecentRequest:
+    """One answered text, as shown on the dashboard."""
+
+    request_id: str
+    unix_ms: float
+    text: str  # truncated
+    result: Result
+
+
+@dataclass(frozen=True)
+class TrafficSnapshot:
+    """Totals and windows (mirrors the Traffic proto)."""
+
+    rps: float
+    requests: int
+    edge: int
+    hosted: int
+    errors: int
+    escalations: dict[str, int]
+    spend_usd: float
+    hosted_equivalent_usd: float
+    saved_usd: float
+    rps_history: list[float]
+    p50_ms: float
+    p95_ms: float
+
+
+@dataclass
+class _Totals:
+    requests: int = 0
+    edge: int = 0
+    hosted: int = 0
+    errors: int = 0
+    spend_usd: float = 0.0
+    hosted_equivalent_usd: float = 0.0
+    escalations: Counter[str] = field(default_factory=Counter)
+
+
+class Accounting:
+    """Counts and money for everything this router answered."""
+
+    def __init__(
+        self,
+        escalation_log: str | Path | None = None,
+        *,
+        recent_size: int = 200,
+        latency_window: int = 2048,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._clock = clock
+        self._totals = _Totals()
+        self._latencies: deque[float] = deque(maxlen=latency_window)
+        self._per_second: deque[tuple[int, int]] = deque()  # (unix second, requests)
+        self.recent: deque[RecentRequest] = deque(maxlen=recent_size)
+        self._log_path = Path(escalation_log) if escalation_log else None
+        self._log: IO[str] | None = None
+        self._lock = threading.Lock()
+        self.version = 0  # bumps on every change (for WatchFleet)
+
+    def record_request(self, latency_ms: float, ok: bool) -> None:
+        """One request (of any number of texts) finished after `latency_ms`."""
+        now = self._clock()
+        sec = int(now)
+        with self._lock:
+            self._totals.requests += 1
+            if ok:
+                self._latencies.append(latency_ms)
+            else:
+                self._totals.errors += 1
+            if self._per_second and self._per_second[-1][0] == sec:
+                self._per_second[-1] = (sec, self._per_second[-1][1] + 1)
+            else:
+                self._per_second.append((sec, 1))
+            while self._per_second and self._per_second[0][0] <= sec - HISTORY_S:
+                self._per_second.popleft()
+            self.version += 1
+
+    def record_result(
+        self, request_id: str, text: str, result: Result, hosted_equivalent_usd: float, escalations: list[str]
+    ) -> None:
+        """One answered text: its tier, cost, escalation reasons and trace."""
+        with self._lock:
+            if result.served_by.tier == "edge":
+                self._totals.edge += 1
+            else:
+                self._totals.hosted += 1
+            self._totals.spend_usd += result.cost_usd
+            self._totals.hosted_equivalent_usd += hosted_equivalent_usd
+            self._totals.escalations.update(escalations)
+            short = text if len(text) <= TRACE_TEXT_CHARS else text[: TRACE_TEXT_CHARS - 1] + "…"
+            self.recent.append(RecentRequest(request_id, self._clock() * 1000.0, short, result))
+            self.version += 1
+
+    def log_escalation(
+        self, request_id: str, text: str, result: Result, edge_answers: list[TargetAnswer], reasons: list[str]
+    ) -> None:
+        """Append an escalated request and its hosted answer to the JSONL log."""
+        if self._log_path is None:
+            return
+        record = {
+            "unix_ms": round(self._clock() * 1000.0, 1),
+            "request_id": request_id,
+            "route": result.route,
+            "domain": result.domain,
+            "text": text,
+            "reasons": reasons,
+            "edge": [
+                {"model": a.served_by.model, "label": a.label, "confidence": round(a.confidence, 4)}
+                for a in edge_answers
+            ],
+            "hosted": {
+                "model": result.served_by.model,
+                "label": result.label,
+                "confidence": round(result.confidence, 4),
+                "stand_in": result.served_by.stand_in,
+            },
+        }
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        with self._lock:
+            if self._log is None:
+                self._log_path.parent.mkdir(parents=True, exist_ok=True)
+                self._log = self._log_path.open("a", encoding="utf-8")
+            self._log.write(line)
+            self._log.flush()
+
+    def snapshot(self) -> TrafficSnapshot:
+        """Current totals, the last 60 s of rps (oldest first) and latency percentiles."""
+        now_sec = int(self._clock())
+        with self._lock:
+            t = self._totals
+            counts = dict(self._per_second)
+            history = [float(counts.get(s, 0)) for s in range(now_sec - HISTORY_S + 1, now_sec + 1)]
+            lat = sorted(self._latencies)
+            # rps over the last 10 complete seconds (the current second is partial)
+            rps = sum(history[-11:-1]) / 10.0
+            return TrafficSnapshot(
+                rps=rps,
+                requests=t.requests,
+                edge=t.edge,
+                hosted=t.hosted,
+                errors=t.errors,
+                escalations=dict(t.escalations),
+                spend_usd=t.spend_usd,
+                hosted_equivalent_usd=t.hosted_equivalent_usd,
+                saved_usd=t.hosted_equivalent_usd - t.spend_usd,
+                rps_history=history,
+                p50_ms=percentile(lat, 50),
+                p95_ms=percentile(lat, 95),
+            )
+
+    def close(self) -> None:
+        """Close the escalation log."""
+        with self._lock:
+            if self._log is not None:
+                self._log.close()
+                self._log = None

@@ -1,0 +1,162 @@
+"""Plain domain objects of the router: requests, answers, trace steps, and the
+interfaces of the two kinds of targets (edge replicas and hosted endpoints).
+
+No grpc, no Ray: the servicer translates protos to these objects and back, the
+engine works only with these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+TierName = Literal["edge", "hosted"]
+Outcome = Literal["ok", "escalate", "skip", "error", "timeout"]
+
+# Escalation reasons counted by the accounting (and the dashboard).
+LOW_CONFIDENCE = "low_confidence"
+OUT_OF_SCOPE = "out_of_scope"
+LATENCY_BUDGET = "latency_budget"
+COST_BUDGET = "cost_budget"
+ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Caller limits for one request; None means no limit / the route default."""
+
+    max_latency_ms: float | None = None
+    max_cost_usd: float | None = None
+    min_confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class InferInput:
+    """One validated request: one or more texts of one task."""
+
+    request_id: str
+    task: str
+    texts: tuple[str, ...]
+    domain: str | None = None
+    route: str | None = None
+    constraints: Constraints = field(default_factory=Constraints)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a route decision (see TraceStep in common.proto)."""
+
+    target: str
+    outcome: Outcome
+    reason: str
+    ms: float
+
+
+@dataclass(frozen=True)
+class ServedBy:
+    """The model instance that produced an answer."""
+
+    model: str
+    version: str
+    replica: str
+    node: str
+    device: str
+    tier: TierName
+    stand_in: bool = False
+
+
+@dataclass(frozen=True)
+class TargetAnswer:
+    """What one target said about one text."""
+
+    label: str | None
+    scores: tuple[tuple[str, float], ...]
+    confidence: float
+    embedding: tuple[float, ...] | None
+    served_by: ServedBy
+    cost_usd: float
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class Result:
+    """The final answer for one text, with why."""
+
+    label: str | None
+    scores: tuple[tuple[str, float], ...]
+    embedding: tuple[float, ...] | None
+    confidence: float
+    served_by: ServedBy
+    cost_usd: float
+    latency_ms: float
+    trace: tuple[Step, ...]
+    domain: str
+    route: str
+
+
+@dataclass(frozen=True)
+class InferOutput:
+    """The answer to one request: one Result per input text, in input order."""
+
+    request_id: str
+    results: tuple[Result, ...]
+    cost_usd: float
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class EdgeOutput:
+    """One text's output from a KServe v2 replica."""
+
+    label: str | None
+    probs: tuple[float, ...] | None
+    embedding: tuple[float, ...] | None
+    device: str = ""
+    node: str = ""
+    replica: str = ""
+    queue_ms: float = 0.0
+
+
+class EdgeCaller(Protocol):
+    """Calls one KServe v2 replica (router.edge_client.EdgeClient, or a fake in tests)."""
+
+    async def infer(
+        self, address: str, model: str, version: str, texts: Sequence[str], task: str, timeout_s: float
+    ) -> list[EdgeOutput]:
+        """Outputs for `texts`, in order; raises router.errors.TargetError on failure."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close pooled channels."""
+        ...
+
+
+class HostedAnswerLike(Protocol):
+    """The fields of router.hosted.HostedAnswer the router reads."""
+
+    label: str | None
+    confidence: float
+    embedding: list[float] | None
+    input_tokens: int
+    output_tokens: int
+    latency_ms: float
+    model: str
+    stand_in: bool
+
+
+class HostedCaller(Protocol):
+    """The router.hosted.HostedClient interface (one per hosted endpoint)."""
+
+    @property
+    def circuit_state(self) -> str:
+        """ "closed" | "open" | "half-open"."""
+        ...
+
+    async def classify(self, text: str, labels: Sequence[str], timeout_s: float) -> HostedAnswerLike:
+        """Classify one text among `labels`; raises TargetError on failure."""
+        ...
+
+    async def embed(self, texts: Sequence[str], timeout_s: float) -> Sequence[HostedAnswerLike]:
+        """Embed texts; raises TargetError on failure."""
+        ...

@@ -1,0 +1,131 @@
+"""Async KServe v2 client for edge replicas: grpc.aio channels pooled per address,
+TEXT sent as BYTES, PROBS / LABEL / EMBEDDING read back (from `contents` or
+`raw_output_contents`). Every failure becomes router.errors.TargetError."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+import grpc
+import numpy as np
+
+from protos.inference import grpc_service_pb2 as kserve_pb2
+from protos.inference import grpc_service_pb2_grpc as kserve_grpc
+from router.domain import EdgeOutput
+from router.errors import TargetError
+
+_CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.keepalive_time_ms", 30_000),
+]
+
+
+class EdgeClient:
+    """Calls KServe v2 `ModelInfer` on replicas; one channel per address."""
+
+    def __init__(self) -> None:
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._stubs: dict[str, kserve_grpc.GRPCInferenceServiceStub] = {}
+
+    def _stub(self, address: str) -> kserve_grpc.GRPCInferenceServiceStub:
+        stub = self._stubs.get(address)
+        if stub is None:
+            channel = grpc.aio.insecure_channel(address, options=_CHANNEL_OPTIONS)
+            self._channels[address] = channel
+            stub = self._stubs[address] = kserve_grpc.GRPCInferenceServiceStub(channel)
+        return stub
+
+    async def infer(
+        self, address: str, model: str, version: str, texts: Sequence[str], task: str, timeout_s: float
+    ) -> list[EdgeOutput]:
+        """Run `texts` through `model` at `address` within `timeout_s`."""
+        request = build_request(model, version, texts, task)
+        try:
+            response = await self._stub(address).ModelInfer(request, timeout=max(timeout_s, 0.001))
+        except grpc.aio.AioRpcError as exc:
+            timeout = exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            what = "timed out" if timeout else f"failed: {exc.code().name}: {exc.details()}"
+            raise TargetError(f"{model} at {address} {what}", timeout=timeout) from exc
+        try:
+            return parse_response(response, len(texts))
+        except (ValueError, KeyError, struct.error) as exc:
+            raise TargetError(f"{model} at {address} sent a malformed response: {exc}") from exc
+
+    async def aclose(self) -> None:
+        """Close every pooled channel."""
+        channels, self._channels, self._stubs = self._channels, {}, {}
+        for channel in channels.values():
+            await channel.close()
+
+
+def build_request(model: str, version: str, texts: Sequence[str], task: str) -> kserve_pb2.ModelInferRequest:
+    """A ModelInferRequest with TEXT as BYTES [N] in `contents.bytes_contents`."""
+    request = kserve_pb2.ModelInferRequest(model_name=model, model_version=version)
+    request.parameters["task"].string_param = task
+    tensor = request.inputs.add(name="TEXT", datatype="BYTES", shape=[len(texts)])
+    tensor.contents.bytes_contents.extend(t.encode("utf-8") for t in texts)
+    return request
+
+
+def parse_response(response: kserve_pb2.ModelInferResponse, n: int) -> list[EdgeOutput]:
+    """Per-text outputs from a ModelInferResponse (PROBS, LABEL, EMBEDDING)."""
+    arrays: dict[str, np.ndarray] = {}
+    labels: list[str] | None = None
+    use_raw = len(response.raw_output_contents) > 0
+    for i, out in enumerate(response.outputs):
+        shape = [int(d) for d in out.shape]
+        if out.datatype == "BYTES":
+            values = (
+                _unpack_bytes(response.raw_output_contents[i])
+                if use_raw
+                else list(out.contents.bytes_contents)
+            )
+            if out.name == "LABEL":
+                labels = [v.decode("utf-8") for v in values]
+        elif out.datatype == "FP32":
+            if use_raw:
+                arr = np.frombuffer(response.raw_output_contents[i], dtype="<f4")
+            else:
+                arr = np.asarray(out.contents.fp32_contents, dtype=np.float32)
+            arrays[out.name] = arr.reshape(shape)
+    probs = arrays.get("PROBS")
+    emb = arrays.get("EMBEDDING")
+    if probs is None and emb is None:
+        raise ValueError("neither PROBS nor EMBEDDING in the response")
+    for name, checked in (("PROBS", probs), ("EMBEDDING", emb)):
+        if checked is not None and (checked.ndim != 2 or checked.shape[0] != n):
+            raise ValueError(f"{name} has shape {list(checked.shape)}, expected [{n}, *]")
+    if labels is not None and len(labels) != n:
+        raise ValueError(f"LABEL has {len(labels)} entries, expected {n}")
+    params = response.parameters
+    device = params["device"].string_param if "device" in params else ""
+    node = params["node"].string_param if "node" in params else ""
+    replica = params["replica"].string_param if "replica" in params else ""
+    queue_ms = params["queue_ms"].double_param if "queue_ms" in params else 0.0
+    return [
+        EdgeOutput(
+            label=labels[k] if labels is not None else None,
+            probs=tuple(float(x) for x in probs[k]) if probs is not None else None,
+            embedding=tuple(float(x) for x in emb[k]) if emb is not None else None,
+            device=device,
+            node=node,
+            replica=replica,
+            queue_ms=queue_ms,
+        )
+        for k in range(n)
+    ]
+
+
+def _unpack_bytes(raw: bytes) -> list[bytes]:
+    """Split KServe raw BYTES (4-byte little-endian length prefix per element)."""
+    out: list[bytes] = []
+    pos = 0
+    while pos < len(raw):
+        (length,) = struct.unpack_from("<I", raw, pos)
+        pos += 4
+        if pos + length > len(raw):
+            raise ValueError("truncated BYTES element")
+        out.append(raw[pos : pos + length])
+        pos += length
+    return out

@@ -1,0 +1,321 @@
+"""The routing engine: per request, match a route, detect the domain, walk the
+candidates cheapest-first within the latency and cost budgets, escalate on low
+confidence / out-of-scope / failure, and account for it all."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from router.accounting import Accounting
+from router.choose import (
+    Candidate,
+    candidate_list,
+    does_not_fit,
+    escalation_reason,
+    match_route,
+    order_by_cost,
+    required_confidence,
+)
+from router.costs import estimate_hosted_cost
+from router.domain import (
+    ERROR,
+    LATENCY_BUDGET,
+    EdgeCaller,
+    HostedCaller,
+    InferInput,
+    InferOutput,
+    Result,
+    Step,
+    TargetAnswer,
+)
+from router.errors import DeadlineExceeded, Overloaded, RouterError, TargetError, Unavailable
+from router.estimates import Estimates
+from router.fleet_view import FleetSource
+from router.policy.schema import Policy, RouteConfig
+from router.targets import FleetIndex, TargetCaller
+from router.validate import known_domains
+
+
+@dataclass
+class _Walk:
+    """Mutable state of routing one text."""
+
+    start: float
+    deadline: float
+    max_cost: float | None
+    steps: list[Step] = field(default_factory=list)
+    spent: float = 0.0
+    escalations: list[str] = field(default_factory=list)
+    edge_answers: list[TargetAnswer] = field(default_factory=list)
+    edge_targets: list[str] = field(default_factory=list)
+    domain: str = ""
+
+
+class RouterEngine:
+    """Routes validated requests; holds the router's soft state."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        fleet: FleetSource,
+        edge: EdgeCaller,
+        hosted: Mapping[str, HostedCaller],
+        *,
+        accounting: Accounting | None = None,
+        estimates: Estimates | None = None,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.policy = policy
+        self.fleet = fleet
+        self.accounting = accounting or Accounting(policy.router.escalation_log)
+        self.estimates = estimates or Estimates(policy.router.ewma_alpha)
+        self.targets = TargetCaller(edge, hosted, self.estimates, rng, clock)
+        self._clock = clock
+        self._index: FleetIndex | None = None
+        self._labels: dict[tuple[str, int], list[str]] = {}
+        self._domains: tuple[tuple[int, int], set[str]] | None = None
+        self.inflight = 0
+        self.policy_generation = 0
+
+    def reload_policy(self, policy: Policy) -> None:
+        """Route with `policy` from the next request on."""
+        self.policy = policy
+        self.policy_generation += 1
+        self._labels.clear()
+
+    async def fleet_index(self) -> FleetIndex:
+        """The indexed fleet state (rebuilt when the version changes)."""
+        state = await self.fleet.state()
+        if self._index is None or self._index.version != state.version:
+            self._index = FleetIndex.build(state)
+            self._labels.clear()
+        return self._index
+
+    async def known_domains(self) -> set[str]:
+        """Domains a request may name: the policy's, plus domain-model labels."""
+        index = await self.fleet_index()
+        key = (index.version, self.policy_generation)
+        if self._domains is not None and self._domains[0] == key:
+            return self._domains[1]
+        extra: set[str] = set()
+        for route in self.policy.routes:
+            dep = index.deployments.get(route.domain_model) if route.domain_model else None
+            if dep is not None:
+                extra.update(lbl for lbl in dep.labels if lbl not in route.escalate_labels)
+        domains = known_domains(self.policy, extra)
+        self._domains = (key, domains)
+        return domains
+
+    async def infer(self, req: InferInput, client_timeout_s: float | None = None) -> InferOutput:
+        """Answer one validated request within its budget."""
+        if self.inflight >= self.policy.router.max_inflight:
+            raise Overloaded(f"{self.inflight} requests in flight (router.max_inflight)")
+        self.inflight += 1
+        start = self._clock()
+        ok = False
+        try:
+            budget_ms = req.constraints.max_latency_ms or self.policy.router.default_timeout_ms
+            if client_timeout_s is not None:
+                budget_ms = min(budget_ms, client_timeout_s * 1000.0)
+            policy = self.policy
+            index = await self.fleet_index()
+            route = match_route(policy.routes, req.task, req.domain, req.route)
+            deadline = start + budget_ms / 1000.0
+            tasks = [
+                asyncio.ensure_future(self._route_text(req, policy, route, index, text, deadline))
+                for text in req.texts
+            ]
+            try:
+                results = await asyncio.gather(*tasks)
+            finally:
+                for task in tasks:  # one text failed (or the caller left): stop the others
+                    task.cancel()
+            latency_ms = (self._clock() - start) * 1000.0
+            ok = True
+            return InferOutput(req.request_id, tuple(results), sum(r.cost_usd for r in results), latency_ms)
+        finally:
+            self.inflight -= 1
+            self.accounting.record_request((self._clock() - start) * 1000.0, ok)
+
+    def _hosted_labels(self, route: RouteConfig, index: FleetIndex) -> list[str]:
+        key = (route.name, index.version)
+        labels = self._labels.get(key)
+        if labels is None:
+            names = [n for ns in route.specialists.values() for n in ns] + list(route.targets)
+            seen: dict[str, None] = {}
+            for name in names:
+                dep = index.deployments.get(name)
+                for lbl in dep.labels if dep is not None else []:
+                    seen[lbl] = None
+            for lbl in route.escalate_labels:
+                seen[lbl] = None
+            labels = self._labels[key] = list(seen)
+        return labels
+
+    async def _route_text(
+        self,
+        req: InferInput,
+        policy: Policy,
+        route: RouteConfig,
+        index: FleetIndex,
+        text: str,
+        deadline: float,
+    ) -> Result:
+        walk = _Walk(self._clock(), deadline, req.constraints.max_cost_usd, domain=req.domain or "")
+        labels = self._hosted_labels(route, index) if req.task == "classify" else []
+        hosted_only = False
+        if req.domain is None and route.domain_model is not None and req.task == "classify":
+            hosted_only = await self._detect_domain(route, index, text, walk)
+        cands = candidate_list(route, walk.domain or None, hosted_only=hosted_only)
+        planned = order_by_cost(
+            [self.targets.estimate(c, index, policy, req.task, text, labels)[0] for c in cands]
+        )
+        threshold = required_confidence(route.min_confidence, req.constraints.min_confidence)
+        hosted_failure = ""
+        latency_skipped: list[tuple[float, Candidate]] = []
+        attempted = False
+        for planned_est in planned:
+            cand = planned_est.candidate
+            est, chosen = self.targets.estimate(cand, index, policy, req.task, text, labels)
+            remaining_ms = (walk.deadline - self._clock()) * 1000.0
+            remaining_cost = None if walk.max_cost is None else walk.max_cost - walk.spent
+            misfit = does_not_fit(est, remaining_ms, remaining_cost)
+            if misfit is not None:
+                walk.steps.append(Step(cand.target, "skip", misfit[1], 0.0))
+                walk.escalations.append(ERROR if misfit[0] == "unavailable" else misfit[0])
+                if cand.tier == "hosted":
+                    unavailable = misfit[1].startswith("hosted unavailable")
+                    hosted_failure = misfit[1] if unavailable else f"{cand.target} skipped: {misfit[1]}"
+                if misfit[0] == LATENCY_BUDGET:
+                    latency_skipped.append((est.est_latency_ms, cand))
+                continue
+            attempted = True
+            answer = await self._attempt(cand, chosen, req.task, text, labels, walk)
+            if answer is None:
+                if cand.tier == "hosted":
+                    hosted_failure = f"hosted unavailable: {walk.steps[-1].reason}"
+                continue
+            if cand.tier == "hosted" or req.task != "classify":
+                return self._finish(req, route, text, cand.target, answer, walk, index)
+            why = escalation_reason(answer.label, answer.confidence, threshold, route.escalate_labels)
+            if why is None:
+                return self._finish(req, route, text, cand.target, answer, walk, index)
+            walk.steps.append(Step(cand.target, "escalate", why[1], answer.latency_ms))
+            walk.escalations.append(why[0])
+            walk.edge_answers.append(answer)
+            walk.edge_targets.append(cand.target)
+        if not attempted and latency_skipped and walk.deadline > self._clock():
+            # every estimate said "too slow": estimates may be stale, so try the fastest once
+            cand = min(latency_skipped, key=lambda p: p[0])[1]
+            est, chosen = self.targets.estimate(cand, index, policy, req.task, text, labels)
+            if est.unavailable is None:
+                answer = await self._attempt(cand, chosen, req.task, text, labels, walk)
+                if answer is not None:
+                    return self._finish(req, route, text, cand.target, answer, walk, index)
+        if walk.edge_answers:
+            k = max(range(len(walk.edge_answers)), key=lambda i: walk.edge_answers[i].confidence)
+            best, target = walk.edge_answers[k], walk.edge_targets[k]
+            kept_why = hosted_failure or "no candidate left"
+            kept = f"{kept_why}, kept edge answer with confidence {best.confidence:.2f}"
+            walk.steps.append(Step(target, "ok", kept, 0.0))
+            return self._finish(req, route, text, target, best, walk, index, add_step=False)
+        summary = "; ".join(f"{s.target}: {s.outcome} ({s.reason})" for s in walk.steps) or "no candidates"
+        if walk.deadline <= self._clock():
+            raise DeadlineExceeded(f"latency budget exhausted before any target answered: {summary}")
+        raise Unavailable(f"no target could answer: {summary}")
+
+    async def _detect_domain(self, route: RouteConfig, index: FleetIndex, text: str, walk: _Walk) -> bool:
+        """Detect the domain with the route's domain model; True when the text should
+        go straight to the hosted fallback (out of scope or unsure)."""
+        cand = Candidate(route.domain_model or "", "edge")
+        est, chosen = self.targets.estimate(cand, index, self.policy, "classify", text, [])
+        if est.unavailable is not None:
+            walk.steps.append(Step(cand.target, "skip", f"domain detection: {est.unavailable}", 0.0))
+            return False
+        answer = await self._attempt(cand, chosen, "classify", text, [], walk)
+        if answer is None:
+            return False
+        why = escalation_reason(answer.label, answer.confidence, route.min_confidence, route.escalate_labels)
+        if why is not None:
+            walk.steps.append(Step(cand.target, "escalate", f"domain detection: {why[1]}", answer.latency_ms))
+            walk.escalations.append(why[0])
+            walk.domain = answer.label or ""
+            return route.fallback is not None
+        walk.domain = answer.label or ""
+        walk.steps.append(
+            Step(cand.target, "ok", f"domain {walk.domain} ({answer.confidence:.2f})", answer.latency_ms)
+        )
+        return False
+
+    async def _attempt(
+        self, cand: Candidate, chosen: Any, task: str, text: str, labels: Sequence[str], walk: _Walk
+    ) -> TargetAnswer | None:
+        """Call one candidate; failures become an error/timeout step and None."""
+        timeout_s = max(walk.deadline - self._clock(), 0.001)
+        start = self._clock()
+        try:
+            if cand.tier == "edge":
+                dep, replica = chosen
+                answer = await self.targets.call_edge(dep, replica, text, task, timeout_s)
+            else:
+                answer = await self.targets.call_hosted(cand.name, chosen, text, task, labels, timeout_s)
+        except TargetError as exc:
+            ms = (self._clock() - start) * 1000.0
+            walk.steps.append(Step(cand.target, "timeout" if exc.timeout else "error", str(exc), ms))
+            walk.escalations.append(ERROR)
+            return None
+        except RouterError:
+            raise
+        except Exception as exc:  # noqa: BLE001 -- a bug or library error: escalate, never crash
+            ms = (self._clock() - start) * 1000.0
+            walk.steps.append(Step(cand.target, "error", f"{type(exc).__name__}: {exc}", ms))
+            walk.escalations.append(ERROR)
+            return None
+        walk.spent += answer.cost_usd
+        return answer
+
+    def _finish(
+        self,
+        req: InferInput,
+        route: RouteConfig,
+        text: str,
+        target: str,
+        answer: TargetAnswer,
+        walk: _Walk,
+        index: FleetIndex,
+        add_step: bool = True,
+    ) -> Result:
+        if add_step:
+            reason = f"{answer.label} ({answer.confidence:.2f})" if answer.label is not None else "embedding"
+            walk.steps.append(Step(target, "ok", reason, answer.latency_ms))
+        result = Result(
+            label=answer.label,
+            scores=answer.scores,
+            embedding=answer.embedding,
+            confidence=answer.confidence,
+            served_by=answer.served_by,
+            cost_usd=walk.spent,
+            latency_ms=(self._clock() - walk.start) * 1000.0,
+            trace=tuple(walk.steps),
+            domain=walk.domain,
+            route=route.name,
+        )
+        equivalent = self._hosted_equivalent(route, req.task, text, index)
+        self.accounting.record_result(req.request_id, text, result, equivalent, walk.escalations)
+        if walk.escalations and answer.served_by.tier == "hosted":
+            self.accounting.log_escalation(req.request_id, text, result, walk.edge_answers, walk.escalations)
+        return result
+
+    def _hosted_equivalent(self, route: RouteConfig, task: str, text: str, index: FleetIndex) -> float:
+        """What this text would have cost on the hosted tier."""
+        name = route.fallback or (self.policy.hosted[0].name if self.policy.hosted else None)
+        if name is None:
+            return 0.0
+        labels = self._hosted_labels(route, index) if task == "classify" else []
+        return estimate_hosted_cost(self.policy.hosted_endpoint(name), task, text, labels)

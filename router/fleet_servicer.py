@@ -1,0 +1,221 @@
+"""The edgefleet.v1.Fleet gRPC servicer: fleet state + policy + hosted endpoints +
+accounting -> FleetSnapshot; actions forwarded to the FleetSource."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc
+from router.engine import RouterEngine
+from router.errors import PolicyError
+from router.fleet_view import FleetSource
+from router.servicer import result_proto
+
+log = logging.getLogger(__name__)
+DEFAULT_WATCH_INTERVAL_MS = 500
+
+
+class FleetServicer(fleet_pb2_grpc.FleetServicer):
+    """GetFleet / WatchFleet / Scale / Drain / ReloadPolicy."""
+
+    def __init__(
+        self,
+        engine: RouterEngine,
+        fleet: FleetSource,
+        hosted: dict[str, Any],
+        reload: Callable[[str], Awaitable[str]],
+        policy_info: Callable[[], tuple[str, str]],
+    ) -> None:
+        self.engine = engine
+        self.fleet = fleet
+        self.hosted = hosted
+        self._reload = reload  # yaml text ("" = re-read file) -> message; raises PolicyError
+        self._policy_info = policy_info  # () -> (path, sha256)
+
+    async def snapshot(self) -> fleet_pb2.FleetSnapshot:
+        """The current FleetSnapshot."""
+        state = await self.fleet.state()
+        path, sha = self._policy_info()
+        snap = fleet_pb2.FleetSnapshot(
+            version=int(state.version), unix_ms=float(state.unix_ms), policy_path=path, policy_sha256=sha
+        )
+        for n in state.nodes:
+            node = snap.nodes.add(
+                node_id=n.node_id,
+                name=n.name,
+                address=n.address,
+                alive=n.alive,
+                drained=n.drained,
+                cpu_percent=n.cpu_percent,
+                memory_percent=n.memory_percent,
+                heartbeat_age_s=n.heartbeat_age_s,
+                replicas=list(n.replicas),
+                health=n.health,
+            )
+            node.labels.update(n.labels)
+            node.resources.update({k: float(v) for k, v in n.resources.items()})
+            for dev in n.devices:
+                node.devices.add(
+                    name=dev.name,
+                    full_name=dev.full_name,
+                    capabilities=list(dev.capabilities),
+                    simulated=dev.simulated,
+                )
+        est = self.engine.estimates
+        for d in state.deployments:
+            dep = snap.deployments.add(
+                name=d.name,
+                model=d.model,
+                version=d.version,
+                precision=d.precision,
+                desired=d.desired,
+                ready=d.ready,
+                price_per_call_usd=d.price_per_call_usd,
+            )
+            for r in d.replicas:
+                st = est.stats(r.replica_id)
+                rps, p50, p95 = est.window(r.replica_id)
+                dep.replicas.add(
+                    replica_id=r.replica_id,
+                    deployment=r.deployment,
+                    node_id=r.node_id,
+                    node_name=r.node_name,
+                    device=r.device,
+                    address=r.address,
+                    state=r.state,
+                    stats=fleet_pb2.ReplicaStats(
+                        rps=rps,
+                        p50_ms=p50,
+                        p95_ms=p95,
+                        error_rate=st.error_ewma,
+                        queue_depth=st.outstanding,
+                        requests=st.requests,
+                    ),
+                )
+        policy = self.engine.policy
+        for route in policy.routes:
+            names = [route.domain_model] if route.domain_model else []
+            names += [n for ns in route.specialists.values() for n in ns] + list(route.targets)
+            names += [f"hosted:{route.fallback}"] if route.fallback else []
+            snap.routes.add(
+                name=route.name,
+                task=route.task,
+                domains=list(route.domains),
+                candidates=list(dict.fromkeys(names)),
+                min_confidence=route.min_confidence,
+            )
+        for cfg in policy.hosted:
+            client = self.hosted.get(cfg.name)
+            snap.hosted.add(
+                name=cfg.name,
+                base_url=str(getattr(client, "base_url", None) or cfg.base_url or ""),
+                model=cfg.model,
+                stand_in=cfg.stand_in is not None,
+                circuit=str(getattr(client, "circuit_state", "closed")) if client is not None else "absent",
+            )
+        t = self.engine.accounting.snapshot()
+        snap.traffic.CopyFrom(
+            fleet_pb2.Traffic(
+                rps=t.rps,
+                requests=t.requests,
+                edge=t.edge,
+                hosted=t.hosted,
+                errors=t.errors,
+                escalations=t.escalations,
+                spend_usd=t.spend_usd,
+                hosted_equivalent_usd=t.hosted_equivalent_usd,
+                saved_usd=t.saved_usd,
+                rps_history=t.rps_history,
+                p50_ms=t.p50_ms,
+                p95_ms=t.p95_ms,
+            )
+        )
+        for rec in list(self.engine.accounting.recent)[-50:]:
+            res = rec.result
+            proto = result_proto(res)
+            snap.recent.add(
+                request_id=rec.request_id,
+                unix_ms=rec.unix_ms,
+                route=res.route,
+                domain=res.domain,
+                text=rec.text,
+                label=res.label or "",
+                confidence=res.confidence,
+                served_by=proto.served_by,
+                cost_usd=res.cost_usd,
+                latency_ms=res.latency_ms,
+                trace=proto.trace,
+            )
+        return snap
+
+    async def GetFleet(
+        self, request: fleet_pb2.GetFleetRequest, context: grpc.aio.ServicerContext
+    ) -> fleet_pb2.FleetSnapshot:
+        """The current snapshot."""
+        return await self.snapshot()
+
+    async def WatchFleet(
+        self, request: fleet_pb2.WatchFleetRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[fleet_pb2.FleetEvent]:
+        """A snapshot now, then on every change (fleet or traffic), at most every min_interval_ms."""
+        interval = (request.min_interval_ms or DEFAULT_WATCH_INTERVAL_MS) / 1000.0
+        last: tuple[int, int, int] | None = None
+        while True:
+            state = await self.fleet.state()
+            key = (int(state.version), self.engine.accounting.version, self.engine.policy_generation)
+            if key != last:
+                last = key
+                events = list(getattr(state, "events", []) or [])
+                yield fleet_pb2.FleetEvent(
+                    snapshot=await self.snapshot(), message=events[-1] if events else ""
+                )
+                await asyncio.sleep(interval)  # rate limit
+            else:
+                await self.fleet.watch(int(state.version), timeout_s=interval)
+
+    async def Scale(
+        self, request: fleet_pb2.ScaleRequest, context: grpc.aio.ServicerContext
+    ) -> fleet_pb2.ActionResult:
+        """Set a deployment's replica count."""
+        if not request.deployment:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "deployment is empty")
+        if request.replicas < 0:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"replicas must be >= 0, got {request.replicas}"
+            )
+        return await self._act(self.fleet.scale(request.deployment, request.replicas))
+
+    async def Drain(
+        self, request: fleet_pb2.DrainRequest, context: grpc.aio.ServicerContext
+    ) -> fleet_pb2.ActionResult:
+        """Drain or undrain a node."""
+        if not request.node:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "node is empty")
+        return await self._act(self.fleet.drain(request.node, request.undrain))
+
+    async def ReloadPolicy(
+        self, request: fleet_pb2.ReloadPolicyRequest, context: grpc.aio.ServicerContext
+    ) -> fleet_pb2.ActionResult:
+        """Apply new policy text (or re-read the file) in the router and the controller."""
+        return await self._act(self._reload(request.yaml))
+
+    async def _act(self, action: Awaitable[str]) -> fleet_pb2.ActionResult:
+        try:
+            message = await action
+            ok = True
+        except PolicyError as exc:
+            message, ok = str(exc), False
+        except Exception as exc:  # noqa: BLE001 -- any controller failure becomes ok=false
+            log.warning("fleet action failed: %s", exc)
+            message, ok = f"{type(exc).__name__}: {exc}", False
+        version = 0
+        try:
+            version = int((await self.fleet.state()).version)
+        except Exception:
+            log.debug("no fleet state after action", exc_info=True)
+        return fleet_pb2.ActionResult(ok=ok, message=message, snapshot_version=version)

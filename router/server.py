@@ -1,0 +1,141 @@
+"""The router's gRPC server: Router + Fleet services, grpc health checking, server
+reflection and graceful shutdown."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc, router_pb2, router_pb2_grpc
+from router.auth import ApiKeys
+from router.domain import EdgeCaller, HostedCaller
+from router.edge_client import EdgeClient
+from router.engine import RouterEngine
+from router.fleet_servicer import FleetServicer
+from router.fleet_view import FleetSource
+from router.policy.loader import load_policy, parse_policy
+from router.policy.schema import Policy
+from router.servicer import RouterServicer
+
+log = logging.getLogger(__name__)
+ROUTER_SERVICE = router_pb2.DESCRIPTOR.services_by_name["Router"].full_name
+FLEET_SERVICE = fleet_pb2.DESCRIPTOR.services_by_name["Fleet"].full_name
+
+
+class RouterServer:
+    """A running router: `port`, `engine`, `reload_policy()`, `stop()`."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        fleet: FleetSource,
+        hosted: Mapping[str, HostedCaller],
+        *,
+        edge: EdgeCaller | None = None,
+        policy_path: str | Path | None = None,
+    ) -> None:
+        self.fleet = fleet
+        self.hosted = dict(hosted)
+        self.edge = edge or EdgeClient()
+        self.policy_path = Path(policy_path) if policy_path else None
+        self._policy_sha = _sha_of(self.policy_path)
+        self.engine = RouterEngine(policy, fleet, self.edge, self.hosted)
+        self.api_keys = ApiKeys.from_env(policy.router.api_keys_env)
+        self.health = health.aio.HealthServicer()
+        self.server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        self.port = 0
+        self.address = ""
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force."""
+        return self.engine.policy
+
+    def reload_policy(self, policy: Policy) -> None:
+        """Route with `policy` from now on (API keys re-read from the environment)."""
+        self.engine.reload_policy(policy)
+        self.api_keys = ApiKeys.from_env(policy.router.api_keys_env)
+
+    async def _reload_from_text(self, yaml_text: str) -> str:
+        """ReloadPolicy: parse text (or re-read the file), apply here and in the controller."""
+        if yaml_text.strip():
+            policy = parse_policy(yaml_text, source="<ReloadPolicy>")
+            text = yaml_text
+        elif self.policy_path is not None:
+            policy = load_policy(self.policy_path)
+            text = self.policy_path.read_text(encoding="utf-8")
+            self._policy_sha = _sha_of(self.policy_path)
+        else:
+            raise ValueError("no policy text given and the router was started without a policy file")
+        self.reload_policy(policy)
+        try:
+            controller = await self.fleet.apply_policy(text)
+        except Exception as exc:
+            raise RuntimeError(f"router reloaded the policy, but the controller refused it: {exc}") from exc
+        return f"policy reloaded ({len(policy.routes)} routes, {len(policy.deployments)} deployments); {controller}"
+
+    def _policy_info(self) -> tuple[str, str]:
+        return (str(self.policy_path) if self.policy_path else "", self._policy_sha)
+
+    async def start(self, listen: str) -> int:
+        """Bind `listen` ("host:port", port 0 = any) and start serving; returns the port."""
+        router_pb2_grpc.add_RouterServicer_to_server(
+            RouterServicer(self.engine, lambda: self.api_keys), self.server
+        )
+        fleet_servicer = FleetServicer(
+            self.engine, self.fleet, self.hosted, self._reload_from_text, self._policy_info
+        )
+        fleet_pb2_grpc.add_FleetServicer_to_server(fleet_servicer, self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (ROUTER_SERVICE, FLEET_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        )
+        self.port = self.server.add_insecure_port(listen)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {listen}")
+        host = listen.rsplit(":", 1)[0]
+        self.address = f"{host}:{self.port}"
+        await self.server.start()
+        for name in ("", ROUTER_SERVICE, FLEET_SERVICE):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("router listening on %s", self.address)
+        return self.port
+
+    async def stop(self, grace: float | None = 2.0) -> None:
+        """Graceful shutdown: NOT_SERVING, finish in-flight calls within `grace`, close channels."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        await self.edge.aclose()
+        self.engine.accounting.close()
+
+    async def wait_for_termination(self) -> None:
+        """Block until the server stops."""
+        await self.server.wait_for_termination()
+
+
+async def serve(
+    policy: Policy,
+    fleet: FleetSource,
+    hosted: Mapping[str, HostedCaller],
+    listen: str,
+    *,
+    edge: EdgeCaller | None = None,
+    policy_path: str | Path | None = None,
+) -> RouterServer:
+    """Start a router on `listen`; the returned server's `port` is the bound port.
+    The caller owns `fleet` and the hosted clients (close them after `stop()`)."""
+    server = RouterServer(policy, fleet, hosted, edge=edge, policy_path=policy_path)
+    await server.start(listen)
+    return server
+
+
+def _sha_of(path: Path | None) -> str:
+    if path is None or not path.exists():
+        return ""
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -1,0 +1,177 @@
+"""The edgefleet.v1.Router gRPC servicer: proto <-> domain objects, router errors
+-> gRPC status codes. Never a traceback to the client, never a hang."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+import grpc
+
+from protos.edgefleet.v1 import common_pb2, router_pb2, router_pb2_grpc
+from router.auth import ApiKeys
+from router.domain import InferOutput, Result, ServedBy, Step
+from router.engine import RouterEngine
+from router.errors import RouterError
+from router.validate import RawRequest, validate_request
+
+log = logging.getLogger(__name__)
+STREAM_CONCURRENCY = 32
+
+
+def status_of(exc: RouterError) -> grpc.StatusCode:
+    """The gRPC status code of a router error (its `code` attribute)."""
+    return getattr(grpc.StatusCode, exc.code, grpc.StatusCode.INTERNAL)
+
+
+def raw_request(msg: router_pb2.InferRequest) -> RawRequest:
+    """Request fields from the proto (unset optional constraints stay None)."""
+    c = msg.constraints
+    has = msg.HasField("constraints")
+    return RawRequest(
+        request_id=msg.request_id,
+        task=msg.task,
+        text=msg.text,
+        texts=tuple(msg.texts),
+        domain=msg.domain,
+        route=msg.route,
+        max_latency_ms=c.max_latency_ms if has and c.HasField("max_latency_ms") else None,
+        max_cost_usd=c.max_cost_usd if has and c.HasField("max_cost_usd") else None,
+        min_confidence=c.min_confidence if has and c.HasField("min_confidence") else None,
+    )
+
+
+def served_by_proto(s: ServedBy) -> common_pb2.ServedBy:
+    """ServedBy -> proto."""
+    tier = common_pb2.EDGE if s.tier == "edge" else common_pb2.HOSTED
+    return common_pb2.ServedBy(
+        model=s.model,
+        version=s.version,
+        replica=s.replica,
+        node=s.node,
+        device=s.device,
+        tier=tier,
+        stand_in=s.stand_in,
+    )
+
+
+def steps_proto(steps: tuple[Step, ...]) -> list[common_pb2.TraceStep]:
+    """Trace steps -> protos."""
+    return [common_pb2.TraceStep(target=s.target, outcome=s.outcome, reason=s.reason, ms=s.ms) for s in steps]
+
+
+def result_proto(r: Result) -> router_pb2.Result:
+    """Result -> proto."""
+    msg = router_pb2.Result(
+        confidence=r.confidence,
+        served_by=served_by_proto(r.served_by),
+        cost_usd=r.cost_usd,
+        latency_ms=r.latency_ms,
+        trace=steps_proto(r.trace),
+        domain=r.domain,
+        route=r.route,
+    )
+    if r.embedding is not None:
+        msg.embedding.values.extend(r.embedding)
+    else:
+        msg.classification.label = r.label or ""
+        msg.classification.scores.extend(router_pb2.LabelScore(label=lbl, score=s) for lbl, s in r.scores)
+    return msg
+
+
+def response_proto(out: InferOutput) -> router_pb2.InferResponse:
+    """InferOutput -> proto."""
+    return router_pb2.InferResponse(
+        request_id=out.request_id,
+        results=[result_proto(r) for r in out.results],
+        cost_usd=out.cost_usd,
+        latency_ms=out.latency_ms,
+    )
+
+
+class RouterServicer(router_pb2_grpc.RouterServicer):
+    """Infer and InferStream over a RouterEngine."""
+
+    def __init__(self, engine: RouterEngine, api_keys: Callable[[], ApiKeys]) -> None:
+        self.engine = engine
+        self._api_keys = api_keys
+
+    async def _answer(
+        self, msg: router_pb2.InferRequest, time_remaining: float | None
+    ) -> router_pb2.InferResponse:
+        domains = await self.engine.known_domains()
+        req = validate_request(raw_request(msg), self.engine.policy, domains)
+        return response_proto(await self.engine.infer(req, time_remaining))
+
+    async def Infer(
+        self, request: router_pb2.InferRequest, context: grpc.aio.ServicerContext
+    ) -> router_pb2.InferResponse:
+        """One request, one response; failures as gRPC status."""
+        try:
+            self._api_keys().check(context.invocation_metadata())
+            return await self._answer(request, context.time_remaining())
+        except RouterError as exc:
+            await context.abort(status_of(exc), str(exc))
+        except Exception:
+            log.exception("Infer failed")
+            await context.abort(grpc.StatusCode.INTERNAL, "internal router error (see the router log)")
+        raise AssertionError("unreachable")  # context.abort always raises
+
+    async def _stream_one(
+        self, msg: router_pb2.InferRequest, time_remaining: float | None
+    ) -> router_pb2.InferResponse:
+        start = time.perf_counter()
+        try:
+            return await self._answer(msg, time_remaining)
+        except Exception as exc:
+            if isinstance(exc, RouterError):
+                code, text = exc.code, str(exc)
+            else:
+                log.exception("InferStream request failed")
+                code, text = "INTERNAL", "internal router error (see the router log)"
+            return router_pb2.InferResponse(
+                request_id=msg.request_id,
+                latency_ms=(time.perf_counter() - start) * 1000.0,
+                error=router_pb2.Error(code=code, message=text),
+            )
+
+    async def InferStream(
+        self, request_iterator: AsyncIterator[router_pb2.InferRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[router_pb2.InferResponse]:
+        """Many requests, responses as they complete (each carries its request_id)."""
+        try:
+            self._api_keys().check(context.invocation_metadata())
+        except RouterError as exc:
+            await context.abort(status_of(exc), str(exc))
+        done: asyncio.Queue[router_pb2.InferResponse | None] = asyncio.Queue()
+        slots = asyncio.Semaphore(STREAM_CONCURRENCY)
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def run(msg: router_pb2.InferRequest) -> None:
+            try:
+                await done.put(await self._stream_one(msg, context.time_remaining()))
+            finally:
+                slots.release()
+
+        async def read() -> None:
+            try:
+                async for msg in request_iterator:
+                    await slots.acquire()
+                    task = asyncio.create_task(run(msg))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                if tasks:
+                    await asyncio.gather(*tasks, return_exceptions=True)
+            finally:
+                await done.put(None)
+
+        reader = asyncio.create_task(read())
+        try:
+            while (item := await done.get()) is not None:
+                yield item
+        finally:
+            reader.cancel()
+            for task in list(tasks):
+                task.cancel()

@@ -1,0 +1,175 @@
+"""Calling one target for one text: an edge deployment (replica picked by power of
+two choices, KServe v2 call with a deadline) or a hosted endpoint. Turns raw
+outputs into :class:`TargetAnswer` with cost, and feeds the estimates."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from router.choose import Candidate, CandidateEstimate, power_of_two_choices
+from router.costs import edge_call_cost, estimate_hosted_cost, hosted_call_cost
+from router.domain import EdgeCaller, EdgeOutput, HostedCaller, ServedBy, TargetAnswer
+from router.errors import TargetError
+from router.estimates import Estimates
+from router.policy.schema import HostedConfig, Policy
+
+TOP_SCORES = 5
+
+
+@dataclass(frozen=True)
+class FleetIndex:
+    """Fleet state indexed for routing (rebuilt once per state version)."""
+
+    version: int
+    deployments: dict[str, Any]  # name -> fleet.state.DeploymentState
+
+    @classmethod
+    def build(cls, state: Any) -> FleetIndex:
+        """Index a fleet.state.FleetState."""
+        return cls(int(state.version), {d.name: d for d in state.deployments})
+
+
+class TargetCaller:
+    """Calls edge deployments and hosted endpoints; keeps estimates up to date."""
+
+    def __init__(
+        self,
+        edge: EdgeCaller,
+        hosted: Mapping[str, HostedCaller],
+        estimates: Estimates,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.edge = edge
+        self.hosted = hosted
+        self.estimates = estimates
+        self.rng = rng or random.Random()
+        self._clock = clock
+
+    def estimate(
+        self, cand: Candidate, index: FleetIndex, policy: Policy, task: str, text: str, labels: Sequence[str]
+    ) -> tuple[CandidateEstimate, Any]:
+        """(estimate, chosen replica or hosted config) for `cand` right now."""
+        if cand.tier == "hosted":
+            try:
+                cfg = policy.hosted_endpoint(cand.name)
+            except KeyError:
+                return CandidateEstimate(cand, 0.0, 0.0, f"hosted endpoint {cand.name!r} not in policy"), None
+            cost = estimate_hosted_cost(cfg, task, text, labels)
+            client = self.hosted.get(cand.name)
+            if client is None:
+                return CandidateEstimate(cand, 0.0, cost, "hosted unavailable: no client configured"), cfg
+            if client.circuit_state == "open":
+                return CandidateEstimate(cand, 0.0, cost, "hosted unavailable: circuit open"), cfg
+            est_ms = self.estimates.estimate_ms(cand.target, hosted=True)
+            return CandidateEstimate(cand, est_ms, cost), cfg
+        dep = index.deployments.get(cand.name)
+        if dep is None:
+            return CandidateEstimate(cand, 0.0, 0.0, f"deployment {cand.name!r} not in the fleet"), None
+        cost = edge_call_cost(dep.price_per_call_usd)
+        replicas = {r.replica_id: r for r in dep.replicas}
+        loads = [self.estimates.replica_load(r.replica_id, r.state) for r in dep.replicas]
+        pick = power_of_two_choices(loads, self.rng)
+        if pick is None:
+            states = ", ".join(sorted(f"{r.replica_id}={r.state}" for r in dep.replicas)) or "none"
+            return CandidateEstimate(cand, 0.0, cost, f"no ready replica ({states})"), None
+        try:
+            max_queue = policy.deployment(cand.name).max_queue
+        except KeyError:
+            max_queue = None
+        if max_queue is not None and pick.outstanding >= max_queue:
+            return CandidateEstimate(cand, 0.0, cost, f"replica queues full (max_queue={max_queue})"), None
+        return CandidateEstimate(cand, self.estimates.estimate_ms(pick.replica_id), cost), (
+            dep,
+            replicas[pick.replica_id],
+        )
+
+    async def call_edge(self, dep: Any, replica: Any, text: str, task: str, timeout_s: float) -> TargetAnswer:
+        """Ask one replica about one text."""
+        key = replica.replica_id
+        self.estimates.begin(key)
+        start = self._clock()
+        ok = False
+        try:
+            outputs = await self.edge.infer(replica.address, dep.model, dep.version, [text], task, timeout_s)
+            ok = True
+        finally:
+            ms = (self._clock() - start) * 1000.0
+            self.estimates.end(key, ms, ok)
+        out = outputs[0]
+        label, scores, confidence = (
+            _classification(out, dep.labels) if task == "classify" else (None, (), 1.0)
+        )
+        if task == "classify" and label is None:
+            raise TargetError(f"{dep.name} returned no PROBS/LABEL for a classify request")
+        if task == "embed" and out.embedding is None:
+            raise TargetError(f"{dep.name} returned no EMBEDDING for an embed request")
+        served = ServedBy(
+            model=dep.model,
+            version=dep.version,
+            replica=out.replica or replica.replica_id,
+            node=out.node or replica.node_name,
+            device=out.device or replica.device,
+            tier="edge",
+        )
+        return TargetAnswer(
+            label, scores, confidence, out.embedding, served, edge_call_cost(dep.price_per_call_usd), ms
+        )
+
+    async def call_hosted(
+        self, name: str, cfg: HostedConfig, text: str, task: str, labels: Sequence[str], timeout_s: float
+    ) -> TargetAnswer:
+        """Ask a hosted endpoint about one text."""
+        client = self.hosted[name]
+        key = f"hosted:{name}"
+        self.estimates.begin(key)
+        start = self._clock()
+        ok = False
+        try:
+            if task == "classify":
+                answer = await client.classify(text, labels, timeout_s)
+            else:
+                answer = (await client.embed([text], timeout_s))[0]
+            ok = True
+        finally:
+            ms = (self._clock() - start) * 1000.0
+            self.estimates.end(key, ms, ok)
+        if task == "classify" and answer.label is None:
+            raise TargetError(f"hosted:{name} returned no label")
+        base_url = getattr(client, "base_url", None) or cfg.base_url or ""
+        served = ServedBy(
+            model=answer.model or cfg.model,
+            version="",
+            replica=name,
+            node=urlparse(base_url).netloc if base_url else "",
+            device="",
+            tier="hosted",
+            stand_in=bool(answer.stand_in),
+        )
+        scores = ((answer.label, float(answer.confidence)),) if answer.label is not None else ()
+        embedding = tuple(answer.embedding) if answer.embedding is not None else None
+        cost = hosted_call_cost(cfg, answer.input_tokens, answer.output_tokens)
+        confidence = float(answer.confidence) if task == "classify" else 1.0
+        return TargetAnswer(answer.label, scores, confidence, embedding, served, cost, ms)
+
+
+def _classification(
+    out: EdgeOutput, labels: Sequence[str]
+) -> tuple[str | None, tuple[tuple[str, float], ...], float]:
+    """(label, top scores, confidence) from PROBS (+ the deployment's label names)."""
+    if out.probs is None:
+        return out.label, ((out.label, 1.0),) if out.label else (), 1.0 if out.label else 0.0
+    probs = out.probs
+    names = list(labels) if len(labels) == len(probs) else [str(i) for i in range(len(probs))]
+    order = sorted(range(len(probs)), key=lambda i: probs[i], reverse=True)
+    best = order[0] if order else None
+    if best is None:
+        return None, (), 0.0
+    label = out.label or names[best]
+    scores = tuple((names[i], float(probs[i])) for i in order[:TOP_SCORES])
+    return label, scores, float(probs[best])

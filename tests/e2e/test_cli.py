@@ -1,0 +1,137 @@
+"""The CLI as a user runs it: policy check, up --detach, status, infer, a
+generated gRPC client, down (leaving no process behind)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import psutil
+import pytest
+
+from protos.edgefleet.v1 import common_pb2, router_pb2, router_pb2_grpc
+
+ROOT = Path(__file__).resolve().parents[2]
+EDGEFLEET = [sys.executable, "-m", "fleet.cli"]
+
+pytestmark = pytest.mark.e2e
+
+POLICY = """\
+version: 1
+registry: {registry}
+router:
+  listen: 127.0.0.1:0
+fleet:
+  namespace: edgefleet-e2e
+  reconcile_interval_s: 0.5
+  head_num_cpus: 0
+  simulated_nodes:
+    - name: edge-small
+      num_cpus: 1
+      labels: {{site: store-1, size: small}}
+    - name: edge-accel
+      num_cpus: 1
+      devices: [CPU, GPU]
+      labels: {{site: store-2, accel: gpu}}
+deployments:
+  - {{name: domain-router, model: domain-router, replicas: 1, devices: [GPU, CPU], price_per_call_usd: 0.0000005}}
+  - {{name: clinc-banking, model: clinc-banking, replicas: 1, selector: {{site: store-1}}, price_per_call_usd: 0.000001}}
+hosted:
+  - name: big
+    stand_in: {{model: generalist, latency_ms: 0}}
+    price_per_1k_input_usd: 0.0025
+    price_per_1k_output_usd: 0.01
+routes:
+  - name: clinc
+    task: classify
+    domains: [banking, credit_cards, kitchen_and_dining, home, auto_and_commute,
+              travel, utility, work, small_talk, meta]
+    domain_model: domain-router
+    specialists: {{banking: [clinc-banking]}}
+    fallback: big
+    min_confidence: 0.5
+"""
+
+
+def run(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*EDGEFLEET, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_policy_check_ok_and_bad(tmp_path: Path) -> None:
+    env = dict(os.environ)
+    ok = run("policy", "check", str(ROOT / "edgefleet.yaml"), env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert "OK" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nrouter:\n  listen: 1\n  max_batchh: 3\n")
+    res = run("policy", "check", str(bad), env=env)
+    assert res.returncode == 1
+    assert "line 4: router.max_batchh: unknown key" in res.stderr
+
+
+@pytest.fixture()
+def fleet_env(tmp_path: Path, model_registry: Path) -> Iterator[tuple[dict[str, str], Path]]:
+    config = tmp_path / "edgefleet.yaml"
+    config.write_text(POLICY.format(registry=model_registry))
+    env = dict(os.environ, EDGEFLEET_HOME=str(tmp_path / "home"))
+    try:
+        yield env, config
+    finally:
+        run("down", env=env, timeout=120)
+
+
+def test_up_status_infer_down(fleet_env: tuple[dict[str, str], Path]) -> None:
+    env, config = fleet_env
+    up = run("up", "--config", str(config), "--detach", "--ready-timeout", "240", env=env, timeout=300)
+    assert up.returncode == 0, up.stdout + up.stderr
+    state = json.loads((Path(env["EDGEFLEET_HOME"]) / "run" / "state.json").read_text())
+    router = state["router"]
+    supervisor_pid = state["pid"]
+
+    status = run("status", "--json", env=env)
+    assert status.returncode == 0, status.stderr
+    snap = json.loads(status.stdout)
+    nodes = [n for n in snap["nodes"] if n.get("labels", {}).get("site")]
+    assert len(nodes) >= 2
+    assert len({json.dumps(n["labels"], sort_keys=True) for n in nodes}) >= 2
+    human = run("status", env=env)
+    assert "edge-small" in human.stdout and "edge-accel" in human.stdout
+
+    res = run("infer", "--text", "what is the balance in my checking account", env=env)
+    assert res.returncode == 0, res.stderr
+    answer = json.loads(res.stdout)["results"][0]
+    assert answer["served_by"]["tier"] in ("EDGE", "HOSTED")
+    assert answer["trace"], answer
+
+    # A client generated from protos/ (the committed stubs) talks to the router directly.
+    with grpc.insecure_channel(router) as channel:
+        stub = router_pb2_grpc.RouterStub(channel)
+        resp = stub.Infer(router_pb2.InferRequest(task="classify", text="how much money is in my savings",
+                                                  domain="banking"), timeout=30)
+        r = resp.results[0]
+        assert r.served_by.tier == common_pb2.EDGE
+        assert r.served_by.model == "clinc-banking"
+        assert r.served_by.node == "edge-small"
+        assert r.classification.label
+        assert [s.target for s in r.trace]
+        with pytest.raises(grpc.RpcError) as exc:
+            stub.Infer(router_pb2.InferRequest(task="classify", text=""), timeout=10)
+        assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+    down = run("down", env=env, timeout=180)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert not psutil.pid_exists(supervisor_pid) or psutil.Process(supervisor_pid).status() == "zombie"
+    leftovers = []
+    for p in psutil.process_iter(["pid"]):
+        try:
+            if os.getsid(p.pid) == supervisor_pid:
+                leftovers.append(p)
+        except (ProcessLookupError, PermissionError):
+            continue
+    assert leftovers == []

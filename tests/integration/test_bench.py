@@ -1,0 +1,100 @@
+"""`edgefleet bench --tiny`: every suite runs end to end on a tiny configuration and writes
+results.json, report.md and plots. Checks keys and that figures are finite and positive where
+they must be; no timed assertions."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.report import lookup
+from bench.runner import SUITES, run_bench
+from bench.stats import SweepPoint, saturation, summarize
+from bench.suites.routing_eval import EdgeView, edge_view, score_pass, simulate
+
+pytestmark = pytest.mark.integration
+
+
+def _positive(results: dict[str, Any], key: str) -> float:
+    value = lookup(results, key)
+    assert isinstance(value, (int, float)) and math.isfinite(value) and value > 0, f"{key} = {value!r}"
+    return float(value)
+
+
+@pytest.fixture(scope="module")
+def tiny_results(model_registry: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    out = tmp_path_factory.mktemp("bench")
+    results = run_bench(None, out, tiny=True, registry=Path(model_registry))
+    return results, out
+
+
+def test_tiny_bench_writes_results_report_and_plots(tiny_results: tuple[dict[str, Any], Path]) -> None:
+    results, out = tiny_results
+    on_disk = json.loads((out / "results.json").read_text())
+    assert on_disk["meta"]["tiny"] is True
+    assert set(SUITES) <= set(on_disk)
+    report = (out / "report.md").read_text()
+    assert "Headline ratios" in report and "router_tax" in report
+    assert list(out.glob("*.png")), "no plots written"
+    machine = on_disk["machine"]
+    assert machine["cores"] >= 1 and machine["cpu_model"]
+    assert {"python", "openvino", "ray", "grpcio"} <= set(machine["versions"])
+    for name in ("tax", "throughput", "routing", "scale"):
+        assert results[name]["status"] == "ok", results[name].get("traceback") or results[name]
+
+
+def test_tiny_bench_headline_figures(tiny_results: tuple[dict[str, Any], Path]) -> None:
+    results, _ = tiny_results
+    for key in ("tax.router_tax", "tax.ray_vs_grpc", "throughput.routed_rps", "throughput.echo_rps",
+                "throughput.routed_vs_echo", "routing.accuracy_ratio_vs_hosted", "routing.cost_ratio_vs_hosted"):
+        _positive(results, key)
+    for path in ("a_echo", "b_in_process", "c_kserve", "d_routed", "e_ray_actor"):
+        _positive(results, f"tax.latency.{path}.p50_ms")
+    share = lookup(results, "routing.escalated_share")
+    assert isinstance(share, float) and 0.0 <= share <= 1.0
+    assert len(results["routing"]["curve"]) >= 2
+    decision = results["scale"]["decision_us"]
+    assert {"replicas_10_routes_10", "replicas_1000_routes_100"} <= set(decision)
+    assert all(math.isfinite(v) and v > 0 for v in decision.values())
+    int8 = results["int8"]
+    if int8["status"] == "skipped":
+        assert "edgefleet models build" in int8["reason"]
+    else:
+        _positive(results, "int8.speedup")
+        assert math.isfinite(int8["accuracy_delta"])
+
+
+def test_unknown_suite_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown bench suite"):
+        run_bench(["nope"], tmp_path)
+
+
+def test_stats_and_saturation() -> None:
+    s = summarize([1.0, 2.0, 3.0, 4.0])
+    assert s["n"] == 4 and s["p50_ms"] == 2.5
+    assert math.isnan(summarize([])["p50_ms"])
+    points = [SweepPoint(1, 100, 0, 1.0, 100.0, 1.0, 2.0), SweepPoint(4, 300, 0, 1.0, 300.0, 3.0, 9.0),
+              SweepPoint(8, 250, 50, 1.0, 350.0, 5.0, 20.0)]
+    best = saturation(points)
+    assert best is not None and best.concurrency == 4  # the 8-level had 17% errors
+
+
+def test_threshold_simulation_matches_the_engine_rule() -> None:
+    gold = ["a", "oos", "b"]
+    edges = [EdgeView(False, 0.9, "a", 0.8, 2e-6, 1e-6), EdgeView(True, 0.0, None, 0.0, 1e-6, 1e-6),
+             EdgeView(False, 0.9, "x", 0.3, 2e-6, 1e-6)]
+    hosted = [{"label": "a", "cost_usd": 1e-3}, {"label": "oos", "cost_usd": 1e-3}, {"label": "b", "cost_usd": 1e-3}]
+    low = simulate(edges, hosted, gold, 0.0)
+    mid = simulate(edges, hosted, gold, 0.5)
+    assert low["accuracy"] == pytest.approx(2 / 3) and low["escalated_share"] == pytest.approx(1 / 3)
+    assert mid["accuracy"] == 1.0 and mid["cost_usd"] > low["cost_usd"]
+    view, parsed = edge_view({"index": 0, "label": "a", "confidence": 0.8, "cost_usd": 2e-6,
+                              "trace": [["domain-router", "ok", "domain banking (0.93)"]]}, "domain-router", 1e-6)
+    assert parsed and view.domain_confidence == pytest.approx(0.93)
+    scored = score_pass([{"index": 0, "label": "a", "cost_usd": 1.0, "tier": "EDGE", "latency_ms": 1.0},
+                         {"index": 1, "error": "UNAVAILABLE: x", "latency_ms": 1.0}], ["a", "oos"], oos_on_error=True)
+    assert scored["accuracy"] == 1.0 and scored["oos_recall"] == 1.0 and scored["errors"] == 1

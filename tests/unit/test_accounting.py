@@ -1,0 +1,88 @@
+"""Spend, hosted-equivalent, counts, escalations, rps history, percentiles, traces, JSONL log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from router.accounting import HISTORY_S, Accounting
+from router.domain import Result, ServedBy, Step, TargetAnswer
+
+EDGE = ServedBy("clinc-banking", "1", "r0", "node-0", "CPU", "edge")
+HOSTED = ServedBy("big-model", "", "big", "big.example", "", "hosted", stand_in=True)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _result(served: ServedBy, cost: float, label: str = "balance") -> Result:
+    step = Step("x", "ok", "fine", 1.0)
+    return Result(label, ((label, 0.9),), None, 0.9, served, cost, 3.0, (step,), "banking", "intents")
+
+
+def test_totals_spend_and_savings() -> None:
+    acc = Accounting(clock=Clock())
+    acc.record_result("a", "text", _result(EDGE, 0.0001), 0.01, [])
+    acc.record_result("b", "text", _result(HOSTED, 0.02, "oos"), 0.02, ["out_of_scope"])
+    acc.record_result("c", "text", _result(HOSTED, 0.03), 0.02, ["low_confidence", "low_confidence"])
+    snap = acc.snapshot()
+    assert (snap.edge, snap.hosted) == (1, 2)
+    assert snap.spend_usd == pytest.approx(0.0501)
+    assert snap.hosted_equivalent_usd == pytest.approx(0.05)
+    assert snap.saved_usd == pytest.approx(-0.0001)
+    assert snap.escalations == {"out_of_scope": 1, "low_confidence": 2}
+
+
+def test_rps_history_and_percentiles() -> None:
+    clock = Clock()
+    acc = Accounting(clock=clock)
+    for sec in range(12):
+        for _ in range(sec % 3 + 1):
+            acc.record_request(float(sec + 1), ok=True)
+        clock.t += 1.0
+    acc.record_request(5.0, ok=False)
+    snap = acc.snapshot()
+    assert len(snap.rps_history) == HISTORY_S
+    assert snap.rps_history[-13:-1] == [float(s % 3 + 1) for s in range(12)]
+    assert snap.rps_history[-1] == 1.0  # the failed one, this second
+    assert snap.requests == 1 + sum(s % 3 + 1 for s in range(12)) and snap.errors == 1
+    assert snap.rps == pytest.approx(sum(s % 3 + 1 for s in range(2, 12)) / 10.0)
+    assert 1.0 <= snap.p50_ms <= snap.p95_ms <= 12.0
+    clock.t += HISTORY_S + 5
+    assert sum(acc.snapshot().rps_history) == 0.0
+
+
+def test_recent_is_a_ring_buffer_with_truncated_text() -> None:
+    acc = Accounting(recent_size=3, clock=Clock())
+    for i in range(5):
+        acc.record_result(f"r{i}", "x" * 500, _result(EDGE, 0.0), 0.0, [])
+    assert [r.request_id for r in acc.recent] == ["r2", "r3", "r4"]
+    assert len(acc.recent[0].text) == 120 and acc.recent[0].text.endswith("…")
+    assert acc.version == 5
+
+
+def test_escalation_log_is_jsonl(tmp_path: Path) -> None:
+    log = tmp_path / "sub" / "escalations.jsonl"
+    acc = Accounting(log, clock=Clock())
+    edge = TargetAnswer("balance", (), 0.41, None, EDGE, 0.0, 2.0)
+    acc.log_escalation("r1", "what is my balance", _result(HOSTED, 0.02), [edge], ["low_confidence"])
+    acc.log_escalation("r2", "pizza", _result(HOSTED, 0.02, "oos"), [], ["out_of_scope"])
+    acc.close()
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["request_id"] for r in rows] == ["r1", "r2"]
+    assert rows[0]["edge"] == [{"model": "clinc-banking", "label": "balance", "confidence": 0.41}]
+    assert rows[0]["hosted"]["stand_in"] is True and rows[1]["hosted"]["label"] == "oos"
+    assert rows[0]["text"] == "what is my balance" and rows[0]["reasons"] == ["low_confidence"]
+
+
+def test_no_log_without_a_path() -> None:
+    acc = Accounting(None)
+    acc.log_escalation("r", "t", _result(HOSTED, 0.0), [], [])  # no error, nothing written
+    acc.close()

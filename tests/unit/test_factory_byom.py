@@ -1,0 +1,66 @@
+"""Bring your own model: an IR registered, adapted to the EdgeFleet interface, and loaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import openvino as ov
+import openvino.opset13 as ops
+import pytest
+
+from fleet.errors import ModelLoadError
+from fleet.factory.byom import read_labels, register_model
+from fleet.models.manifest import load_bundle
+from fleet.runtime import TextModel
+
+
+def _foreign_ir(folder: Path, dim: int = 64, labels: int = 3) -> Path:
+    """An IR as someone else would export it: input 'x', output 'logits', no softmax."""
+    rng = np.random.default_rng(0)
+    x = ops.parameter([-1, dim], ov.Type.f32, name="x")
+    logits = ops.matmul(x, ops.constant(rng.standard_normal((dim, labels)).astype(np.float32)), False, False)
+    logits.output(0).get_tensor().set_names({"logits"})
+    path = folder / "foreign.xml"
+    ov.save_model(ov.Model([ops.result(logits)], [x], "foreign"), str(path))
+    return path
+
+
+def test_ir_is_registered_and_serves(tmp_path: Path) -> None:
+    source = _foreign_ir(tmp_path)
+    folder = register_model(tmp_path / "reg", source, "mine", ["a", "b", "c"], "classify")
+    assert folder == tmp_path / "reg" / "mine" / "1-byom"
+    assert (tmp_path / "reg" / "mine" / "latest").read_text().strip() == "1-byom"
+    bundle = load_bundle(folder)
+    assert bundle.manifest.featurizer["kind"] == "hashed" and bundle.manifest.featurizer["dim"] == 64
+    assert [s.name for s in bundle.manifest.inputs] == ["FEATURES"]
+    assert [s.name for s in bundle.manifest.outputs] == ["PROBS"]
+    model = TextModel.load(bundle)
+    probs = model.classify(["hello there", "another text"])
+    assert probs.shape == (2, 3) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    again = register_model(tmp_path / "reg", source, "mine", ["a", "b", "c"], "classify")
+    assert again.name == "2-byom"
+
+
+def test_labels_are_required_and_checked(tmp_path: Path) -> None:
+    source = _foreign_ir(tmp_path)
+    with pytest.raises(ModelLoadError, match="needs labels"):
+        register_model(tmp_path / "reg", source, "mine", None, "classify")
+    with pytest.raises(ModelLoadError, match="3 outputs but 2 labels"):
+        register_model(tmp_path / "reg", source, "mine", ["a", "b"], "classify")
+    (tmp_path / "labels.txt").write_text("a\nb\n\nc\n")
+    assert read_labels(tmp_path / "labels.txt") == ["a", "b", "c"]
+    assert register_model(tmp_path / "reg", source, "mine", None, "classify").is_dir()  # labels.txt sidecar
+
+
+def test_unreadable_or_unsupported_files_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        register_model(tmp_path, tmp_path / "missing.onnx", "m", ["a"], "classify")
+    bad = tmp_path / "model.onnx"
+    bad.write_bytes(b"not an onnx file")
+    with pytest.raises(ModelLoadError, match="cannot read"):
+        register_model(tmp_path, bad, "m", ["a"], "classify")
+    other = tmp_path / "model.h5"
+    other.write_bytes(b"x")
+    with pytest.raises(ModelLoadError, match="unsupported"):
+        register_model(tmp_path, other, "m", ["a"], "classify")

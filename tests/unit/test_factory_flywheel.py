@@ -1,0 +1,64 @@
+"""Reading the escalation log and turning records into hard examples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fleet.data import Clinc150
+from fleet.errors import FleetError
+from fleet.factory.flywheel import DistillReport, StudentDelta, hard_examples, is_heldout, read_log
+
+
+def _clinc() -> Clinc150:
+    domains = {"money": ["pay", "save"], "food": ["cook", "eat"]}
+    i2d = {i: d for d, intents in domains.items() for i in intents}
+    return Clinc150(train=[], val=[], test=[], oos_train=[], oos_val=[], oos_test=[], domains=domains,
+                    intent_to_domain=i2d)
+
+
+def test_read_log_skips_bad_lines(tmp_path: Path) -> None:
+    log = tmp_path / "esc.jsonl"
+    lines = [
+        json.dumps({"text": "pay it", "hosted_label": "pay", "route": "clinc", "domain": "money"}),
+        "not json",
+        json.dumps({"text": "??", "hosted_label": "unknown-label", "route": "clinc", "domain": None}),
+        json.dumps({"hosted_label": "pay"}),
+        "",
+        json.dumps({"text": "boil eggs", "hosted_label": "cook", "route": "clinc", "domain": "money"}),
+    ]
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    usable, total, skipped = read_log(log, {"pay", "save", "cook", "eat", "oos"})
+    assert [r["text"] for r in usable] == ["pay it", "boil eggs"]
+    assert (total, skipped) == (5, 3)
+
+
+def test_missing_log_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FleetError, match="cannot be read"):
+        read_log(tmp_path / "nope.jsonl", {"pay"})
+
+
+def test_hard_examples_per_student() -> None:
+    clinc = _clinc()
+    records = [
+        {"text": "pay it", "hosted_label": "pay", "domain": "money"},
+        {"text": "boil eggs", "hosted_label": "cook", "domain": "money"},  # misrouted to money
+        {"text": "moon?", "hosted_label": "oos", "domain": "food"},
+    ]
+    router = hard_examples(records, "domain-router-student", ["money", "food", "oos"], clinc)
+    assert router == [("pay it", "money"), ("boil eggs", "food"), ("moon?", "oos")]
+    money = hard_examples(records, "clinc-money-student", ["pay", "save", "oos"], clinc)
+    assert money == [("pay it", "pay"), ("boil eggs", "oos")]
+    food = hard_examples(records, "clinc-food-student", ["cook", "eat", "oos"], clinc)
+    assert food == [("boil eggs", "cook"), ("moon?", "oos")]
+
+
+def test_heldout_split_is_stable_and_report_renders(tmp_path: Path) -> None:
+    texts = [f"text {i}" for i in range(200)]
+    held = [t for t in texts if is_heldout(t)]
+    assert held == [t for t in texts if is_heldout(t)] and 20 < len(held) < 60
+    report = DistillReport(log=tmp_path / "l", records=3, usable=2, skipped=1, heldout=1,
+                           students=[StudentDelta("s", "1-distilled", "2-flywheel", 5, 0.8, 0.85, None, 1.0, 1)])
+    assert "1-distilled -> 2-flywheel" in report.markdown()

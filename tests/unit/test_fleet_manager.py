@@ -1,0 +1,171 @@
+"""Unit tests of fleet.fleet_manager.FleetManager with an in-memory backend (no Ray)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleet.errors import FleetError, UnknownDeployment, UnknownNode
+from fleet.fleet_manager import FleetManager
+from fleet.fleet_observe import ActorGone
+from fleet.models.manifest import ModelBundle, TensorSpec
+from fleet.models.registry import write_model_version
+from fleet.placement import NodeView
+from fleet.reconcile import StartReplica
+from fleet.state import FleetState
+from router.policy.schema import Policy
+
+
+class FakeReplica:
+    def __init__(self, action: StartReplica, fail: str = "") -> None:
+        self.action = action
+        self.fail = fail
+        self.dead = False
+        self.stopped = False
+
+    def report(self) -> dict[str, Any]:
+        return {"ready": not self.fail, "error": self.fail, "address": f"10.0.0.1:{abs(hash(self.action.replica_id)) % 60000}",
+                "device": "CPU", "requests": 0}
+
+
+class FakeBackend:
+    """In-memory stand-in for fleet.ray_backend.RayBackend."""
+
+    def __init__(self, nodes: list[NodeView]) -> None:
+        self.nodes = nodes
+        self.replicas: dict[str, FakeReplica] = {}
+        self.fail_model = ""
+        self.list_errors = 0
+
+    async def list_nodes(self) -> list[NodeView]:
+        if self.list_errors:
+            self.list_errors -= 1
+            raise RuntimeError("GCS unreachable")
+        return list(self.nodes)
+
+    async def start_replica(self, action: StartReplica, bundle: ModelBundle, max_queue: int) -> Any:
+        replica = FakeReplica(action, self.fail_model)
+        self.replicas[action.replica_id] = replica
+        return replica
+
+    async def start_agent(self, node: NodeView) -> Any:
+        return node
+
+    async def call(self, handle: Any, method: str, *args: Any, timeout_s: float) -> Any:
+        if isinstance(handle, NodeView):
+            return {"devices": [], "cpu_percent": 10.0, "memory_percent": 20.0}
+        if handle.dead:
+            raise ActorGone("actor died")
+        if method == "stop":
+            handle.stopped = True
+            return None
+        return handle.report()
+
+    async def kill(self, handle: Any) -> None:
+        if isinstance(handle, FakeReplica):
+            handle.dead = True
+
+
+def node(name: str, devices: tuple[str, ...] = ("CPU",), **labels: str) -> NodeView:
+    return NodeView(f"id-{name}", name, labels, {f"ov_{d}": 1.0 for d in devices})
+
+
+def make_registry(root: Path) -> Path:
+    spec_in = [TensorSpec(name="FEATURES", datatype="FP32", shape=[-1, 4])]
+    spec_out = [TensorSpec(name="PROBS", datatype="FP32", shape=[-1, 2])]
+    write_model_version(root, name="m", version="1", task="classify", labels=["a", "oos"], precision="FP32",
+                        featurizer={"kind": "hashed", "dim": 4}, inputs=spec_in, outputs=spec_out,
+                        files={"model.xml": b"<xml/>", "model.bin": b"\0"})
+    return root
+
+
+def make_manager(tmp_path: Path, deployments: list[dict[str, Any]], nodes: list[NodeView]) -> tuple[FleetManager, FakeBackend]:
+    registry = make_registry(tmp_path / "reg")
+    policy = Policy.model_validate({"registry": str(registry), "deployments": deployments})
+    backend = FakeBackend(nodes)
+    return FleetManager(policy, tmp_path, backend), backend
+
+
+async def settle(mgr: FleetManager, done: Callable[[FleetState], bool], passes: int = 10) -> FleetState:
+    for _ in range(passes):
+        await mgr.reconcile_once()
+        await mgr.idle()
+        await mgr.publish()
+        if done(mgr.state):
+            return mgr.state
+    raise AssertionError(f"not settled: {mgr.state.deployments}; events {list(mgr.events)[-5:]}")
+
+
+def ready_count(state: FleetState, name: str) -> int:
+    dep = state.deployment(name)
+    return dep.ready if dep is not None else -1
+
+
+async def test_replicas_start_spread_and_publish(tmp_path: Path) -> None:
+    mgr, _ = make_manager(tmp_path, [{"name": "d", "model": "m", "replicas": 2}], [node("a"), node("b")])
+    state = await settle(mgr, lambda s: ready_count(s, "d") == 2)
+    dep = state.deployment("d")
+    assert dep is not None and {r.node_name for r in dep.replicas} == {"a", "b"}
+    assert dep.labels == ["a", "oos"] and dep.task == "classify" and dep.version == "1"
+    assert state.version > 0 and (await mgr.get_state(0)).version == state.version
+    same = await mgr.get_state(state.version, timeout_s=0.05)  # nothing changed: returns after the timeout
+    assert same.version == state.version
+
+
+async def test_dead_replica_is_replaced(tmp_path: Path) -> None:
+    mgr, backend = make_manager(tmp_path, [{"name": "d", "model": "m"}], [node("a")])
+    await settle(mgr, lambda s: ready_count(s, "d") == 1)
+    [old] = backend.replicas.values()
+    old.dead = True
+    state = await settle(mgr, lambda s: ready_count(s, "d") == 1 and old.action.replica_id not in str(s.deployments))
+    assert any("died" in e for e in state.events)
+
+
+async def test_model_that_fails_to_load_backs_off(tmp_path: Path) -> None:
+    mgr, backend = make_manager(tmp_path, [{"name": "d", "model": "m"}], [node("a")])
+    backend.fail_model = "model.bin is truncated"
+    state = await settle(mgr, lambda s: "crash loop" in getattr(s.deployment("d"), "error", ""))
+    dep = state.deployment("d")
+    assert dep is not None and "truncated" in dep.error and dep.ready == 0
+    started = len(backend.replicas)
+    await mgr.reconcile_once()
+    assert len(backend.replicas) == started  # blocked while backing off
+
+
+async def test_missing_model_is_reported_not_started(tmp_path: Path) -> None:
+    mgr, backend = make_manager(tmp_path, [{"name": "d", "model": "absent"}], [node("a")])
+    await mgr.reconcile_once()
+    dep = mgr.state.deployment("d")
+    assert dep is not None and "cannot load model" in dep.error and "absent" in dep.error
+    assert not backend.replicas
+
+
+async def test_scale_drain_and_errors(tmp_path: Path) -> None:
+    mgr, _ = make_manager(tmp_path, [{"name": "d", "model": "m"}], [node("a"), node("b")])
+    await settle(mgr, lambda s: ready_count(s, "d") == 1)
+    assert "from 1 to 3" in await mgr.scale("d", 3)
+    await settle(mgr, lambda s: ready_count(s, "d") == 3)
+    await mgr.drain("a")
+    state = await settle(mgr, lambda s: ready_count(s, "d") == 3 and not s.node("a").replicas)  # type: ignore[union-attr]
+    assert {r.node_name for r in state.deployments[0].replicas} == {"b"}
+    with pytest.raises(UnknownDeployment):
+        await mgr.scale("nope", 1)
+    with pytest.raises(UnknownNode, match="known: a, b"):
+        await mgr.drain("c")
+    with pytest.raises(FleetError):
+        await mgr.scale("d", -1)
+
+
+async def test_loop_survives_a_failing_pass(tmp_path: Path) -> None:
+    mgr, backend = make_manager(tmp_path, [{"name": "d", "model": "m"}], [node("a")])
+    backend.list_errors = 1
+    mgr.start()
+    try:
+        state = await mgr.get_state(0, timeout_s=10)
+        assert state.version > 0
+        assert any("reconcile pass failed" in e and "GCS unreachable" in e for e in mgr.events)
+    finally:
+        await mgr.shutdown()

@@ -1,0 +1,94 @@
+"""Fleet servicer: snapshots and actions (fake context, no sockets)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import grpc
+import pytest
+
+from protos.edgefleet.v1 import fleet_pb2
+from router.accounting import Accounting
+from router.domain import InferInput
+from router.engine import RouterEngine
+from router.fleet_servicer import FleetServicer
+from router.fleet_view import StaticFleet
+from tests.unit.router_fakes import FakeEdge, FakeHosted, make_policy, make_state
+
+
+class Aborted(Exception):
+    pass
+
+
+class FakeContext:
+    code: grpc.StatusCode | None = None
+
+    async def abort(self, code: grpc.StatusCode, details: str) -> None:
+        self.code = code
+        raise Aborted(details)
+
+
+def _servicer() -> tuple[FleetServicer, RouterEngine, StaticFleet, list[str]]:
+    fleet = StaticFleet(make_state())
+    engine = RouterEngine(
+        make_policy(),
+        fleet,
+        FakeEdge(),
+        {"big": FakeHosted()},
+        accounting=Accounting(None),
+        rng=random.Random(0),
+    )
+    reloads: list[str] = []
+
+    async def reload(text: str) -> str:
+        reloads.append(text)
+        return "reloaded"
+
+    servicer = FleetServicer(engine, fleet, {"big": FakeHosted()}, reload, lambda: ("edgefleet.yaml", "abc"))
+    return servicer, engine, fleet, reloads
+
+
+async def test_snapshot_has_fleet_routes_hosted_and_traffic() -> None:
+    servicer, engine, _, _ = _servicer()
+    await engine.infer(InferInput("r1", "classify", ("what is my balance",)))
+    snap = await servicer.GetFleet(fleet_pb2.GetFleetRequest(), FakeContext())  # type: ignore[arg-type]
+    assert snap.version == 1 and snap.policy_path == "edgefleet.yaml" and snap.policy_sha256 == "abc"
+    assert {d.name for d in snap.deployments} == {"domain-router", "clinc-banking", "generalist", "embedder"}
+    banking = next(d for d in snap.deployments if d.name == "clinc-banking")
+    assert sum(r.stats.requests for r in banking.replicas) == 1
+    intents = next(r for r in snap.routes if r.name == "intents")
+    assert list(intents.candidates) == ["domain-router", "clinc-banking", "generalist", "hosted:big"]
+    assert snap.hosted[0].circuit == "closed" and snap.hosted[0].base_url == "http://big.example/v1"
+    assert snap.traffic.requests == 1 and snap.traffic.edge == 1 and snap.traffic.saved_usd > 0
+    assert snap.recent[0].request_id == "r1" and snap.recent[0].label == "balance"
+    assert len(snap.recent[0].trace) == 2 and len(snap.nodes) == 2
+
+
+async def test_watch_yields_now_then_on_change() -> None:
+    servicer, _, fleet, _ = _servicer()
+    stream = servicer.WatchFleet(fleet_pb2.WatchFleetRequest(min_interval_ms=10), FakeContext())  # type: ignore[arg-type]
+    first = await asyncio.wait_for(anext(stream), 5)
+    assert first.snapshot.version == 1
+    await fleet.scale("generalist", 3)
+    second = await asyncio.wait_for(anext(stream), 5)
+    assert second.snapshot.version == 2 and second.message == "scaled generalist to 3"
+    await stream.aclose()  # type: ignore[attr-defined]
+
+
+async def test_actions_report_ok_or_the_error() -> None:
+    servicer, _, _, reloads = _servicer()
+    ctx = FakeContext()
+    ok = await servicer.Scale(fleet_pb2.ScaleRequest(deployment="generalist", replicas=2), ctx)  # type: ignore[arg-type]
+    assert ok.ok and ok.snapshot_version == 2
+    bad = await servicer.Scale(fleet_pb2.ScaleRequest(deployment="nope", replicas=2), ctx)  # type: ignore[arg-type]
+    assert not bad.ok and "unknown deployment 'nope'" in bad.message
+    drained = await servicer.Drain(fleet_pb2.DrainRequest(node="node-0"), ctx)  # type: ignore[arg-type]
+    assert drained.ok and "drained" in drained.message
+    with pytest.raises(Aborted):
+        await servicer.Scale(fleet_pb2.ScaleRequest(deployment="g", replicas=-1), ctx)  # type: ignore[arg-type]
+    assert ctx.code == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(Aborted):
+        await servicer.Drain(fleet_pb2.DrainRequest(node=""), ctx)  # type: ignore[arg-type]
+    res = await servicer.ReloadPolicy(fleet_pb2.ReloadPolicyRequest(yaml="v"), ctx)  # type: ignore[arg-type]
+    assert res.ok and reloads == ["v"]

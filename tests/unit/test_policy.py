@@ -1,0 +1,115 @@
+"""Policy parsing and validation: errors name the key path and the line."""
+
+from pathlib import Path
+
+import pytest
+
+from router.errors import PolicyError
+from router.policy import load_policy, parse_policy
+
+ROOT = Path(__file__).resolve().parents[2]
+
+MINIMAL = """\
+version: 1
+deployments:
+  - name: spec
+    model: clinc-banking
+hosted:
+  - name: big
+    base_url: http://127.0.0.1:9/v1
+routes:
+  - name: r
+    task: classify
+    specialists: {banking: [spec]}
+    fallback: big
+"""
+
+
+def issues(text: str) -> list[str]:
+    with pytest.raises(PolicyError) as exc:
+        parse_policy(text, source="t.yaml")
+    return [str(i) for i in exc.value.issues]
+
+
+def test_default_policy_is_valid() -> None:
+    policy = load_policy(ROOT / "edgefleet.yaml")
+    assert policy.routes[0].domain_model == "domain-router"
+    assert len(policy.fleet.simulated_nodes) >= 2
+    labels = [n.labels for n in policy.fleet.simulated_nodes]
+    assert labels[0] != labels[1]
+
+
+def test_minimal_policy_parses_with_defaults() -> None:
+    policy = parse_policy(MINIMAL)
+    assert policy.router.max_batch == 64
+    assert policy.deployment("spec").replicas == 1
+    assert policy.hosted_endpoint("big").retries == 2
+
+
+def test_unknown_key_names_path_and_line() -> None:
+    text = MINIMAL.replace("    model: clinc-banking\n", "    model: clinc-banking\n    replicass: 3\n")
+    assert issues(text) == ["line 5: deployments[0].replicass: unknown key"]
+
+
+def test_wrong_type_names_path_and_line() -> None:
+    text = MINIMAL + "router:\n  max_batch: many\n"
+    (msg,) = issues(text)
+    assert msg.startswith("line 14: router.max_batch:")
+    assert "integer" in msg
+
+
+def test_dangling_deployment_in_route() -> None:
+    text = MINIMAL.replace("{banking: [spec]}", "{banking: [nope]}")
+    (msg,) = issues(text)
+    assert "line 11: routes[0].specialists.banking[0]: unknown deployment 'nope'" in msg
+
+
+def test_dangling_fallback() -> None:
+    text = MINIMAL.replace("fallback: big", "fallback: huge")
+    (msg,) = issues(text)
+    assert msg.startswith("line 12: routes[0].fallback: unknown hosted endpoint 'huge'")
+
+
+def test_duplicate_key_is_an_error() -> None:
+    text = MINIMAL + "version: 1\n"
+    assert issues(text) == ["line 13: version: duplicate key"]
+
+
+def test_duplicate_names_are_an_error() -> None:
+    text = MINIMAL.replace(
+        "    model: clinc-banking\n", "    model: clinc-banking\n  - name: spec\n    model: x\n"
+    )
+    assert any("deployments[1].name: duplicate name 'spec'" in m for m in issues(text))
+
+
+def test_yaml_syntax_error_has_line() -> None:
+    (msg,) = issues("router:\n  listen: [unclosed\n")
+    assert msg.startswith(("line 3:", "line 2:"))
+    assert "YAML syntax" in msg
+
+
+def test_not_a_mapping() -> None:
+    assert issues("- 1\n- 2\n") == ["line 1: <root>: the policy must be a mapping of keys"]
+
+
+def test_route_without_candidates() -> None:
+    text = MINIMAL + "  - name: empty\n    task: embed\n"
+    (msg,) = issues(text)
+    assert "routes[1]" in msg and "no candidates" in msg
+
+
+def test_hosted_needs_url_or_stand_in() -> None:
+    text = MINIMAL.replace("    base_url: http://127.0.0.1:9/v1\n", "")
+    (msg,) = issues(text)
+    assert msg.startswith("line 6: hosted[0]:") and "stand_in" in msg
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="cannot read file"):
+        load_policy(tmp_path / "absent.yaml")
+
+
+def test_bad_value_ranges() -> None:
+    text = MINIMAL.replace("    fallback: big\n", "    fallback: big\n    min_confidence: 1.5\n")
+    (msg,) = issues(text)
+    assert msg.startswith("line 13: routes[0].min_confidence:")

@@ -1,0 +1,101 @@
+"""Unit tests of fleet.reconcile.plan (pure, no Ray)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+from fleet.placement import NodeView
+from fleet.reconcile import DEAD, ReplicaView, plan
+from router.policy.schema import DeploymentConfig
+
+
+def node(name: str, devices: tuple[str, ...] = ("CPU",), **kw: object) -> NodeView:
+    return NodeView(f"id-{name}", name, {}, {f"ov_{d}": 1.0 for d in devices}, **kw)  # type: ignore[arg-type]
+
+
+def ids() -> Callable[[str], str]:
+    counter = itertools.count(1)
+    return lambda dep: f"{dep}-new{next(counter)}"
+
+
+A, B = node("a"), node("b")
+DEP2 = DeploymentConfig(name="d", model="m", replicas=2)
+
+
+def rep(rid: str, node_name: str, state: str = "ready", dep: str = "d", version: str = "") -> ReplicaView:
+    return ReplicaView(rid, dep, f"id-{node_name}", state, version)
+
+
+def test_scale_up_spreads_across_nodes() -> None:
+    p = plan([DEP2], [A, B], [], ids())
+    assert sorted(s.node_name for s in p.starts) == ["a", "b"]
+    assert not p.stops and not p.errors
+
+
+def test_steady_state_is_empty() -> None:
+    assert plan([DEP2], [A, B], [rep("r1", "a"), rep("r2", "b")], ids()).empty()
+
+
+def test_dead_and_unhealthy_are_replaced() -> None:
+    p = plan([DEP2], [A, B], [rep("r1", "a", DEAD), rep("r2", "b", "unhealthy")], ids())
+    assert {s.replica_id for s in p.stops} == {"r1", "r2"}
+    assert len(p.starts) == 2
+
+
+def test_replica_on_dead_node_is_replaced_elsewhere() -> None:
+    dead_b = node("b", alive=False)
+    p = plan([DEP2], [A, dead_b], [rep("r1", "a"), rep("r2", "b")], ids())
+    assert [s.replica_id for s in p.stops] == ["r2"]
+    assert [s.node_name for s in p.starts] == ["a"]
+
+
+def test_scale_down_prefers_starting_and_crowded_nodes() -> None:
+    one = DeploymentConfig(name="d", model="m", replicas=1)
+    p = plan([one], [A, B], [rep("r1", "a"), rep("r2", "a", "starting"), rep("r3", "b")], ids())
+    assert {s.replica_id for s in p.stops} == {"r1", "r2"}
+    assert not p.starts
+
+
+def test_drain_is_make_before_break() -> None:
+    drained_b = node("b", drained=True)
+    observed = [rep("r1", "a"), rep("r2", "b")]
+    first = plan([DEP2], [A, drained_b], observed, ids())
+    assert [s.node_name for s in first.starts] == ["a"]
+    assert not first.stops  # r2 keeps serving while its replacement starts
+    # next pass: the replacement is ready -> the drained replica is stopped
+    second = plan([DEP2], [A, drained_b], [*observed, rep("d-new1", "a")], ids())
+    assert [s.replica_id for s in second.stops] == ["r2"]
+    assert not second.starts
+
+
+def test_drain_without_anywhere_else_stops_and_reports() -> None:
+    drained_b = node("b", drained=True)
+    p = plan([DEP2], [drained_b], [rep("r1", "b")], ids())
+    assert [s.replica_id for s in p.stops] == ["r1"]
+    assert "drained" in p.errors["d"]
+
+
+def test_removed_deployment_is_stopped() -> None:
+    p = plan([], [A], [rep("r1", "a", dep="old")], ids())
+    assert p.stops[0].replica_id == "r1" and "no longer in the policy" in p.stops[0].reason
+
+
+def test_stale_version_rolls_over() -> None:
+    one = DeploymentConfig(name="d", model="m", replicas=1)
+    p = plan([one], [A, B], [rep("r1", "a", version="1")], ids(), desired_versions={"d": "2"})
+    assert len(p.starts) == 1 and not p.stops
+    p2 = plan([one], [A, B], [rep("r1", "a", version="1"), rep("n", "b", version="2")], ids(), {"d": "2"})
+    assert [s.replica_id for s in p2.stops] == ["r1"]
+
+
+def test_placement_error_does_not_stop_other_deployments() -> None:
+    npu = DeploymentConfig(name="npu", model="m", devices=["NPU"])
+    p = plan([npu, DEP2], [A, B], [], ids())
+    assert "npu" in p.errors and "NPU" in p.errors["npu"]
+    assert len(p.starts) == 2
+
+
+def test_blocked_deployment_gets_no_replicas() -> None:
+    p = plan([DEP2], [A, B], [], ids(), blocked={"d": "model missing"})
+    assert not p.starts and p.errors == {"d": "model missing"}
