@@ -37,6 +37,7 @@ from fleet.factory.quantize import QuantizeOptions, quantize_model
 from fleet.models.registry import write_latest
 
 GRAPH_VERSION = "minilm-graph-1"   # bump when minilm_graph.py changes the math
+RECIPE_VERSION = "recipe-3"        # bump when heads/students/quantisation recipes change
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,8 @@ class FactoryBuild:
         self.clinc, self.banking = load_data(cfg)
         self.domains = list(cfg.domains or self.clinc.domain_names)
         self.data_sha = data_sha256(["clinc150/data_full.json", "clinc150/domains.json", "banking77/train.csv"])
-        self.base_key = art.content_key(art.FACTORY_GENERATION, GRAPH_VERSION, self.source_sha, self.data_sha,
+        self.base_key = art.content_key(art.FACTORY_GENERATION, GRAPH_VERSION, RECIPE_VERSION, self.source_sha,
+                                        self.data_sha,
                                         dataclasses.asdict(cfg))
         self.embed_key = art.content_key(GRAPH_VERSION, self.source_sha, "fp32")
         self._fp32: Any = None
@@ -254,6 +256,7 @@ class FactoryBuild:
         self._point_latest(tasks, students)
         save_config(self.registry, self.cfg)
         self.summary.seconds = round(time.perf_counter() - start, 1)
+        self.summary.notes = list(self.steps.log)
         return self.summary
 
     def _point_latest(self, tasks: list[HeadTask], students: Any) -> None:

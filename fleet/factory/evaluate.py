@@ -180,7 +180,7 @@ class Evaluator:
         return out
 
     def _score_embed(self, model: TextModel) -> dict[str, Any]:
-        per = 10 if self.limit is None else max(2, self.limit)
+        per = 10 if self.limit is None else self.limit
         train = _per_label(self.clinc.train, per)
         test = _per_label(self.clinc.test, per)
         intents = self.clinc.intents

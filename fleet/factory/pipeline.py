@@ -60,7 +60,7 @@ def build_registry(
     cfg = config or (BuildConfig.quick_config() if quick else BuildConfig())
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    with Steps(progress, total_steps=8) as steps:
+    with Steps(progress, total_steps=6) as steps:
         return FactoryBuild(out, cfg, steps).run()
 
 

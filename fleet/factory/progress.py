@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Self
@@ -43,9 +44,12 @@ class Steps:
     @contextmanager
     def step(self, description: str, total: int | None = None) -> Iterator[Any]:
         """A sub-bar; yields ``advance(n)``. Advances the overall bar when the step ends."""
-        self.log.append(description)
+        start = time.perf_counter()
         if self._progress is None:
-            yield lambda n=1: None
+            try:
+                yield lambda n=1: None
+            finally:
+                self.log.append(f"{description}: {time.perf_counter() - start:.1f} s")
             return
         task = self._progress.add_task(description, total=total)
 
@@ -55,6 +59,7 @@ class Steps:
         try:
             yield advance
         finally:
+            self.log.append(f"{description}: {time.perf_counter() - start:.1f} s")
             self._progress.update(task, completed=total if total is not None else 1, total=total or 1)
             self._progress.update(self._overall, advance=1)
 

@@ -126,11 +126,24 @@ def _candidate_labels(response_format: Any, model_labels: list[str]) -> tuple[li
     return list(dict.fromkeys(enum)), True
 
 
-def pick_label(probs: np.ndarray, model_labels: list[str], candidates: list[str]) -> tuple[str, float]:
+def oos_threshold_of(model: object) -> float | None:
+    """The out-of-scope threshold the model was calibrated with (manifest metric), if any."""
+    metrics = getattr(getattr(model, "manifest", None), "metrics", None) or {}
+    value = metrics.get("oos_threshold")
+    return float(value) if value is not None else None
+
+
+def pick_label(
+    probs: np.ndarray, model_labels: list[str], candidates: list[str], oos_threshold: float | None = None
+) -> tuple[str, float]:
     """Best candidate label and its probability renormalised over the candidates.
 
-    Candidates the model does not know get probability 0; if none is known, 400.
+    Candidates the model does not know get probability 0; if none is known, 400. When "oos" is a
+    candidate and the model's own top probability is under `oos_threshold` (calibrated on
+    validation data at build time), the answer is "oos": the model is unsure it is in scope.
     """
+    if oos_threshold is not None and "oos" in candidates and len(probs) and float(np.max(probs)) < oos_threshold:
+        return "oos", float(1.0 - np.max(probs))
     index = {label: i for i, label in enumerate(model_labels)}
     known = [c for c in candidates if c in index]
     if not known:
@@ -159,7 +172,7 @@ def chat_completion(body: Any, model: LabelModel, identity: StandInIdentity) -> 
         probs = model.classify([text])[0]
     except ValueError as exc:
         raise StandInRequestError(400, f"cannot classify the user message: {exc}", param="messages") from None
-    label, confidence = pick_label(probs, list(model.labels), candidates)
+    label, confidence = pick_label(probs, list(model.labels), candidates, oos_threshold_of(model))
     if as_json:
         content = json.dumps({"label": label, "confidence": round(confidence, 6)})
     else:

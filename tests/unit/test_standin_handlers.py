@@ -132,3 +132,16 @@ def test_models_list_says_stand_in() -> None:
 def test_pick_label_uniform_when_no_mass() -> None:
     label, confidence = pick_label(np.zeros(3), ["a", "b", "c"], ["b", "c"])
     assert label == "b" and confidence == pytest.approx(0.5)
+
+
+def test_pick_label_says_oos_under_the_calibrated_threshold() -> None:
+    from router.hosted.standin_handlers import pick_label
+
+    labels = ["balance", "transfer", "oos"]
+    unsure = np.array([0.40, 0.35, 0.25])
+    assert pick_label(unsure, labels, labels, oos_threshold=0.75)[0] == "oos"
+    assert pick_label(unsure, labels, labels, oos_threshold=None)[0] == "balance"
+    sure = np.array([0.90, 0.05, 0.05])
+    assert pick_label(sure, labels, labels, oos_threshold=0.75) == ("balance", pytest.approx(0.90))
+    # Without "oos" among the candidates the threshold does not apply.
+    assert pick_label(unsure, labels, ["balance", "transfer"], oos_threshold=0.75)[0] == "balance"

@@ -1,0 +1,159 @@
+"""The model factory for real: all-MiniLM-L6-v2 converted to OpenVINO, quantised to INT8 with NNCF,
+heads folded in, students distilled, the registry evaluated, the flywheel and bring-your-own-model.
+
+One tiny registry is built per module (2 training texts per intent, one specialist domain, 16
+calibration texts) so the whole file stays fast; the figures it produces are not meaningful.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fleet.data import load_clinc150
+from fleet.errors import ModelLoadError
+from fleet.factory import artifacts as art
+from fleet.factory.build import BuildConfig, BuildSummary
+from fleet.factory.pipeline import add_model, build_registry, distill_from_log, evaluate_registry
+from fleet.models.manifest import load_bundle, resolve_model_dir
+from fleet.runtime import TextModel
+
+pytestmark = pytest.mark.integration
+
+TINY = BuildConfig(per_intent=2, val_per_intent=1, domains=("banking",), banking77=False, calibration_size=16)
+TEXTS = ["what is my account balance", "book a table for two tonight", "is it going to rain tomorrow",
+         "how do i freeze my card", "play some jazz", "transfer 100 dollars to mom"]
+
+
+@pytest.fixture(scope="module")
+def tiny_registry(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BuildSummary]:
+    registry = tmp_path_factory.mktemp("factory") / "models"
+    summary = build_registry(registry, config=TINY, progress=False)
+    return registry, summary
+
+
+def test_build_writes_every_model_with_manifests(tiny_registry: tuple[Path, BuildSummary]) -> None:
+    registry, summary = tiny_registry
+    expected = {
+        "minilm-l6:2-minilm", "minilm-l6:2-minilm-int8", "minilm-l6:2-minilm-int8w",
+        "generalist:2-minilm", "generalist:2-minilm-int8", "domain-router:2-minilm-int8", "domain-router:2-minilm",
+        "clinc-banking:2-minilm-int8", "domain-router-student:1-distilled", "clinc-banking-student:1-distilled",
+    }
+    assert set(summary.built) == expected and summary.cached == []
+    assert resolve_model_dir(registry, "generalist").name == art.VERSION_FP32
+    assert resolve_model_dir(registry, "domain-router").name == art.VERSION_INT8
+    for ref in expected:
+        name, version = ref.split(":")
+        bundle = load_bundle(registry / name / version)
+        m = bundle.manifest
+        assert (m.name, m.version) == (name, version)
+        assert set(m.files) >= {"model.xml", "model.bin"}
+        if m.featurizer["kind"] == "wordpiece":
+            assert "tokenizer.json" in m.files and [s.name for s in m.inputs] == ["input_ids", "attention_mask"]
+        else:
+            assert [s.name for s in m.inputs] == ["FEATURES"]
+        assert m.precision in {"FP32", "INT8", "INT8-W"}
+        assert (m.task == "embed") == (name == "minilm-l6")
+    assert load_bundle(registry / "generalist" / "2-minilm").manifest.labels[-1] == "oos"
+    assert len(load_bundle(registry / "generalist" / "2-minilm").manifest.labels) == 151
+    metrics = load_bundle(registry / "minilm-l6" / "2-minilm").manifest.metrics
+    assert metrics["cosine_vs_numpy_reference"] > 0.9999
+    assert (registry / "report" / "pruning.json").is_file()
+
+
+def test_int8_serves_close_to_fp32_and_is_smaller(tiny_registry: tuple[Path, BuildSummary]) -> None:
+    registry, _ = tiny_registry
+    fp32 = TextModel.load(load_bundle(registry / "generalist" / "2-minilm"))
+    int8 = TextModel.load(load_bundle(registry / "generalist" / "2-minilm-int8"))
+    e32, e8 = fp32.embed(TEXTS), int8.embed(TEXTS)
+    assert e32.shape == (len(TEXTS), 384)
+    assert float((e32 * e8).sum(axis=1).min()) > 0.9
+    probs = int8.classify(TEXTS)
+    assert probs.shape == (len(TEXTS), 151) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+    assert "FakeQuantize" in (registry / "generalist" / "2-minilm-int8" / "model.xml").read_text()
+    size = {v: (registry / "generalist" / v / "model.bin").stat().st_size for v in ("2-minilm", "2-minilm-int8")}
+    assert size["2-minilm-int8"] * 3 < size["2-minilm"]
+    router = TextModel.load(load_bundle(resolve_model_dir(registry, "domain-router")))
+    assert router.labels[-1] == "oos" and len(router.labels) == 11
+    assert np.allclose(router.classify(TEXTS).sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_rebuild_is_idempotent(tiny_registry: tuple[Path, BuildSummary]) -> None:
+    registry, first = tiny_registry
+    again = build_registry(registry, config=TINY, progress=False)
+    assert again.built == [] and set(again.cached) == set(first.built)
+
+
+def test_damaged_model_files_give_clear_errors(tiny_registry: tuple[Path, BuildSummary], tmp_path: Path) -> None:
+    registry, _ = tiny_registry
+    source = registry / "clinc-banking" / "2-minilm-int8"
+
+    def copy() -> Path:
+        target = tmp_path / f"copy{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(source, target)
+        return target
+
+    truncated = copy()
+    data = (truncated / "model.bin").read_bytes()
+    (truncated / "model.bin").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelLoadError, match="truncated"):
+        load_bundle(truncated)
+    missing = copy()
+    (missing / "tokenizer.json").unlink()
+    with pytest.raises(ModelLoadError, match="tokenizer.json.*missing"):
+        load_bundle(missing)
+    bad_manifest = copy()
+    (bad_manifest / "manifest.yaml").write_text("name: x\nversion: [unclosed\n")
+    with pytest.raises(ModelLoadError, match="manifest"):
+        load_bundle(bad_manifest)
+    with pytest.raises(ModelLoadError):
+        resolve_model_dir(registry, "no-such-model")
+
+
+def test_eval_writes_report_with_figures(tiny_registry: tuple[Path, BuildSummary], tmp_path: Path) -> None:
+    registry, _ = tiny_registry
+    report = evaluate_registry(registry, tmp_path / "report", limit=1, latency_rounds=1)
+    assert report.json_path and report.json_path.is_file() and report.png_path and report.png_path.is_file()
+    gen = report.find("generalist", "2-minilm")
+    assert gen is not None and gen.error is None and gen.benchmark == "clinc150-intents"
+    assert gen.accuracy is not None and gen.latency_ms_p50 and gen.size_mb > 50 and set(gen.per_domain) == set(
+        load_clinc150().domain_names)
+    assert gen.oos_recall is not None
+    router_student = report.find("domain-router-student")
+    assert router_student is not None and router_student.benchmark == "clinc150-domains"
+    assert any(c["kind"] == "fp32_vs_int8" for c in report.comparisons)
+    assert any(t.name == "generalist in-scope accuracy" for t in report.targets)
+    assert json.loads(report.json_path.read_text())["models"]
+
+
+def test_distill_from_escalation_log(tiny_registry: tuple[Path, BuildSummary], tmp_path: Path) -> None:
+    registry, _ = tiny_registry
+    clinc = load_clinc150()
+    banking = clinc.in_domain(clinc.test, "banking")[:40]
+    log = tmp_path / "escalations.jsonl"
+    records = [{"text": t, "hosted_label": i, "route": "clinc", "domain": "banking"} for t, i in banking]
+    log.write_text("\n".join(json.dumps(r) for r in records) + "\nnot json\n", encoding="utf-8")
+    report = distill_from_log(registry, log)
+    assert (report.records, report.usable, report.skipped) == (41, 40, 1)
+    names = {s.name for s in report.students}
+    assert names == {"domain-router-student", "clinc-banking-student"}
+    for delta in report.students:
+        assert delta.after_version == "2-flywheel" and delta.hard_examples > 0
+        assert resolve_model_dir(registry, delta.name).name == "2-flywheel"
+        assert 0.0 <= delta.test_after <= 1.0
+    assert "2-flywheel" in report.markdown()
+
+
+def test_add_model_registers_a_wordpiece_ir(tiny_registry: tuple[Path, BuildSummary], tmp_path: Path) -> None:
+    registry, _ = tiny_registry
+    source = registry / "clinc-banking" / "2-minilm-int8"
+    labels = load_bundle(source).manifest.labels
+    folder = add_model(registry, source / "model.xml", "my-banking", labels, "classify")
+    bundle = load_bundle(folder)
+    assert bundle.manifest.featurizer["kind"] == "wordpiece" and bundle.manifest.precision == "INT8"
+    model = TextModel.load(bundle)
+    assert model.classify(TEXTS[:2]).shape == (2, len(labels))
