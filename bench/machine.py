@@ -27,6 +27,32 @@ def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8")
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+    """The SIMD flags that decide FP32/INT8 speed (VNNI/AMX accelerate INT8), as /proc/cpuinfo lists them."""
+    try:
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "flags":
+                present = set(value.split())
+                return [f for f in SIMD_FLAGS if f in present]
+    except OSError:
+        pass
+    return []
+
+
+def openvino_cpu_capabilities() -> list[str]:
+    """OpenVINO's OPTIMIZATION_CAPABILITIES of the CPU device (empty when unavailable)."""
+    try:
+        from fleet.runtime import available_devices
+
+        return next((d.capabilities for d in available_devices() if d.name == "CPU"), [])
+    except Exception as exc:  # noqa: BLE001 - informative only; say why it is missing
+        return [f"unavailable: {type(exc).__name__}"]
+
+
 def usable_cores() -> int:
     """Cores this process may run on (the affinity mask), else the CPU count."""
     try:
@@ -76,6 +102,8 @@ def describe_machine() -> dict[str, Any]:
     return {
         "cpu_model": cpu_model(),
         "cores": usable_cores(),
+        "cpu_flags": cpu_flags(),
+        "openvino_cpu_capabilities": openvino_cpu_capabilities(),
         "logical_cpus": os.cpu_count() or 1,
         "memory_gib": memory_gib(),
         "platform": platform.platform(),

@@ -1,10 +1,11 @@
-"""Run benchmark servers and one-shot measurements in separate processes.
+"""Run benchmark servers and measurement probes in separate processes.
 
 :class:`ServerHost` spawns a process that builds async servers (named by a
-``"module:function"`` builder), reports their addresses, serves until told to stop, then
-shuts them down. :func:`run_in_process` runs one function in a fresh process and returns its
-(picklable) result. Both use the ``spawn`` start method: a clean interpreter, no inherited
-Ray or gRPC state, and every child is stopped (then terminated, then killed) on exit.
+``"module:function"`` builder), reports their addresses, serves until told to stop, then shuts
+them down. :class:`Probe` builds an object in a child process and lets the parent call its
+methods (a measurement that must run elsewhere, interleaved with the parent's own). Both use the
+``spawn`` start method: a clean interpreter, no inherited Ray or gRPC state; every child is
+stopped (then terminated, then killed) on exit.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 Builder = Callable[[dict[str, Any]], Awaitable[tuple[dict[str, str], Callable[[], Awaitable[None]]]]]
 
@@ -157,31 +158,98 @@ def _reap(proc: Any, timeout_s: float = 10.0) -> None:
         proc.join(5.0)
 
 
-def _call_main(conn: Connection, fn_path: str, kwargs: dict[str, Any]) -> None:
+def _probe_main(conn: Connection, factory_path: str, kwargs: dict[str, Any]) -> None:
     try:
-        result = _resolve(fn_path)(**kwargs)
-        conn.send(("ok", result))
+        probe = _resolve(factory_path)(**kwargs)
     except BaseException:  # noqa: BLE001 - reported to the parent
         conn.send(("error", traceback.format_exc()))
-
-
-def run_in_process(fn_path: str, kwargs: dict[str, Any], timeout_s: float = 600.0) -> Any:
-    """Run ``fn_path(**kwargs)`` in a fresh spawned process and return its result."""
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_call_main, args=(child, fn_path, kwargs), name=f"bench-{fn_path}")
-    start_process(proc)
-    child.close()
+        return
+    conn.send(("ready", getattr(probe, "info", {})))
     try:
-        if not parent.poll(timeout_s):
-            raise BenchProcessError(f"{fn_path} did not finish within {timeout_s:.0f} s")
-        try:
-            kind, payload = parent.recv()
-        except EOFError as exc:
-            raise BenchProcessError(f"{fn_path} died (exit code {proc.exitcode})") from exc
-        if kind != "ok":
-            raise BenchProcessError(f"{fn_path} failed:\n{payload}")
-        return payload
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                return
+            if message is None:
+                return
+            method, args = message
+            try:
+                conn.send(("ok", getattr(probe, method)(*args)))
+            except BaseException:  # noqa: BLE001 - reported to the parent
+                conn.send(("error", traceback.format_exc()))
     finally:
-        parent.close()
-        _reap(proc)
+        close = getattr(probe, "close", None)
+        if close is not None:
+            close()
+
+
+class Probe:
+    """Context manager: an object built by `factory_path(**kwargs)` in a child process, whose
+    methods the parent calls with ``call(method, *args)`` (a measurement that must run elsewhere,
+    e.g. a Ray driver, interleaved with the parent's other measurements)."""
+
+    def __init__(self, factory_path: str, kwargs: dict[str, Any], start_timeout_s: float = 180.0) -> None:
+        self.factory_path = factory_path
+        self.kwargs = kwargs
+        self.start_timeout_s = start_timeout_s
+        self.info: Any = None
+        self._conn: Connection | None = None
+        self._proc: Any = None
+
+    def start(self) -> None:
+        """Spawn the child; `wait_ready` collects its answer (so startup overlaps other work)."""
+        ctx = mp.get_context("spawn")
+        parent, child = ctx.Pipe()
+        self._conn = parent
+        self._proc = ctx.Process(target=_probe_main, args=(child, self.factory_path, self.kwargs),
+                                 name=f"bench-probe-{self.factory_path}")
+        start_process(self._proc)
+        child.close()
+
+    def wait_ready(self) -> Any:
+        """Block until the probe is built; its ``info``."""
+        if self.info is not None:
+            return self.info
+        assert self._conn is not None
+        if not self._conn.poll(self.start_timeout_s):
+            raise BenchProcessError(f"{self.factory_path} did not start within {self.start_timeout_s:.0f} s")
+        try:
+            kind, payload = self._conn.recv()
+        except EOFError as exc:
+            raise BenchProcessError(f"{self.factory_path} died while starting") from exc
+        if kind != "ready":
+            raise BenchProcessError(f"{self.factory_path} failed to start:\n{payload}")
+        self.info = payload if payload is not None else {}
+        return self.info
+
+    def call(self, method: str, *args: Any, timeout_s: float = 600.0) -> Any:
+        """Run ``probe.method(*args)`` in the child and return its result."""
+        self.wait_ready()
+        assert self._conn is not None
+        self._conn.send((method, args))
+        if not self._conn.poll(timeout_s):
+            raise BenchProcessError(f"{self.factory_path}.{method} did not finish within {timeout_s:.0f} s")
+        kind, payload = self._conn.recv()
+        if kind != "ok":
+            raise BenchProcessError(f"{self.factory_path}.{method} failed:\n{payload}")
+        return payload
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Tell the child to close the probe and exit; terminate it if it does not."""
+        if self._conn is not None:
+            try:
+                self._conn.send(None)
+            except (OSError, BrokenPipeError):
+                pass
+            self._conn.close()
+            self._conn = None
+        _reap(self._proc, timeout_s)
+        self._proc = None

@@ -99,6 +99,24 @@ class LocalCluster:
                 _restore_auth_mode(self.previous_auth_mode)
 
 
+def _add_nodes(cluster: Any, fleet: Any, head_resources: dict[str, float], object_store_bytes: int) -> None:
+    """The head (control plane only when simulated nodes exist), then one raylet per simulated node."""
+    cluster.add_node(
+        num_cpus=fleet.head_num_cpus, resources=head_resources, labels={NODE_NAME_LABEL: "head"},
+        include_dashboard=False, object_store_memory=object_store_bytes,
+    )
+    for node in fleet.simulated_nodes:
+        labels = {**node.labels, NODE_NAME_LABEL: node.name, SIMULATED_LABEL: "true"}
+        extra: dict[str, Any] = {}
+        if node.memory_mb is not None:
+            extra["memory"] = node.memory_mb * 1024 * 1024
+        cluster.add_node(
+            num_cpus=node.num_cpus,
+            resources={f"{DEVICE_RESOURCE_PREFIX}{d}": 1.0 for d in node.devices},
+            labels=labels, object_store_memory=object_store_bytes, **extra,
+        )
+
+
 def start_local_cluster(
     policy: Policy, *, auth: bool | None = None, object_store_bytes: int = OBJECT_STORE_BYTES, connect: bool = True
 ) -> LocalCluster:
@@ -123,28 +141,22 @@ def start_local_cluster(
     head_resources = {} if fleet.simulated_nodes else {f"{DEVICE_RESOURCE_PREFIX}CPU": 1.0}
     # Ray installs signal handlers when it owns shutdown-at-exit: only possible on the main thread.
     on_main = threading.current_thread() is threading.main_thread()
-    cluster = Cluster(shutdown_at_exit=on_main)
-    try:
-        cluster.add_node(
-            num_cpus=fleet.head_num_cpus, resources=head_resources, labels={NODE_NAME_LABEL: "head"},
-            include_dashboard=False, object_store_memory=object_store_bytes,
-        )
-        for node in fleet.simulated_nodes:
-            labels = {**node.labels, NODE_NAME_LABEL: node.name, SIMULATED_LABEL: "true"}
-            extra: dict[str, Any] = {}
-            if node.memory_mb is not None:
-                extra["memory"] = node.memory_mb * 1024 * 1024
-            cluster.add_node(
-                num_cpus=node.num_cpus,
-                resources={f"{DEVICE_RESOURCE_PREFIX}{d}": 1.0 for d in node.devices},
-                labels=labels, object_store_memory=object_store_bytes, **extra,
-            )
-        if connect:
-            ray.init(address=cluster.address, namespace=fleet.namespace, log_to_driver=False)
-    except Exception as exc:
-        cluster.shutdown()
-        _restore_auth_mode(previous_auth_mode)
-        raise ClusterError(f"cannot start the local Ray cluster: {type(exc).__name__}: {exc}") from exc
+    # A raylet must register with the GCS within Ray's fixed 30 s; on an overloaded machine it
+    # sometimes does not. That one failure is worth a second attempt, nothing else is.
+    for attempt in (1, 2):
+        cluster = Cluster(shutdown_at_exit=on_main)
+        try:
+            _add_nodes(cluster, fleet, head_resources, object_store_bytes)
+            if connect:
+                ray.init(address=cluster.address, namespace=fleet.namespace, log_to_driver=False)
+            break
+        except Exception as exc:
+            cluster.shutdown()
+            if attempt == 1 and "timed out during startup" in str(exc):
+                log.warning("a raylet did not register in time (%s); starting the cluster again", exc)
+                continue
+            _restore_auth_mode(previous_auth_mode)
+            raise ClusterError(f"cannot start the local Ray cluster: {type(exc).__name__}: {exc}") from exc
     if not on_main:
         atexit.register(cluster.shutdown)
     names = ["head", *(n.name for n in fleet.simulated_nodes)]

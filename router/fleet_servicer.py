@@ -135,7 +135,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                 p95_ms=t.p95_ms,
             )
         )
-        for rec in list(self.engine.accounting.recent)[-50:]:
+        for rec in reversed(list(self.engine.accounting.recent)[-50:]):  # newest first
             res = rec.result
             proto = result_proto(res)
             snap.recent.add(

@@ -169,9 +169,16 @@ class EdgeFleetApp(App[None]):
         assert self._main_screen is not None
         return self._main_screen
 
+    def _not_composed_yet(self, handler: Any, message: Any) -> bool:
+        """True (and `handler` re-queued) when a worker message beats the panels' mounting."""
+        if self._dashboard().query(StatusBar):
+            return False
+        self.call_after_refresh(handler, message)
+        return True
+
     def on_snapshot_received(self, message: SnapshotReceived) -> None:
         """Render a snapshot into every panel."""
-        if self._shutting_down():
+        if self._shutting_down() or self._not_composed_yet(self.on_snapshot_received, message):
             return
         snapshot = message.snapshot
         self.snapshot = snapshot
@@ -186,7 +193,7 @@ class EdgeFleetApp(App[None]):
 
     def on_connection_changed(self, message: ConnectionChanged) -> None:
         """Show/hide the banner."""
-        if self._shutting_down():
+        if self._shutting_down() or self._not_composed_yet(self.on_connection_changed, message):
             return
         self.connected = message.connected
         self._dashboard().query_one(StatusBar).connected = message.connected

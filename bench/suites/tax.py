@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.echo import PING
 from bench.loadgen import KSERVE_INFER, ROUTER_INFER, LoadGenerator, LoadJob
-from bench.procs import ServerHost, run_in_process
+from bench.procs import Probe, ServerHost
 from bench.stats import ratio, summarize
 from bench.suites.common import (
     LATENCY_HEADER,
@@ -31,13 +31,14 @@ from bench.suites.common import (
     single_specialist_policy,
 )
 
+ORDER = ["a_echo", "b_in_process", "c_kserve", "d_routed", "e_ray_actor"]
 TOPOLOGY = (
     "three server processes (spawned): echo server; KServe replica (fleet.kserve_server.serve_kserve, gRPC "
     "thread pool) serving the specialist; router (router.server.serve, grpc.aio) with a StaticFleet pointing at "
     "that replica. The client is a fourth process (bench load generator, grpc.aio, raw pre-serialised bytes, "
     "one request at a time). (b) runs in the bench process; (e) runs a Ray driver in its own process "
     "(ray.init local, num_cpus=2) calling an actor (a Ray worker process) with ray.get per call. "
-    "(a), (c), (d) are interleaved in rounds so background load hits them alike."
+    "All five paths are measured in interleaved rounds, so background load hits them alike."
 )
 
 
@@ -54,31 +55,42 @@ def specialist(policy_path: Path, domain: str = SPECIALIST_DOMAIN) -> tuple[str,
     raise ValueError(f"{policy_path}: no route has a specialist for domain {domain!r}")
 
 
-def measure_in_process(model_path: str, texts: list[str], n: int, warmup: int) -> list[float]:
-    """Latencies (ms) of ``TextModel.classify([text])`` in this process."""
-    from fleet.models.manifest import load_bundle
-    from fleet.runtime import TextModel
+class InProcessModel:
+    """(b): the specialist's TextModel in this process, timed call by call."""
 
-    model = TextModel.load(load_bundle(Path(model_path)))
-    for i in range(warmup):
-        model.classify([texts[i % len(texts)]])
-    out: list[float] = []
-    for i in range(n):
+    def __init__(self, model_path: str, texts: list[str], warmup: int) -> None:
+        from fleet.models.manifest import load_bundle
+        from fleet.runtime import TextModel
+
+        self.model = TextModel.load(load_bundle(Path(model_path)))
+        self.texts = texts
+        for i in range(warmup):
+            self.model.classify([texts[i % len(texts)]])
+
+    def measure(self, n: int, offset: int = 0) -> list[float]:
+        """Latencies (ms) of `n` calls of ``classify([text])``."""
+        out: list[float] = []
+        for i in range(n):
+            text = self.texts[(offset + i) % len(self.texts)]
+            t0 = time.perf_counter()
+            self.model.classify([text])
+            out.append((time.perf_counter() - t0) * 1000.0)
+        return out
+
+
+class RayProbe:
+    """(e), built in its own process (bench.procs.Probe): a local Ray (``ray.init(address="local")``)
+    with one actor holding the specialist's TextModel; ``measure`` times ``ray.get`` per call."""
+
+    def __init__(self, model_path: str, texts: list[str], warmup: int, num_cpus: int = 2) -> None:
+        import ray
+
         t0 = time.perf_counter()
-        model.classify([texts[i % len(texts)]])
-        out.append((time.perf_counter() - t0) * 1000.0)
-    return out
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False, object_store_memory=100 * 1024 * 1024)
+        self.info = {"ray_init_s": time.perf_counter() - t0, "ray_version": ray.__version__}
+        self._ray = ray
 
-
-def measure_ray(model_path: str, texts: list[str], n: int, warmup: int, num_cpus: int = 2) -> dict[str, Any]:
-    """Run in a fresh process: start a local Ray, put the model in an actor, time ray.get per call."""
-    import ray
-
-    t0 = time.perf_counter()
-    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
-             configure_logging=False, object_store_memory=100 * 1024 * 1024)
-    init_s = time.perf_counter() - t0
-    try:
         @ray.remote(num_cpus=1)
         class ModelActor:
             def __init__(self, path: str) -> None:
@@ -90,17 +102,24 @@ def measure_ray(model_path: str, texts: list[str], n: int, warmup: int, num_cpus
             def classify(self, batch: list[str]) -> Any:
                 return self.model.classify(batch)
 
-        actor = ModelActor.remote(model_path)  # type: ignore[attr-defined]
+        self.actor = ModelActor.remote(model_path)  # type: ignore[attr-defined]
+        self.texts = texts
         for i in range(warmup):
-            ray.get(actor.classify.remote([texts[i % len(texts)]]))
-        latencies: list[float] = []
+            ray.get(self.actor.classify.remote([texts[i % len(texts)]]))
+
+    def measure(self, n: int, offset: int = 0) -> list[float]:
+        """Latencies (ms) of `n` sequential actor calls."""
+        out: list[float] = []
         for i in range(n):
-            t1 = time.perf_counter()
-            ray.get(actor.classify.remote([texts[i % len(texts)]]))
-            latencies.append((time.perf_counter() - t1) * 1000.0)
-        return {"latencies_ms": latencies, "ray_init_s": init_s, "ray_version": ray.__version__}
-    finally:
-        ray.shutdown()
+            text = self.texts[(offset + i) % len(self.texts)]
+            t0 = time.perf_counter()
+            self._ray.get(self.actor.classify.remote([text]))
+            out.append((time.perf_counter() - t0) * 1000.0)
+        return out
+
+    def close(self) -> None:
+        """Shut the local Ray down."""
+        self._ray.shutdown()
 
 
 def run(ctx: Any) -> dict[str, Any]:
@@ -108,47 +127,51 @@ def run(ctx: Any) -> dict[str, Any]:
     registry = ctx.models_dir()
     deployment, model, price = specialist(ctx.policy_file())
     path = model_dir(registry, model)
-    n = ctx.size(40, 2000)
+    n = ctx.size(40, 1000)
     rounds = ctx.size(2, 4)
     warmup = ctx.size(10, 100)
     texts = clinc_texts(SPECIALIST_DOMAIN, ctx.size(20, 150))
     echo_payloads = [router_request(t, SPECIALIST_DOMAIN) for t in texts]
-    lat: dict[str, list[float]] = {"a_echo": [], "c_kserve": [], "d_routed": []}
-    errors: dict[str, int] = {k: 0 for k in lat}
+    lat: dict[str, list[float]] = {k: [] for k in ORDER}
+    errors: dict[str, int] = {k: 0 for k in ("a_echo", "c_kserve", "d_routed")}
     first_errors: dict[str, str] = {}
     replica_spec = {"models": [{"deployment": deployment, "dir": str(path)}]}
-    with ServerHost("bench.services:build_echo", {}) as echo, \
-            ServerHost("bench.services:build_replicas", replica_spec) as replicas:
-        record = deployment_record(registry, deployment, model, price, replicas[deployment])
-        router_spec = {
-            "deployments": [record],
-            "routers": {"bench": bench_policy_yaml(
-                single_specialist_policy(deployment, model, SPECIALIST_DOMAIN, price))},
-        }
-        kserve_payloads = [kserve_request(record["model"], record["version"], t) for t in texts]
-        with ServerHost("bench.services:build_routers", router_spec) as routers, LoadGenerator() as lg:
-            jobs = {
-                "a_echo": LoadJob(echo["echo"], PING, echo_payloads),
-                "c_kserve": LoadJob(replicas[deployment], KSERVE_INFER, kserve_payloads),
-                "d_routed": LoadJob(routers["bench"], ROUTER_INFER, echo_payloads),
+    ray_probe = Probe("bench.suites.tax:RayProbe", {"model_path": str(path), "texts": texts, "warmup": warmup},
+                      start_timeout_s=ctx.size(180.0, 300.0))
+    ray_probe.start()  # Ray starts while the gRPC servers do
+    try:
+        with ServerHost("bench.services:build_echo", {}) as echo, \
+                ServerHost("bench.services:build_replicas", replica_spec) as replicas:
+            record = deployment_record(registry, deployment, model, price, replicas[deployment])
+            router_spec = {
+                "deployments": [record],
+                "routers": {"bench": bench_policy_yaml(
+                    single_specialist_policy(deployment, model, SPECIALIST_DOMAIN, price))},
             }
-            for r in range(rounds):
-                for key, job in jobs.items():
-                    job.max_requests = n // rounds
-                    job.max_seconds = ctx.size(10.0, 60.0)
-                    job.warmup = warmup if r == 0 else 5
-                    result = lg.run(job)
-                    lat[key] += result.latencies_ms
-                    errors[key] += result.errors
-                    if result.first_error:
-                        first_errors.setdefault(key, result.first_error)
-    lat["b_in_process"] = measure_in_process(str(path), texts, n, warmup)
-    ray_out = run_in_process(
-        "bench.suites.tax:measure_ray",
-        {"model_path": str(path), "texts": texts, "n": ctx.size(40, 1000), "warmup": warmup},
-        timeout_s=ctx.size(180.0, 600.0),
-    )
-    lat["e_ray_actor"] = ray_out["latencies_ms"]
+            kserve_payloads = [kserve_request(record["model"], record["version"], t) for t in texts]
+            with ServerHost("bench.services:build_routers", router_spec) as routers, LoadGenerator() as lg:
+                jobs = {
+                    "a_echo": LoadJob(echo["echo"], PING, echo_payloads),
+                    "c_kserve": LoadJob(replicas[deployment], KSERVE_INFER, kserve_payloads),
+                    "d_routed": LoadJob(routers["bench"], ROUTER_INFER, echo_payloads),
+                }
+                in_process = InProcessModel(str(path), texts, warmup)
+                ray_info = ray_probe.wait_ready()
+                per_round = max(1, n // rounds)
+                for r in range(rounds):
+                    for key, job in jobs.items():
+                        job.max_requests = per_round
+                        job.max_seconds = ctx.size(10.0, 60.0)
+                        job.warmup = warmup if r == 0 else 5
+                        result = lg.run(job)
+                        lat[key] += result.latencies_ms
+                        errors[key] += result.errors
+                        if result.first_error:
+                            first_errors.setdefault(key, result.first_error)
+                    lat["b_in_process"] += in_process.measure(per_round, r * per_round)
+                    lat["e_ray_actor"] += ray_probe.call("measure", per_round, r * per_round)
+    finally:
+        ray_probe.close()
     s = {k: summarize(v) for k, v in lat.items()}
     p50 = {k: v["p50_ms"] for k, v in s.items()}
     router_tax = ratio(p50["d_routed"], p50["a_echo"] + p50["c_kserve"])
@@ -159,7 +182,7 @@ def run(ctx: Any) -> dict[str, Any]:
         "d_routed": "(d) routed Router/Infer (domain given)",
         "e_ray_actor": "(e) Ray actor call (ray.get)",
     }
-    order = ["a_echo", "b_in_process", "c_kserve", "d_routed", "e_ray_actor"]
+    order = ORDER
     return {
         "topology": TOPOLOGY,
         "specialist": {"deployment": deployment, "model": model, "version": record["version"],
@@ -172,7 +195,7 @@ def run(ctx: Any) -> dict[str, Any]:
         "router_overhead_ms": p50["d_routed"] - p50["c_kserve"] - p50["a_echo"],
         "ray_vs_grpc": ratio(p50["e_ray_actor"], p50["c_kserve"]),
         "kserve_vs_in_process": ratio(p50["c_kserve"], p50["b_in_process"]),
-        "ray_init_s": ray_out["ray_init_s"],
+        "ray_init_s": ray_info.get("ray_init_s"),
         "goal_router_tax_max": 1.25,
         "tables": [
             ("Latency per path, batch 1, one request at a time", LATENCY_HEADER,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.echo import PING, PING_STREAM
-from bench.loadgen import ROUTER_INFER, ROUTER_STREAM, LoadGenerator, LoadJob, LoadResult
+from bench.loadgen import KSERVE_INFER, ROUTER_INFER, ROUTER_STREAM, LoadGenerator, LoadJob, LoadResult
 from bench.procs import ServerHost
 from bench.stats import SweepPoint, knee_concurrency, percentile, ratio, saturation
 from bench.suites.common import (
@@ -19,6 +19,7 @@ from bench.suites.common import (
     bench_policy_yaml,
     clinc_texts,
     deployment_record,
+    kserve_request,
     model_dir,
     router_request,
     single_specialist_policy,
@@ -77,10 +78,13 @@ def run(ctx: Any) -> dict[str, Any]:
             single_specialist_policy(deployment, model, SPECIALIST_DOMAIN, price))}}
         with ServerHost("bench.services:build_routers", router_spec) as routers, LoadGenerator() as lg:
             router_addr = routers["bench"]
+            kserve_payloads = [kserve_request(record["model"], record["version"], t) for t in texts]
             templates = {
                 "routed_unary": LoadJob(router_addr, ROUTER_INFER, payloads, warmup=ctx.size(10, 200)),
                 "routed_stream": LoadJob(router_addr, ROUTER_STREAM, payloads, streaming=True, router_stream=True,
                                          warmup=ctx.size(10, 200)),
+                "kserve_unary": LoadJob(replicas[deployment], KSERVE_INFER, kserve_payloads,
+                                        warmup=ctx.size(10, 200)),
                 "echo_unary": LoadJob(echo["echo"], PING, payloads, warmup=ctx.size(10, 200)),
                 "echo_stream": LoadJob(echo["echo"], PING_STREAM, payloads, streaming=True,
                                        warmup=ctx.size(10, 200)),
@@ -123,6 +127,8 @@ def run(ctx: Any) -> dict[str, Any]:
         "routed_unary_vs_echo_unary": ratio(best["routed_unary"], best["echo_unary"]),
         "routed_stream_vs_echo_stream": ratio(best["routed_stream"], best["echo_stream"]),
         "stream_vs_unary_routed": ratio(best["routed_stream"], best["routed_unary"]),
+        "kserve_rps": best["kserve_unary"],
+        "routed_vs_kserve": ratio(best["routed_unary"], best["kserve_unary"]),
         "under_load": loaded,
         "p99_over_p50_at_50pct": loaded.get("at_50pct", {}).get("p99_over_p50"),
         "p99_over_p50_at_80pct": loaded.get("at_80pct", {}).get("p99_over_p50"),
@@ -134,12 +140,16 @@ def run(ctx: Any) -> dict[str, Any]:
                 ["routed_vs_echo (best mode each)", ratio(routed_rps, echo_rps)],
                 ["routed unary / echo unary", ratio(best["routed_unary"], best["echo_unary"])],
                 ["routed stream / echo stream", ratio(best["routed_stream"], best["echo_stream"])],
+                ["routed unary / direct KServe unary (the router's own throughput cost)",
+                 ratio(best["routed_unary"], best["kserve_unary"])],
             ]),
             ("Routed unary under open-loop load", ["load", "offered rps", "achieved rps", "p50 ms", "p99 ms",
                                                     "p99/p50"], load_rows),
             ("Sweep", ["series", "concurrency", "requests", "errors", "requests/s", "p50 ms", "p99 ms"], rows),
         ],
         "notes": [
+            ("routed_vs_echo compares the whole routed path (router + model inference) with a bare gRPC hop: it is "
+            "dominated by the model; routed_vs_kserve isolates the router (same model, called directly)."),
             ("InferStream: one bidirectional stream, `concurrency` requests in flight (window); unary: "
             "`concurrency` concurrent callers on one channel."),
             ("The load generator is Python too: at the echo server's saturation, it can be the bottleneck; "

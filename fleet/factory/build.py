@@ -51,6 +51,8 @@ class BuildConfig:
     banking77: bool = True
     students: bool = True
     pruning: bool = True
+    pruning_sparsities: tuple[float, ...] = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
+    int8_weights: bool = True            # also build the INT8-weights-only encoder (nncf.compress_weights)
     calibration_size: int = 300
     quantize: QuantizeOptions = field(default_factory=QuantizeOptions)
 
@@ -238,9 +240,10 @@ class FactoryBuild:
         start = time.perf_counter()
         tasks = self.tasks()
         todo = [t for t in tasks if not all(self._current(t.name, v) for v, _, _ in self.variants(t.name))]
-        encoders_todo = [(v, p) for v, p in ((art.VERSION_FP32, "FP32"), (art.VERSION_INT8, "INT8"),
-                                             (art.VERSION_INT8_WEIGHTS, "INT8-W"))
-                         if not self._current(art.ENCODER_NAME, v)]
+        encoder_versions = [(art.VERSION_FP32, "FP32"), (art.VERSION_INT8, "INT8")]
+        if self.cfg.int8_weights:
+            encoder_versions.append((art.VERSION_INT8_WEIGHTS, "INT8-W"))
+        encoders_todo = [(v, p) for v, p in encoder_versions if not self._current(art.ENCODER_NAME, v)]
         from fleet.factory.students import StudentBuilder
 
         students = StudentBuilder(self) if self.cfg.students else None

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from fleet.data import banking77_splits, load_clinc150
@@ -66,10 +67,11 @@ def build_registry(
 
 def evaluate_registry(
     registry: Path, out: Path | None = None, *, limit: int | None = None, latency_rounds: int = 5,
-    progress: bool = False,
+    progress: bool = False, names: Sequence[str] | None = None,
 ) -> EvalReport:
     """Score and time every model version in ``registry``; write eval.json/.md/.png into ``out``
-    (default ``registry/report``). ``limit`` caps test examples per label (quick runs)."""
+    (default ``registry/report``). ``limit`` caps test examples per label (quick runs); ``names``
+    restricts the run to those models (all versions of each)."""
     registry = Path(registry)
     if not registry.is_dir():
         raise ModelLoadError(f"registry {registry} does not exist; run `edgefleet models build` first")
@@ -81,7 +83,7 @@ def evaluate_registry(
     evaluator = Evaluator(clinc, banking, art.cache_dir(registry), limit)
     results: list[ModelEval] = []
     loaded: dict[str, TextModel] = {}
-    dirs = version_dirs(registry)
+    dirs = [(d, latest) for d, latest in version_dirs(registry) if names is None or d.parent.name in names]
     with Steps(progress, total_steps=2) as steps, steps.step("scoring models", total=len(dirs)) as advance:
         for folder, latest in dirs:
             try:

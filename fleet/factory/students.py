@@ -150,14 +150,14 @@ class StudentBuilder:
                              gold: list[str] = gold) -> float:
                     return student_accuracy(w, labels, texts, gold)
 
-                rows += student_table(data.name, fit.weights, accuracy, sample)
+                rows += student_table(data.name, fit.weights, accuracy, sample, self.build.cfg.pruning_sparsities)
             tasks = {task.name: task for task in self.build.tasks()}
             for name, head in self.build.heads.items():
                 if name not in ("generalist", f"clinc-{self.build.domains[0]}"):
                     continue
                 task = tasks[name]
                 rows += head_table(f"{name} head", head, self.build.embeddings(task.val).astype(np.float32),
-                                   task.indices(task.val))
+                                   task.indices(task.val), self.build.cfg.pruning_sparsities)
         out = self.build.registry / art.REPORT_DIR
         out.mkdir(parents=True, exist_ok=True)
         (out / "pruning.json").write_text(json.dumps([r.as_dict() for r in rows], indent=2), encoding="utf-8")

@@ -7,7 +7,7 @@ hosted callers of tests/unit/router_fakes.py; the app talks to it through the re
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +26,7 @@ from tests.unit.router_fakes import FakeEdge, FakeHosted, make_policy, make_stat
 from tui.app import EdgeFleetApp, create_app
 from tui.backoff import Backoff
 from tui.client import GrpcFleetClient
-from tui.testing import wait_for_snapshot, wait_until
+from tui.testing import wait_until
 from tui.widgets.confirm_screen import ConfirmScreen
 from tui.widgets.connection_banner import ConnectionBanner
 from tui.widgets.deployments_table import DeploymentsTable
@@ -37,6 +37,7 @@ from tui.widgets.traces_table import TracesTable
 
 pytestmark = pytest.mark.integration
 SIZE = (160, 48)  # the grid layout: every panel visible at once
+WAIT_S = 20.0  # bound of every poll: generous, the suite shares 2 cores (not a timed assertion)
 DEPLOYMENTS = ("domain-router", "clinc-banking", "generalist", "embedder")
 # request id -> text; by the scripted fakes: banking specialist, generalist, escalated to hosted
 REQUESTS = {
@@ -97,8 +98,25 @@ async def dashboard(address: str) -> AsyncIterator[tuple[EdgeFleetApp, Pilot[Any
     client = GrpcFleetClient(address, timeout_s=5.0)
     app = create_app(client, min_interval_ms=50, backoff=Backoff(initial_s=0.05, cap_s=0.2, jitter=0.0))
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for_snapshot(pilot, app)
+        await until_version(pilot, app, 1)
+        await pilot.pause()
         yield app, pilot
+
+
+async def until(pilot: Pilot[Any], predicate: Callable[[], object], what: str) -> None:
+    """Let the app run until `predicate()` holds (bounded poll with pilot.pause(), no sleeps).
+
+    Stops early when the app has exited: run_test then re-raises the error that ended it.
+    """
+    await wait_until(pilot, lambda: predicate() or not pilot.app.is_running, timeout_s=WAIT_S, what=what)
+    assert pilot.app.is_running, f"the app exited while waiting for {what}"
+
+
+async def until_version(pilot: Pilot[Any], app: EdgeFleetApp, version: int) -> None:
+    """Until the app has rendered a snapshot of at least `version`."""
+    await until(
+        pilot, lambda: app.snapshot is not None and app.snapshot.version >= version, f"snapshot v{version}"
+    )
 
 
 def cell(table: DataTable[Any], row: str, column: str) -> str:
@@ -107,12 +125,22 @@ def cell(table: DataTable[Any], row: str, column: str) -> str:
 
 
 async def move_cursor_to(pilot: Pilot[Any], table: DataTable[Any], row_key: str) -> None:
-    """Press down until the row `row_key` is under the cursor (at most one press per row)."""
+    """Press up to the first row, then down until the row `row_key` is under the cursor."""
+    for _ in range(table.row_count):
+        await pilot.press("up")
     for _ in range(table.row_count):
         if table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == row_key:
             return
         await pilot.press("down")
     raise AssertionError(f"row {row_key!r} not reachable with the cursor")
+
+
+async def send(address: str, *requests: router_pb2.InferRequest) -> None:
+    """Route `requests` one after the other through the router's Router service."""
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = router_pb2_grpc.RouterStub(channel)
+        for request in requests:
+            await stub.Infer(request, timeout=10)
 
 
 async def test_fleet_state_fills_the_tables(router: Router) -> None:
@@ -148,12 +176,12 @@ async def test_routed_requests_show_in_traffic_and_traces(router: Router) -> Non
                     router_pb2.InferRequest(request_id=request_id, task="classify", text=text), timeout=10
                 )
                 assert reply.request_id == request_id and reply.results
-        await wait_until(
+        await until(
             pilot,
             lambda: app.snapshot is not None and app.snapshot.traffic.requests == len(REQUESTS),
             what="traffic counted",
         )
-        await wait_until(pilot, lambda: traces.row_count == len(REQUESTS), what="traces listed")
+        await until(pilot, lambda: traces.row_count == len(REQUESTS), "traces listed")
         assert set(traces.row_keys) == set(REQUESTS)
         traffic = app.snapshot.traffic if app.snapshot else None
         assert traffic is not None and (traffic.edge, traffic.hosted) == (2, 1)
@@ -166,7 +194,7 @@ async def test_routed_requests_show_in_traffic_and_traces(router: Router) -> Non
         assert app.focused is traces
         await move_cursor_to(pilot, traces, "tui-transfer")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, TraceScreen), what="trace screen")
+        await until(pilot, lambda: isinstance(app.screen, TraceScreen), "trace screen")
         screen = app.screen
         assert isinstance(screen, TraceScreen)
         assert screen.trace.request_id == "tui-transfer"
@@ -177,22 +205,9 @@ async def test_routed_requests_show_in_traffic_and_traces(router: Router) -> Non
         assert targets == [step.target for step in screen.trace.trace]
         assert any(step.outcome == "escalate" for step in screen.trace.trace)
         await pilot.press("escape")
-        await wait_until(pilot, lambda: not isinstance(app.screen, TraceScreen), what="trace closed")
+        await until(pilot, lambda: not isinstance(app.screen, TraceScreen), "trace closed")
 
 
-async def send(address: str, *requests: router_pb2.InferRequest) -> None:
-    """Route `requests` one after the other through the router's Router service."""
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = router_pb2_grpc.RouterStub(channel)
-        for request in requests:
-            await stub.Infer(request, timeout=10)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: router/fleet_servicer.py sends snapshot.recent oldest first; the TUI lists it as is "
-    "but means newest first (TracesTable docstring, tui/demo.py inserts at 0)",
-)
 async def test_traces_list_the_newest_request_first(router: Router) -> None:
     async with dashboard(router.server.address) as (app, pilot):
         traces = app.query_one(TracesTable)
@@ -203,16 +218,10 @@ async def test_traces_list_the_newest_request_first(router: Router) -> None:
                 for rid, text in REQUESTS.items()
             ),
         )
-        await wait_until(pilot, lambda: traces.row_count == len(REQUESTS), what="traces listed")
+        await until(pilot, lambda: traces.row_count == len(REQUESTS), "traces listed")
         assert traces.row_keys == list(reversed(REQUESTS))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=DuplicateKey,
-    reason="BUG: a batch Infer records one trace per text under the same request_id; TracesTable uses "
-    "request_id as its row key, so add_row raises DuplicateKey and the whole dashboard exits",
-)
 async def test_a_batch_request_does_not_crash_the_traces_list(router: Router) -> None:
     async with dashboard(router.server.address) as (app, pilot):
         traces = app.query_one(TracesTable)
@@ -220,7 +229,7 @@ async def test_a_batch_request_does_not_crash_the_traces_list(router: Router) ->
         await send(
             router.server.address, router_pb2.InferRequest(request_id="batch", task="classify", texts=texts)
         )
-        await wait_until(pilot, lambda: traces.row_count == len(texts), what="one trace per text")
+        await until(pilot, lambda: traces.row_count == len(texts), "one trace per text")
         assert app.is_running
 
 
@@ -230,21 +239,21 @@ async def test_scale_a_deployment_with_confirmation(router: Router) -> None:
         await pilot.press("2")
         await move_cursor_to(pilot, deployments, "dep:generalist")
         await pilot.press("s")
-        await wait_until(pilot, lambda: isinstance(app.screen, ScaleScreen), what="scale dialog")
+        await until(pilot, lambda: isinstance(app.screen, ScaleScreen), "scale dialog")
         app.screen.query_one(Input).value = ""
         await pilot.press("5")
         assert router.fleet.actions == []  # nothing happens before the count is confirmed
         await pilot.press("enter")
-        await wait_until(pilot, lambda: router.fleet.actions != [], what="scale reached the fleet")
+        await until(pilot, lambda: router.fleet.actions != [], "scale reached the fleet")
         assert router.fleet.actions == [("scale", "generalist", "5")]
         generalist = (await router.fleet.state()).deployment("generalist")
         assert generalist is not None and generalist.desired == 5
-        await wait_until(
+        await until(
             pilot,
             lambda: cell(deployments, "dep:generalist", "ready") == "2/5",
             what="new desired count shown",
         )
-        await wait_until(pilot, lambda: any(title == "Scale" for _, title, _ in app.notices), what="notice")
+        await until(pilot, lambda: any(title == "Scale" for _, title, _ in app.notices), "notice")
         assert ("information", "Scale", "generalist: desired replicas 5") in app.notices
         assert cell(deployments, "dep:clinc-banking", "ready") == "2/2"
 
@@ -255,18 +264,18 @@ async def test_drain_a_node_with_confirmation(router: Router) -> None:
         await pilot.press("1")
         await move_cursor_to(pilot, nodes, "node-1")
         await pilot.press("d")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm dialog")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirm dialog")
         await pilot.press("n")  # declined: nothing reaches the fleet
-        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="dialog closed")
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "dialog closed")
         assert router.fleet.actions == []
         await pilot.press("d")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm dialog")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirm dialog")
         await pilot.press("y")
-        await wait_until(pilot, lambda: router.fleet.actions != [], what="drain reached the fleet")
+        await until(pilot, lambda: router.fleet.actions != [], "drain reached the fleet")
         assert router.fleet.actions == [("drain", "node-1")]
-        await wait_until(pilot, lambda: cell(nodes, "node-1", "health") == "drained", what="drained shown")
+        await until(pilot, lambda: cell(nodes, "node-1", "health") == "drained", "drained shown")
         assert cell(nodes, "node-0", "health") == "ok"
-        await wait_until(pilot, lambda: any(title == "Drain" for _, title, _ in app.notices), what="notice")
+        await until(pilot, lambda: any(title == "Drain" for _, title, _ in app.notices), "notice")
         assert ("information", "Drain", "node node-1 drained") in app.notices
 
 
@@ -276,19 +285,19 @@ async def test_reconnects_to_a_router_restarted_on_the_same_port(router: Router)
         banner = app.query_one(ConnectionBanner)
         assert not banner.display
         await router.routers.stop(router.server)  # the router goes away...
-        await wait_until(pilot, lambda: banner.display, what="unreachable banner")
+        await until(pilot, lambda: banner.display, "unreachable banner")
         assert app.connected is False
         assert "Router unreachable" in str(banner.render())
         assert router.server.address in str(banner.render())
-        await wait_until(pilot, lambda: app.backoff.attempt >= 2, what="retries with backoff")
+        await until(pilot, lambda: app.backoff.attempt >= 2, "retries with backoff")
 
         restarted_state = make_state(version=100)  # ...and a new one comes back on the same port
         restarted_state.nodes[0].health = "stale"
         restarted = StaticFleet(restarted_state)
         await router.routers.start(restarted, port)
-        await wait_until(pilot, lambda: not banner.display, timeout_s=10.0, what="reconnected")
+        await until(pilot, lambda: not banner.display, "reconnected")
         assert app.connected is True
-        await wait_for_snapshot(pilot, app, min_version=100)
+        await until_version(pilot, app, 100)
         nodes = app.query_one(NodesTable)
-        await wait_until(pilot, lambda: cell(nodes, "node-0", "health") == "stale", what="fresh data")
+        await until(pilot, lambda: cell(nodes, "node-0", "health") == "stale", "fresh data")
         assert any(message.startswith("Reconnected") for _, _, message in app.notices)

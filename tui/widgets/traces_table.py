@@ -29,16 +29,22 @@ class TracesTable(FleetTable):
 
     def show(self, snapshot: fleet_pb2.FleetSnapshot) -> None:
         """Refresh from a snapshot."""
-        self._traces = {trace.request_id: trace for trace in snapshot.recent}
+        self._traces = {}
         rows: list[Row] = []
         for trace in snapshot.recent:
+            # A batch request (or a client reusing ids) yields several traces with one request_id.
+            key, n = trace.request_id, 1
+            while key in self._traces:
+                n += 1
+                key = f"{trace.request_id}#{n}"
+            self._traces[key] = trace
             served = trace.served_by
             hosted = served.tier == common_pb2.HOSTED
             tier = Text("hosted" if hosted else "edge", style="magenta" if hosted else "green")
             escalated = any(step.outcome == "escalate" for step in trace.trace)
             rows.append(
                 (
-                    trace.request_id,
+                    key,
                     [
                         fmt.clock(trace.unix_ms),
                         tier + Text("↑", style="yellow") if escalated else tier,
