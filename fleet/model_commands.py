@@ -27,7 +27,7 @@ def build(args: argparse.Namespace) -> int:
     return 0
 
 
-def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the subcommand's name
+def eval(args: argparse.Namespace) -> int:
     """Evaluate every model in the registry; write eval.json, eval.md and a PNG plot."""
     from fleet.errors import ModelLoadError
     from fleet.factory.pipeline import evaluate_registry

@@ -18,7 +18,7 @@ def render_snapshot(snap: fleet_pb2.FleetSnapshot, address: str, console: Consol
         nodes.add_column(col)
     for n in snap.nodes:
         devices = ", ".join(d.name + (" (sim)" if d.simulated else "") for d in n.devices)
-        labels = ", ".join(f"{k}={v}" for k, v in sorted(n.labels.items()) if not k.startswith("ray.io/"))
+        labels = ", ".join(f"{k}={v}" for k, v in sorted(n.labels.items()) if not k.startswith(("ray.io/", "edgefleet.io/")))
         nodes.add_row(n.name, n.health, devices, labels, f"{n.cpu_percent:.0f}", f"{n.memory_percent:.0f}",
                       str(len(n.replicas)))
     console.print(nodes)

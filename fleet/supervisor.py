@@ -64,13 +64,12 @@ def ensure_models(policy: Policy, registry: Path) -> None:
 @contextlib.asynccontextmanager
 async def running_fleet(config: str, *, ready_timeout: float = 300.0) -> AsyncIterator[RunningFleet]:
     """Start a whole local fleet; stop it (in reverse order) on exit."""
-    from router.fleet_view import RayFleetSource
-    from router.server import serve
-
     from fleet.cluster import start_local_cluster
     from fleet.ray_backend import start_controller
+    from router.fleet_view import RayFleetSource
     from router.hosted import HostedClient
     from router.hosted.standin import StandInServer
+    from router.server import serve
 
     policy = load_policy(config)
     registry = registry_path(policy, config)

@@ -59,7 +59,7 @@ routes:
 
 
 def run(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*EDGEFLEET, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+    return subprocess.run([*EDGEFLEET, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False,
                           timeout=timeout)
 
 

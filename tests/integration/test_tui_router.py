@@ -17,7 +17,6 @@ import grpc.aio
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
-from textual.widgets.data_table import DuplicateKey
 
 from protos.edgefleet.v1 import common_pb2, router_pb2, router_pb2_grpc
 from router.fleet_view import StaticFleet
