@@ -66,11 +66,15 @@ def write_results(results: dict[str, Any], out_dir: Path) -> Path:
 
 def write_report(results: dict[str, Any], out_dir: Path) -> Path:
     """Write report.md (and the plots it links) from a results dict."""
-    from bench import plots
-
     out_dir.mkdir(parents=True, exist_ok=True)
-    images = plots.draw_all(results, out_dir)
     parts = [_header(results), _headline_table(results)]
+    try:
+        from bench import plots
+    except ImportError as exc:  # matplotlib is in the `build` extra
+        images: dict[str, list[str]] = {}
+        parts.append(f"(plots skipped: {exc}; install matplotlib)")
+    else:
+        images = plots.draw_all(results, out_dir)
     for name in ("tax", "throughput", "routing", "scale", "int8"):
         suite = results.get(name)
         if suite is None:

@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     mb = msub.add_parser("build", help="build the model registry (idempotent)")
     mb.add_argument("--out", default=".edgefleet/models")
     mb.add_argument("--hashed-only", action="store_true", help="only the hashed models (about a minute)")
-    mb.add_argument("--quick", action="store_true", help="MiniLM models on small data slices (smoke build)")
+    mb.add_argument("--quick", action="store_true", help="factory models on small data slices (a smoke build, lower accuracy)")
     me = msub.add_parser("eval", help="evaluate every model; write JSON, markdown and a PNG plot")
     me.add_argument("--registry", default=".edgefleet/models")
     me.add_argument("--out", help="report folder (default: REGISTRY/report)")

@@ -41,8 +41,8 @@ def registry_path(policy: Policy, config: str | Path) -> Path:
     return (Path(config).resolve().parent / policy.registry).resolve()
 
 
-def ensure_models(policy: Policy, registry: Path) -> None:
-    """Build the default models the policy needs when they are missing."""
+def missing_models(policy: Policy, registry: Path) -> list[str]:
+    """Models the policy deploys (or the stand-in needs) that the registry lacks."""
     from fleet.errors import ModelLoadError
     from fleet.models.manifest import resolve_model_dir
 
@@ -54,11 +54,31 @@ def ensure_models(policy: Policy, registry: Path) -> None:
             resolve_model_dir(registry, name, policy.model(name).version)
         except (ModelLoadError, FileNotFoundError):
             missing.append(name)
-    if missing:
-        from fleet.models.build import build_default_models
+    return missing
 
-        log.info("building missing models: %s", ", ".join(missing))
-        build_default_models(registry, only=missing)
+
+def ensure_models(policy: Policy, registry: Path) -> None:
+    """Build what the policy needs and the registry lacks: the model factory (MiniLM models and
+    students; minutes on first run, cached after), then the hashed default set."""
+    from fleet.errors import ModelLoadError
+    from fleet.models.build import build_default_models, default_model_names
+
+    missing = missing_models(policy, registry)
+    if not missing:
+        return
+    log.info("building missing models: %s", ", ".join(missing))
+    if set(missing) - set(default_model_names()):
+        from fleet.factory.pipeline import build_registry
+
+        build_registry(registry, progress=True)
+        missing = missing_models(policy, registry)
+    hashed = [m for m in missing if m in default_model_names()]
+    if hashed:
+        build_default_models(registry, only=hashed)
+    left = missing_models(policy, registry)
+    if left:
+        raise ModelLoadError(f"the policy needs models the registry {registry} does not have and "
+                             f"no builder makes: {', '.join(left)} (register them with `edgefleet models add`)")
 
 
 @contextlib.asynccontextmanager

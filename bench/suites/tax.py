@@ -195,6 +195,8 @@ def run(ctx: Any) -> dict[str, Any]:
         "router_overhead_ms": p50["d_routed"] - p50["c_kserve"] - p50["a_echo"],
         "ray_vs_grpc": ratio(p50["e_ray_actor"], p50["c_kserve"]),
         "kserve_vs_in_process": ratio(p50["c_kserve"], p50["b_in_process"]),
+        "overhead_vs_in_process_ms": {k: p50[k] - p50["b_in_process"] for k in ("c_kserve", "d_routed", "e_ray_actor")},
+        "ray_vs_grpc_overhead": ratio(p50["e_ray_actor"] - p50["b_in_process"], p50["c_kserve"] - p50["b_in_process"]),
         "ray_init_s": ray_info.get("ray_init_s"),
         "goal_router_tax_max": 1.25,
         "tables": [
@@ -205,6 +207,9 @@ def run(ctx: Any) -> dict[str, Any]:
                 ["ray_vs_grpc", ratio(p50["e_ray_actor"], p50["c_kserve"]), "p50 Ray actor / p50 KServe gRPC"],
                 ["kserve_vs_in_process", ratio(p50["c_kserve"], p50["b_in_process"]),
                  "p50 KServe / p50 in-process inference"],
+                ["ray_vs_grpc_overhead",
+                 ratio(p50["e_ray_actor"] - p50["b_in_process"], p50["c_kserve"] - p50["b_in_process"]),
+                 "(p50 Ray - p50 in-process) / (p50 KServe - p50 in-process): the transport costs alone"],
             ]),
         ],
         "notes": [

@@ -84,7 +84,8 @@ def evaluate_registry(
     results: list[ModelEval] = []
     loaded: dict[str, TextModel] = {}
     dirs = [(d, latest) for d, latest in version_dirs(registry) if names is None or d.parent.name in names]
-    with Steps(progress, total_steps=2) as steps, steps.step("scoring models", total=len(dirs)) as advance:
+    with Steps(progress, total_steps=1, title="models eval") as steps, \
+            steps.step("scoring models", total=len(dirs)) as advance:
         for folder, latest in dirs:
             try:
                 manifest = Manifest.from_yaml((folder / "manifest.yaml").read_text(encoding="utf-8"))
@@ -120,7 +121,7 @@ def distill_from_log(registry: Path, log: Path, *, progress: bool = False) -> Di
     train_records = [r for r in records if not is_heldout(r["text"])]
     heldout = [r for r in records if is_heldout(r["text"])]
     result = DistillReport(log=Path(log), records=total, usable=len(records), skipped=skipped, heldout=len(heldout))
-    with Steps(progress, total_steps=2) as steps:
+    with Steps(progress, total_steps=1, title="models distill") as steps:
         build = FactoryBuild(registry, load_config(registry), steps)
         build.prepare_embeddings()
         clinc = build.clinc

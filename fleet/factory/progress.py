@@ -11,8 +11,9 @@ from typing import Any, Self
 class Steps:
     """One overall bar plus a bar per running step; ``enabled=False`` prints nothing."""
 
-    def __init__(self, enabled: bool, total_steps: int) -> None:
+    def __init__(self, enabled: bool, total_steps: int, title: str = "models build") -> None:
         self.enabled = enabled
+        self.title = title
         self._progress: Any = None
         self._overall: Any = None
         self._total = total_steps
@@ -34,7 +35,7 @@ class Steps:
                 TimeElapsedColumn(), transient=False,
             )
             self._progress.__enter__()
-            self._overall = self._progress.add_task("[bold]models build", total=self._total)
+            self._overall = self._progress.add_task(f"[bold]{self.title}", total=self._total)
         return self
 
     def __exit__(self, *exc: object) -> None:
