@@ -171,7 +171,9 @@ class RouterEngine:
         labels = self._hosted_labels(route, index) if req.task == "classify" else []
         hosted_only = False
         if req.domain is None and route.domain_model is not None and req.task == "classify":
-            hosted_only = await self._detect_domain(route, index, text, walk)
+            hosted_only, final = await self._detect_domain(route, index, text, walk)
+            if final is not None:
+                return self._finish(req, route, text, route.domain_model, final, walk, index)
         cands = candidate_list(route, walk.domain or None, hosted_only=hosted_only)
         planned = order_by_cost(
             [self.targets.estimate(c, index, policy, req.task, text, labels)[0] for c in cands]
@@ -180,7 +182,8 @@ class RouterEngine:
         hosted_failure = ""
         latency_skipped: list[tuple[float, Candidate]] = []
         attempted = False
-        for planned_est in planned:
+        last_edge = max((i for i, p in enumerate(planned) if p.candidate.tier == "edge"), default=-1)
+        for position, planned_est in enumerate(planned):
             cand = planned_est.candidate
             est, chosen = self.targets.estimate(cand, index, policy, req.task, text, labels)
             remaining_ms = (walk.deadline - self._clock()) * 1000.0
@@ -204,7 +207,7 @@ class RouterEngine:
             if cand.tier == "hosted" or req.task != "classify":
                 return self._finish(req, route, text, cand.target, answer, walk, index)
             why = escalation_reason(answer.label, answer.confidence, threshold, route.escalate_labels)
-            if why is None:
+            if why is None or (position == last_edge and self._oos_is_final(route, answer)):
                 return self._finish(req, route, text, cand.target, answer, walk, index)
             walk.steps.append(Step(cand.target, "escalate", why[1], answer.latency_ms))
             walk.escalations.append(why[0])
@@ -230,28 +233,41 @@ class RouterEngine:
             raise DeadlineExceeded(f"latency budget exhausted before any target answered: {summary}")
         raise Unavailable(f"no target could answer: {summary}")
 
-    async def _detect_domain(self, route: RouteConfig, index: FleetIndex, text: str, walk: _Walk) -> bool:
-        """Detect the domain with the route's domain model; True when the text should
-        go straight to the hosted fallback (out of scope or unsure)."""
+    @staticmethod
+    def _oos_is_final(route: RouteConfig, answer: TargetAnswer) -> bool:
+        """A confident out-of-scope edge answer that the route takes as final (no hosted call)."""
+        final_at = route.edge_oos_final_confidence
+        return final_at is not None and answer.label in route.escalate_labels and answer.confidence >= final_at
+
+    async def _detect_domain(
+        self, route: RouteConfig, index: FleetIndex, text: str, walk: _Walk
+    ) -> tuple[bool, TargetAnswer | None]:
+        """Detect the domain with the route's domain model. Returns (hosted_only, final):
+        hosted_only when the text should go straight to the hosted fallback (out of scope or
+        unsure); final when the domain model's confident out-of-scope answer is the answer
+        (route.edge_oos_final_confidence)."""
         cand = Candidate(route.domain_model or "", "edge")
         est, chosen = self.targets.estimate(cand, index, self.policy, "classify", text, [])
         if est.unavailable is not None:
             walk.steps.append(Step(cand.target, "skip", f"domain detection: {est.unavailable}", 0.0))
-            return False
+            return False, None
         answer = await self._attempt(cand, chosen, "classify", text, [], walk)
         if answer is None:
-            return False
+            return False, None
+        if self._oos_is_final(route, answer):
+            walk.domain = answer.label or ""
+            return False, answer
         why = escalation_reason(answer.label, answer.confidence, route.min_confidence, route.escalate_labels)
         if why is not None:
             walk.steps.append(Step(cand.target, "escalate", f"domain detection: {why[1]}", answer.latency_ms))
             walk.escalations.append(why[0])
             walk.domain = answer.label or ""
-            return route.fallback is not None
+            return route.fallback is not None, None
         walk.domain = answer.label or ""
         walk.steps.append(
             Step(cand.target, "ok", f"domain {walk.domain} ({answer.confidence:.2f})", answer.latency_ms)
         )
-        return False
+        return False, None
 
     async def _attempt(
         self, cand: Candidate, chosen: Any, task: str, text: str, labels: Sequence[str], walk: _Walk

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from router.choose import Candidate, CandidateEstimate, power_of_two_choices
+from router.choose import Candidate, CandidateEstimate, ReplicaLoad, power_of_two_choices
 from router.costs import edge_call_cost, estimate_hosted_cost, hosted_call_cost
 from router.domain import EdgeCaller, EdgeOutput, HostedCaller, ServedBy, TargetAnswer
 from router.errors import TargetError
@@ -72,8 +72,7 @@ class TargetCaller:
         if dep is None:
             return CandidateEstimate(cand, 0.0, 0.0, f"deployment {cand.name!r} not in the fleet"), None
         cost = edge_call_cost(dep.price_per_call_usd)
-        replicas = {r.replica_id: r for r in dep.replicas}
-        loads = [self.estimates.replica_load(r.replica_id, r.state) for r in dep.replicas]
+        loads = _LazyLoads(dep.replicas, self.estimates)
         pick = power_of_two_choices(loads, self.rng)
         if pick is None:
             states = ", ".join(sorted(f"{r.replica_id}={r.state}" for r in dep.replicas)) or "none"
@@ -86,7 +85,7 @@ class TargetCaller:
             return CandidateEstimate(cand, 0.0, cost, f"replica queues full (max_queue={max_queue})"), None
         return CandidateEstimate(cand, self.estimates.estimate_ms(pick.replica_id), cost), (
             dep,
-            replicas[pick.replica_id],
+            loads.replica_of(pick),
         )
 
     async def call_edge(self, dep: Any, replica: Any, text: str, task: str, timeout_s: float) -> TargetAnswer:
@@ -173,3 +172,27 @@ def _classification(
     label = out.label or names[best]
     scores = tuple((names[i], float(probs[i])) for i in order[:TOP_SCORES])
     return label, scores, float(probs[best])
+
+
+class _LazyLoads(Sequence[ReplicaLoad]):
+    """The replicas' loads, built only for the replicas power-of-two-choices samples, so a
+    decision costs O(1) in the number of replicas instead of O(n)."""
+
+    def __init__(self, replicas: Sequence[Any], estimates: Any) -> None:
+        self._replicas = replicas
+        self._estimates = estimates
+        self._by_id: dict[str, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self._replicas)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        replica = self._replicas[i]
+        self._by_id[replica.replica_id] = replica
+        return self._estimates.replica_load(replica.replica_id, replica.state)
+
+    def replica_of(self, load: ReplicaLoad) -> Any:
+        """The replica a sampled load belongs to."""
+        return self._by_id[load.replica_id]

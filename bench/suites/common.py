@@ -100,3 +100,37 @@ def latency_table_row(name: str, values_ms: list[float]) -> list[Any]:
 
 
 LATENCY_HEADER = ["path", "n", "p50 ms", "p95 ms", "p99 ms", "mean ms"]
+
+
+def in_registry(registry: Path, model: str) -> bool:
+    """True when `model` has a latest version in `registry`."""
+    from fleet.errors import ModelLoadError
+
+    try:
+        model_dir(registry, model)
+    except ModelLoadError:
+        return False
+    return True
+
+
+def trim_policy(raw: dict[str, Any], registry: Path) -> tuple[dict[str, Any], list[str]]:
+    """The policy dict without the deployments whose model is not in `registry` (and every
+    reference to them; a route left with no candidate is dropped), plus the dropped names."""
+    data = dict(raw)
+    missing = [d["name"] for d in data.get("deployments", []) if not in_registry(registry, d["model"])]
+    if not missing:
+        return data, []
+    gone = set(missing)
+    data["deployments"] = [d for d in data["deployments"] if d["name"] not in gone]
+    routes = []
+    for route in data.get("routes", []):
+        route = dict(route)
+        specialists = {dom: [n for n in names if n not in gone] for dom, names in route.get("specialists", {}).items()}
+        route["specialists"] = {dom: names for dom, names in specialists.items() if names}
+        route["targets"] = [n for n in route.get("targets", []) if n not in gone]
+        if route.get("domain_model") in gone:
+            route["domain_model"] = None
+        if route["specialists"] or route["targets"] or route.get("fallback"):
+            routes.append(route)
+    data["routes"] = routes
+    return data, missing

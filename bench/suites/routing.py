@@ -20,7 +20,7 @@ import yaml
 from bench.loadgen import ROUTER_INFER, LoadGenerator, LoadJob
 from bench.procs import ServerHost
 from bench.stats import ratio
-from bench.suites.common import bench_policy_yaml, deployment_record, model_dir, router_request
+from bench.suites.common import bench_policy_yaml, deployment_record, model_dir, router_request, trim_policy
 from bench.suites.routing_eval import OOS, best_within_budget, edge_view, score_pass, simulate
 
 TOPOLOGY = (
@@ -60,13 +60,18 @@ def workload(tiny: bool) -> tuple[list[str], list[str]]:
 
 def run(ctx: Any) -> dict[str, Any]:
     """Three passes, scores, and the simulated threshold curve."""
-    from router.policy.loader import load_policy
+    from router.policy.loader import parse_policy
 
     registry = ctx.models_dir()
     policy_path: Path = ctx.policy_file()
-    policy = load_policy(policy_path)
-    raw = yaml.safe_load(policy_path.read_text())
-    route = next(r for r in policy.routes if r.task == "classify" and r.domain_model and r.fallback)
+    raw, dropped = trim_policy(yaml.safe_load(policy_path.read_text()), registry)
+    policy = parse_policy(yaml.safe_dump(raw, sort_keys=False), source=str(policy_path))
+    candidates = [r for r in policy.routes if r.task == "classify" and r.domain_model and r.fallback]
+    if not candidates:
+        raise ValueError(f"{policy_path}: no classify route with a domain model and a hosted fallback whose "
+                         f"models are in {registry} (missing: {dropped}); run `edgefleet models build`")
+    route = candidates[0]
+    cascade = max(len(names) for names in route.specialists.values()) > 1
     hosted_cfg = policy.hosted_endpoint(route.fallback or "")
     if hosted_cfg.stand_in is None:
         raise ValueError(f"hosted endpoint {hosted_cfg.name!r} is not a stand-in; the bench needs the offline stand-in")
@@ -139,6 +144,8 @@ def run(ctx: Any) -> dict[str, Any]:
         ),
         "requests": len(gold),
         "route": route.name,
+        "deployments_not_in_registry": dropped,
+        "cascade": cascade,
         "policy_threshold": route.min_confidence,
         "prices": {"edge_per_call_usd": {d.name: d.price_per_call_usd for d in deps},
                    "hosted_per_1k_input_usd": hosted_cfg.price_per_1k_input_usd,
@@ -174,6 +181,11 @@ def run(ctx: Any) -> dict[str, Any]:
               "trust-oos accuracy", "trust-oos cost / hosted", "trust-oos escalated"], curve_rows),
         ],
         "notes": [
+            *([f"Deployments whose model is not in the registry were left out of the policy: {dropped}."]
+              if dropped else []),
+            *([("The route cascades (several specialists per domain). all_edge keeps the first edge answer "
+               "(min_confidence 0), so the simulated curve models domain model + first specialist + hosted, not "
+               "the cascade: compare simulated_default with the measured default.")] if cascade else []),
             (f"{len(gold)} requests ({sum(g != OOS for g in gold)} in-scope, {sum(g == OOS for g in gold)} "
             "out-of-scope); accuracy counts `oos` as a label; errors count as wrong."),
             ("all_edge: when the domain model says oos there is nothing to ask (no fallback): the router answers "

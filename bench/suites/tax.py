@@ -24,6 +24,7 @@ from bench.suites.common import (
     bench_policy_yaml,
     clinc_texts,
     deployment_record,
+    in_registry,
     kserve_request,
     latency_table_row,
     model_dir,
@@ -42,17 +43,21 @@ TOPOLOGY = (
 )
 
 
-def specialist(policy_path: Path, domain: str = SPECIALIST_DOMAIN) -> tuple[str, str, float]:
-    """(deployment, model, price) of the first specialist for `domain` in the policy."""
+def specialist(policy_path: Path, registry: Path, domain: str = SPECIALIST_DOMAIN) -> tuple[str, str, float]:
+    """(deployment, model, price) of the first specialist for `domain` in the policy whose model is
+    in the registry (the one the router tries first)."""
     from router.policy.loader import load_policy
 
     policy = load_policy(policy_path)
+    listed: list[str] = []
     for route in policy.routes:
-        names = route.specialists.get(domain)
-        if names:
-            dep = policy.deployment(names[0])
-            return dep.name, dep.model, dep.price_per_call_usd
-    raise ValueError(f"{policy_path}: no route has a specialist for domain {domain!r}")
+        for name in route.specialists.get(domain, []):
+            dep = policy.deployment(name)
+            listed.append(dep.model)
+            if in_registry(registry, dep.model):
+                return dep.name, dep.model, dep.price_per_call_usd
+    raise ValueError(f"{policy_path}: no specialist for domain {domain!r} is in registry {registry} "
+                     f"(listed: {listed or 'none'}); run `edgefleet models build`")
 
 
 class InProcessModel:
@@ -125,7 +130,7 @@ class RayProbe:
 def run(ctx: Any) -> dict[str, Any]:
     """Measure (a)-(e) and the two ratios."""
     registry = ctx.models_dir()
-    deployment, model, price = specialist(ctx.policy_file())
+    deployment, model, price = specialist(ctx.policy_file(), registry)
     path = model_dir(registry, model)
     n = ctx.size(40, 1000)
     rounds = ctx.size(2, 4)

@@ -45,23 +45,26 @@ def _concurrency(point: SweepPoint | None) -> int | None:
     return None if point is None else point.concurrency
 
 
-def _sweep(lg: LoadGenerator, template: LoadJob, levels: list[int], max_requests: int,
-           max_seconds: float, errors: dict[str, str], name: str) -> list[SweepPoint]:
-    points: list[SweepPoint] = []
+def _sweeps(lg: LoadGenerator, templates: dict[str, LoadJob], levels: list[int], max_requests: int,
+            max_seconds: float, errors: dict[str, str]) -> dict[str, list[SweepPoint]]:
+    """Closed-loop sweeps, level by level across the series (interleaved, so a change in background
+    load affects every series alike instead of biasing one)."""
+    points: dict[str, list[SweepPoint]] = {name: [] for name in templates}
     for i, level in enumerate(levels):
-        job = LoadJob(**{**template.__dict__, "concurrency": level, "max_requests": max_requests,
-                         "max_seconds": max_seconds, "warmup": template.warmup if i == 0 else 0})
-        result = lg.run(job)
-        if result.first_error:
-            errors.setdefault(name, result.first_error)
-        points.append(_point(level, result))
+        for name, template in templates.items():
+            job = LoadJob(**{**template.__dict__, "concurrency": level, "max_requests": max_requests,
+                             "max_seconds": max_seconds, "warmup": template.warmup if i == 0 else 0})
+            result = lg.run(job)
+            if result.first_error:
+                errors.setdefault(name, result.first_error)
+            points[name].append(_point(level, result))
     return points
 
 
 def run(ctx: Any) -> dict[str, Any]:
     """Sweep, find saturation, probe 50% and 80% of it."""
     registry = ctx.models_dir()
-    deployment, model, price = specialist(ctx.policy_file())
+    deployment, model, price = specialist(ctx.policy_file(), registry)
     path = model_dir(registry, model)
     levels = ctx.size([1, 4], [1, 2, 4, 8, 16, 32, 64])
     max_requests = ctx.size(60, 6000)
@@ -89,8 +92,7 @@ def run(ctx: Any) -> dict[str, Any]:
                 "echo_stream": LoadJob(echo["echo"], PING_STREAM, payloads, streaming=True,
                                        warmup=ctx.size(10, 200)),
             }
-            sweeps = {name: _sweep(lg, t, levels, max_requests, max_seconds, first_errors, name)
-                      for name, t in templates.items()}
+            sweeps = _sweeps(lg, templates, levels, max_requests, max_seconds, first_errors)
             sat = {name: saturation(points) for name, points in sweeps.items()}
             unary_sat = sat["routed_unary"]
             loaded: dict[str, Any] = {}
@@ -115,7 +117,8 @@ def run(ctx: Any) -> dict[str, Any]:
                  for k, v in loaded.items()]
     return {
         "topology": TOPOLOGY,
-        "method": (f"closed loop: each concurrency level runs until {max_requests} requests or {max_seconds} s; "
+        "method": (f"closed loop: each concurrency level runs until {max_requests} requests or {max_seconds} s, "
+                   "levels interleaved across the series; "
                    "saturation = the level with the highest requests/s and <= 1% errors. Open loop at 50% / 80% "
                    "of routed unary saturation, latency counted from the scheduled send time."),
         "sweeps": {name: [p.as_dict() for p in points] for name, points in sweeps.items()},

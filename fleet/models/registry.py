@@ -134,6 +134,8 @@ def list_models(registry: Path) -> list[RegistryEntry]:
             for p in model_dir.iterdir()
             if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST_FILE).exists()
         )
+        if not versions:  # e.g. the factory's report folder
+            continue
         latest_path = model_dir / LATEST_FILE
         latest = latest_path.read_text(encoding="utf-8").strip() if latest_path.is_file() else None
         entries.append(RegistryEntry(name=model_dir.name, latest=latest or None, versions=versions))

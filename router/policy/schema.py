@@ -146,6 +146,11 @@ class RouteConfig(Strict):
     fallback: str | None = Field(None, description="hosted endpoint name")
     min_confidence: float = Field(0.5, ge=0, le=1)
     escalate_labels: list[str] = Field(default_factory=lambda: ["oos"])
+    edge_oos_final_confidence: float | None = Field(
+        None, ge=0, le=1,
+        description="an out-of-scope answer with at least this confidence from the domain model or the "
+        "last edge candidate is final (answered at the edge, no hosted call); null: always escalate",
+    )
 
     @model_validator(mode="after")
     def _has_candidates(self) -> RouteConfig:

@@ -97,6 +97,44 @@ async def test_out_of_scope_domain_goes_straight_to_hosted(tmp_path: Path) -> No
     assert row["reasons"] == ["out_of_scope"] and row["hosted"]["label"] == "oos"
 
 
+async def test_confident_out_of_scope_domain_is_answered_at_the_edge() -> None:
+    """With edge_oos_final_confidence set, a confident "oos" from the domain model is final."""
+    engine, edge, hosted, _ = _engine()
+    route = engine.policy.routes[0]
+    policy = engine.policy.model_copy(
+        update={"routes": [route.model_copy(update={"edge_oos_final_confidence": 0.5}), *engine.policy.routes[1:]]}
+    )
+    engine.reload_policy(policy)
+    (res,) = (await engine.infer(_req("order me a pizza"))).results
+    assert _trace(res) == [("domain-router", "ok")]
+    assert res.label == "oos" and res.served_by.tier == "edge" and res.domain == "oos"
+    assert hosted.calls == [] and len(edge.calls) == 1
+    strict = policy.model_copy(
+        update={"routes": [route.model_copy(update={"edge_oos_final_confidence": 1.0}), *policy.routes[1:]]}
+    )
+    engine.reload_policy(strict)  # the scripted oos confidence is below 1.0: escalates as before
+    (res,) = (await engine.infer(_req("order me a pizza"))).results
+    assert res.served_by.tier == "hosted"
+
+
+async def test_confident_out_of_scope_from_the_last_edge_candidate_is_final() -> None:
+    """oos from a cheaper edge model goes to the next edge model; from the last one it is final."""
+    from tests.unit.router_fakes import LABELS, EdgeOutput
+
+    def says_oos(model: str, text: str) -> EdgeOutput:
+        labels = LABELS[model]
+        return EdgeOutput(None, tuple(0.9 if lbl == "oos" else 0.1 / (len(labels) - 1) for lbl in labels), None,
+                          device="CPU")
+
+    engine, _, hosted, _ = _engine(edge=FakeEdge(says_oos))
+    route = engine.policy.routes[0].model_copy(update={"edge_oos_final_confidence": 0.8})
+    engine.reload_policy(engine.policy.model_copy(update={"routes": [route, *engine.policy.routes[1:]]}))
+    req = InferInput("r1", "classify", ("something odd",), domain="banking")
+    (res,) = (await engine.infer(req)).results
+    assert _trace(res) == [("clinc-banking", "escalate"), ("generalist", "ok")]
+    assert res.label == "oos" and res.served_by.tier == "edge" and hosted.calls == []
+
+
 async def test_unsure_domain_detection_escalates() -> None:
     engine, _, _, _ = _engine()
     (res,) = (await engine.infer(_req("unsure thing"))).results
