@@ -33,6 +33,7 @@ lint: $(STAMP)
 	$(BIN)/mypy fleet router tui bench
 
 bench: $(STAMP)
+	$(BIN)/edgefleet models build
 	$(BIN)/edgefleet bench --out bench-out
 
 clean:
