@@ -258,6 +258,9 @@ class RouterEngine:
             walk.domain = answer.label or ""
             return False, answer
         why = escalation_reason(answer.label, answer.confidence, route.min_confidence, route.escalate_labels)
+        if why is not None and route.fallback is None and answer.label in route.escalate_labels:
+            walk.domain = answer.label or ""  # nothing to escalate to: the out-of-scope answer stands
+            return False, answer
         if why is not None:
             walk.steps.append(Step(cand.target, "escalate", f"domain detection: {why[1]}", answer.latency_ms))
             walk.escalations.append(why[0])

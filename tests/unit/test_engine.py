@@ -135,6 +135,15 @@ async def test_confident_out_of_scope_from_the_last_edge_candidate_is_final() ->
     assert res.label == "oos" and res.served_by.tier == "edge" and hosted.calls == []
 
 
+async def test_out_of_scope_domain_without_fallback_is_answered_at_the_edge() -> None:
+    engine, _, hosted, _ = _engine()
+    route = engine.policy.routes[0].model_copy(update={"fallback": None})
+    engine.reload_policy(engine.policy.model_copy(update={"routes": [route, *engine.policy.routes[1:]]}))
+    (res,) = (await engine.infer(_req("order me a pizza"))).results
+    assert _trace(res) == [("domain-router", "ok")]
+    assert res.label == "oos" and res.served_by.tier == "edge" and hosted.calls == []
+
+
 async def test_unsure_domain_detection_escalates() -> None:
     engine, _, _, _ = _engine()
     (res,) = (await engine.infer(_req("unsure thing"))).results
