@@ -141,6 +141,9 @@ def power_of_two_choices(loads: Sequence[ReplicaLoad], rng: random.Random) -> Re
     n = len(loads)
     if n == 0:
         return None
+    if n == 1:  # nothing to choose between (and no random draws spent)
+        only = loads[0]
+        return only if only.eligible else None
     picks: list[ReplicaLoad] = []
     for _ in range(4):  # cheap sampling first: most replicas are usually eligible
         cand = loads[rng.randrange(n)]

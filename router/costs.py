@@ -19,16 +19,19 @@ _CLASSIFY_REPLY_CHARS = len('{"label": "", "confidence": 0.93}')
 
 
 @lru_cache(maxsize=256)
-def _system_prompt_tokens(labels: tuple[str, ...]) -> int:
-    return TOKENS_PER_MESSAGE + estimate_tokens(system_prompt(labels))
+def _label_tokens(labels: tuple[str, ...]) -> tuple[int, int]:
+    """(system message tokens, reply tokens) of a classification among `labels` (duplicates
+    dropped); cached because a route's label list is the same for every request."""
+    unique = tuple(dict.fromkeys(labels))
+    longest = max((len(label) for label in unique), default=0)
+    system = TOKENS_PER_MESSAGE + estimate_tokens(system_prompt(unique))
+    return system, estimate_tokens("x" * (_CLASSIFY_REPLY_CHARS + longest))
 
 
 def estimate_classify_tokens(text: str, labels: Sequence[str]) -> tuple[int, int]:
     """(input, output) tokens of one hosted classification call among `labels`."""
-    unique = tuple(dict.fromkeys(labels))
-    prompt = TOKENS_REPLY_PRIMING + _system_prompt_tokens(unique) + TOKENS_PER_MESSAGE + estimate_tokens(text)
-    longest = max((len(label) for label in unique), default=0)
-    return prompt, estimate_tokens("x" * (_CLASSIFY_REPLY_CHARS + longest))
+    system, reply = _label_tokens(tuple(labels))
+    return TOKENS_REPLY_PRIMING + system + TOKENS_PER_MESSAGE + estimate_tokens(text), reply
 
 
 def estimate_embed_tokens(text: str) -> tuple[int, int]:

@@ -106,8 +106,8 @@ def parse_response(response: kserve_pb2.ModelInferResponse, n: int) -> list[Edge
     return [
         EdgeOutput(
             label=labels[k] if labels is not None else None,
-            probs=tuple(float(x) for x in probs[k]) if probs is not None else None,
-            embedding=tuple(float(x) for x in emb[k]) if emb is not None else None,
+            probs=tuple(probs[k].tolist()) if probs is not None else None,  # Python floats, as float(x)
+            embedding=tuple(emb[k].tolist()) if emb is not None else None,
             device=device,
             node=node,
             replica=replica,

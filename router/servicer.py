@@ -110,7 +110,9 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
     ) -> router_pb2.InferResponse:
         """One request, one response; failures as gRPC status."""
         try:
-            self._api_keys().check(context.invocation_metadata())
+            keys = self._api_keys()
+            if keys.enabled:  # reading the metadata costs a copy: only when keys are checked
+                keys.check(context.invocation_metadata())
             return await self._answer(request, context.time_remaining())
         except RouterError as exc:
             await context.abort(status_of(exc), str(exc))

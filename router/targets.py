@@ -164,8 +164,8 @@ def _classification(
     if out.probs is None:
         return out.label, ((out.label, 1.0),) if out.label else (), 1.0 if out.label else 0.0
     probs = out.probs
-    names = list(labels) if len(labels) == len(probs) else [str(i) for i in range(len(probs))]
-    order = sorted(range(len(probs)), key=lambda i: probs[i], reverse=True)
+    names = labels if len(labels) == len(probs) else [str(i) for i in range(len(probs))]
+    order = sorted(range(len(probs)), key=probs.__getitem__, reverse=True)
     best = order[0] if order else None
     if best is None:
         return None, (), 0.0
