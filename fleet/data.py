@@ -186,6 +186,19 @@ class Clinc150:
         return [(t, i) for t, i in examples if i != OOS_LABEL and self.intent_to_domain[i] == domain]
 
 
+def per_label(examples: Sequence[Example], limit: int | None) -> list[Example]:
+    """The first `limit` examples of each label, in order (all of them when `limit` is None)."""
+    if limit is None:
+        return list(examples)
+    taken: dict[str, int] = {}
+    out = []
+    for text, label in examples:
+        if taken.get(label, 0) < limit:
+            taken[label] = taken.get(label, 0) + 1
+            out.append((text, label))
+    return out
+
+
 def load_clinc150(*, allow_download: bool = True) -> Clinc150:
     """Load CLINC150 (data_full.json + domains.json), verified; DataError on any problem."""
     raw_data, data_path = read_data_file("clinc150/data_full.json", allow_download=allow_download)

@@ -18,7 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from fleet.data import OOS_LABEL, Clinc150, Example, Splits, banking77_splits, data_sha256, load_clinc150
+from fleet.data import (
+    OOS_LABEL,
+    Clinc150,
+    Example,
+    Splits,
+    banking77_splits,
+    data_sha256,
+    load_clinc150,
+    per_label,
+)
 from fleet.factory import artifacts as art
 from fleet.factory.encoder import EmbeddingCache, EncoderRunner, minilm_source_dir, tokenizer_json_bytes
 from fleet.factory.heads import (
@@ -74,30 +83,18 @@ class BuildSummary:
     notes: list[str] = field(default_factory=list)
 
 
-def _per_label(examples: list[Example], limit: int | None) -> list[Example]:
-    if limit is None:
-        return examples
-    taken: dict[str, int] = {}
-    out = []
-    for text, label in examples:
-        if taken.get(label, 0) < limit:
-            taken[label] = taken.get(label, 0) + 1
-            out.append((text, label))
-    return out
-
-
 def load_data(cfg: BuildConfig) -> tuple[Clinc150, Splits | None]:
     """CLINC150 (and Banking77) sliced as ``cfg`` says."""
     clinc = load_clinc150()
     clinc = dataclasses.replace(
-        clinc, train=_per_label(clinc.train, cfg.per_intent), val=_per_label(clinc.val, cfg.val_per_intent),
+        clinc, train=per_label(clinc.train, cfg.per_intent), val=per_label(clinc.val, cfg.val_per_intent),
         oos_train=clinc.oos_train[: (cfg.per_intent or 100) * 3], oos_val=clinc.oos_val[: (cfg.val_per_intent or 100) * 3],
     )
     banking = None
     if cfg.banking77:
         b = banking77_splits()
-        banking = Splits(_per_label(b.train, cfg.per_intent), _per_label(b.val, cfg.val_per_intent),
-                         _per_label(b.test, cfg.val_per_intent))
+        banking = Splits(per_label(b.train, cfg.per_intent), per_label(b.val, cfg.val_per_intent),
+                         per_label(b.test, cfg.val_per_intent))
     return clinc, banking
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from fleet.data import OOS_LABEL, Clinc150, Example, Splits
+from fleet.data import OOS_LABEL, Clinc150, Splits, per_label
 from fleet.factory import artifacts as art
 from fleet.models.manifest import Manifest, load_bundle
 from fleet.runtime import TextModel
@@ -81,17 +81,6 @@ def benchmark_of(manifest: Manifest, clinc: Clinc150, banking_labels: set[str]) 
     return "none"
 
 
-def _per_label(examples: Sequence[Example], limit: int | None) -> list[Example]:
-    if limit is None:
-        return list(examples)
-    seen: dict[str, int] = {}
-    out = []
-    for text, label in examples:
-        if seen.get(label, 0) < limit:
-            seen[label] = seen.get(label, 0) + 1
-            out.append((text, label))
-    return out
-
 
 def _run(model: TextModel, texts: Sequence[str], embed: bool = False) -> np.ndarray:
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -112,7 +101,7 @@ class Evaluator:
         self.banking_labels = {label for _, label in banking.train} if banking else set()
         self.cache = cache
         self.limit = limit
-        self.test = _per_label(clinc.test, limit)
+        self.test = per_label(clinc.test, limit)
         self.oos_test = clinc.oos_test[: (limit * 20) if limit else None]
 
     def _cache_path(self, manifest: Manifest, benchmark: str) -> Path | None:
@@ -148,7 +137,7 @@ class Evaluator:
         elif benchmark.startswith("clinc150-domain:"):
             examples = clinc.in_domain(self.test, benchmark.split(":", 1)[1])
         elif benchmark == "banking77" and self.banking is not None:
-            examples = _per_label(self.banking.test, self.limit)
+            examples = per_label(self.banking.test, self.limit)
         else:
             return {}
         probs = _run(model, [t for t, _ in examples])
@@ -181,8 +170,8 @@ class Evaluator:
 
     def _score_embed(self, model: TextModel) -> dict[str, Any]:
         per = 10 if self.limit is None else self.limit
-        train = _per_label(self.clinc.train, per)
-        test = _per_label(self.clinc.test, per)
+        train = per_label(self.clinc.train, per)
+        test = per_label(self.clinc.test, per)
         intents = self.clinc.intents
         emb = _run(model, [t for t, _ in train], embed=True)
         centroids = np.stack([emb[[g == i for _, g in train]].mean(axis=0) for i in intents])

@@ -72,45 +72,13 @@ def write_model_version(
         metrics={k: float(v) for k, v in (metrics or {}).items()},
         created_unix=time.time(),
     )
-    model_dir = Path(registry) / name
-    model_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=model_dir))
-    try:
-        for filename, data in files.items():
-            (staging / filename).write_bytes(data)
-        (staging / MANIFEST_FILE).write_text(manifest.to_yaml(), encoding="utf-8")
-        final = model_dir / version
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if set_latest:
-        write_latest(registry, name, version)
-    return final
+    return _write_version(registry, name, version, files, manifest, set_latest)
 
 
 def save_bundle(registry: Path, bundle: ModelBundle, *, set_latest: bool = True) -> Path:
     """Write an in-memory bundle into ``registry`` unchanged (manifest kept as is)."""
     bundle.verify()
-    model_dir = Path(registry) / bundle.name
-    model_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{bundle.version}.", dir=model_dir))
-    try:
-        for filename, data in bundle.files.items():
-            (staging / filename).write_bytes(data)
-        (staging / MANIFEST_FILE).write_text(bundle.manifest.to_yaml(), encoding="utf-8")
-        final = model_dir / bundle.version
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if set_latest:
-        write_latest(registry, bundle.name, bundle.version)
-    return final
+    return _write_version(registry, bundle.name, bundle.version, bundle.files, bundle.manifest, set_latest)
 
 
 @dataclass(frozen=True)
@@ -166,3 +134,27 @@ def prune_old_versions(registry: Path, names: list[str] | None = None) -> list[P
                 shutil.rmtree(folder, ignore_errors=True)
                 removed.append(folder)
     return removed
+
+
+def _write_version(
+    registry: Path, name: str, version: str, files: Mapping[str, bytes], manifest: Manifest, set_latest: bool
+) -> Path:
+    """Assemble a version folder under a temporary name and rename it into place, so readers
+    never see a half-written version; an existing folder of the same version is replaced."""
+    model_dir = Path(registry) / name
+    model_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=model_dir))
+    try:
+        for filename, data in files.items():
+            (staging / filename).write_bytes(data)
+        (staging / MANIFEST_FILE).write_text(manifest.to_yaml(), encoding="utf-8")
+        final = model_dir / version
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if set_latest:
+        write_latest(registry, name, version)
+    return final
