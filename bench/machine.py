@@ -46,7 +46,7 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
 def openvino_cpu_capabilities() -> list[str]:
     """OpenVINO's OPTIMIZATION_CAPABILITIES of the CPU device (empty when unavailable)."""
     try:
-        from fleet.runtime import available_devices
+        from fleet.serving.runtime import available_devices
 
         return next((d.capabilities for d in available_devices() if d.name == "CPU"), [])
     except Exception as exc:  # noqa: BLE001 - informative only; say why it is missing

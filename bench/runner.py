@@ -47,7 +47,7 @@ class BenchContext:
         if os.environ.get(REGISTRY_ENV):
             return default_registry()
         try:
-            from router.policy.loader import load_policy
+            from edgefleet.policy.loader import load_policy
 
             policy_file = self.policy_file()
             return (policy_file.parent / load_policy(policy_file).registry).resolve()

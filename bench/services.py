@@ -4,8 +4,8 @@ Each builder is ``async def build(spec) -> (addresses, stop)``: it starts server
 127.0.0.1 port 0 and returns their addresses and a coroutine function that stops them.
 
 - ``build_echo``: the bare grpc.aio echo server.
-- ``build_replicas``: one KServe v2 server (``fleet.kserve_server.serve_kserve``) per model,
-  all in this process, optionally plus the hosted STAND-IN (``router.hosted.standin``).
+- ``build_replicas``: one KServe v2 server (``fleet.serving.kserve_server.serve_kserve``) per model,
+  all in this process, optionally plus the hosted STAND-IN (``standin.server``).
 - ``build_routers``: one or more router servers (``router.server``), each with a
   ``StaticFleet`` pointing at replicas given by address, and HostedClients for the stand-in.
 """
@@ -42,9 +42,9 @@ async def build_replicas(spec: dict[str, Any]) -> tuple[dict[str, str], Stop]:
 
     Addresses: deployment name -> ``host:port``; ``"stand_in"`` -> base URL.
     """
-    from fleet.kserve_server import serve_kserve
+    from fleet.serving.kserve_server import serve_kserve
     from fleet.models.manifest import load_bundle
-    from fleet.runtime import TextModel
+    from fleet.serving.runtime import TextModel
 
     servers: list[Any] = []
     addresses: dict[str, str] = {}
@@ -57,7 +57,7 @@ async def build_replicas(spec: dict[str, Any]) -> tuple[dict[str, str], Stop]:
         addresses[item["deployment"]] = f"127.0.0.1:{port}"
     stand_in: Any = None
     if spec.get("stand_in"):
-        from router.hosted.standin import StandInServer
+        from standin.server import StandInServer
 
         cfg = spec["stand_in"]
         stand_in = StandInServer(TextModel.load(load_bundle(Path(cfg["dir"]))), latency_ms=float(cfg["latency_ms"]))
@@ -74,7 +74,7 @@ async def build_replicas(spec: dict[str, Any]) -> tuple[dict[str, str], Stop]:
 
 def fleet_state_of(deployments: list[dict[str, Any]]) -> Any:
     """A one-node FleetState whose deployments each have one ready replica at the given address."""
-    from fleet.state import DeploymentState, FleetState, NodeState, ReplicaState
+    from edgefleet.state import DeploymentState, FleetState, NodeState, ReplicaState
 
     deps = []
     for d in deployments:
@@ -104,7 +104,7 @@ async def build_routers(spec: dict[str, Any]) -> tuple[dict[str, str], Stop]:
     """
     from router.fleet_view import StaticFleet
     from router.hosted.client import HostedClient
-    from router.policy.loader import parse_policy
+    from edgefleet.policy.loader import parse_policy
     from router.server import serve
 
     fleet = StaticFleet(fleet_state_of(spec["deployments"]))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from router.domain import COST_BUDGET, LATENCY_BUDGET, LOW_CONFIDENCE, OUT_OF_SCOPE, TierName
 from router.errors import InvalidRequest
-from router.policy.schema import RouteConfig
+from edgefleet.policy.schema import RouteConfig
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Cost rules (pure): edge calls cost the deployment's price per call, hosted
 calls cost per 1K input/output tokens. Before a hosted call (and for the
 "all-hosted" comparison) tokens are estimated exactly the way the hosted adapter
-counts them when the server reports no usage (router.hosted.tokens / wire):
+counts them when the server reports no usage (edgefleet.tokens / wire):
 the chat messages (system prompt with the label list + the text) go in, a small
 JSON object comes out."""
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from router.hosted.tokens import TOKENS_PER_MESSAGE, TOKENS_REPLY_PRIMING, estimate_tokens
-from router.hosted.wire import system_prompt
-from router.policy.schema import HostedConfig
+from edgefleet.tokens import TOKENS_PER_MESSAGE, TOKENS_REPLY_PRIMING, estimate_tokens
+from edgefleet.openai_wire import system_prompt
+from edgefleet.policy.schema import HostedConfig
 
 # estimate_tokens('{"label": "<label>", "confidence": 0.93}') without the label itself
 _CLASSIFY_REPLY_CHARS = len('{"label": "", "confidence": 0.93}')

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from fleet.errors import UnknownDeployment, UnknownNode
 
 if TYPE_CHECKING:
-    from fleet.state import FleetState
+    from edgefleet.state import FleetState
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ class StaticFleet(_Versioned):
 
 
 class RayFleetSource(_Versioned):
-    """FleetSource over fleet.ray_backend.ControllerClient with a background long-poll."""
+    """FleetSource over fleet.ray_adapter.backend.ControllerClient with a background long-poll."""
 
     def __init__(self, client: Any, *, poll_timeout_s: float = 10.0, retry_s: float = 1.0) -> None:
         super().__init__()
@@ -154,7 +154,7 @@ class RayFleetSource(_Versioned):
     ) -> RayFleetSource:
         """Connect to the controller (ControllerClient.connect; joins Ray once, blocking)
         and start polling. kwargs: poll_timeout_s, retry_s."""
-        from fleet.ray_backend import ControllerClient
+        from fleet.ray_adapter.backend import ControllerClient
 
         client = ControllerClient.connect(namespace, name, address)
         source = cls(client, **kwargs)

@@ -19,8 +19,8 @@ from router.edge_client import EdgeClient
 from router.engine import RouterEngine
 from router.fleet_servicer import FleetServicer
 from router.fleet_view import FleetSource
-from router.policy.loader import load_policy, parse_policy
-from router.policy.schema import Policy
+from edgefleet.policy.loader import load_policy, parse_policy
+from edgefleet.policy.schema import Policy
 from router.servicer import RouterServicer
 
 log = logging.getLogger(__name__)

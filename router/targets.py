@@ -16,7 +16,7 @@ from router.costs import edge_call_cost, estimate_hosted_cost, hosted_call_cost
 from router.domain import EdgeCaller, EdgeOutput, HostedCaller, ServedBy, TargetAnswer
 from router.errors import TargetError
 from router.estimates import Estimates
-from router.policy.schema import HostedConfig, Policy
+from edgefleet.policy.schema import HostedConfig, Policy
 
 TOP_SCORES = 5
 
@@ -26,11 +26,11 @@ class FleetIndex:
     """Fleet state indexed for routing (rebuilt once per state version)."""
 
     version: int
-    deployments: dict[str, Any]  # name -> fleet.state.DeploymentState
+    deployments: dict[str, Any]  # name -> edgefleet.state.DeploymentState
 
     @classmethod
     def build(cls, state: Any) -> FleetIndex:
-        """Index a fleet.state.FleetState."""
+        """Index a edgefleet.state.FleetState."""
         return cls(int(state.version), {d.name: d for d in state.deployments})
 
 

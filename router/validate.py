@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from router.domain import Constraints, InferInput
 from router.errors import InvalidRequest
-from router.policy.schema import Policy
+from edgefleet.policy.schema import Policy
 
 SUPPORTED_TASKS = ("classify", "embed")
 RESERVED_TASKS = ("generate",)

@@ -39,7 +39,7 @@ def deployment_record(registry: Path, deployment: str, model: str, price: float,
 
 def clinc_texts(domain: str | None, n: int, seed: int = 5) -> list[str]:
     """`n` CLINC150 test texts (of `domain` when given), in a fixed shuffled order."""
-    from fleet.data import load_clinc150
+    from factory.data import load_clinc150
 
     data = load_clinc150()
     pool = data.in_domain(data.test, domain) if domain else list(data.test)

@@ -1,5 +1,5 @@
 """Suite `int8`: FP32 vs INT8 MiniLM models from the FACTORY (same head, encoder quantised with
-NNCF): batch-1 latency, batched throughput and CLINC150 accuracy, through fleet.runtime.TextModel.
+NNCF): batch-1 latency, batched throughput and CLINC150 accuracy, through fleet.serving.runtime.TextModel.
 
 The pair is the first model (generalist, then domain-router, then any) that has a wordpiece FP32
 version and an INT8 version in the registry; every other wordpiece version of that model (e.g. the
@@ -68,9 +68,9 @@ def _throughput(model: Any, texts: list[str], seconds: float, batch: int = 32) -
 
 def run(ctx: Any) -> dict[str, Any]:
     """Measure every version of the chosen model; headline INT8 vs FP32."""
-    from fleet.data import load_clinc150
+    from factory.data import load_clinc150
     from fleet.models.manifest import load_bundle
-    from fleet.runtime import TextModel
+    from fleet.serving.runtime import TextModel
 
     registry = ctx.models_dir()
     picked = find_versions(registry)

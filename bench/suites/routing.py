@@ -49,7 +49,7 @@ def policies(policy: dict[str, Any], route_name: str) -> dict[str, dict[str, Any
 
 def workload(tiny: bool) -> tuple[list[str], list[str]]:
     """(texts, gold labels): CLINC150 test + oos_test (a stratified slice in a tiny run)."""
-    from fleet.data import load_clinc150
+    from factory.data import load_clinc150
 
     data = load_clinc150()
     examples = list(data.test) + list(data.oos_test)
@@ -60,7 +60,7 @@ def workload(tiny: bool) -> tuple[list[str], list[str]]:
 
 def run(ctx: Any) -> dict[str, Any]:
     """Three passes, scores, and the simulated threshold curve."""
-    from router.policy.loader import parse_policy
+    from edgefleet.policy.loader import parse_policy
 
     registry = ctx.models_dir()
     policy_path: Path = ctx.policy_file()

@@ -31,8 +31,8 @@ class _ClosedCircuit:
 def synthetic(routes: int, replicas: int, *, one_deployment: bool) -> tuple[Any, Any, list[str]]:
     """(policy, fleet index, labels): R routes each with one specialist deployment, N replicas spread
     round-robin over the deployments (or all in the last one), labels of 15 intents + oos."""
-    from fleet.state import DeploymentState, FleetState, ReplicaState
-    from router.policy.schema import Policy
+    from edgefleet.state import DeploymentState, FleetState, ReplicaState
+    from edgefleet.policy.schema import Policy
     from router.targets import FleetIndex
 
     labels = [f"intent_{k}" for k in range(15)] + ["oos"]
@@ -93,7 +93,7 @@ def time_decision(routes: int, replicas: int, *, one_deployment: bool, batch_s: 
         for _ in range(calls):
             decide(policy, index, targets, domain, text, labels)
         per_call.append((time.perf_counter() - t0) / calls * 1e6)
-    from fleet.state import FleetState
+    from edgefleet.state import FleetState
     from router.targets import FleetIndex
 
     state = FleetState(version=2, deployments=list(index.deployments.values()))

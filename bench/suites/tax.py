@@ -34,7 +34,7 @@ from bench.suites.common import (
 
 ORDER = ["a_echo", "b_in_process", "c_kserve", "d_routed", "e_ray_actor"]
 TOPOLOGY = (
-    "three server processes (spawned): echo server; KServe replica (fleet.kserve_server.serve_kserve, gRPC "
+    "three server processes (spawned): echo server; KServe replica (fleet.serving.kserve_server.serve_kserve, gRPC "
     "thread pool) serving the specialist; router (router.server.serve, grpc.aio) with a StaticFleet pointing at "
     "that replica. The client is a fourth process (bench load generator, grpc.aio, raw pre-serialised bytes, "
     "one request at a time). (b) runs in the bench process; (e) runs a Ray driver in its own process "
@@ -46,7 +46,7 @@ TOPOLOGY = (
 def specialist(policy_path: Path, registry: Path, domain: str = SPECIALIST_DOMAIN) -> tuple[str, str, float]:
     """(deployment, model, price) of the first specialist for `domain` in the policy whose model is
     in the registry (the one the router tries first)."""
-    from router.policy.loader import load_policy
+    from edgefleet.policy.loader import load_policy
 
     policy = load_policy(policy_path)
     listed: list[str] = []
@@ -65,7 +65,7 @@ class InProcessModel:
 
     def __init__(self, model_path: str, texts: list[str], warmup: int) -> None:
         from fleet.models.manifest import load_bundle
-        from fleet.runtime import TextModel
+        from fleet.serving.runtime import TextModel
 
         self.model = TextModel.load(load_bundle(Path(model_path)))
         self.texts = texts
@@ -100,7 +100,7 @@ class RayProbe:
         class ModelActor:
             def __init__(self, path: str) -> None:
                 from fleet.models.manifest import load_bundle
-                from fleet.runtime import TextModel
+                from fleet.serving.runtime import TextModel
 
                 self.model = TextModel.load(load_bundle(Path(path)))
 

@@ -4,7 +4,7 @@ Every lower-level failure (connection refused, timeout, HTTP error, malformed
 answer, open circuit) is translated here, in one place, into
 :class:`router.errors.TargetError` whose message names the endpoint (name and
 URL) and never the API key. Retries, backoff and Retry-After follow
-:mod:`router.hosted.retry`; the circuit breaker is :mod:`router.hosted.circuit`.
+:mod:`router.hosted.retry`; the circuit breaker is :mod:`router.circuit`.
 
 Timeouts: each attempt may take at most ``min(cfg.timeout_ms, time left of the
 caller's timeout_s)``; retries stop when the caller's budget is spent.
@@ -13,7 +13,7 @@ Circuit accounting: one call (all its retries together) is one success or one
 failure. A timeout that happened only because the caller's budget was shorter
 than ``cfg.timeout_ms`` does not count against the endpoint, nor does a call
 refused before sending (missing API key). Token counts come from the server's
-``usage``; without it they are estimated (:mod:`router.hosted.tokens`).
+``usage``; without it they are estimated (:mod:`edgefleet.tokens`).
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from typing import Any, TypeVar
 import httpx
 
 from router.errors import TargetError
-from router.hosted import wire
-from router.hosted.circuit import CircuitBreaker, CircuitStateName
+from edgefleet import openai_wire as wire
+from router.circuit import CircuitBreaker, CircuitStateName
 from router.hosted.retry import RetryPolicy, is_retryable_status, parse_retry_after
-from router.hosted.tokens import estimate_chat_tokens, estimate_tokens, split_tokens
-from router.policy.schema import HostedConfig
+from edgefleet.tokens import estimate_chat_tokens, estimate_tokens, split_tokens
+from edgefleet.policy.schema import HostedConfig
 
 log = logging.getLogger("edgefleet.hosted")
 

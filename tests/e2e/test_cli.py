@@ -17,7 +17,7 @@ import pytest
 from protos.edgefleet.v1 import common_pb2, router_pb2, router_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[2]
-EDGEFLEET = [sys.executable, "-m", "fleet.cli"]
+EDGEFLEET = [sys.executable, "-m", "cli.main"]
 
 pytestmark = pytest.mark.e2e
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fleet.data import load_clinc150
+from factory.data import load_clinc150
 from fleet.errors import ModelLoadError
-from fleet.factory import artifacts as art
-from fleet.factory.build import BuildConfig, BuildSummary
-from fleet.factory.pipeline import add_model, build_registry, distill_from_log, evaluate_registry
+from factory import artifacts as art
+from factory.build import BuildConfig, BuildSummary
+from factory.pipeline import add_model, build_registry, distill_from_log, evaluate_registry
 from fleet.models.manifest import load_bundle, resolve_model_dir
-from fleet.runtime import TextModel
+from fleet.serving.runtime import TextModel
 
 pytestmark = pytest.mark.integration
 

@@ -12,11 +12,11 @@ import pytest
 import ray
 
 from fleet.errors import FleetError, UnknownDeployment, UnknownNode
-from fleet.ray_backend import ControllerClient, replica_actor_name, start_controller
-from fleet.state import FleetState
+from fleet.ray_adapter.backend import ControllerClient, replica_actor_name, start_controller
+from edgefleet.state import FleetState
 from protos.inference import grpc_service_pb2 as kserve_pb2
 from protos.inference import grpc_service_pb2_grpc as kserve_grpc
-from router.policy.loader import parse_policy
+from edgefleet.policy.loader import parse_policy
 from tests.fixtures.ray_cluster import TEST_NAMESPACE
 
 pytestmark = pytest.mark.integration

@@ -20,10 +20,10 @@ import httpx
 import pytest
 
 from router.errors import TargetError
-from router.hosted import wire
+from edgefleet import openai_wire as wire
 from router.hosted.client import HostedClient
-from router.hosted.standin import StandInServer
-from router.policy.schema import CircuitConfig, HostedConfig, StandInConfig
+from standin.server import StandInServer
+from edgefleet.policy.schema import CircuitConfig, HostedConfig, StandInConfig
 from tests.unit.test_standin_handlers import KeywordModel
 
 pytestmark = pytest.mark.integration

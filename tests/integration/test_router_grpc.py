@@ -2,7 +2,7 @@
 
 Part 1 (fast): the router server with in-memory edge/hosted fakes -- auth, bad
 inputs, health, reflection, InferStream, WatchFleet.
-Part 2: StaticFleet pointing at real KServe replicas (fleet.kserve_server over
+Part 2: StaticFleet pointing at real KServe replicas (fleet.serving.kserve_server over
 real TextModels from the `model_registry` fixture) and the real STAND-IN +
 HostedClient -- edge answers, escalation, hosted down.
 """
@@ -20,12 +20,12 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from fleet.state import DeploymentState, FleetState, NodeState, ReplicaState
+from edgefleet.state import DeploymentState, FleetState, NodeState, ReplicaState
 from protos.edgefleet.v1 import common_pb2, fleet_pb2, fleet_pb2_grpc, router_pb2, router_pb2_grpc
 from router.edge_client import EdgeClient
 from router.errors import TargetError
 from router.fleet_view import StaticFleet
-from router.policy.loader import parse_policy
+from edgefleet.policy.loader import parse_policy
 from router.server import FLEET_SERVICE, ROUTER_SERVICE, RouterServer, serve
 from tests.unit.router_fakes import POLICY_YAML, FakeEdge, FakeHosted, make_state
 
@@ -189,14 +189,14 @@ routes:
 @pytest.fixture(scope="module")
 def text_models(model_registry: Path) -> dict[str, Any]:
     from fleet.models.manifest import load_bundle, resolve_model_dir
-    from fleet.runtime import TextModel
+    from fleet.serving.runtime import TextModel
 
     return {name: TextModel.load(load_bundle(resolve_model_dir(model_registry, name))) for name in MODELS}
 
 
 @pytest.fixture(scope="module")
 def replicas(text_models: dict[str, Any]) -> Iterator[FleetState]:
-    from fleet.kserve_server import serve_kserve
+    from fleet.serving.kserve_server import serve_kserve
 
     servers: list[Any] = []
     deployments = []
@@ -227,7 +227,7 @@ def replicas(text_models: dict[str, Any]) -> Iterator[FleetState]:
 
 @pytest.fixture(scope="module")
 def stand_in(text_models: dict[str, Any]) -> Iterator[str]:
-    from router.hosted.standin import StandInServer
+    from standin.server import StandInServer
 
     server = StandInServer(text_models["generalist"])
     try:

@@ -1,4 +1,4 @@
-"""fleet.runtime with real OpenVINO: built CLINC models classify correctly, device fallback,
+"""fleet.serving.runtime with real OpenVINO: built CLINC models classify correctly, device fallback,
 thread safety, input validation and clear errors for damaged models."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fleet.data import load_clinc150
+from factory.data import load_clinc150
 from fleet.errors import ModelLoadError
-from fleet.models.export import MLPWeights, export_mlp, mlp_tensor_specs, numpy_forward
+from factory.export import MLPWeights, export_mlp, mlp_tensor_specs, numpy_forward
 from fleet.models.featurize import DEFAULT_HASHED_CONFIG, HashedFeaturizer
 from fleet.models.manifest import ModelBundle, load_bundle
 from fleet.models.registry import write_model_version
-from fleet.runtime import TextModel, available_devices
+from fleet.serving.runtime import TextModel, available_devices
 from tests.fixtures.models import bundle
 
 pytestmark = pytest.mark.integration
@@ -143,7 +143,7 @@ def test_exported_ir_matches_numpy(tmp_path: Path) -> None:
 
 
 def test_build_is_idempotent_and_content_hashed(tmp_path: Path) -> None:
-    from fleet.models.build import build_default_models, build_summary_rows
+    from factory.hashed_models import build_default_models, build_summary_rows
 
     [first] = build_default_models(tmp_path, only=["clinc-meta"], train_limit=10, progress=False)
     manifest = load_bundle(first).manifest

@@ -13,9 +13,9 @@ import pytest
 
 from fleet.errors import ModelLoadError
 from router.hosted.client import HostedClient
-from router.hosted.standin import StandInServer
-from router.hosted.tier import HostedTier
-from router.policy.schema import HostedConfig, StandInConfig
+from standin.server import StandInServer
+from standin.tier import HostedTier
+from edgefleet.policy.schema import HostedConfig, StandInConfig
 
 pytestmark = pytest.mark.integration
 
@@ -86,9 +86,9 @@ def test_unknown_candidate_labels_are_a_400(standin: StandInServer) -> None:
 
 
 def test_module_entry_point_serves_until_terminated(model_registry: Path) -> None:
-    """`python -m router.hosted.standin` prints its base URL, answers, and exits cleanly on SIGTERM."""
+    """`python -m standin.server` prints its base URL, answers, and exits cleanly on SIGTERM."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "router.hosted.standin", "--registry", str(model_registry), "--port", "0"],
+        [sys.executable, "-m", "standin.server", "--registry", str(model_registry), "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:

@@ -19,7 +19,7 @@ from tui.app import create_app
 from tui.backoff import Backoff
 from tui.client import FleetClientError, GrpcFleetClient, RouterUnavailable
 from tui.demo import build_demo_snapshot
-from tui.testing import wait_for_snapshot, wait_until
+from bench.tui_harness import wait_for_snapshot, wait_until
 from tui.widgets.connection_banner import ConnectionBanner
 from tui.widgets.deployments_table import DeploymentsTable
 from tui.widgets.scale_screen import ScaleScreen

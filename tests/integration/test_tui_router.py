@@ -25,7 +25,7 @@ from tests.unit.router_fakes import FakeEdge, FakeHosted, make_policy, make_stat
 from tui.app import EdgeFleetApp, create_app
 from tui.backoff import Backoff
 from tui.client import GrpcFleetClient
-from tui.testing import wait_until
+from bench.tui_harness import wait_until
 from tui.widgets.confirm_screen import ConfirmScreen
 from tui.widgets.connection_banner import ConnectionBanner
 from tui.widgets.deployments_table import DeploymentsTable

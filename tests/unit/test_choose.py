@@ -21,7 +21,7 @@ from router.choose import (
     required_confidence,
 )
 from router.errors import InvalidRequest
-from router.policy.schema import RouteConfig
+from edgefleet.policy.schema import RouteConfig
 from tests.unit.router_fakes import make_policy
 
 

@@ -1,10 +1,10 @@
-"""Circuit breaker transitions with a fake clock (router/hosted/circuit.py)."""
+"""Circuit breaker transitions with a fake clock (router/circuit.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from router.hosted.circuit import CircuitBreaker
+from router.circuit import CircuitBreaker
 
 
 class FakeClock:

@@ -1,12 +1,12 @@
-"""Unit tests of fleet.cluster's pure parts (no Ray started)."""
+"""Unit tests of fleet.ray_adapter.cluster's pure parts (no Ray started)."""
 
 from __future__ import annotations
 
 import json
 
-from fleet.cluster import join_command
-from fleet.node_agent import describe_devices
-from fleet.runtime import DeviceInfo
+from fleet.ray_adapter.cluster import join_command
+from fleet.serving.node_agent import describe_devices
+from fleet.serving.runtime import DeviceInfo
 
 
 def test_join_command_advertises_devices_and_labels() -> None:

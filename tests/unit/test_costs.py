@@ -11,8 +11,8 @@ from router.costs import (
     estimate_hosted_cost,
     hosted_call_cost,
 )
-from router.hosted import wire
-from router.hosted.tokens import estimate_chat_tokens, estimate_tokens
+from edgefleet import openai_wire as wire
+from edgefleet.tokens import estimate_chat_tokens, estimate_tokens
 from tests.unit.router_fakes import make_policy
 
 CFG = make_policy().hosted_endpoint("big")

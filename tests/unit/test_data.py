@@ -1,4 +1,4 @@
-"""fleet.data: local copies, sha256 checks, download path (local HTTP server) and carving."""
+"""factory.data: local copies, sha256 checks, download path (local HTTP server) and carving."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet import data
+from factory import data
 from fleet.errors import DataError
 
 

@@ -10,9 +10,9 @@ import openvino.opset13 as ops
 import pytest
 
 from fleet.errors import ModelLoadError
-from fleet.factory.byom import read_labels, register_model
+from factory.byom import read_labels, register_model
 from fleet.models.manifest import load_bundle
-from fleet.runtime import TextModel
+from fleet.serving.runtime import TextModel
 
 
 def _foreign_ir(folder: Path, dim: int = 64, labels: int = 3) -> Path:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fleet.data import Clinc150
-from fleet.factory.distill import (
+from factory.data import Clinc150
+from factory.distill import (
     DistillOptions,
     domain_projection,
     make_targets,
@@ -14,7 +14,7 @@ from fleet.factory.distill import (
     student_accuracy,
     train_student,
 )
-from fleet.models.train_hashed import TrainConfig
+from factory.train_hashed import TrainConfig
 
 
 def _clinc() -> Clinc150:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fleet.data import Clinc150
-from fleet.factory.evaluate import benchmark_of
+from factory.data import Clinc150
+from factory.evaluate import benchmark_of
 from fleet.models.manifest import Manifest
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from fleet.data import Clinc150
+from factory.data import Clinc150
 from fleet.errors import FleetError
-from fleet.factory.flywheel import DistillReport, StudentDelta, hard_examples, is_heldout, read_log
+from factory.flywheel import DistillReport, StudentDelta, hard_examples, is_heldout, read_log
 
 
 def _clinc() -> Clinc150:

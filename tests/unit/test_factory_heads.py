@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fleet.data import Clinc150
-from fleet.factory.heads import domain_task, generalist_task, oos_threshold, specialist_task, train_head
+from factory.data import Clinc150
+from factory.heads import domain_task, generalist_task, oos_threshold, specialist_task, train_head
 
 
 def _clinc() -> Clinc150:

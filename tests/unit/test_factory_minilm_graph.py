@@ -6,7 +6,7 @@ import numpy as np
 import openvino as ov
 import pytest
 
-from fleet.factory.minilm_graph import BertConfig, attach_head, build_encoder_model, reference_embed
+from factory.minilm_graph import BertConfig, attach_head, build_encoder_model, reference_embed
 
 
 def _tiny_weights(cfg: BertConfig, vocab: int = 40, seed: int = 0) -> dict[str, np.ndarray]:

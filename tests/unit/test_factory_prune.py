@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fleet.factory.heads import Head
-from fleet.factory.prune import head_table, magnitude_prune, prune_head, prune_mlp
-from fleet.models.export import MLPWeights
+from factory.heads import Head
+from factory.prune import head_table, magnitude_prune, prune_head, prune_mlp
+from factory.export import MLPWeights
 
 
 def test_magnitude_prune_zeroes_the_smallest_fraction() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fleet.factory.evaluate import ModelEval
-from fleet.factory.report import EvalReport, compare, write
+from factory.evaluate import ModelEval
+from factory.report import EvalReport, compare, write
 
 
 def _m(name: str, version: str, precision: str, featurizer: str, benchmark: str, acc: float, ms: float,

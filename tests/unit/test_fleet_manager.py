@@ -1,4 +1,4 @@
-"""Unit tests of fleet.fleet_manager.FleetManager with an in-memory backend (no Ray)."""
+"""Unit tests of fleet.control.manager.FleetManager with an in-memory backend (no Ray)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 
 from fleet.errors import FleetError, UnknownDeployment, UnknownNode
-from fleet.fleet_manager import FleetManager
-from fleet.fleet_observe import ActorGone
+from fleet.control.manager import FleetManager
+from fleet.control.snapshot import ActorGone
 from fleet.models.manifest import ModelBundle, TensorSpec
 from fleet.models.registry import write_model_version
-from fleet.placement import NodeView
-from fleet.reconcile import StartReplica
-from fleet.state import FleetState
-from router.policy.schema import Policy
+from fleet.control.placement import NodeView
+from fleet.control.reconcile import StartReplica
+from edgefleet.state import FleetState
+from edgefleet.policy.schema import Policy
 
 
 class FakeReplica:
@@ -32,7 +32,7 @@ class FakeReplica:
 
 
 class FakeBackend:
-    """In-memory stand-in for fleet.ray_backend.RayBackend."""
+    """In-memory stand-in for fleet.ray_adapter.backend.RayBackend."""
 
     def __init__(self, nodes: list[NodeView]) -> None:
         self.nodes = nodes

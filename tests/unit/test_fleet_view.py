@@ -8,7 +8,7 @@ import copy
 import pytest
 
 from fleet.errors import UnknownDeployment, UnknownNode
-from fleet.state import FleetState
+from edgefleet.state import FleetState
 from router.fleet_view import FleetSource, RayFleetSource, StaticFleet
 from tests.unit.router_fakes import make_state
 

@@ -1,6 +1,6 @@
 """HostedClient with httpx.MockTransport (no sockets): requests, parsing, retries, circuit.
 
-Also the pure helpers it relies on: router/hosted/wire.py, retry.py and tokens.py.
+Also the pure helpers it relies on: edgefleet/openai_wire.py, retry.py and tokens.py.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import httpx
 import pytest
 
 from router.errors import TargetError
-from router.hosted import wire
+from edgefleet import openai_wire as wire
 from router.hosted.client import HostedClient
 from router.hosted.retry import RetryPolicy, is_retryable_status, parse_retry_after
-from router.hosted.tokens import estimate_chat_tokens, estimate_tokens, split_tokens
-from router.policy.schema import CircuitConfig, HostedConfig
+from edgefleet.tokens import estimate_chat_tokens, estimate_tokens, split_tokens
+from edgefleet.policy.schema import CircuitConfig, HostedConfig
 
 URL = "https://hosted.example/v1"
 SECRET = "sk-test-SECRET-0123456789"

@@ -1,12 +1,12 @@
-"""Unit tests of fleet.placement (pure, no Ray)."""
+"""Unit tests of fleet.control.placement (pure, no Ray)."""
 
 from __future__ import annotations
 
 import pytest
 
 from fleet.errors import PlacementError
-from fleet.placement import NodeView, best_device, choose_node, selector_matches
-from router.policy.schema import DeploymentConfig
+from fleet.control.placement import NodeView, best_device, choose_node, selector_matches
+from edgefleet.policy.schema import DeploymentConfig
 
 
 def node(name: str, devices: list[str], labels: dict[str, str] | None = None, **kw: object) -> NodeView:

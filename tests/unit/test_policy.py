@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from router.errors import PolicyError
-from router.policy import load_policy, parse_policy
+from edgefleet.policy import load_policy, parse_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 

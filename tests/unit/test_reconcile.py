@@ -1,13 +1,13 @@
-"""Unit tests of fleet.reconcile.plan (pure, no Ray)."""
+"""Unit tests of fleet.control.reconcile.plan (pure, no Ray)."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
 
-from fleet.placement import NodeView
-from fleet.reconcile import DEAD, ReplicaView, plan
-from router.policy.schema import DeploymentConfig
+from fleet.control.placement import NodeView
+from fleet.control.reconcile import DEAD, ReplicaView, plan
+from edgefleet.policy.schema import DeploymentConfig
 
 
 def node(name: str, devices: tuple[str, ...] = ("CPU",), **kw: object) -> NodeView:

@@ -1,4 +1,4 @@
-"""The stand-in's request handling without sockets (router/hosted/standin_handlers.py)."""
+"""The stand-in's request handling without sockets (standin/handlers.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from router.hosted import wire
-from router.hosted.standin_handlers import (
+from edgefleet import openai_wire as wire
+from standin.handlers import (
     StandInIdentity,
     StandInRequestError,
     chat_completion,
@@ -135,7 +135,7 @@ def test_pick_label_uniform_when_no_mass() -> None:
 
 
 def test_pick_label_says_oos_under_the_calibrated_threshold() -> None:
-    from router.hosted.standin_handlers import pick_label
+    from standin.handlers import pick_label
 
     labels = ["balance", "transfer", "oos"]
     unsure = np.array([0.40, 0.35, 0.25])

@@ -1,13 +1,13 @@
-"""fleet.models.train_hashed: learns a toy problem, soft labels, determinism, metrics."""
+"""factory.train_hashed: learns a toy problem, soft labels, determinism, metrics."""
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
 
-from fleet.models.export import numpy_forward
-from fleet.models.metrics import choose_threshold, classifier_metrics
-from fleet.models.train_hashed import TrainConfig, forward_probs, train_mlp
+from factory.export import numpy_forward
+from factory.metrics import choose_threshold, classifier_metrics
+from factory.train_hashed import TrainConfig, forward_probs, train_mlp
 
 SMALL = TrainConfig(hidden=32, epochs=30, batch_size=32, lr=1e-2, dropout=0.0, patience=30, seed=3)
 

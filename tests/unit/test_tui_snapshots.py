@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 
 from tui.app import EdgeFleetApp
 from tui.backoff import Backoff
-from tui.testing import demo_app, wait_for_snapshot, wait_until
+from bench.tui_harness import demo_app, wait_for_snapshot, wait_until
 from tui.widgets.trace_screen import TraceScreen
 
 SnapCompare = Callable[..., bool]

@@ -1,0 +1,79 @@
+"""``edgefleet demo``: start the local fleet, route a CLINC150 sample through the
+router, print a summary table, stop everything, exit 0 (non-zero on failure)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+
+import grpc
+from rich.console import Console
+from rich.table import Table
+
+from cli.workload import Summary, clinc_sample, send_all, summarise
+from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc
+
+console = Console()
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Run the demo; returns the process exit code."""
+    logging.basicConfig(level=logging.WARNING)
+    return asyncio.run(_demo(args.config, args.requests, args.concurrency))
+
+
+async def _demo(config: str, n: int, concurrency: int) -> int:
+    from cli.supervisor import running_fleet
+
+    if n < 1:
+        console.print("[red]--requests must be at least 1[/]")
+        return 2
+    samples = clinc_sample(n)
+    t0 = time.monotonic()
+    with console.status("starting the fleet (Ray head + simulated nodes, replicas, stand-in, router)..."):
+        cm = running_fleet(config)
+        fleet = await cm.__aenter__()
+    try:
+        console.print(f"fleet up in {time.monotonic() - t0:.1f}s; router {fleet.router_address}")
+        for name, url in fleet.hosted_urls.items():
+            console.print(f"hosted tier [bold]{name}[/]: [yellow]offline STAND-IN[/] at {url}")
+        with console.status(f"routing {len(samples)} CLINC150 test requests "
+                            f"({sum(s.intent == 'oos' for s in samples)} out of scope)..."):
+            t1 = time.monotonic()
+            outcomes = await send_all(fleet.router_address, samples, concurrency=concurrency)
+            wall = time.monotonic() - t1
+        async with grpc.aio.insecure_channel(fleet.router_address) as channel:
+            snap = await fleet_pb2_grpc.FleetStub(channel).GetFleet(fleet_pb2.GetFleetRequest(), timeout=10)
+        summary = summarise(outcomes, snap.traffic.hosted_equivalent_usd)
+        _print_summary(summary, wall)
+        errors = [o.error for o in outcomes if o.error]
+        if errors:
+            console.print(f"[red]{len(errors)} request(s) failed[/], first: {errors[0]}")
+            return 1
+        return 0
+    finally:
+        with console.status("stopping the fleet..."):
+            await cm.__aexit__(None, None, None)
+        console.print("fleet stopped")
+
+
+def _print_summary(s: Summary, wall_s: float) -> None:
+    table = Table(title=f"EdgeFleet demo: {s.requests} CLINC150 test requests through the router")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("answered at the edge", f"{s.edge_share:.1%}")
+    table.add_row("answered by the hosted tier (stand-in)", f"{s.hosted_share:.1%}")
+    table.add_row("escalated", f"{s.escalated_share:.1%}")
+    table.add_row("accuracy (all, oos as a label)", f"{s.accuracy:.3f}")
+    table.add_row("in-scope accuracy", f"{s.inscope_accuracy:.3f}")
+    table.add_row("out-of-scope recall", f"{s.oos_recall:.3f}")
+    table.add_row("total cost", f"${s.cost_usd:.6f}")
+    table.add_row("cost if all hosted", f"${s.all_hosted_cost_usd:.6f}")
+    ratio = s.cost_usd / s.all_hosted_cost_usd if s.all_hosted_cost_usd else float("nan")
+    table.add_row("cost vs all hosted", f"{ratio:.1%}")
+    table.add_row("latency p50 / p95 (client side)", f"{s.p50_ms:.1f} / {s.p95_ms:.1f} ms")
+    table.add_row("throughput", f"{s.requests / wall_s:.0f} req/s")
+    table.add_row("errors", str(s.errors))
+    console.print(table)

@@ -1,0 +1,139 @@
+"""The ``edgefleet`` command line. Parses arguments and dispatches; every
+command's work lives in its own module, imported only when the command runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="edgefleet",
+        description="Run OpenVINO specialist models on a Ray edge fleet and route requests "
+        "between them and a hosted model.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", help="start a local fleet: Ray head + simulated nodes, replicas, stand-in, router")
+    up.add_argument("--config", default="edgefleet.yaml", help="policy file (default: edgefleet.yaml)")
+    up.add_argument("--detach", action="store_true", help="run in the background; stop with `edgefleet down`")
+    up.add_argument("--ready-timeout", type=float, default=300.0, help="seconds to wait for the fleet")
+
+    down = sub.add_parser("down", help="stop the fleet started by `edgefleet up`")
+    down.add_argument("--timeout", type=float, default=60.0)
+
+    status = sub.add_parser("status", help="show nodes, deployments and routes")
+    status.add_argument("--router", help="router address host:port (default: the running fleet's)")
+    status.add_argument("--json", action="store_true", help="print the snapshot as JSON")
+
+    infer = sub.add_parser("infer", help="send one request to the router and print the response as JSON")
+    infer.add_argument("--text", required=True, action="append", help="text (repeat for a batch)")
+    infer.add_argument("--task", default="classify", help="classify or embed")
+    infer.add_argument("--domain", default="", help="skip domain detection")
+    infer.add_argument("--route", default="", help="force a named route")
+    infer.add_argument("--max-latency-ms", type=float)
+    infer.add_argument("--max-cost-usd", type=float)
+    infer.add_argument("--min-confidence", type=float)
+    infer.add_argument("--router", help="router address host:port")
+    infer.add_argument("--api-key", help="API key (or set EDGEFLEET_API_KEY)")
+    infer.add_argument("--timeout", type=float, default=30.0)
+
+    policy = sub.add_parser("policy", help="policy files")
+    psub = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
+    check = psub.add_parser("check", help="validate a policy file")
+    check.add_argument("file")
+
+    node = sub.add_parser("node", help="edge nodes")
+    nsub = node.add_subparsers(dest="node_command", required=True, metavar="ACTION")
+    join = nsub.add_parser("join", help="join this machine to a fleet's Ray cluster")
+    join.add_argument("--head", required=True, help="Ray head address host:port")
+    join.add_argument("--labels", default="", help="k=v,k2=v2")
+    join.add_argument("--num-cpus", type=float)
+    join.add_argument("--name", help="node name (default: hostname)")
+
+    models = sub.add_parser("models", help="build, evaluate and register models")
+    msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    mb = msub.add_parser("build", help="build the model registry (idempotent)")
+    mb.add_argument("--out", default=".edgefleet/models")
+    mb.add_argument("--hashed-only", action="store_true", help="only the hashed models (about a minute)")
+    mb.add_argument("--quick", action="store_true", help="factory models on small data slices (a smoke build, lower accuracy)")
+    me = msub.add_parser("eval", help="evaluate every model; write JSON, markdown and a PNG plot")
+    me.add_argument("--registry", default=".edgefleet/models")
+    me.add_argument("--out", help="report folder (default: REGISTRY/report)")
+    md = msub.add_parser("distill", help="retrain the students with escalated requests")
+    md.add_argument("--from-log", required=True)
+    md.add_argument("--registry", default=".edgefleet/models")
+    ma = msub.add_parser("add", help="register your own model (IR, ONNX, or PyTorch when installed)")
+    ma.add_argument("path")
+    ma.add_argument("--name", required=True)
+    ma.add_argument("--task", default="classify", choices=["classify", "embed"])
+    ma.add_argument("--labels", help="file with one label per line (classify)")
+    ma.add_argument("--registry", default=".edgefleet/models")
+
+    tui = sub.add_parser("tui", help="the operator dashboard")
+    tui.add_argument("--router", help="router address host:port")
+    tui.add_argument("--demo", action="store_true", help="show built-in DEMO DATA (no router)")
+
+    bench = sub.add_parser("bench", help="run the benchmark suites")
+    bench.add_argument("suites", nargs="*", help="tax throughput routing scale int8 (default: all)")
+    bench.add_argument("--out", default="bench-out")
+    bench.add_argument("--tiny", action="store_true", help="a tiny configuration (smoke test)")
+
+    demo = sub.add_parser("demo", help="start the fleet, route a CLINC150 sample, print a summary, stop")
+    demo.add_argument("--config", default="edgefleet.yaml")
+    demo.add_argument("--requests", type=int, default=600)
+    demo.add_argument("--concurrency", type=int, default=8)
+
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``edgefleet`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    cmd = args.command
+    if cmd in ("up", "down", "status"):
+        from cli import ops_commands
+
+        return int(getattr(ops_commands, cmd)(args))
+    if cmd == "infer":
+        from cli.client_commands import infer
+
+        return infer(args)
+    if cmd == "policy":
+        from cli.client_commands import policy_check
+
+        return policy_check(args)
+    if cmd == "node":
+        from cli.ops_commands import node_join
+
+        return node_join(args)
+    if cmd == "models":
+        from cli import model_commands
+
+        return int(getattr(model_commands, args.models_command)(args))
+    if cmd == "tui":
+        from cli.client_commands import tui
+
+        return tui(args)
+    if cmd == "bench":
+        from cli.client_commands import bench
+
+        return bench(args)
+    if cmd == "demo":
+        from cli.demo import run_demo
+
+        return run_demo(args)
+    raise AssertionError(cmd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

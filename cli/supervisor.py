@@ -1,0 +1,169 @@
+"""The process behind ``edgefleet up``: starts the local Ray cluster (head plus
+simulated nodes), the controller and its replicas, the hosted stand-in(s) and the
+router, records itself in the run-state file, and tears everything down in
+reverse order on SIGTERM/SIGINT (also when start-up fails half-way)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cli.runstate import RunState
+from edgefleet.policy import Policy, load_policy
+
+log = logging.getLogger("edgefleet.supervisor")
+
+
+@dataclass
+class RunningFleet:
+    """Handles to everything a local fleet runs; `router_address` is what apps call."""
+
+    policy: Policy
+    config: str
+    router_address: str
+    ray_address: str
+    hosted_urls: dict[str, str] = field(default_factory=dict)
+    router: Any = None
+
+
+def registry_path(policy: Policy, config: str | Path) -> Path:
+    """The model registry folder, resolved against the policy file's folder."""
+    return (Path(config).resolve().parent / policy.registry).resolve()
+
+
+def missing_models(policy: Policy, registry: Path) -> list[str]:
+    """Models the policy deploys (or the stand-in needs) that the registry lacks."""
+    from fleet.errors import ModelLoadError
+    from fleet.models.manifest import resolve_model_dir
+
+    needed = {policy.model(d.model).name for d in policy.deployments}
+    needed |= {h.stand_in.model for h in policy.hosted if h.stand_in is not None}
+    missing = []
+    for name in sorted(needed):
+        try:
+            resolve_model_dir(registry, name, policy.model(name).version)
+        except (ModelLoadError, FileNotFoundError):
+            missing.append(name)
+    return missing
+
+
+def ensure_models(policy: Policy, registry: Path) -> None:
+    """Build what the policy needs and the registry lacks: the model factory (MiniLM models and
+    students; minutes on first run, cached after), then the hashed default set."""
+    from fleet.errors import ModelLoadError
+    from factory.hashed_models import build_default_models, default_model_names
+
+    missing = missing_models(policy, registry)
+    if not missing:
+        return
+    log.info("building missing models: %s", ", ".join(missing))
+    if set(missing) - set(default_model_names()):
+        from factory.pipeline import build_registry
+
+        build_registry(registry, progress=True)
+        missing = missing_models(policy, registry)
+    hashed = [m for m in missing if m in default_model_names()]
+    if hashed:
+        build_default_models(registry, only=hashed)
+    left = missing_models(policy, registry)
+    if left:
+        raise ModelLoadError(f"the policy needs models the registry {registry} does not have and "
+                             f"no builder makes: {', '.join(left)} (register them with `edgefleet models add`)")
+
+
+@contextlib.asynccontextmanager
+async def running_fleet(config: str, *, ready_timeout: float = 300.0) -> AsyncIterator[RunningFleet]:
+    """Start a whole local fleet; stop it (in reverse order) on exit."""
+    from fleet.ray_adapter.cluster import start_local_cluster
+    from fleet.ray_adapter.backend import start_controller
+    from router.fleet_view import RayFleetSource
+    from router.hosted import HostedClient
+    from standin.server import StandInServer
+    from router.server import serve
+
+    policy = load_policy(config)
+    registry = registry_path(policy, config)
+    await asyncio.to_thread(ensure_models, policy, registry)
+    async with contextlib.AsyncExitStack() as stack:
+        cluster = start_local_cluster(policy)  # on the main thread: ray.init installs signal handlers
+        stack.callback(cluster.shutdown)
+        urls: dict[str, str] = {}
+        for h in policy.hosted:
+            if h.stand_in is not None and h.base_url is None:
+                standin = await asyncio.to_thread(StandInServer.from_registry, registry, h.stand_in)
+                urls[h.name] = standin.start()
+                stack.callback(standin.stop)
+                log.info("hosted %s: offline STAND-IN at %s", h.name, urls[h.name])
+        controller = await start_controller(policy, Path(config).resolve(), registry)
+        stack.push_async_callback(controller.shutdown)
+        await controller.wait_ready(timeout_s=ready_timeout)
+        source = RayFleetSource(controller)
+        await source.start()
+        stack.push_async_callback(source.aclose)
+        hosted = {h.name: HostedClient(h, base_url=urls.get(h.name)) for h in policy.hosted}
+        for client in hosted.values():
+            stack.push_async_callback(client.aclose)
+        server = await serve(policy, source, hosted, policy.router.listen, policy_path=config)
+        stack.push_async_callback(server.stop)
+        yield RunningFleet(policy, config, server.address, cluster.address, urls, server)
+
+
+def run_supervisor(config: str, *, ready_timeout: float = 300.0) -> int:
+    """Run a fleet until SIGTERM/SIGINT; keep the run-state file up to date."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    state = RunState(pid=os.getpid(), pgid=os.getpgid(0), config=config, router="")
+    state.write()
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        t0 = time.monotonic()
+        try:
+            async with running_fleet(config, ready_timeout=ready_timeout) as fleet:
+                state.router = fleet.router_address
+                state.ray_address = fleet.ray_address
+                state.hosted = fleet.hosted_urls
+                state.ready = True
+                state.write()
+                log.info("fleet ready in %.1fs; router %s", time.monotonic() - t0, fleet.router_address)
+                print(f"fleet ready: router {fleet.router_address} (Ctrl-C to stop)", flush=True)
+                await stop.wait()
+                log.info("stopping")
+        except Exception as exc:  # start-up failure: record it for `edgefleet up --detach`
+            log.exception("fleet failed")
+            state.error = f"{type(exc).__name__}: {exc}"
+            state.write()
+            return 1
+        return 0
+
+    try:
+        return asyncio.run(main())
+    finally:
+        current = RunState.read()
+        if current is not None and current.pid == os.getpid() and not current.error:
+            RunState.clear()
+
+
+def main() -> int:
+    """``python -m cli.supervisor --config F`` (what ``edgefleet up --detach`` runs)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--ready-timeout", type=float, default=300.0)
+    args = parser.parse_args()
+    return run_supervisor(args.config, ready_timeout=args.ready_timeout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""The hard-example flywheel: retrain the students with the router's escalation log.
+
+The router appends one JSON object per escalated request (at least ``text``, ``hosted_label``,
+``route``, ``domain``). Records whose hosted label the teacher knows become hard examples, labelled
+in each student's label space (the router student gets the label's domain; a domain student gets the
+intent when it is one of its own, else ``oos`` -- for records routed to that domain or whose label
+belongs to it). One record in five (chosen by a stable hash of the text) is held out to measure the
+students on the log itself; the CLINC150 test split measures them on the benchmark. Each retrained
+student is written as a new version and becomes the latest.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from factory.data import OOS_LABEL, Example
+from fleet.errors import FleetError
+from factory.distill import STUDENT_SUFFIX, map_label
+from factory.heads import Head
+from fleet.models.manifest import load_bundle, resolve_model_dir
+from fleet.serving.runtime import TextModel
+
+
+@dataclass
+class StudentDelta:
+    """Before/after figures of one retrained student."""
+
+    name: str
+    before_version: str
+    after_version: str
+    hard_examples: int
+    test_before: float
+    test_after: float
+    log_before: float | None
+    log_after: float | None
+    log_heldout: int
+
+
+@dataclass
+class DistillReport:
+    """What ``edgefleet models distill --from-log`` did."""
+
+    log: Path
+    records: int
+    usable: int
+    skipped: int
+    heldout: int
+    students: list[StudentDelta] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        """A before/after table."""
+        header = (f"Escalation log {self.log}: {self.records} records, {self.usable} usable, "
+                  f"{self.skipped} skipped, {self.heldout} held out for evaluation.")
+        lines = [header, "",
+                 "| student | before -> after | hard examples | CLINC test before | after | log before | after |",
+                 "|---|---|---:|---:|---:|---:|---:|"]
+        for s in self.students:
+            lb = "n/a" if s.log_before is None else f"{s.log_before:.3f}"
+            la = "n/a" if s.log_after is None else f"{s.log_after:.3f}"
+            lines.append(f"| {s.name} | {s.before_version} -> {s.after_version} | {s.hard_examples} "
+                         f"| {s.test_before:.4f} | {s.test_after:.4f} | {lb} | {la} |")
+        return "\n".join(lines) + "\n"
+
+
+def read_log(path: Path, known_labels: set[str]) -> tuple[list[dict[str, Any]], int, int]:
+    """(usable records, total lines with content, skipped) from a JSONL escalation log."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise FleetError(f"escalation log {path} cannot be read: {exc}") from exc
+    usable, total = [], 0
+    for line in lines:
+        if not line.strip():
+            continue
+        total += 1
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("text"), str) and record.get("hosted_label") in known_labels:
+            usable.append(record)
+    return usable, total, total - len(usable)
+
+
+def is_heldout(text: str) -> bool:
+    """Stable 1-in-5 split of log records (crc32 of the text)."""
+    return zlib.crc32(text.encode("utf-8")) % 5 == 0
+
+
+def hard_examples(records: list[dict[str, Any]], student: str, labels: list[str], clinc: Any) -> list[Example]:
+    """The records that concern ``student``, labelled in its label space."""
+    domain = None if student.startswith("domain-router") else student.removeprefix("clinc-").removesuffix(STUDENT_SUFFIX)
+    out = []
+    for r in records:
+        label = str(r["hosted_label"])
+        if domain is not None:
+            own = label != OOS_LABEL and clinc.domain_of(label) == domain
+            if not own and r.get("domain") != domain:
+                continue
+        out.append((str(r["text"]), map_label(label, labels, clinc)))
+    return out
+
+
+def accuracy(model: TextModel, examples: list[Example]) -> float | None:
+    """Argmax accuracy of a registry model on ``examples`` (None when empty)."""
+    if not examples:
+        return None
+    correct = 0
+    for start in range(0, len(examples), 64):
+        chunk = examples[start : start + 64]
+        preds = model.predict_labels([t for t, _ in chunk])
+        correct += sum(p == g for (p, _), (_, g) in zip(preds, chunk, strict=True))
+    return correct / len(examples)
+
+
+def load_latest(registry: Path, name: str) -> TextModel:
+    """The latest version of ``name`` loaded through the runtime."""
+    return TextModel.load(load_bundle(resolve_model_dir(registry, name)))
+
+
+def teacher_head(registry: Path) -> tuple[Head, list[str]]:
+    """The generalist head saved by the last build."""
+    import numpy as np
+
+    path = Path(registry) / ".cache" / "generalist-head.npz"
+    if not path.is_file():
+        raise FleetError(f"{path} is missing: run `edgefleet models build` before `models distill`")
+    saved = np.load(path)
+    return Head(weight=saved["weight"], bias=saved["bias"]), [str(x) for x in saved["labels"]]

@@ -1,0 +1,104 @@
+"""Operator actions on the desired state: scale, drain, apply a policy, wait until settled.
+
+Mixed into :class:`fleet.control.manager.FleetManager`; each action changes desired state only,
+records an event and wakes the reconcile loop, which does the work.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from fleet.errors import FleetError, UnknownDeployment, UnknownNode
+from fleet.models.manifest import ModelBundle
+from fleet.control.placement import NodeView
+from edgefleet.state import STARTING, FleetState
+from edgefleet.policy.schema import Policy
+
+
+class OperatorActions:
+    """scale / drain / apply_policy / wait_settled for FleetManager."""
+
+    policy: Policy
+    base_dir: Path
+    registry: Path
+    nodes: list[NodeView]
+    drained: set[str]
+    state: FleetState
+    backoff: dict[str, tuple[float, int, str]]
+    bundles: dict[str, ModelBundle]
+    _bundle_paths: dict[str, Path]
+
+    def event(self, message: str) -> None:
+        raise NotImplementedError
+
+    async def _poke(self) -> None:
+        raise NotImplementedError
+
+    async def get_state(self, min_version: int = 0, timeout_s: float = 0.0) -> FleetState:
+        raise NotImplementedError
+
+    async def scale(self, deployment: str, replicas: int) -> str:
+        """Set a deployment's replica count (desired state)."""
+        if replicas < 0 or replicas > 1000:
+            raise FleetError(f"replicas must be between 0 and 1000, got {replicas}")
+        names = [d.name for d in self.policy.deployments]
+        if deployment not in names:
+            raise UnknownDeployment(f"unknown deployment {deployment!r}; known: {', '.join(names) or 'none'}")
+        old = self.policy.deployment(deployment).replicas
+        deps = [d.model_copy(update={"replicas": replicas}) if d.name == deployment else d for d in self.policy.deployments]
+        self.policy = self.policy.model_copy(update={"deployments": deps})
+        self.backoff.pop(deployment, None)
+        self.event(f"scale {deployment}: {old} -> {replicas} replicas")
+        await self._poke()
+        return f"deployment {deployment} scaled from {old} to {replicas} replicas"
+
+    async def drain(self, node: str, undrain: bool = False) -> str:
+        """Drain (or undrain) a node by name or id."""
+        match = next((n for n in self.nodes if node in (n.name, n.node_id)), None)
+        if match is None:
+            known = ", ".join(sorted(n.name for n in self.nodes)) or "none"
+            raise UnknownNode(f"unknown node {node!r}; known: {known}")
+        if undrain:
+            self.drained.discard(match.node_id)
+        else:
+            self.drained.add(match.node_id)
+        verb = "undrained" if undrain else "drained"
+        self.event(f"node {match.name} {verb}")
+        await self._poke()
+        return f"node {match.name} {verb}" + ("" if undrain else "; its replicas move to other nodes")
+
+    async def apply_policy(self, policy: Policy) -> str:
+        """Replace the desired state with a validated policy."""
+        old = {d.name: d for d in self.policy.deployments}
+        self.policy = policy
+        self.registry = (self.base_dir / policy.registry).resolve()
+        self._bundle_paths.clear()
+        self.bundles.clear()
+        self.backoff.clear()
+        new = {d.name: d for d in policy.deployments}
+        changed = sorted(n for n in new if old.get(n) != new[n])
+        removed = sorted(set(old) - set(new))
+        self.event(f"policy applied: {len(new)} deployments; changed {changed or 'none'}, removed {removed or 'none'}")
+        await self._poke()
+        return f"policy applied: {len(new)} deployments (changed: {', '.join(changed) or 'none'}; removed: {', '.join(removed) or 'none'})"
+
+    def settled(self) -> bool:
+        """True when every deployment has its ready replicas or a standing error."""
+        for dep in self.state.deployments:
+            starting = any(r.state == STARTING for r in dep.replicas)
+            if dep.ready < dep.desired and not (dep.error and not starting):
+                return False
+        return True
+
+    async def wait_settled(self, timeout_s: float) -> FleetState:
+        """Wait (bounded) until :meth:`settled`."""
+        deadline = time.monotonic() + timeout_s
+        while not (self.state.version > 0 and self.settled()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                waiting = [f"{d.name} {d.ready}/{d.desired}" + (f" ({d.error})" if d.error else "")
+                           for d in self.state.deployments if d.ready < d.desired]
+                raise FleetError(f"fleet not ready after {timeout_s:.0f}s: {'; '.join(waiting)}")
+            await self.get_state(self.state.version, min(left, 5.0))
+        return self.state

@@ -1,0 +1,162 @@
+"""Pure reconciliation: desired deployments + observed nodes and replicas -> actions.
+
+No Ray and no I/O: the controller observes, calls :func:`plan`, and applies the actions.
+
+Rules, per deployment:
+- dead replicas (actor gone, node gone) and unhealthy ones are stopped and replaced;
+- replicas of deployments no longer desired are stopped;
+- *misplaced* replicas (node drained, selector or devices no longer match, stale model version)
+  are replaced first and stopped once enough replacements are ready (make-before-break); a
+  replica on a drained node is kept only while a replacement is still starting;
+- scale-down stops starting replicas before ready ones, and the most crowded nodes first;
+- when no node fits, the PlacementError reason is reported and the rest of the plan still runs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from fleet.errors import PlacementError
+from fleet.control.placement import NodeView, choose_node, fits
+from edgefleet.state import READY, STARTING, STOPPING, UNHEALTHY
+from edgefleet.policy.schema import DeploymentConfig
+
+DEAD = "dead"  # observed only: the actor or its node is gone
+
+
+@dataclass(frozen=True)
+class ReplicaView:
+    """What reconciliation needs to know about one observed replica."""
+
+    replica_id: str
+    deployment: str
+    node_id: str
+    state: str  # starting | ready | unhealthy | stopping | dead
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class StartReplica:
+    """Start a new replica of `deployment` on `node_id`, compiled for `device_prefs`."""
+
+    replica_id: str
+    deployment: str
+    node_id: str
+    node_name: str
+    device: str
+    device_prefs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StopReplica:
+    """Stop replica `replica_id`; `reason` is shown in the events."""
+
+    replica_id: str
+    reason: str
+
+
+@dataclass
+class Plan:
+    """The actions of one reconcile pass and the problems met (human-readable)."""
+
+    starts: list[StartReplica] = field(default_factory=list)
+    stops: list[StopReplica] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # deployment -> reason
+
+    def empty(self) -> bool:
+        """True when there is nothing to do."""
+        return not self.starts and not self.stops
+
+
+def plan(
+    desired: Sequence[DeploymentConfig],
+    nodes: Sequence[NodeView],
+    replicas: Sequence[ReplicaView],
+    new_replica_id: Callable[[str], str],
+    desired_versions: Mapping[str, str] | None = None,
+    blocked: Mapping[str, str] | None = None,
+) -> Plan:
+    """Compute the actions that move the observed fleet towards `desired`.
+
+    `desired_versions` maps a deployment to the model version its replicas should run (replicas
+    with another version are rolled over). `blocked` maps deployments that must not get new
+    replicas now (e.g. their model fails to load) to the reason.
+    """
+    out = Plan()
+    versions = desired_versions or {}
+    blocked = blocked or {}
+    by_id = {n.node_id: n for n in nodes}
+    active = [r for r in replicas if r.state != STOPPING]
+    load: Counter[str] = Counter(r.node_id for r in active if r.state != DEAD)
+    wanted = {d.name for d in desired}
+
+    for r in active:
+        if r.deployment not in wanted:
+            out.stops.append(StopReplica(r.replica_id, f"deployment {r.deployment!r} is no longer in the policy"))
+            load[r.node_id] -= 1
+
+    for dep in desired:
+        mine = [r for r in active if r.deployment == dep.name]
+        good: list[ReplicaView] = []
+        misplaced: list[tuple[ReplicaView, bool]] = []  # (replica, on a drained node)
+        for r in mine:
+            node = by_id.get(r.node_id)
+            if r.state == DEAD or node is None or not node.alive:
+                out.stops.append(StopReplica(r.replica_id, "replica is dead; replacing it"))
+                load[r.node_id] -= 1 if r.state != DEAD else 0
+            elif r.state == UNHEALTHY:
+                out.stops.append(StopReplica(r.replica_id, "replica is unhealthy; replacing it"))
+                load[r.node_id] -= 1
+            elif node.drained:
+                misplaced.append((r, True))
+            elif not fits(dep, node) or (dep.name in versions and r.version and r.version != versions[dep.name]):
+                misplaced.append((r, False))
+            else:
+                good.append(r)
+
+        # Scale down: starting before ready, crowded nodes first.
+        if len(good) > dep.replicas:
+            per_node = Counter(r.node_id for r in good)
+            good.sort(key=lambda r: (r.state == READY, -per_node[r.node_id], -load[r.node_id], r.replica_id))
+            surplus, good = good[: len(good) - dep.replicas], good[len(good) - dep.replicas:]
+            for r in surplus:
+                out.stops.append(StopReplica(r.replica_id, f"scaling {dep.name} down to {dep.replicas}"))
+                load[r.node_id] -= 1
+
+        # Scale up / replace.
+        need = dep.replicas - len(good)
+        starting = sum(1 for r in good if r.state == STARTING)
+        if need > 0 and dep.name in blocked:
+            out.errors[dep.name] = blocked[dep.name]
+        elif need > 0:
+            dep_load: Counter[str] = Counter(r.node_id for r in good)
+            for _ in range(need):
+                try:
+                    where = choose_node(dep, nodes, load, dep_load)
+                except PlacementError as exc:
+                    out.errors[dep.name] = str(exc)
+                    break
+                rid = new_replica_id(dep.name)
+                out.starts.append(
+                    StartReplica(rid, dep.name, where.node_id, where.node_name, where.device, where.device_prefs)
+                )
+                load[where.node_id] += 1
+                dep_load[where.node_id] += 1
+                starting += 1
+
+        # Make-before-break for misplaced replicas.
+        ready_good = sum(1 for r in good if r.state == READY)
+        gap = max(0, dep.replicas - ready_good)
+        kept = 0
+        misplaced.sort(key=lambda m: (m[0].state != READY, m[0].replica_id))
+        for r, drained in misplaced:
+            limit = min(gap, starting) if drained else gap
+            if kept < limit and r.state == READY:
+                kept += 1
+                continue
+            reason = "node drained" if drained else "replica no longer matches its deployment"
+            out.stops.append(StopReplica(r.replica_id, f"{reason}; moved"))
+            load[r.node_id] -= 1
+    return out

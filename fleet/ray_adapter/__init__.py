@@ -1,0 +1,1 @@
+"""fleet.ray_adapter"""

@@ -1,0 +1,257 @@
+"""KServe v2 (``inference.GRPCInferenceService``) over one :class:`fleet.serving.runtime.TextModel`.
+
+The servicer only translates proto <-> numpy (:mod:`edgefleet.kserve_codec`); inference runs in the
+gRPC server's worker threads (OpenVINO releases the GIL), gated by a semaphore of `slots` so the
+time spent waiting for a slot is reported as ``queue_ms`` and more than `max_queue` outstanding
+requests are refused with RESOURCE_EXHAUSTED. :func:`serve_kserve` starts a server (with gRPC
+health checking and server reflection) without Ray, for replicas, tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent import futures
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import numpy as np
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from edgefleet.kserve_codec import BadRequest, add_output, decode_texts, requested_outputs, string_param
+from fleet.serving.runtime import TextModel
+from fleet.serving.serving_stats import ServingStats
+from protos.inference import grpc_service_pb2 as kserve_pb2
+from protos.inference import grpc_service_pb2_grpc as kserve_grpc
+
+SERVICE_NAME = "inference.GRPCInferenceService"
+SERVER_NAME = "edgefleet-replica"
+SERVER_VERSION = "0.1.0"
+SPARE_THREADS = 4  # beyond max_queue: health checks, metadata, reflection
+MAX_THREADS = 32  # more threads only contend for the GIL; the rest wait inside gRPC
+
+
+class KServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
+    """Serves exactly one model; `model` None means not loaded (`load_error` says why)."""
+
+    def __init__(
+        self,
+        model: TextModel | None,
+        *,
+        node: str = "",
+        replica: str = "",
+        load_error: str | None = None,
+        max_queue: int = 64,
+        slots: int = 2,
+        stats: ServingStats | None = None,
+    ) -> None:
+        self.model = model
+        self.load_error = load_error
+        self.node = node
+        self.replica = replica
+        self.max_queue = max_queue
+        self.stats = stats or ServingStats()
+        self._slots = threading.Semaphore(slots)
+        self._outputs: list[str] = []
+        if model is not None:
+            declared = set(model.manifest.output_names())
+            ir = [n for n in ("PROBS", "EMBEDDING") if n in declared]
+            self._outputs = ir + (["LABEL"] if "PROBS" in ir else [])
+
+    @property
+    def ready(self) -> bool:
+        """True when the model is loaded."""
+        return self.model is not None
+
+    # -- server / model status -------------------------------------------------------------
+    def ServerLive(self, request: Any, context: grpc.ServicerContext) -> kserve_pb2.ServerLiveResponse:
+        return kserve_pb2.ServerLiveResponse(live=True)
+
+    def ServerReady(self, request: Any, context: grpc.ServicerContext) -> kserve_pb2.ServerReadyResponse:
+        return kserve_pb2.ServerReadyResponse(ready=self.ready)
+
+    def ServerMetadata(self, request: Any, context: grpc.ServicerContext) -> kserve_pb2.ServerMetadataResponse:
+        return kserve_pb2.ServerMetadataResponse(name=SERVER_NAME, version=SERVER_VERSION, extensions=[])
+
+    def ModelReady(self, request: Any, context: grpc.ServicerContext) -> kserve_pb2.ModelReadyResponse:
+        self._check_model(request.name, request.version, context, need_ready=False)
+        return kserve_pb2.ModelReadyResponse(ready=self.ready)
+
+    def ModelMetadata(self, request: Any, context: grpc.ServicerContext) -> kserve_pb2.ModelMetadataResponse:
+        model = self._check_model(request.name, request.version, context, need_ready=True)
+        tensor = kserve_pb2.ModelMetadataResponse.TensorMetadata
+        outputs = []
+        for name in self._outputs:
+            if name == "LABEL":
+                outputs.append(tensor(name="LABEL", datatype="BYTES", shape=[-1]))
+            else:
+                width = _output_width(model, name)
+                outputs.append(tensor(name=name, datatype="FP32", shape=[-1, width]))
+        return kserve_pb2.ModelMetadataResponse(
+            name=model.manifest.name,
+            versions=[model.manifest.version],
+            platform="openvino_ir",
+            inputs=[tensor(name="TEXT", datatype="BYTES", shape=[-1])],
+            outputs=outputs,
+        )
+
+    # -- inference -------------------------------------------------------------------------
+    def ModelInfer(self, request: kserve_pb2.ModelInferRequest, context: grpc.ServicerContext) -> Any:
+        started = time.perf_counter()
+        model = self._check_model(request.model_name, request.model_version, context, need_ready=True)
+        inflight = self.stats.enter()
+        ok = False
+        try:
+            if inflight > self.max_queue:
+                context.abort(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"replica {self.replica or '?'} has {inflight - 1} requests outstanding (max_queue "
+                    f"{self.max_queue}); retry on another replica",
+                )
+            try:
+                texts, raw = decode_texts(request)
+                task = string_param(request, "task") or model.manifest.task
+                if task not in ("classify", "embed"):
+                    raise BadRequest(f"parameter 'task' must be 'classify' or 'embed', got {task!r}")
+                default = ["PROBS", "LABEL"] if task == "classify" else ["EMBEDDING"]
+                names = requested_outputs(request, self._outputs, default)
+                queue_ms, outputs = self._infer(model, texts)
+            except (BadRequest, ValueError) as exc:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            response = kserve_pb2.ModelInferResponse(
+                model_name=model.manifest.name, model_version=model.manifest.version, id=request.id
+            )
+            for name in names:
+                add_output(response, name, _output_value(name, outputs, model), raw)
+            params = response.parameters
+            params["device"].string_param = model.device
+            params["node"].string_param = self.node
+            params["replica"].string_param = self.replica
+            params["queue_ms"].double_param = queue_ms
+            ok = True
+            return response
+        finally:
+            self.stats.leave((time.perf_counter() - started) * 1000.0, ok)
+
+    def _infer(self, model: TextModel, texts: list[str]) -> tuple[float, dict[str, np.ndarray]]:
+        waited = time.perf_counter()
+        self.stats.queued(+1)
+        try:
+            self._slots.acquire()
+        finally:
+            self.stats.queued(-1)
+        queue_ms = (time.perf_counter() - waited) * 1000.0
+        try:
+            return queue_ms, model.infer(texts)
+        finally:
+            self._slots.release()
+
+    def _check_model(self, name: str, version: str, context: grpc.ServicerContext, need_ready: bool) -> TextModel:
+        model = self.model
+        if model is None:
+            if need_ready:
+                context.abort(grpc.StatusCode.UNAVAILABLE, f"model not loaded: {self.load_error or 'starting'}")
+            return None  # type: ignore[return-value]
+        if name != model.manifest.name:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"unknown model {name!r}; this server serves {model.manifest.name!r}")
+        if version and version != model.manifest.version:
+            context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"model {name!r} has no version {version!r}; this server serves {model.manifest.version!r}",
+            )
+        return model
+
+
+def _output_width(model: TextModel, name: str) -> int:
+    if name == "PROBS" and model.labels:
+        return len(model.labels)
+    for spec in model.manifest.outputs:
+        if spec.name == name and len(spec.shape) == 2:
+            return int(spec.shape[1])
+    return -1
+
+
+def _output_value(name: str, outputs: dict[str, np.ndarray], model: TextModel) -> np.ndarray | list[str]:
+    if name == "LABEL":
+        best = outputs["PROBS"].argmax(axis=1)
+        return [model.labels[int(i)] if int(i) < len(model.labels) else str(int(i)) for i in best]
+    if name == "EMBEDDING":
+        vectors = outputs["EMBEDDING"]
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        norms[norms == 0.0] = 1.0
+        return vectors / norms
+    return outputs[name]
+
+
+@dataclass
+class KServeEndpoint:
+    """A running KServe v2 gRPC server: the server, its port, servicer and health servicer."""
+
+    server: grpc.Server
+    port: int
+    servicer: KServeServicer
+    health: health.HealthServicer
+
+    def set_serving(self, serving: bool) -> None:
+        """Publish the gRPC health status of the server and the KServe service."""
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for service in ("", SERVICE_NAME):
+            self.health.set(service, status)
+
+    def stop(self, grace_s: float = 2.0) -> None:
+        """Graceful stop: refuse new RPCs, let running ones finish within `grace_s`."""
+        self.set_serving(False)
+        self.server.stop(grace_s).wait(grace_s + 1.0)
+
+
+def start_kserve(
+    servicer: KServeServicer, host: str = "127.0.0.1", port: int = 0, *, max_workers: int | None = None
+) -> KServeEndpoint:
+    """Start a gRPC server for `servicer` (+ health + reflection) on host:port (0 = any).
+
+    gRPC refuses more than `max_queue` (+ a few for health and metadata) concurrent RPCs with
+    RESOURCE_EXHAUSTED. Up to `max_workers` (default min(max_queue + 4, 32)) of them run in
+    threads, where waiting for an inference slot is measured (queue depth, ``queue_ms``).
+    """
+    limit = servicer.max_queue + SPARE_THREADS
+    workers = max_workers or min(limit, MAX_THREADS)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kserve"),
+        options=[("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)],
+        maximum_concurrent_rpcs=limit,
+    )
+    kserve_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)
+    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
+    )
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"cannot bind KServe gRPC server to {host}:{port}")
+    server.start()
+    endpoint = KServeEndpoint(server, bound, servicer, health_servicer)
+    endpoint.set_serving(servicer.ready)
+    return endpoint
+
+
+def serve_kserve(
+    model: TextModel | None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    node: str = "",
+    replica: str = "",
+    load_error: str | None = None,
+    max_queue: int = 64,
+    max_workers: int | None = None,
+) -> tuple[grpc.Server, int]:
+    """Serve `model` over KServe v2 gRPC on host:port (0 = any free port); returns (server, port).
+
+    Stop it with ``server.stop(grace)``.
+    """
+    servicer = KServeServicer(model, node=node, replica=replica, load_error=load_error, max_queue=max_queue)
+    endpoint = start_kserve(servicer, host, port, max_workers=max_workers)
+    return endpoint.server, endpoint.port

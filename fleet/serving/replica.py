@@ -1,0 +1,123 @@
+"""One replica of a deployment: a TextModel served over KServe v2 gRPC on its node.
+
+A plain class; :mod:`fleet.ray_adapter.backend` turns it into a Ray actor pinned to a node. The
+constructor only records its arguments; :meth:`Replica.start` compiles the model and starts the
+gRPC server. A model that fails to load never crashes the replica: it reports not-ready with
+the reason (and its server answers UNAVAILABLE), so the controller can show why.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from fleet.errors import ModelLoadError
+from fleet.serving.kserve_server import KServeEndpoint, KServeServicer, start_kserve
+from fleet.models.manifest import ModelBundle
+from fleet.serving.runtime import TextModel
+
+log = logging.getLogger("edgefleet.replica")
+
+
+class Replica:
+    """Serves one model version on one node. Methods are called by the controller through Ray."""
+
+    def __init__(
+        self,
+        replica_id: str,
+        deployment: str,
+        bundle: ModelBundle,
+        device_prefs: Sequence[str],
+        node_name: str,
+        *,
+        placed_device: str = "",
+        max_queue: int = 64,
+        host: str | None = None,
+    ) -> None:
+        self.replica_id = replica_id
+        self.deployment = deployment
+        self.node_name = node_name
+        self.device_prefs = list(device_prefs) or ["CPU"]
+        self.placed_device = placed_device or self.device_prefs[0]
+        self.max_queue = max_queue
+        self._bundle: ModelBundle | None = bundle
+        self._host = host
+        self._model: TextModel | None = None
+        self._endpoint: KServeEndpoint | None = None
+        self._error: str | None = None
+        self._detail = ""
+        self._address = ""
+        self._started_unix = time.time()
+
+    def start(self) -> dict[str, Any]:
+        """Compile the model and start the KServe v2 server; returns :meth:`health`."""
+        if self._endpoint is not None:
+            return self.health()
+        bundle = self._bundle
+        assert bundle is not None
+        try:
+            self._model = TextModel.load(bundle, self.device_prefs)
+            if self._model.device.split(".")[0] != self.placed_device:
+                self._detail = (
+                    f"placed for {self.placed_device}; OpenVINO on {self.node_name} compiled for "
+                    f"{self._model.device}" + (f" ({self._model.fallback_reason})" if self._model.fallback_reason else "")
+                )
+            elif self._model.fallback_reason:
+                self._detail = self._model.fallback_reason
+        except ModelLoadError as exc:
+            self._error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - any other failure is reported, never raised
+            self._error = f"{type(exc).__name__}: {exc}"
+        self._bundle = None  # the compiled model is all we need now
+        host = self._host or _node_ip()
+        servicer = KServeServicer(
+            self._model, node=self.node_name, replica=self.replica_id, load_error=self._error, max_queue=self.max_queue
+        )
+        self._endpoint = start_kserve(servicer, host, 0)
+        self._address = f"{host}:{self._endpoint.port}"
+        if self._error:
+            log.error("replica %s: model failed to load: %s", self.replica_id, self._error)
+        return self.health()
+
+    def health(self) -> dict[str, Any]:
+        """Readiness, address, device and serving statistics."""
+        model = self._model
+        report: dict[str, Any] = {
+            "replica_id": self.replica_id,
+            "live": True,
+            "ready": model is not None and self._endpoint is not None,
+            "address": self._address,
+            "device": model.device if model is not None else "",
+            "detail": self._detail,
+            "error": self._error or "",
+            "model": model.manifest.name if model is not None else "",
+            "version": model.manifest.version if model is not None else "",
+            "precision": model.manifest.precision if model is not None else "",
+            "uptime_s": time.time() - self._started_unix,
+        }
+        if self._endpoint is not None:
+            report.update(self._endpoint.servicer.stats.snapshot().as_dict())
+        return report
+
+    def infer(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Run the model directly (the Ray-call data path, for comparison with gRPC)."""
+        if self._model is None:
+            raise ModelLoadError(f"replica {self.replica_id}: model not loaded: {self._error or 'not started'}")
+        return self._model.infer(texts)
+
+    def stop(self, grace_s: float = 2.0) -> None:
+        """Stop serving: refuse new RPCs and let in-flight ones finish within `grace_s`."""
+        if self._endpoint is not None:
+            self._endpoint.stop(grace_s)
+            self._endpoint = None
+        self._model = None
+
+
+def _node_ip() -> str:
+    from fleet.ray_adapter.backend import node_ip_address
+
+    return node_ip_address()
