@@ -23,7 +23,9 @@ async def _ping(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
     return request
 
 
-async def _ping_stream(requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+async def _ping_stream(
+    requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+) -> AsyncIterator[bytes]:
     async for request in requests:
         yield request
 

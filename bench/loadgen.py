@@ -10,6 +10,7 @@ so a stalled server cannot hide queueing), unary or one bidirectional stream wit
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing as mp
 import time
 from dataclasses import dataclass, field
@@ -35,10 +36,10 @@ class LoadJob:
     method: str
     payloads: list[bytes]
     concurrency: int = 1
-    rate: float | None = None          # open loop when set (requests/s)
-    streaming: bool = False            # one bidirectional stream, window = concurrency
-    router_stream: bool = False        # stream answers are router InferResponses (match by id)
-    collect: bool = False              # return each router answer (label, confidence, cost, tier)
+    rate: float | None = None  # open loop when set (requests/s)
+    streaming: bool = False  # one bidirectional stream, window = concurrency
+    router_stream: bool = False  # stream answers are router InferResponses (match by id)
+    collect: bool = False  # return each router answer (label, confidence, cost, tier)
     max_requests: int = 1000
     max_seconds: float = 30.0
     warmup: int = 20
@@ -94,7 +95,9 @@ async def _one(unary: Any, job: LoadJob, payload: bytes, t0: float, out: LoadRes
         message = f"{exc.code().name}: {exc.details()}"
         out.first_error = out.first_error or message
         if job.collect:
-            out.answers.append({"index": index, "error": message, "latency_ms": (time.perf_counter() - t0) * 1000.0})
+            out.answers.append(
+                {"index": index, "error": message, "latency_ms": (time.perf_counter() - t0) * 1000.0}
+            )
         return
     out.latencies_ms.append((time.perf_counter() - t0) * 1000.0)
     if job.collect:
@@ -140,7 +143,9 @@ async def _open_loop(unary: Any, job: LoadJob, out: LoadResult) -> None:
     out.seconds = time.perf_counter() - start
 
 
-async def _stream(channel: grpc.aio.Channel, job: LoadJob, count: int, seconds: float, out: LoadResult) -> None:
+async def _stream(
+    channel: grpc.aio.Channel, job: LoadJob, count: int, seconds: float, out: LoadResult
+) -> None:
     call: Any = channel.stream_stream(job.method)(timeout=max(seconds * 4, 60.0))
     window = asyncio.Semaphore(max(1, job.concurrency))
     sent: dict[str, float] = {}
@@ -209,8 +214,16 @@ def _answer(reply: bytes, index: int, latency_ms: float) -> dict[str, Any]:
     response = router_pb2.InferResponse.FromString(reply)
     result = response.results[0] if response.results else None
     if result is None:
-        return {"index": index, "label": None, "confidence": 0.0, "cost_usd": response.cost_usd,
-                "tier": "", "model": "", "latency_ms": latency_ms, "trace": []}
+        return {
+            "index": index,
+            "label": None,
+            "confidence": 0.0,
+            "cost_usd": response.cost_usd,
+            "tier": "",
+            "model": "",
+            "latency_ms": latency_ms,
+            "trace": [],
+        }
     return {
         "index": index,
         "label": result.classification.label if result.HasField("classification") else None,
@@ -263,14 +276,14 @@ class LoadGenerator:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self) -> None:
         """Stop the load-generator process."""
-        try:
+        with contextlib.suppress(OSError, BrokenPipeError):
             self._conn.send(None)
-        except (OSError, BrokenPipeError):
-            pass
         self._conn.close()
         _reap(self._proc)

@@ -15,8 +15,13 @@ import matplotlib.pyplot as plt
 def draw_all(results: dict[str, Any], out_dir: Path) -> dict[str, list[str]]:
     """Draw every plot the results allow; a failing plot is skipped, never fatal."""
     drawn: dict[str, list[str]] = {}
-    for name, fn in (("tax", tax_plot), ("throughput", throughput_plot), ("routing", routing_plot),
-                     ("scale", scale_plot), ("int8", int8_plot)):
+    for name, fn in (
+        ("tax", tax_plot),
+        ("throughput", throughput_plot),
+        ("routing", routing_plot),
+        ("scale", scale_plot),
+        ("int8", int8_plot),
+    ):
         suite = results.get(name)
         if not isinstance(suite, dict) or suite.get("status", "ok") != "ok":
             continue
@@ -42,8 +47,12 @@ def tax_plot(suite: dict[str, Any], out_dir: Path) -> list[str]:
     fig, ax = plt.subplots(figsize=(8, 4))
     width = 0.27
     for j, q in enumerate(("p50_ms", "p95_ms", "p99_ms")):
-        ax.bar([i + (j - 1) * width for i in range(len(keys))], [lat[k][q] or 0 for k in keys], width,
-               label=q.replace("_ms", ""))
+        ax.bar(
+            [i + (j - 1) * width for i in range(len(keys))],
+            [lat[k][q] or 0 for k in keys],
+            width,
+            label=q.replace("_ms", ""),
+        )
     ax.set_xticks(range(len(keys)), [k.split("_", 1)[1].replace("_", " ") for k in keys])
     ax.set_ylabel("latency (ms)")
     ax.set_title(f"Per-hop latency, batch 1 (router_tax {suite.get('router_tax', 0) or 0:.2f})")
@@ -74,19 +83,34 @@ def routing_plot(suite: dict[str, Any], out_dir: Path) -> list[str]:
     curve = suite["curve"]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     hosted_cost = suite["all_hosted"]["cost_usd"] or 1.0
-    ax.plot([c["cost_usd"] / hosted_cost for c in curve], [c["accuracy"] for c in curve], marker=".",
-            label="threshold sweep, oos escalated (policy rule; simulated)")
+    ax.plot(
+        [c["cost_usd"] / hosted_cost for c in curve],
+        [c["accuracy"] for c in curve],
+        marker=".",
+        label="threshold sweep, oos escalated (policy rule; simulated)",
+    )
     trust = suite.get("curve_trust_edge_oos") or []
     if trust:
-        ax.plot([c["cost_usd"] / hosted_cost for c in trust], [c["accuracy"] for c in trust], marker=".",
-                linestyle="--", label="threshold sweep, edge oos kept (simulated)")
+        ax.plot(
+            [c["cost_usd"] / hosted_cost for c in trust],
+            [c["accuracy"] for c in trust],
+            marker=".",
+            linestyle="--",
+            label="threshold sweep, edge oos kept (simulated)",
+        )
     ax.axvline(0.10, color="grey", linestyle=":", linewidth=1)
     for c in curve[:: max(1, len(curve) // 6)]:
         ax.annotate(f"{c['threshold']:.2f}", (c["cost_usd"] / hosted_cost, c["accuracy"]), fontsize=7)
     for key, marker in (("default", "*"), ("all_hosted", "s"), ("all_edge", "^")):
         m = suite[key]
-        ax.scatter([m["cost_usd"] / hosted_cost], [m["accuracy"]], marker=marker, s=90, label=f"{key} (measured)",
-                   zorder=3)
+        ax.scatter(
+            [m["cost_usd"] / hosted_cost],
+            [m["accuracy"]],
+            marker=marker,
+            s=90,
+            label=f"{key} (measured)",
+            zorder=3,
+        )
     ax.set_xlabel("cost relative to all-hosted")
     ax.set_ylabel("accuracy (oos counted as a label)")
     ax.set_title("CLINC150 test: cost vs quality")
@@ -118,9 +142,13 @@ def int8_plot(suite: dict[str, Any], out_dir: Path) -> list[str]:
     models = suite["models"]
     names = list(models)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.8))
-    ax1.bar(names, [models[n]["latency"]["p50_ms"] for n in names], color=["tab:blue", "tab:orange"][: len(names)])
+    ax1.bar(
+        names, [models[n]["latency"]["p50_ms"] for n in names], color=["tab:blue", "tab:orange"][: len(names)]
+    )
     ax1.set_ylabel("batch-1 p50 (ms)")
-    ax2.bar(names, [models[n]["throughput_tps"] for n in names], color=["tab:blue", "tab:orange"][: len(names)])
+    ax2.bar(
+        names, [models[n]["throughput_tps"] for n in names], color=["tab:blue", "tab:orange"][: len(names)]
+    )
     ax2.set_ylabel("texts/s (batched)")
     fig.suptitle(f"MiniLM FP32 vs INT8 (speed-up {suite.get('speedup', 0) or 0:.2f}x)")
     return [_save(fig, out_dir, "int8.png")]

@@ -16,7 +16,7 @@ import multiprocessing as mp
 import sys
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import TracebackType
@@ -73,10 +73,8 @@ async def _host(conn: Connection, builder_path: str, spec: dict[str, Any]) -> No
         await loop.run_in_executor(None, _wait_for_stop, conn)
     finally:
         await stop()
-        try:
+        with suppress(OSError, EOFError):
             conn.send(("stopped", {}))
-        except (OSError, EOFError):
-            pass
 
 
 def _wait_for_stop(conn: Connection) -> None:
@@ -123,7 +121,9 @@ class ServerHost:
         self.addresses = dict(payload)
         return self.addresses
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     @property
@@ -202,8 +202,11 @@ class Probe:
         ctx = mp.get_context("spawn")
         parent, child = ctx.Pipe()
         self._conn = parent
-        self._proc = ctx.Process(target=_probe_main, args=(child, self.factory_path, self.kwargs),
-                                 name=f"bench-probe-{self.factory_path}")
+        self._proc = ctx.Process(
+            target=_probe_main,
+            args=(child, self.factory_path, self.kwargs),
+            name=f"bench-probe-{self.factory_path}",
+        )
         start_process(self._proc)
         child.close()
 
@@ -239,16 +242,16 @@ class Probe:
         self.start()
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self, timeout_s: float = 30.0) -> None:
         """Tell the child to close the probe and exit; terminate it if it does not."""
         if self._conn is not None:
-            try:
+            with suppress(OSError, BrokenPipeError):
                 self._conn.send(None)
-            except (OSError, BrokenPipeError):
-                pass
             self._conn.close()
             self._conn = None
         _reap(self._proc, timeout_s)

@@ -92,7 +92,9 @@ def run_bench(
             "started_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "tiny": tiny,
             "suites": chosen,
-            "command": " ".join(["edgefleet", "bench", *chosen, "--out", str(out)] + (["--tiny"] if tiny else [])),
+            "command": " ".join(
+                ["edgefleet", "bench", *chosen, "--out", str(out)] + (["--tiny"] if tiny else [])
+            ),
             "registry": str(ctx.models_dir()),
             "policy": str(ctx.policy_file()),
         },
@@ -106,7 +108,11 @@ def run_bench(
             module = importlib.import_module(f"bench.suites.{name}")
             suite: dict[str, Any] = module.run(ctx)
         except Exception as exc:  # noqa: BLE001 - one failing suite must not hide the others
-            suite = {"status": "error", "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+            suite = {
+                "status": "error",
+                "error": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(),
+            }
             print(f"bench: {name} FAILED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         suite.setdefault("status", "ok")
         suite["seconds"] = round(time.time() - t0, 2)
@@ -137,7 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--policy", type=Path, default=None, help="policy file (default: edgefleet.yaml)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    results = run_bench(args.suites, args.out, tiny=args.tiny, registry=args.registry, policy_path=args.policy)
+    results = run_bench(
+        args.suites, args.out, tiny=args.tiny, registry=args.registry, policy_path=args.policy
+    )
     failed = [n for n in results["meta"]["suites"] if results[n].get("status") == "error"]
     print(f"bench: wrote {Path(args.out) / 'results.json'} and report.md", file=sys.stderr)
     return 1 if failed else 0

@@ -42,8 +42,8 @@ async def build_replicas(spec: dict[str, Any]) -> tuple[dict[str, str], Stop]:
 
     Addresses: deployment name -> ``host:port``; ``"stand_in"`` -> base URL.
     """
-    from fleet.serving.kserve_server import serve_kserve
     from fleet.models.manifest import load_bundle
+    from fleet.serving.kserve_server import serve_kserve
     from fleet.serving.runtime import TextModel
 
     servers: list[Any] = []
@@ -51,7 +51,10 @@ async def build_replicas(spec: dict[str, Any]) -> tuple[dict[str, str], Stop]:
     for item in spec.get("models", []):
         model = TextModel.load(load_bundle(Path(item["dir"])))
         server, port = serve_kserve(
-            model, node="bench-node", replica=f"{item['deployment']}-0", max_queue=int(spec.get("max_queue", 4096))
+            model,
+            node="bench-node",
+            replica=f"{item['deployment']}-0",
+            max_queue=int(spec.get("max_queue", 4096)),
         )
         servers.append(server)
         addresses[item["deployment"]] = f"127.0.0.1:{port}"
@@ -60,7 +63,9 @@ async def build_replicas(spec: dict[str, Any]) -> tuple[dict[str, str], Stop]:
         from standin.server import StandInServer
 
         cfg = spec["stand_in"]
-        stand_in = StandInServer(TextModel.load(load_bundle(Path(cfg["dir"]))), latency_ms=float(cfg["latency_ms"]))
+        stand_in = StandInServer(
+            TextModel.load(load_bundle(Path(cfg["dir"]))), latency_ms=float(cfg["latency_ms"])
+        )
         addresses["stand_in"] = stand_in.start()
 
     async def stop() -> None:
@@ -79,19 +84,37 @@ def fleet_state_of(deployments: list[dict[str, Any]]) -> Any:
     deps = []
     for d in deployments:
         replica = ReplicaState(
-            replica_id=f"{d['name']}-0", deployment=d["name"], node_id="bench-node", node_name="bench-node",
-            device="CPU", address=d["address"], state="ready", model=d["model"], version=d["version"],
+            replica_id=f"{d['name']}-0",
+            deployment=d["name"],
+            node_id="bench-node",
+            node_name="bench-node",
+            device="CPU",
+            address=d["address"],
+            state="ready",
+            model=d["model"],
+            version=d["version"],
             precision=d["precision"],
         )
         deps.append(
             DeploymentState(
-                name=d["name"], model=d["model"], version=d["version"], precision=d["precision"], desired=1,
-                ready=1, replicas=[replica], price_per_call_usd=float(d["price_per_call_usd"]), task=d["task"],
+                name=d["name"],
+                model=d["model"],
+                version=d["version"],
+                precision=d["precision"],
+                desired=1,
+                ready=1,
+                replicas=[replica],
+                price_per_call_usd=float(d["price_per_call_usd"]),
+                task=d["task"],
                 labels=list(d["labels"]),
             )
         )
-    node = NodeState(node_id="bench-node", name="bench-node", address="127.0.0.1",
-                     replicas=[r.replica_id for dep in deps for r in dep.replicas])
+    node = NodeState(
+        node_id="bench-node",
+        name="bench-node",
+        address="127.0.0.1",
+        replicas=[r.replica_id for dep in deps for r in dep.replicas],
+    )
     return FleetState(version=1, unix_ms=0.0, nodes=[node], deployments=deps, events=[])
 
 
@@ -102,9 +125,9 @@ async def build_routers(spec: dict[str, Any]) -> tuple[dict[str, str], Stop]:
 
     Addresses: router name -> ``host:port``.
     """
+    from edgefleet.policy.loader import parse_policy
     from router.fleet_view import StaticFleet
     from router.hosted.client import HostedClient
-    from edgefleet.policy.loader import parse_policy
     from router.server import serve
 
     fleet = StaticFleet(fleet_state_of(spec["deployments"]))

@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from edgefleet.policy.schema import HostedConfig, StandInConfig
 from router.hosted.client import HostedClient
 from standin.server import StandInServer
-from edgefleet.policy.schema import HostedConfig, StandInConfig
 
 TEXTS = [
     "what is the weather like in new york today",
@@ -58,8 +58,9 @@ async def run(registry: Path, n: int, latency_ms: float) -> None:
     labels = list(server.model.labels)
     _time_sync(lambda text: server.model.classify([text]), 10)  # warm-up
     bare = _time_sync(lambda text: server.model.classify([text]), n)
-    client = HostedClient(HostedConfig(name="bench", stand_in=StandInConfig(), timeout_ms=30000),
-                          base_url=server.start())
+    client = HostedClient(
+        HostedConfig(name="bench", stand_in=StandInConfig(), timeout_ms=30000), base_url=server.start()
+    )
     try:
         await _time_client(client, labels, 10)  # warm-up: connection, caches
         over_http = await _time_client(client, labels, n)
@@ -67,8 +68,10 @@ async def run(registry: Path, n: int, latency_ms: float) -> None:
         await client.aclose()
         server.stop()
     bare += _time_sync(lambda text: server.model.classify([text]), n)  # again, after: load varies
-    print(f"STAND-IN backing model {server.identity.backing_model}, {len(labels)} labels, "
-          f"latency_ms={latency_ms}")
+    print(
+        f"STAND-IN backing model {server.identity.backing_model}, {len(labels)} labels, "
+        f"latency_ms={latency_ms}"
+    )
     print(f"  bare TextModel.classify:            {_summary(bare)}")
     print(f"  HostedClient.classify over HTTP:    {_summary(over_http)}")
 

@@ -25,8 +25,15 @@ def summarize(values_ms: Sequence[float]) -> dict[str, float]:
     """n, mean, min, p50, p95, p99 and max of a list of latencies (ms)."""
     arr = np.asarray(values_ms, dtype=np.float64)
     if arr.size == 0:
-        return {"n": 0, "mean_ms": math.nan, "min_ms": math.nan, "p50_ms": math.nan,
-                "p95_ms": math.nan, "p99_ms": math.nan, "max_ms": math.nan}
+        return {
+            "n": 0,
+            "mean_ms": math.nan,
+            "min_ms": math.nan,
+            "p50_ms": math.nan,
+            "p95_ms": math.nan,
+            "p99_ms": math.nan,
+            "max_ms": math.nan,
+        }
     p50, p95, p99 = np.percentile(arr, [50, 95, 99])
     return {
         "n": int(arr.size),

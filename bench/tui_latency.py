@@ -19,8 +19,8 @@ from typing import Any
 from rich.console import Console
 from textual.screen import Screen
 
-from tui.app import EdgeFleetApp
 from bench.tui_harness import demo_app, wait_for_snapshot, wait_until
+from tui.app import EdgeFleetApp
 
 
 def _hook_frames(app: EdgeFleetApp, frames: list[tuple[float, str]]) -> None:

@@ -39,8 +39,10 @@ async def _demo(config: str, n: int, concurrency: int) -> int:
         console.print(f"fleet up in {time.monotonic() - t0:.1f}s; router {fleet.router_address}")
         for name, url in fleet.hosted_urls.items():
             console.print(f"hosted tier [bold]{name}[/]: [yellow]offline STAND-IN[/] at {url}")
-        with console.status(f"routing {len(samples)} CLINC150 test requests "
-                            f"({sum(s.intent == 'oos' for s in samples)} out of scope)..."):
+        with console.status(
+            f"routing {len(samples)} CLINC150 test requests "
+            f"({sum(s.intent == 'oos' for s in samples)} out of scope)..."
+        ):
             t1 = time.monotonic()
             outcomes = await send_all(fleet.router_address, samples, concurrency=concurrency)
             wall = time.monotonic() - t1

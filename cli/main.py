@@ -16,7 +16,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    up = sub.add_parser("up", help="start a local fleet: Ray head + simulated nodes, replicas, stand-in, router")
+    up = sub.add_parser(
+        "up", help="start a local fleet: Ray head + simulated nodes, replicas, stand-in, router"
+    )
     up.add_argument("--config", default="edgefleet.yaml", help="policy file (default: edgefleet.yaml)")
     up.add_argument("--detach", action="store_true", help="run in the background; stop with `edgefleet down`")
     up.add_argument("--ready-timeout", type=float, default=300.0, help="seconds to wait for the fleet")
@@ -58,7 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     mb = msub.add_parser("build", help="build the model registry (idempotent)")
     mb.add_argument("--out", default=".edgefleet/models")
     mb.add_argument("--hashed-only", action="store_true", help="only the hashed models (about a minute)")
-    mb.add_argument("--quick", action="store_true", help="factory models on small data slices (a smoke build, lower accuracy)")
+    mb.add_argument(
+        "--quick",
+        action="store_true",
+        help="factory models on small data slices (a smoke build, lower accuracy)",
+    )
     me = msub.add_parser("eval", help="evaluate every model; write JSON, markdown and a PNG plot")
     me.add_argument("--registry", default=".edgefleet/models")
     me.add_argument("--out", help="report folder (default: REGISTRY/report)")

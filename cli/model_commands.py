@@ -29,8 +29,8 @@ def build(args: argparse.Namespace) -> int:
 
 def eval(args: argparse.Namespace) -> int:
     """Evaluate every model in the registry; write eval.json, eval.md and a PNG plot."""
-    from fleet.errors import ModelLoadError
     from factory.pipeline import evaluate_registry
+    from fleet.errors import ModelLoadError
 
     try:
         report = evaluate_registry(Path(args.registry), Path(args.out) if args.out else None, progress=True)
@@ -59,9 +59,9 @@ def distill(args: argparse.Namespace) -> int:
 
 def add(args: argparse.Namespace) -> int:
     """Register a user's model (OpenVINO IR, ONNX, or PyTorch when torch is installed)."""
-    from fleet.errors import ModelLoadError
     from factory.byom import read_labels
     from factory.pipeline import add_model
+    from fleet.errors import ModelLoadError
 
     labels = read_labels(Path(args.labels)) if args.labels else None
     try:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -19,8 +20,11 @@ def up(args: argparse.Namespace) -> int:
     config = str(Path(args.config).resolve())
     running = RunState.read()
     if running is not None and pid_alive(running.pid):
-        print(f"a fleet is already running (pid {running.pid}, router {running.router}); "
-              "`edgefleet down` first", file=sys.stderr)
+        print(
+            f"a fleet is already running (pid {running.pid}, router {running.router}); "
+            "`edgefleet down` first",
+            file=sys.stderr,
+        )
         return 1
     RunState.clear()
     if not args.detach:
@@ -31,9 +35,18 @@ def up(args: argparse.Namespace) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.supervisor", "--config", config,
-             "--ready-timeout", str(args.ready_timeout)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "cli.supervisor",
+                "--config",
+                config,
+                "--ready-timeout",
+                str(args.ready_timeout),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     deadline = time.monotonic() + args.ready_timeout + 30
@@ -50,8 +63,9 @@ def up(args: argparse.Namespace) -> int:
             print(f"  log:    {log}\nstop with `edgefleet down`")
             return 0
         if proc.poll() is not None:
-            print(f"fleet exited with code {proc.returncode} before it was ready\nlog: {log}",
-                  file=sys.stderr)
+            print(
+                f"fleet exited with code {proc.returncode} before it was ready\nlog: {log}", file=sys.stderr
+            )
             print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
             _stop_session(proc.pid, 10)
             return 1
@@ -92,20 +106,14 @@ def _stop_session(pid: int, timeout: float) -> int:
         return out
 
     if pid_alive(pid):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.TimeoutExpired):
             psutil.Process(pid).wait(timeout=timeout)
-        except (psutil.NoSuchProcess, psutil.TimeoutExpired):
-            pass
     rest = members()
     for p in rest:
-        try:
+        with contextlib.suppress(psutil.Error):
             p.kill()
-        except psutil.Error:
-            pass
     psutil.wait_procs(rest, timeout=10)
     return len([p for p in members() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE])
 

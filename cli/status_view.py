@@ -18,9 +18,18 @@ def render_snapshot(snap: fleet_pb2.FleetSnapshot, address: str, console: Consol
         nodes.add_column(col)
     for n in snap.nodes:
         devices = ", ".join(d.name + (" (sim)" if d.simulated else "") for d in n.devices)
-        labels = ", ".join(f"{k}={v}" for k, v in sorted(n.labels.items()) if not k.startswith(("ray.io/", "edgefleet.io/")))
-        nodes.add_row(n.name, n.health, devices, labels, f"{n.cpu_percent:.0f}", f"{n.memory_percent:.0f}",
-                      str(len(n.replicas)))
+        labels = ", ".join(
+            f"{k}={v}" for k, v in sorted(n.labels.items()) if not k.startswith(("ray.io/", "edgefleet.io/"))
+        )
+        nodes.add_row(
+            n.name,
+            n.health,
+            devices,
+            labels,
+            f"{n.cpu_percent:.0f}",
+            f"{n.memory_percent:.0f}",
+            str(len(n.replicas)),
+        )
     console.print(nodes)
 
     deps = Table(title="Deployments", title_justify="left")
@@ -35,7 +44,9 @@ def render_snapshot(snap: fleet_pb2.FleetSnapshot, address: str, console: Consol
     for col in ("route", "task", "domains", "candidates", "min conf"):
         routes.add_column(col)
     for r in snap.routes:
-        routes.add_row(r.name, r.task, ", ".join(r.domains), ", ".join(r.candidates), f"{r.min_confidence:.2f}")
+        routes.add_row(
+            r.name, r.task, ", ".join(r.domains), ", ".join(r.candidates), f"{r.min_confidence:.2f}"
+        )
     console.print(routes)
 
     t = snap.traffic

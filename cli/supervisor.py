@@ -60,8 +60,8 @@ def missing_models(policy: Policy, registry: Path) -> list[str]:
 def ensure_models(policy: Policy, registry: Path) -> None:
     """Build what the policy needs and the registry lacks: the model factory (MiniLM models and
     students; minutes on first run, cached after), then the hashed default set."""
-    from fleet.errors import ModelLoadError
     from factory.hashed_models import build_default_models, default_model_names
+    from fleet.errors import ModelLoadError
 
     missing = missing_models(policy, registry)
     if not missing:
@@ -77,19 +77,21 @@ def ensure_models(policy: Policy, registry: Path) -> None:
         build_default_models(registry, only=hashed)
     left = missing_models(policy, registry)
     if left:
-        raise ModelLoadError(f"the policy needs models the registry {registry} does not have and "
-                             f"no builder makes: {', '.join(left)} (register them with `edgefleet models add`)")
+        raise ModelLoadError(
+            f"the policy needs models the registry {registry} does not have and "
+            f"no builder makes: {', '.join(left)} (register them with `edgefleet models add`)"
+        )
 
 
 @contextlib.asynccontextmanager
 async def running_fleet(config: str, *, ready_timeout: float = 300.0) -> AsyncIterator[RunningFleet]:
     """Start a whole local fleet; stop it (in reverse order) on exit."""
-    from fleet.ray_adapter.cluster import start_local_cluster
     from fleet.ray_adapter.backend import start_controller
+    from fleet.ray_adapter.cluster import start_local_cluster
     from router.fleet_view import RayFleetSource
     from router.hosted import HostedClient
-    from standin.server import StandInServer
     from router.server import serve
+    from standin.server import StandInServer
 
     policy = load_policy(config)
     registry = registry_path(policy, config)

@@ -35,8 +35,10 @@ def split_length_prefixed(raw: bytes, expected: int) -> list[bytes]:
         (size,) = _LEN.unpack_from(raw, offset)
         offset += 4
         if offset + size > len(raw):
-            raise BadRequest(f"raw BYTES element {len(items)} claims {size} bytes but only {len(raw) - offset} remain")
-        items.append(raw[offset: offset + size])
+            raise BadRequest(
+                f"raw BYTES element {len(items)} claims {size} bytes but only {len(raw) - offset} remain"
+            )
+        items.append(raw[offset : offset + size])
         offset += size
     if len(items) != expected:
         raise BadRequest(f"raw BYTES input holds {len(items)} elements but its shape says {expected}")
@@ -81,7 +83,9 @@ def decode_texts(request: kserve_pb2.ModelInferRequest) -> tuple[list[str], bool
         raise BadRequest(f"input {TEXT_INPUT!r} is not valid UTF-8: {exc}") from exc
 
 
-def requested_outputs(request: kserve_pb2.ModelInferRequest, available: Sequence[str], default: Sequence[str]) -> list[str]:
+def requested_outputs(
+    request: kserve_pb2.ModelInferRequest, available: Sequence[str], default: Sequence[str]
+) -> list[str]:
     """Names of the outputs to return (the requested ones, else `default`). Raises BadRequest."""
     names = [o.name for o in request.outputs] or list(default)
     unknown = [n for n in names if n not in available]
@@ -90,7 +94,9 @@ def requested_outputs(request: kserve_pb2.ModelInferRequest, available: Sequence
     return names
 
 
-def add_output(response: kserve_pb2.ModelInferResponse, name: str, value: np.ndarray | list[str], raw: bool) -> None:
+def add_output(
+    response: kserve_pb2.ModelInferResponse, name: str, value: np.ndarray | list[str], raw: bool
+) -> None:
     """Append output `name` to `response`, raw or in typed contents."""
     tensor = response.outputs.add()
     tensor.name = name

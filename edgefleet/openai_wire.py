@@ -127,9 +127,15 @@ def parse_classification(body: Any, labels: Sequence[str]) -> ParsedLabel:
     if not isinstance(label, str):
         raise WireError(f"answer has no string 'label': {content[:120]!r}")
     if label not in labels:
-        raise WireError(f"answered label {label[:80]!r}, which is not one of the {len(labels)} candidate labels")
+        raise WireError(
+            f"answered label {label[:80]!r}, which is not one of the {len(labels)} candidate labels"
+        )
     confidence = answer.get("confidence")
-    if isinstance(confidence, bool) or not isinstance(confidence, int | float) or not math.isfinite(confidence):
+    if (
+        isinstance(confidence, bool)
+        or not isinstance(confidence, int | float)
+        or not math.isfinite(confidence)
+    ):
         raise WireError(f"answer has no finite numeric 'confidence': {content[:120]!r}")
     return ParsedLabel(label=label, confidence=min(1.0, max(0.0, float(confidence))), content=content)
 

@@ -13,15 +13,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from fleet.errors import ModelLoadError
 from factory.encoder import TOKENIZER_FILE, WORDPIECE_FEATURIZER
 from factory.export import serialize_model
+from fleet.errors import ModelLoadError
 from fleet.models.manifest import TensorSpec, load_bundle
 from fleet.models.registry import write_model_version
 
 FACTORY_GENERATION = "2"
-VERSION_FP32 = f"{FACTORY_GENERATION}-minilm"            # e.g. generalist 2-minilm (the new latest)
-VERSION_INT8 = f"{FACTORY_GENERATION}-minilm-int8"       # nncf.quantize, static INT8
+VERSION_FP32 = f"{FACTORY_GENERATION}-minilm"  # e.g. generalist 2-minilm (the new latest)
+VERSION_INT8 = f"{FACTORY_GENERATION}-minilm-int8"  # nncf.quantize, static INT8
 VERSION_INT8_WEIGHTS = f"{FACTORY_GENERATION}-minilm-int8w"  # nncf.compress_weights, INT8 weights only
 STUDENT_VERSION = "1-distilled"
 ENCODER_NAME = "minilm-l6"
@@ -100,10 +100,19 @@ def write_encoder_model(
     task = "classify" if labels else "embed"
     inputs, outputs = encoder_specs(len(labels) if labels else None)
     folder = write_model_version(
-        registry, name=name, version=version, task=task, labels=labels, precision=precision,
-        featurizer=dict(WORDPIECE_FEATURIZER), inputs=inputs, outputs=outputs,
+        registry,
+        name=name,
+        version=version,
+        task=task,
+        labels=labels,
+        precision=precision,
+        featurizer=dict(WORDPIECE_FEATURIZER),
+        inputs=inputs,
+        outputs=outputs,
         files={"model.xml": xml, "model.bin": weights, TOKENIZER_FILE: tokenizer_json},
-        data_sha256=data_sha256, metrics=metrics, set_latest=set_latest,
+        data_sha256=data_sha256,
+        metrics=metrics,
+        set_latest=set_latest,
     )
     write_stamp(registry, name, version, key)
     return folder

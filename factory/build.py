@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from factory import artifacts as art
 from factory.data import (
     OOS_LABEL,
     Clinc150,
@@ -28,7 +29,6 @@ from factory.data import (
     load_clinc150,
     per_label,
 )
-from factory import artifacts as art
 from factory.encoder import EmbeddingCache, EncoderRunner, minilm_source_dir, tokenizer_json_bytes
 from factory.heads import (
     Head,
@@ -45,8 +45,8 @@ from factory.progress import Steps
 from factory.quantize import QuantizeOptions, quantize_model
 from fleet.models.registry import write_latest
 
-GRAPH_VERSION = "minilm-graph-1"   # bump when minilm_graph.py changes the math
-RECIPE_VERSION = "recipe-3"        # bump when heads/students/quantisation recipes change
+GRAPH_VERSION = "minilm-graph-1"  # bump when minilm_graph.py changes the math
+RECIPE_VERSION = "recipe-3"  # bump when heads/students/quantisation recipes change
 
 
 @dataclass(frozen=True)
@@ -54,14 +54,14 @@ class BuildConfig:
     """What to build and on how much data (``quick`` = small slices, for smoke tests)."""
 
     quick: bool = False
-    per_intent: int | None = None        # CLINC/Banking77 training examples per label (None: all)
+    per_intent: int | None = None  # CLINC/Banking77 training examples per label (None: all)
     val_per_intent: int | None = None
     domains: tuple[str, ...] | None = None  # specialists/students to build (None: all 10)
     banking77: bool = True
     students: bool = True
     pruning: bool = True
     pruning_sparsities: tuple[float, ...] = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
-    int8_weights: bool = True            # also build the INT8-weights-only encoder (nncf.compress_weights)
+    int8_weights: bool = True  # also build the INT8-weights-only encoder (nncf.compress_weights)
     calibration_size: int = 300
     quantize: QuantizeOptions = field(default_factory=QuantizeOptions)
 
@@ -87,14 +87,20 @@ def load_data(cfg: BuildConfig) -> tuple[Clinc150, Splits | None]:
     """CLINC150 (and Banking77) sliced as ``cfg`` says."""
     clinc = load_clinc150()
     clinc = dataclasses.replace(
-        clinc, train=per_label(clinc.train, cfg.per_intent), val=per_label(clinc.val, cfg.val_per_intent),
-        oos_train=clinc.oos_train[: (cfg.per_intent or 100) * 3], oos_val=clinc.oos_val[: (cfg.val_per_intent or 100) * 3],
+        clinc,
+        train=per_label(clinc.train, cfg.per_intent),
+        val=per_label(clinc.val, cfg.val_per_intent),
+        oos_train=clinc.oos_train[: (cfg.per_intent or 100) * 3],
+        oos_val=clinc.oos_val[: (cfg.val_per_intent or 100) * 3],
     )
     banking = None
     if cfg.banking77:
         b = banking77_splits()
-        banking = Splits(per_label(b.train, cfg.per_intent), per_label(b.val, cfg.val_per_intent),
-                         per_label(b.test, cfg.val_per_intent))
+        banking = Splits(
+            per_label(b.train, cfg.per_intent),
+            per_label(b.val, cfg.val_per_intent),
+            per_label(b.test, cfg.val_per_intent),
+        )
     return clinc, banking
 
 
@@ -129,10 +135,17 @@ class FactoryBuild:
         self.source_sha = art.file_sha256(self.source / "model.safetensors")
         self.clinc, self.banking = load_data(cfg)
         self.domains = list(cfg.domains or self.clinc.domain_names)
-        self.data_sha = data_sha256(["clinc150/data_full.json", "clinc150/domains.json", "banking77/train.csv"])
-        self.base_key = art.content_key(art.FACTORY_GENERATION, GRAPH_VERSION, RECIPE_VERSION, self.source_sha,
-                                        self.data_sha,
-                                        dataclasses.asdict(cfg))
+        self.data_sha = data_sha256(
+            ["clinc150/data_full.json", "clinc150/domains.json", "banking77/train.csv"]
+        )
+        self.base_key = art.content_key(
+            art.FACTORY_GENERATION,
+            GRAPH_VERSION,
+            RECIPE_VERSION,
+            self.source_sha,
+            self.data_sha,
+            dataclasses.asdict(cfg),
+        )
         self.embed_key = art.content_key(GRAPH_VERSION, self.source_sha, "fp32")
         self._fp32: Any = None
         self._runner: EncoderRunner | None = None
@@ -209,7 +222,10 @@ class FactoryBuild:
         if self._int8 is None:
             rng = np.random.default_rng(0)
             pool = [t for t, _ in self.clinc.train]
-            calib = [pool[i] for i in rng.choice(len(pool), min(self.cfg.calibration_size, len(pool)), replace=False)]
+            calib = [
+                pool[i]
+                for i in rng.choice(len(pool), min(self.cfg.calibration_size, len(pool)), replace=False)
+            ]
             with self.steps.step(f"quantising MiniLM to INT8 (nncf, {len(calib)} calibration texts)"):
                 self._int8 = quantize_model(self.fp32(), calib, self.runner().featurize, self.cfg.quantize)
         return self._int8
@@ -220,7 +236,9 @@ class FactoryBuild:
             import nncf
 
             with self.steps.step("compressing MiniLM weights to INT8 (nncf.compress_weights)"):
-                self._int8_weights = nncf.compress_weights(self.fp32().clone(), mode=nncf.CompressWeightsMode.INT8_ASYM)
+                self._int8_weights = nncf.compress_weights(
+                    self.fp32().clone(), mode=nncf.CompressWeightsMode.INT8_ASYM
+                )
         return self._int8_weights
 
     def encoder_for(self, precision: str) -> Any:
@@ -229,7 +247,9 @@ class FactoryBuild:
 
     def embeddings(self, examples: list[Example]) -> np.ndarray:
         """Cached FP32 embeddings of ``examples``' texts."""
-        return np.stack([self._fp32_emb[t] for t, _ in examples]) if examples else np.zeros((0, art.EMBED_DIM))
+        return (
+            np.stack([self._fp32_emb[t] for t, _ in examples]) if examples else np.zeros((0, art.EMBED_DIM))
+        )
 
     # ------------------------------------------------------------------ run
     def run(self) -> BuildSummary:
@@ -280,9 +300,17 @@ class FactoryBuild:
             model = {"FP32": self.fp32, "INT8": self.int8, "INT8-W": self.int8_weights}[precision]()
             metrics = {"cosine_vs_numpy_reference": self.cosine_vs_reference} if precision == "FP32" else {}
             art.write_encoder_model(
-                self.registry, name=art.ENCODER_NAME, version=version, model=model, labels=[],
-                precision=precision, tokenizer_json=self.tokenizer_json, data_sha256=None, metrics=metrics,
-                key=self.key(art.ENCODER_NAME, version), set_latest=precision == "FP32",
+                self.registry,
+                name=art.ENCODER_NAME,
+                version=version,
+                model=model,
+                labels=[],
+                precision=precision,
+                tokenizer_json=self.tokenizer_json,
+                data_sha256=None,
+                metrics=metrics,
+                key=self.key(art.ENCODER_NAME, version),
+                set_latest=precision == "FP32",
             )
             self.summary.built.append(f"{art.ENCODER_NAME}:{version}")
 
@@ -296,13 +324,21 @@ class FactoryBuild:
                     self._write_head_models(task, self.heads["generalist"], self.router_projection())
                     advance(1)
                     continue
-                head = train_head(self.embeddings(task.train), task.indices(task.train), len(task.labels),
-                                  balanced=task.balanced)
+                head = train_head(
+                    self.embeddings(task.train),
+                    task.indices(task.train),
+                    len(task.labels),
+                    balanced=task.balanced,
+                )
                 self.heads[task.name] = head
                 if task.name == "generalist":
                     generalist_head = head
-                    np.savez(art.cache_dir(self.registry) / "generalist-head.npz", weight=head.weight,
-                             bias=head.bias, labels=np.array(task.labels))
+                    np.savez(
+                        art.cache_dir(self.registry) / "generalist-head.npz",
+                        weight=head.weight,
+                        bias=head.bias,
+                        labels=np.array(task.labels),
+                    )
                 if task in todo:
                     self._write_head_models(task, head)
                     advance(1)
@@ -327,9 +363,17 @@ class FactoryBuild:
                 continue
             model = attach_head(self.encoder_for(precision), head.weight, head.bias, task.name, projection)
             art.write_encoder_model(
-                self.registry, name=task.name, version=version, model=model, labels=task.labels,
-                precision=precision, tokenizer_json=self.tokenizer_json, data_sha256=self.data_sha,
-                metrics=metrics, key=self.key(task.name, version), set_latest=latest,
+                self.registry,
+                name=task.name,
+                version=version,
+                model=model,
+                labels=task.labels,
+                precision=precision,
+                tokenizer_json=self.tokenizer_json,
+                data_sha256=self.data_sha,
+                metrics=metrics,
+                key=self.key(task.name, version),
+                set_latest=latest,
             )
             self.summary.built.append(f"{task.name}:{version}")
             self.summary.metrics[f"{task.name}:{version}"] = metrics

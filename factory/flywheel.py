@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from factory.data import OOS_LABEL, Example
-from fleet.errors import FleetError
 from factory.distill import STUDENT_SUFFIX, map_label
 from factory.heads import Head
+from fleet.errors import FleetError
 from fleet.models.manifest import load_bundle, resolve_model_dir
 from fleet.serving.runtime import TextModel
 
@@ -53,16 +53,23 @@ class DistillReport:
 
     def markdown(self) -> str:
         """A before/after table."""
-        header = (f"Escalation log {self.log}: {self.records} records, {self.usable} usable, "
-                  f"{self.skipped} skipped, {self.heldout} held out for evaluation.")
-        lines = [header, "",
-                 "| student | before -> after | hard examples | CLINC test before | after | log before | after |",
-                 "|---|---|---:|---:|---:|---:|---:|"]
+        header = (
+            f"Escalation log {self.log}: {self.records} records, {self.usable} usable, "
+            f"{self.skipped} skipped, {self.heldout} held out for evaluation."
+        )
+        lines = [
+            header,
+            "",
+            "| student | before -> after | hard examples | CLINC test before | after | log before | after |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
         for s in self.students:
             lb = "n/a" if s.log_before is None else f"{s.log_before:.3f}"
             la = "n/a" if s.log_after is None else f"{s.log_after:.3f}"
-            lines.append(f"| {s.name} | {s.before_version} -> {s.after_version} | {s.hard_examples} "
-                         f"| {s.test_before:.4f} | {s.test_after:.4f} | {lb} | {la} |")
+            lines.append(
+                f"| {s.name} | {s.before_version} -> {s.after_version} | {s.hard_examples} "
+                f"| {s.test_before:.4f} | {s.test_after:.4f} | {lb} | {la} |"
+            )
         return "\n".join(lines) + "\n"
 
 
@@ -81,7 +88,11 @@ def read_log(path: Path, known_labels: set[str]) -> tuple[list[dict[str, Any]], 
             record = json.loads(line)
         except ValueError:
             continue
-        if isinstance(record, dict) and isinstance(record.get("text"), str) and record.get("hosted_label") in known_labels:
+        if (
+            isinstance(record, dict)
+            and isinstance(record.get("text"), str)
+            and record.get("hosted_label") in known_labels
+        ):
             usable.append(record)
     return usable, total, total - len(usable)
 
@@ -91,9 +102,15 @@ def is_heldout(text: str) -> bool:
     return zlib.crc32(text.encode("utf-8")) % 5 == 0
 
 
-def hard_examples(records: list[dict[str, Any]], student: str, labels: list[str], clinc: Any) -> list[Example]:
+def hard_examples(
+    records: list[dict[str, Any]], student: str, labels: list[str], clinc: Any
+) -> list[Example]:
     """The records that concern ``student``, labelled in its label space."""
-    domain = None if student.startswith("domain-router") else student.removeprefix("clinc-").removesuffix(STUDENT_SUFFIX)
+    domain = (
+        None
+        if student.startswith("domain-router")
+        else student.removeprefix("clinc-").removesuffix(STUDENT_SUFFIX)
+    )
     out = []
     for r in records:
         label = str(r["hosted_label"])

@@ -20,16 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from factory.data import OOS_LABEL, Clinc150, Example, load_clinc150
-from fleet.errors import ModelLoadError
 from factory import export, metrics, train_hashed
-from fleet.models import featurize
+from factory.data import OOS_LABEL, Clinc150, Example, load_clinc150
 from factory.export import export_mlp, mlp_tensor_specs
+from factory.metrics import classifier_metrics
+from factory.train_hashed import TrainConfig, train_mlp
+from fleet.errors import ModelLoadError
+from fleet.models import featurize
 from fleet.models.featurize import DEFAULT_HASHED_CONFIG, HashedFeaturizer
 from fleet.models.manifest import load_bundle
-from factory.metrics import classifier_metrics
 from fleet.models.registry import write_latest, write_model_version
-from factory.train_hashed import TrainConfig, train_mlp
 
 GENERALIST = "generalist"
 DOMAIN_ROUTER = "domain-router"
@@ -140,7 +140,7 @@ def _dataset(spec: ModelSpec, clinc: Clinc150, train_limit: int | None) -> _Data
     train = _limit(clinc.train, train_limit)
     if spec.kind == "generalist":
         return _Dataset(
-            clinc.intents + [OOS_LABEL],
+            [*clinc.intents, OOS_LABEL],
             train + clinc.oos_train,
             clinc.val + clinc.oos_val,
             clinc.test,
@@ -148,7 +148,7 @@ def _dataset(spec: ModelSpec, clinc: Clinc150, train_limit: int | None) -> _Data
         )
     if spec.kind == "domain-router":
         return _Dataset(
-            clinc.domain_names + [OOS_LABEL],
+            [*clinc.domain_names, OOS_LABEL],
             clinc.as_domains(train + clinc.oos_train),
             clinc.as_domains(clinc.val + clinc.oos_val),
             clinc.as_domains(clinc.test),

@@ -130,7 +130,9 @@ def build_encoder_model(weights: Weights, cfg: BertConfig) -> ov.Model:
 
     mask_f = ops.convert(attention_mask, "f32")
     mask_bias = ops.multiply(
-        ops.subtract(_const(np.float32(1.0)), ops.unsqueeze(mask_f, _const(np.array([1, 2], dtype=np.int64)))),
+        ops.subtract(
+            _const(np.float32(1.0)), ops.unsqueeze(mask_f, _const(np.array([1, 2], dtype=np.int64)))
+        ),
         _const(np.float32(MASK_BIAS)),
     ).output(0)
     for index in range(cfg.layers):
@@ -195,7 +197,9 @@ def reference_embed(weights: Weights, cfg: BertConfig, input_ids: np.ndarray, ma
     w = {k: v.astype(np.float64) for k, v in weights.items()}
     n, t = input_ids.shape
     x = w["embeddings.word_embeddings.weight"][input_ids] + w["embeddings.position_embeddings.weight"][:t]
-    x = _np_layer_norm(x + w["embeddings.token_type_embeddings.weight"][0], w, "embeddings.LayerNorm", cfg.eps)
+    x = _np_layer_norm(
+        x + w["embeddings.token_type_embeddings.weight"][0], w, "embeddings.LayerNorm", cfg.eps
+    )
     head_dim = cfg.hidden // cfg.heads
     bias = (1.0 - mask[:, None, None, :].astype(np.float64)) * MASK_BIAS
     for i in range(cfg.layers):
@@ -209,8 +213,12 @@ def reference_embed(weights: Weights, cfg: BertConfig, input_ids: np.ndarray, ma
         scores = np.exp(scores - scores.max(-1, keepdims=True))
         ctx = (scores / scores.sum(-1, keepdims=True)) @ v
         ctx = ctx.transpose(0, 2, 1, 3).reshape(n, t, cfg.hidden)
-        x = _np_layer_norm(_np_dense(ctx, w, f"{p}.attention.output.dense") + x, w,
-                           f"{p}.attention.output.LayerNorm", cfg.eps)
+        x = _np_layer_norm(
+            _np_dense(ctx, w, f"{p}.attention.output.dense") + x,
+            w,
+            f"{p}.attention.output.LayerNorm",
+            cfg.eps,
+        )
         ffn = _np_dense(_np_gelu(_np_dense(x, w, f"{p}.intermediate.dense")), w, f"{p}.output.dense")
         x = _np_layer_norm(ffn + x, w, f"{p}.output.LayerNorm", cfg.eps)
     m = mask[:, :, None].astype(np.float64)

@@ -13,12 +13,11 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from factory.data import banking77_splits, load_clinc150
-from fleet.errors import DataError, ModelLoadError
 from factory import artifacts as art
 from factory import report as rep
 from factory.build import BuildConfig, BuildSummary, FactoryBuild, load_config
 from factory.byom import register_model
+from factory.data import banking77_splits, load_clinc150
 from factory.distill import STUDENT_SUFFIX
 from factory.evaluate import (
     Evaluator,
@@ -42,11 +41,20 @@ from factory.flywheel import (
 from factory.progress import Steps
 from factory.report import EvalReport
 from factory.students import fit_student, student_datasets, write_student
+from fleet.errors import DataError, ModelLoadError
 from fleet.models.manifest import Manifest
 from fleet.serving.runtime import TextModel
 
-__all__ = ["BuildConfig", "BuildSummary", "DistillReport", "EvalReport", "add_model", "build_registry",
-           "distill_from_log", "evaluate_registry"]
+__all__ = [
+    "BuildConfig",
+    "BuildSummary",
+    "DistillReport",
+    "EvalReport",
+    "add_model",
+    "build_registry",
+    "distill_from_log",
+    "evaluate_registry",
+]
 
 
 def build_registry(
@@ -66,8 +74,13 @@ def build_registry(
 
 
 def evaluate_registry(
-    registry: Path, out: Path | None = None, *, limit: int | None = None, latency_rounds: int = 5,
-    progress: bool = False, names: Sequence[str] | None = None,
+    registry: Path,
+    out: Path | None = None,
+    *,
+    limit: int | None = None,
+    latency_rounds: int = 5,
+    progress: bool = False,
+    names: Sequence[str] | None = None,
 ) -> EvalReport:
     """Score and time every model version in ``registry``; write eval.json/.md/.png into ``out``
     (default ``registry/report``). ``limit`` caps test examples per label (quick runs); ``names``
@@ -84,15 +97,21 @@ def evaluate_registry(
     results: list[ModelEval] = []
     loaded: dict[str, TextModel] = {}
     dirs = [(d, latest) for d, latest in version_dirs(registry) if names is None or d.parent.name in names]
-    with Steps(progress, total_steps=1, title="models eval") as steps, \
-            steps.step("scoring models", total=len(dirs)) as advance:
+    with (
+        Steps(progress, total_steps=1, title="models eval") as steps,
+        steps.step("scoring models", total=len(dirs)) as advance,
+    ):
         for folder, latest in dirs:
             try:
                 manifest = Manifest.from_yaml((folder / "manifest.yaml").read_text(encoding="utf-8"))
             except (OSError, ModelLoadError) as exc:
-                results.append(ModelEval(folder.parent.name, folder.name, "?", "?", "?", latest, "none", error=str(exc)))
+                results.append(
+                    ModelEval(folder.parent.name, folder.name, "?", "?", "?", latest, "none", error=str(exc))
+                )
                 continue
-            result = describe(folder, latest, manifest, benchmark_of(manifest, clinc, evaluator.banking_labels))
+            result = describe(
+                folder, latest, manifest, benchmark_of(manifest, clinc, evaluator.banking_labels)
+            )
             try:
                 model = load_model(folder)
                 evaluator.score(result, manifest, model)
@@ -105,9 +124,13 @@ def evaluate_registry(
     for ref, p50 in measure_latency(loaded, texts, rounds=latency_rounds).items():
         next(r for r in results if r.ref == ref).latency_ms_p50 = round(p50, 3)
     pruning_file = registry / art.REPORT_DIR / "pruning.json"
-    report = EvalReport(registry=registry, out=Path(out) if out else registry / art.REPORT_DIR, models=results,
-                        machine=rep.machine_info(),
-                        pruning=json.loads(pruning_file.read_text(encoding="utf-8")) if pruning_file.is_file() else [])
+    report = EvalReport(
+        registry=registry,
+        out=Path(out) if out else registry / art.REPORT_DIR,
+        models=results,
+        machine=rep.machine_info(),
+        pruning=json.loads(pruning_file.read_text(encoding="utf-8")) if pruning_file.is_file() else [],
+    )
     rep.compare(report)
     rep.write(report)
     return report
@@ -120,7 +143,9 @@ def distill_from_log(registry: Path, log: Path, *, progress: bool = False) -> Di
     records, total, skipped = read_log(Path(log), set(teacher_labels))
     train_records = [r for r in records if not is_heldout(r["text"])]
     heldout = [r for r in records if is_heldout(r["text"])]
-    result = DistillReport(log=Path(log), records=total, usable=len(records), skipped=skipped, heldout=len(heldout))
+    result = DistillReport(
+        log=Path(log), records=total, usable=len(records), skipped=skipped, heldout=len(heldout)
+    )
     with Steps(progress, total_steps=1, title="models distill") as steps:
         build = FactoryBuild(registry, load_config(registry), steps)
         build.prepare_embeddings()
@@ -134,20 +159,35 @@ def distill_from_log(registry: Path, log: Path, *, progress: bool = False) -> Di
             if data.name.startswith("domain-router"):
                 test = clinc.as_domains(clinc.test)
             else:
-                test = clinc.in_domain(clinc.test, data.name.removeprefix("clinc-").removesuffix(STUDENT_SUFFIX))
+                test = clinc.in_domain(
+                    clinc.test, data.name.removeprefix("clinc-").removesuffix(STUDENT_SUFFIX)
+                )
             log_test = hard_examples(heldout, data.name, data.labels, clinc)
             before = load_latest(registry, data.name)
             test_before, log_before = accuracy(before, test) or 0.0, accuracy(before, log_test)
             data.extra = extra
             fit, metrics = fit_student(build, data, head)
-            versions = [p for p in (registry / data.name).iterdir() if p.is_dir() and not p.name.startswith(".")]
+            versions = [
+                p for p in (registry / data.name).iterdir() if p.is_dir() and not p.name.startswith(".")
+            ]
             new_version = f"{len(versions) + 1}-flywheel"
-            write_student(build, data.name, new_version, fit, {**metrics, "hard_examples": float(len(extra))}, key=None)
+            write_student(
+                build, data.name, new_version, fit, {**metrics, "hard_examples": float(len(extra))}, key=None
+            )
             after = load_latest(registry, data.name)
-            result.students.append(StudentDelta(
-                name=data.name, before_version=before.manifest.version, after_version=new_version,
-                hard_examples=len(extra), test_before=test_before, test_after=accuracy(after, test) or 0.0,
-                log_before=log_before, log_after=accuracy(after, log_test), log_heldout=len(log_test)))
+            result.students.append(
+                StudentDelta(
+                    name=data.name,
+                    before_version=before.manifest.version,
+                    after_version=new_version,
+                    hard_examples=len(extra),
+                    test_before=test_before,
+                    test_after=accuracy(after, test) or 0.0,
+                    log_before=log_before,
+                    log_after=accuracy(after, log_test),
+                    log_heldout=len(log_test),
+                )
+            )
     return result
 
 

@@ -31,8 +31,12 @@ class Steps:
             )
 
             self._progress = Progress(
-                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), transient=False,
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                transient=False,
             )
             self._progress.__enter__()
             self._overall = self._progress.add_task(f"[bold]{self.title}", total=self._total)

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from factory.heads import Head
 from factory.export import MLPWeights, build_mlp_model
+from factory.heads import Head
 
 SPARSITIES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
 
@@ -51,12 +51,12 @@ class PruneRow:
     """One line of the pruning table."""
 
     model: str
-    kind: str                 # "student" | "head"
+    kind: str  # "student" | "head"
     sparsity: float
     accuracy: float
     nonzero_params: int
-    gzip_mb: float            # size of the weights after gzip: what sparsity buys on disk/over the wire
-    latency_ms_p50: float     # batch 1, CPU
+    gzip_mb: float  # size of the weights after gzip: what sparsity buys on disk/over the wire
+    latency_ms_p50: float  # batch 1, CPU
 
     def as_dict(self) -> dict[str, float | str | int]:
         """Plain dict for JSON."""
@@ -83,7 +83,10 @@ def _latency_ms(model: object, feed: dict[str, np.ndarray], runs: int = 60) -> f
 
 
 def student_table(
-    name: str, weights: MLPWeights, accuracy_of: Callable[[MLPWeights], float], sample_features: np.ndarray,
+    name: str,
+    weights: MLPWeights,
+    accuracy_of: Callable[[MLPWeights], float],
+    sample_features: np.ndarray,
     sparsities: Sequence[float] = SPARSITIES,
 ) -> list[PruneRow]:
     """Pruning table of a student: accuracy by ``accuracy_of`` and IR latency on one feature row."""
@@ -92,8 +95,17 @@ def student_table(
         pruned = prune_mlp(weights, s)
         arrays = [w for w, _ in pruned.hidden] + [pruned.output[0]]
         latency = _latency_ms(build_mlp_model(pruned), {"FEATURES": sample_features[:1].astype(np.float32)})
-        rows.append(PruneRow(name, "student", s, accuracy_of(pruned), int(sum(np.count_nonzero(a) for a in arrays)),
-                             round(_gzip_mb(arrays), 3), round(latency, 4)))
+        rows.append(
+            PruneRow(
+                name,
+                "student",
+                s,
+                accuracy_of(pruned),
+                int(sum(np.count_nonzero(a) for a in arrays)),
+                round(_gzip_mb(arrays), 3),
+                round(latency, 4),
+            )
+        )
     return rows
 
 
@@ -109,9 +121,19 @@ def head_table(
         pruned = prune_head(head, s)
         accuracy = float((pruned.probs(embeddings).argmax(axis=1) == gold).mean())
         x = ops.parameter([-1, head.weight.shape[0]], ov.Type.f32, name="EMBEDDING_IN")
-        probs = ops.softmax(ops.add(ops.matmul(x, ops.constant(pruned.weight), False, False),
-                                    ops.constant(pruned.bias)), -1)
+        probs = ops.softmax(
+            ops.add(ops.matmul(x, ops.constant(pruned.weight), False, False), ops.constant(pruned.bias)), -1
+        )
         latency = _latency_ms(ov.Model([ops.result(probs)], [x], "head"), {"EMBEDDING_IN": embeddings[:1]})
-        rows.append(PruneRow(name, "head", s, accuracy, int(np.count_nonzero(pruned.weight)),
-                             round(_gzip_mb([pruned.weight]), 3), round(latency, 4)))
+        rows.append(
+            PruneRow(
+                name,
+                "head",
+                s,
+                accuracy,
+                int(np.count_nonzero(pruned.weight)),
+                round(_gzip_mb([pruned.weight]), 3),
+                round(latency, 4),
+            )
+        )
     return rows

@@ -20,8 +20,8 @@ import openvino as ov
 class QuantizeOptions:
     """Knobs of ``nncf.quantize`` that matter for a BERT encoder."""
 
-    transformer: bool = True          # nncf.ModelType.TRANSFORMER: keeps softmax/LayerNorm paths in FP32
-    preset: str = "mixed"             # "mixed" (asymmetric activations) or "performance" (symmetric)
+    transformer: bool = True  # nncf.ModelType.TRANSFORMER: keeps softmax/LayerNorm paths in FP32
+    preset: str = "mixed"  # "mixed" (asymmetric activations) or "performance" (symmetric)
     fast_bias_correction: bool = True
     subset_size: int = 300
 

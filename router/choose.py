@@ -8,9 +8,9 @@ import random
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from edgefleet.policy.schema import RouteConfig
 from router.domain import COST_BUDGET, LATENCY_BUDGET, LOW_CONFIDENCE, OUT_OF_SCOPE, TierName
 from router.errors import InvalidRequest
-from edgefleet.policy.schema import RouteConfig
 
 
 @dataclass(frozen=True)

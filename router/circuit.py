@@ -28,9 +28,7 @@ CircuitStateName = Literal["closed", "open", "half-open"]
 class CircuitBreaker:
     """Consecutive-failure circuit breaker (closed -> open -> half-open -> closed/open)."""
 
-    def __init__(
-        self, failures: int, reset_s: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, failures: int, reset_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         if failures < 1:
             raise ValueError(f"failures must be >= 1, got {failures}")
         if reset_s <= 0:

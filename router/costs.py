@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from edgefleet.tokens import TOKENS_PER_MESSAGE, TOKENS_REPLY_PRIMING, estimate_tokens
 from edgefleet.openai_wire import system_prompt
 from edgefleet.policy.schema import HostedConfig
+from edgefleet.tokens import TOKENS_PER_MESSAGE, TOKENS_REPLY_PRIMING, estimate_tokens
 
 # estimate_tokens('{"label": "<label>", "confidence": 0.93}') without the label itself
 _CLASSIFY_REPLY_CHARS = len('{"label": "", "confidence": 0.93}')

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgefleet.policy.schema import Policy, RouteConfig
 from router.accounting import Accounting
 from router.choose import (
     Candidate,
@@ -36,7 +37,6 @@ from router.domain import (
 from router.errors import DeadlineExceeded, Overloaded, RouterError, TargetError, Unavailable
 from router.estimates import Estimates
 from router.fleet_view import FleetSource
-from edgefleet.policy.schema import Policy, RouteConfig
 from router.targets import FleetIndex, TargetCaller
 from router.validate import known_domains
 
@@ -240,7 +240,9 @@ class RouterEngine:
     def _oos_is_final(route: RouteConfig, answer: TargetAnswer) -> bool:
         """A confident out-of-scope edge answer that the route takes as final (no hosted call)."""
         final_at = route.edge_oos_final_confidence
-        return final_at is not None and answer.label in route.escalate_labels and answer.confidence >= final_at
+        return (
+            final_at is not None and answer.label in route.escalate_labels and answer.confidence >= final_at
+        )
 
     async def _detect_domain(
         self, route: RouteConfig, index: FleetIndex, text: str, walk: _Walk

@@ -6,6 +6,7 @@ a background long-poll (routing never makes a Ray call per request), and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 import time
@@ -209,8 +210,6 @@ class RayFleetSource(_Versioned):
         """Stop polling."""
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None

@@ -12,6 +12,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from edgefleet.policy.loader import load_policy, parse_policy
+from edgefleet.policy.schema import Policy
 from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc, router_pb2, router_pb2_grpc
 from router.auth import ApiKeys
 from router.domain import EdgeCaller, HostedCaller
@@ -19,8 +21,6 @@ from router.edge_client import EdgeClient
 from router.engine import RouterEngine
 from router.fleet_servicer import FleetServicer
 from router.fleet_view import FleetSource
-from edgefleet.policy.loader import load_policy, parse_policy
-from edgefleet.policy.schema import Policy
 from router.servicer import RouterServicer
 
 log = logging.getLogger(__name__)

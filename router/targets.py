@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from edgefleet.policy.schema import HostedConfig, Policy
 from router.choose import Candidate, CandidateEstimate, ReplicaLoad, power_of_two_choices
 from router.costs import edge_call_cost, estimate_hosted_cost, hosted_call_cost
 from router.domain import EdgeCaller, EdgeOutput, HostedCaller, ServedBy, TargetAnswer
 from router.errors import TargetError
 from router.estimates import Estimates
-from edgefleet.policy.schema import HostedConfig, Policy
 
 TOP_SCORES = 5
 

@@ -8,9 +8,9 @@ import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
+from edgefleet.policy.schema import Policy
 from router.domain import Constraints, InferInput
 from router.errors import InvalidRequest
-from edgefleet.policy.schema import Policy
 
 SUPPORTED_TASKS = ("classify", "embed")
 RESERVED_TASKS = ("generate",)

@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from edgefleet.tokens import estimate_chat_tokens, estimate_tokens
 from edgefleet.openai_wire import STAND_IN_FINGERPRINT
+from edgefleet.tokens import estimate_chat_tokens, estimate_tokens
 
 STAND_IN_MODEL_ID = "edgefleet-stand-in"
 STAND_IN_NOTE = "EdgeFleet STAND-IN for a hosted model: answers come from a local OpenVINO model"
@@ -43,8 +43,9 @@ class LabelModel(Protocol):
 class StandInRequestError(Exception):
     """A request the stand-in refuses; becomes an OpenAI-style error response."""
 
-    def __init__(self, status: int, message: str, *, param: str | None = None,
-                 kind: str = "invalid_request_error") -> None:
+    def __init__(
+        self, status: int, message: str, *, param: str | None = None, kind: str = "invalid_request_error"
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.param = param
@@ -52,8 +53,14 @@ class StandInRequestError(Exception):
 
     def body(self) -> dict[str, Any]:
         """The OpenAI-style error object."""
-        return {"error": {"message": f"{self} [{STAND_IN_MODEL_ID}]", "type": self.kind,
-                          "param": self.param, "code": None}}
+        return {
+            "error": {
+                "message": f"{self} [{STAND_IN_MODEL_ID}]",
+                "type": self.kind,
+                "param": self.param,
+                "code": None,
+            }
+        }
 
 
 @dataclass(frozen=True)
@@ -75,8 +82,9 @@ def _content_text(content: Any, where: str) -> str:
         parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
         if all(isinstance(p, str) for p in parts) and parts:
             return "\n".join(str(p) for p in parts)
-    raise StandInRequestError(400, f"{where}.content must be a string or a list of text parts",
-                              param=f"{where}.content")
+    raise StandInRequestError(
+        400, f"{where}.content must be a string or a list of text parts", param=f"{where}.content"
+    )
 
 
 def _messages(body: dict[str, Any]) -> tuple[list[str], str]:
@@ -88,8 +96,9 @@ def _messages(body: dict[str, Any]) -> tuple[list[str], str]:
     last_user: str | None = None
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise StandInRequestError(400, f"messages[{i}] must be an object with a 'role'",
-                                      param=f"messages[{i}]")
+            raise StandInRequestError(
+                400, f"messages[{i}] must be an object with a 'role'", param=f"messages[{i}]"
+            )
         text = _content_text(message.get("content"), f"messages[{i}]")
         texts.append(text)
         if message["role"] == "user":
@@ -104,16 +113,18 @@ def _candidate_labels(response_format: Any, model_labels: list[str]) -> tuple[li
     if response_format is None:
         return model_labels, False
     if not isinstance(response_format, dict) or not isinstance(response_format.get("type"), str):
-        raise StandInRequestError(400, "'response_format' must be an object with a 'type'",
-                                  param="response_format")
+        raise StandInRequestError(
+            400, "'response_format' must be an object with a 'type'", param="response_format"
+        )
     kind = response_format["type"]
     if kind == "text":
         return model_labels, False
     if kind == "json_object":
         return model_labels, True
     if kind != "json_schema":
-        raise StandInRequestError(400, f"unsupported response_format type {kind!r}",
-                                  param="response_format.type")
+        raise StandInRequestError(
+            400, f"unsupported response_format type {kind!r}", param="response_format.type"
+        )
     spec = response_format.get("json_schema")
     schema = spec.get("schema") if isinstance(spec, dict) else None
     properties = schema.get("properties") if isinstance(schema, dict) else None
@@ -121,8 +132,11 @@ def _candidate_labels(response_format: Any, model_labels: list[str]) -> tuple[li
     enum = label.get("enum") if isinstance(label, dict) else None
     if not isinstance(enum, list) or not enum or not all(isinstance(x, str) for x in enum):
         raise StandInRequestError(
-            400, "the stand-in needs response_format.json_schema.schema.properties.label.enum: "
-            "a non-empty list of candidate labels", param="response_format.json_schema")
+            400,
+            "the stand-in needs response_format.json_schema.schema.properties.label.enum: "
+            "a non-empty list of candidate labels",
+            param="response_format.json_schema",
+        )
     return list(dict.fromkeys(enum)), True
 
 
@@ -142,14 +156,21 @@ def pick_label(
     candidate and the model's own top probability is under `oos_threshold` (calibrated on
     validation data at build time), the answer is "oos": the model is unsure it is in scope.
     """
-    if oos_threshold is not None and "oos" in candidates and len(probs) and float(np.max(probs)) < oos_threshold:
+    if (
+        oos_threshold is not None
+        and "oos" in candidates
+        and len(probs)
+        and float(np.max(probs)) < oos_threshold
+    ):
         return "oos", float(1.0 - np.max(probs))
     index = {label: i for i, label in enumerate(model_labels)}
     known = [c for c in candidates if c in index]
     if not known:
         raise StandInRequestError(
-            400, f"none of the {len(candidates)} candidate labels is known to the stand-in model",
-            param="response_format")
+            400,
+            f"none of the {len(candidates)} candidate labels is known to the stand-in model",
+            param="response_format",
+        )
     restricted = np.array([max(0.0, float(probs[index[c]])) for c in known], dtype=np.float64)
     total = float(restricted.sum())
     if total <= 0.0 or not np.isfinite(total):
@@ -176,8 +197,10 @@ def chat_completion(body: Any, model: LabelModel, identity: StandInIdentity) -> 
     if as_json:
         content = json.dumps({"label": label, "confidence": round(confidence, 6)})
     else:
-        content = (f"{label} (confidence {confidence:.3f}; answered by the EdgeFleet STAND-IN, "
-                   f"local model {identity.backing_model})")
+        content = (
+            f"{label} (confidence {confidence:.3f}; answered by the EdgeFleet STAND-IN, "
+            f"local model {identity.backing_model})"
+        )
     prompt_tokens = estimate_chat_tokens(texts)
     completion_tokens = estimate_tokens(content)
     return {
@@ -186,14 +209,19 @@ def chat_completion(body: Any, model: LabelModel, identity: StandInIdentity) -> 
         "created": int(time.time()),
         "model": identity.model_id,
         "system_fingerprint": STAND_IN_FINGERPRINT,
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": content, "refusal": None},
-            "logprobs": None,
-            "finish_reason": "stop",
-        }],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content, "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
         "edgefleet": identity.stamp(),
     }
 
@@ -207,11 +235,13 @@ def embeddings(body: Any, model: LabelModel, identity: StandInIdentity) -> dict[
     raw = body.get("input")
     inputs = [raw] if isinstance(raw, str) else raw
     if not isinstance(inputs, list) or not inputs or not all(isinstance(t, str) for t in inputs):
-        raise StandInRequestError(400, "'input' must be a string or a non-empty list of strings",
-                                  param="input")
+        raise StandInRequestError(
+            400, "'input' must be a string or a non-empty list of strings", param="input"
+        )
     if body.get("encoding_format", "float") != "float":
-        raise StandInRequestError(400, "the stand-in only supports encoding_format 'float'",
-                                  param="encoding_format")
+        raise StandInRequestError(
+            400, "the stand-in only supports encoding_format 'float'", param="encoding_format"
+        )
     try:
         vectors = model.embed(inputs)
     except ValueError as exc:
@@ -219,8 +249,10 @@ def embeddings(body: Any, model: LabelModel, identity: StandInIdentity) -> dict[
     prompt_tokens = sum(estimate_tokens(t) for t in inputs)
     return {
         "object": "list",
-        "data": [{"object": "embedding", "index": i, "embedding": [float(v) for v in row]}
-                 for i, row in enumerate(np.asarray(vectors, dtype=np.float32))],
+        "data": [
+            {"object": "embedding", "index": i, "embedding": [float(v) for v in row]}
+            for i, row in enumerate(np.asarray(vectors, dtype=np.float32))
+        ],
         "model": identity.model_id,
         "system_fingerprint": STAND_IN_FINGERPRINT,
         "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
@@ -232,13 +264,15 @@ def models_list(identity: StandInIdentity, created_unix: float) -> dict[str, Any
     """Answer ``GET /v1/models``: one model, plainly labelled a stand-in."""
     return {
         "object": "list",
-        "data": [{
-            "id": identity.model_id,
-            "object": "model",
-            "created": int(created_unix),
-            "owned_by": "edgefleet-stand-in",
-            "description": f"{STAND_IN_NOTE} ({identity.backing_model}); not a real hosted model",
-            "edgefleet": identity.stamp(),
-        }],
+        "data": [
+            {
+                "id": identity.model_id,
+                "object": "model",
+                "created": int(created_unix),
+                "owned_by": "edgefleet-stand-in",
+                "description": f"{STAND_IN_NOTE} ({identity.backing_model}); not a real hosted model",
+                "edgefleet": identity.stamp(),
+            }
+        ],
         "system_fingerprint": STAND_IN_FINGERPRINT,
     }

@@ -19,6 +19,7 @@ Run it alone: ``python -m standin.server --registry DIR --port N --latency-ms X`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hmac
 import json
 import logging
@@ -33,10 +34,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Self
 
-from standin import handlers
-from standin.handlers import LabelModel, StandInIdentity, StandInRequestError
 from edgefleet.openai_wire import STAND_IN_HEADER
 from edgefleet.policy.schema import StandInConfig
+from standin import handlers
+from standin.handlers import LabelModel, StandInIdentity, StandInRequestError
 
 log = logging.getLogger("edgefleet.hosted.standin")
 
@@ -70,10 +71,8 @@ class _Server(ThreadingHTTPServer):
         with self._connections_lock:
             connections = list(self._connections)
         for conn in connections:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -137,7 +136,9 @@ class _Handler(BaseHTTPRequestHandler):
             length = -1
         if length < 0 or length > MAX_BODY_BYTES:
             self.close_connection = True
-            self._send_error(StandInRequestError(413 if length > 0 else 400, "bad or too large Content-Length"))
+            self._send_error(
+                StandInRequestError(413 if length > 0 else 400, "bad or too large Content-Length")
+            )
             return None
         return self.rfile.read(length) if length else b""
 
@@ -209,7 +210,9 @@ class StandInServer:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def from_registry(cls, registry: Path, cfg: StandInConfig, *, api_key: str | None = None) -> StandInServer:
+    def from_registry(
+        cls, registry: Path, cfg: StandInConfig, *, api_key: str | None = None
+    ) -> StandInServer:
         """Load `cfg.model` (latest version) from the model `registry` and wrap it in a stand-in."""
         from fleet.models.manifest import load_bundle, resolve_model_dir
         from fleet.serving.runtime import TextModel
@@ -232,11 +235,20 @@ class StandInServer:
             return self.base_url
         self._stopping.clear()
         self._server = _Server((self.host, self.port), self)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="edgefleet-stand-in", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="edgefleet-stand-in",
+            daemon=True,
+        )
         self._thread.start()
-        log.info("STAND-IN hosted model %r (local model %s, +%.0f ms) listening on %s",
-                 self.identity.model_id, self.identity.backing_model, self.latency_ms, self.base_url)
+        log.info(
+            "STAND-IN hosted model %r (local model %s, +%.0f ms) listening on %s",
+            self.identity.model_id,
+            self.identity.backing_model,
+            self.latency_ms,
+            self.base_url,
+        )
         return self.base_url
 
     def stop(self) -> None:

@@ -14,9 +14,9 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from edgefleet.policy.schema import HostedConfig
 from router.hosted.client import HostedClient
 from standin.server import StandInServer
-from edgefleet.policy.schema import HostedConfig
 
 log = logging.getLogger("edgefleet.hosted")
 

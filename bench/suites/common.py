@@ -20,7 +20,9 @@ def model_dir(registry: Path, name: str) -> Path:
     return resolve_model_dir(registry, name)
 
 
-def deployment_record(registry: Path, deployment: str, model: str, price: float, address: str) -> dict[str, Any]:
+def deployment_record(
+    registry: Path, deployment: str, model: str, price: float, address: str
+) -> dict[str, Any]:
     """What the router's StaticFleet needs of one deployment served at `address`."""
     from fleet.models.registry import read_manifest
 
@@ -125,7 +127,9 @@ def trim_policy(raw: dict[str, Any], registry: Path) -> tuple[dict[str, Any], li
     routes = []
     for route in data.get("routes", []):
         route = dict(route)
-        specialists = {dom: [n for n in names if n not in gone] for dom, names in route.get("specialists", {}).items()}
+        specialists = {
+            dom: [n for n in names if n not in gone] for dom, names in route.get("specialists", {}).items()
+        }
         route["specialists"] = {dom: names for dom, names in specialists.items() if names}
         route["targets"] = [n for n in route.get("targets", []) if n not in gone]
         if route.get("domain_model") in gone:

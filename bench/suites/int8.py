@@ -49,7 +49,7 @@ def _accuracy(model: Any, texts: list[str], gold: list[str], batch: int = 32) ->
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     correct = 0
     for start in range(0, len(order), batch):
-        idx = order[start:start + batch]
+        idx = order[start : start + batch]
         probs = model.classify([texts[i] for i in idx])
         for row, i in enumerate(idx):
             correct += model.labels[int(np.argmax(probs[row]))] == gold[i]
@@ -75,14 +75,20 @@ def run(ctx: Any) -> dict[str, Any]:
     registry = ctx.models_dir()
     picked = find_versions(registry)
     if picked is None:
-        return {"status": "skipped", "reason": f"{NOT_BUILT} (registry {registry})", "speedup": None,
-                "accuracy_delta": None}
+        return {
+            "status": "skipped",
+            "reason": f"{NOT_BUILT} (registry {registry})",
+            "speedup": None,
+            "accuracy_delta": None,
+        }
     name, folders = picked
     models = {v: TextModel.load(load_bundle(f), ("CPU",)) for v, f in folders.items()}
     precision = {v: m.manifest.precision.upper() for v, m in models.items()}
     fp32 = next(v for v in models if precision[v] == "FP32")
-    int8 = next((v for v in models if precision[v] == "INT8" and "int8w" not in v),
-                next(v for v in models if precision[v] == "INT8"))
+    int8 = next(
+        (v for v in models if precision[v] == "INT8" and "int8w" not in v),
+        next(v for v in models if precision[v] == "INT8"),
+    )
     data = load_clinc150()
     examples = list(data.test) + list(data.oos_test)
     if ctx.tiny:
@@ -108,8 +114,18 @@ def run(ctx: Any) -> dict[str, Any]:
             "size_mb": round(sum(p.stat().st_size for p in folders[v].iterdir() if p.is_file()) / 1e6, 2),
         }
     speedup = ratio(out[fp32]["latency"]["p50_ms"], out[int8]["latency"]["p50_ms"])
-    rows = [[v, o["precision"], o["latency"]["p50_ms"], o["latency"]["p99_ms"], o["throughput_tps"], o["accuracy"],
-             o["size_mb"]] for v, o in out.items()]
+    rows = [
+        [
+            v,
+            o["precision"],
+            o["latency"]["p50_ms"],
+            o["latency"]["p99_ms"],
+            o["throughput_tps"],
+            o["accuracy"],
+            o["size_mb"],
+        ]
+        for v, o in out.items()
+    ]
     return {
         "model": name,
         "fp32_version": fp32,
@@ -119,10 +135,17 @@ def run(ctx: Any) -> dict[str, Any]:
         "throughput_ratio": ratio(out[int8]["throughput_tps"], out[fp32]["throughput_tps"]),
         "accuracy_delta": out[int8]["accuracy"] - out[fp32]["accuracy"],
         "size_ratio": ratio(out[int8]["size_mb"], out[fp32]["size_mb"]),
-        "method": (f"in-process TextModel on CPU; batch-1 latency over {n} calls in {rounds} interleaved rounds; "
-                   "throughput: batches of 32 texts, back to back; accuracy: argmax label == gold on "
-                   f"{len(texts)} CLINC150 test texts (in-scope + oos, oos a label)."),
-        "tables": [("FP32 vs INT8", ["version", "precision", "p50 ms", "p99 ms", "texts/s (batch 32)",
-                                     "accuracy", "size MB"], rows)],
+        "method": (
+            f"in-process TextModel on CPU; batch-1 latency over {n} calls in {rounds} interleaved rounds; "
+            "throughput: batches of 32 texts, back to back; accuracy: argmax label == gold on "
+            f"{len(texts)} CLINC150 test texts (in-scope + oos, oos a label)."
+        ),
+        "tables": [
+            (
+                "FP32 vs INT8",
+                ["version", "precision", "p50 ms", "p99 ms", "texts/s (batch 32)", "accuracy", "size MB"],
+                rows,
+            )
+        ],
         "notes": ["speedup = p50 FP32 / p50 INT8 at batch 1; accuracy_delta = INT8 - FP32."],
     }

@@ -39,8 +39,10 @@ def policies(policy: dict[str, Any], route_name: str) -> dict[str, dict[str, Any
             hosted["api_key_env"] = None  # the local stand-in asks for no key
     all_edge = copy.deepcopy(default)
     all_hosted = copy.deepcopy(default)
-    for variant, edits in ((all_edge, {"fallback": None, "min_confidence": 0.0}),
-                           (all_hosted, {"domain_model": None})):
+    for variant, edits in (
+        (all_edge, {"fallback": None, "min_confidence": 0.0}),
+        (all_hosted, {"domain_model": None}),
+    ):
         for route in variant["routes"]:
             if route["name"] == route_name:
                 route.update(edits)
@@ -68,13 +70,17 @@ def run(ctx: Any) -> dict[str, Any]:
     policy = parse_policy(yaml.safe_dump(raw, sort_keys=False), source=str(policy_path))
     candidates = [r for r in policy.routes if r.task == "classify" and r.domain_model and r.fallback]
     if not candidates:
-        raise ValueError(f"{policy_path}: no classify route with a domain model and a hosted fallback whose "
-                         f"models are in {registry} (missing: {dropped}); run `edgefleet models build`")
+        raise ValueError(
+            f"{policy_path}: no classify route with a domain model and a hosted fallback whose "
+            f"models are in {registry} (missing: {dropped}); run `edgefleet models build`"
+        )
     route = candidates[0]
     cascade = max(len(names) for names in route.specialists.values()) > 1
     hosted_cfg = policy.hosted_endpoint(route.fallback or "")
     if hosted_cfg.stand_in is None:
-        raise ValueError(f"hosted endpoint {hosted_cfg.name!r} is not a stand-in; the bench needs the offline stand-in")
+        raise ValueError(
+            f"hosted endpoint {hosted_cfg.name!r} is not a stand-in; the bench needs the offline stand-in"
+        )
     used = {route.domain_model or ""} | {n for names in route.specialists.values() for n in names}
     deps = [d for d in policy.deployments if d.name in used]
     texts, gold = workload(ctx.tiny)
@@ -87,7 +93,9 @@ def run(ctx: Any) -> dict[str, Any]:
     answers: dict[str, list[dict[str, Any]]] = {}
     seconds: dict[str, float] = {}
     with ServerHost("bench.services:build_replicas", replica_spec, start_timeout_s=300.0) as fleet:
-        records = [deployment_record(registry, d.name, d.model, d.price_per_call_usd, fleet[d.name]) for d in deps]
+        records = [
+            deployment_record(registry, d.name, d.model, d.price_per_call_usd, fleet[d.name]) for d in deps
+        ]
         router_spec = {
             "deployments": records,
             "routers": {name: bench_policy_yaml(p) for name, p in variants.items()},
@@ -95,8 +103,16 @@ def run(ctx: Any) -> dict[str, Any]:
         }
         with ServerHost("bench.services:build_routers", router_spec) as routers, LoadGenerator() as lg:
             for name in ("default", "all_hosted", "all_edge"):
-                job = LoadJob(routers[name], ROUTER_INFER, payloads, concurrency=8, collect=True,
-                              max_requests=len(payloads), max_seconds=900.0, warmup=ctx.size(5, 50))
+                job = LoadJob(
+                    routers[name],
+                    ROUTER_INFER,
+                    payloads,
+                    concurrency=8,
+                    collect=True,
+                    max_requests=len(payloads),
+                    max_seconds=900.0,
+                    warmup=ctx.size(5, 50),
+                )
                 result = lg.run(job)
                 answers[name] = result.answers
                 seconds[name] = result.seconds
@@ -110,8 +126,14 @@ def run(ctx: Any) -> dict[str, Any]:
     domain_price = policy.deployment(route.domain_model or "").price_per_call_usd
     edge_by = {a["index"]: a for a in answers["all_edge"]}
     host_by = {a["index"]: a for a in answers["all_hosted"]}
-    views, parsed = zip(*(edge_view(edge_by.get(i), route.domain_model or "", domain_price)
-                          for i in range(len(gold)))) if gold else ((), ())
+    views, parsed = (
+        zip(
+            *(edge_view(edge_by.get(i), route.domain_model or "", domain_price) for i in range(len(gold))),
+            strict=False,
+        )
+        if gold
+        else ((), ())
+    )
     hosted_list = [host_by.get(i) for i in range(len(gold))]
     thresholds = sorted({round(x * 0.05, 2) for x in range(21)} | {route.min_confidence})
     curve = [simulate(views, hosted_list, gold, t, route.escalate_labels) for t in thresholds]
@@ -123,12 +145,35 @@ def run(ctx: Any) -> dict[str, Any]:
     best_trust_oos = best_within_budget(curve_trust_oos, 0.10 * hosted_cost)
     acc_ratio = ratio(scores["default"]["accuracy"], scores["all_hosted"]["accuracy"])
     cost_ratio = ratio(scores["default"]["cost_usd"], hosted_cost)
-    rows = [[name, s["requests"], s["errors"], s["accuracy"], s["in_scope_accuracy"], s["oos_recall"],
-             s["cost_usd"], ratio(s["cost_usd"], hosted_cost), s["escalated_share"], s["p50_ms"], s["p95_ms"]]
-            for name, s in scores.items()]
-    curve_rows = [[c["threshold"], c["accuracy"], ratio(c["accuracy"], scores["all_hosted"]["accuracy"]),
-                   ratio(c["cost_usd"], hosted_cost), c["escalated_share"], t["accuracy"],
-                   ratio(t["cost_usd"], hosted_cost), t["escalated_share"]] for c, t in zip(curve, curve_trust_oos)]
+    rows = [
+        [
+            name,
+            s["requests"],
+            s["errors"],
+            s["accuracy"],
+            s["in_scope_accuracy"],
+            s["oos_recall"],
+            s["cost_usd"],
+            ratio(s["cost_usd"], hosted_cost),
+            s["escalated_share"],
+            s["p50_ms"],
+            s["p95_ms"],
+        ]
+        for name, s in scores.items()
+    ]
+    curve_rows = [
+        [
+            c["threshold"],
+            c["accuracy"],
+            ratio(c["accuracy"], scores["all_hosted"]["accuracy"]),
+            ratio(c["cost_usd"], hosted_cost),
+            c["escalated_share"],
+            t["accuracy"],
+            ratio(t["cost_usd"], hosted_cost),
+            t["escalated_share"],
+        ]
+        for c, t in zip(curve, curve_trust_oos, strict=False)
+    ]
     return {
         "topology": TOPOLOGY,
         "method": (
@@ -147,9 +192,11 @@ def run(ctx: Any) -> dict[str, Any]:
         "deployments_not_in_registry": dropped,
         "cascade": cascade,
         "policy_threshold": route.min_confidence,
-        "prices": {"edge_per_call_usd": {d.name: d.price_per_call_usd for d in deps},
-                   "hosted_per_1k_input_usd": hosted_cfg.price_per_1k_input_usd,
-                   "hosted_per_1k_output_usd": hosted_cfg.price_per_1k_output_usd},
+        "prices": {
+            "edge_per_call_usd": {d.name: d.price_per_call_usd for d in deps},
+            "hosted_per_1k_input_usd": hosted_cfg.price_per_1k_input_usd,
+            "hosted_per_1k_output_usd": hosted_cfg.price_per_1k_output_usd,
+        },
         "default": scores["default"],
         "all_hosted": scores["all_hosted"],
         "all_edge": scores["all_edge"],
@@ -158,8 +205,11 @@ def run(ctx: Any) -> dict[str, Any]:
         "cost_ratio_vs_hosted": cost_ratio,
         "escalated_share": scores["default"]["escalated_share"],
         "oos_recall": scores["default"]["oos_recall"],
-        "goal": {"accuracy_ratio_min": 0.99, "cost_ratio_max": 0.10,
-                 "met": bool(acc_ratio >= 0.99 and cost_ratio <= 0.10)},
+        "goal": {
+            "accuracy_ratio_min": 0.99,
+            "cost_ratio_max": 0.10,
+            "met": bool(acc_ratio >= 0.99 and cost_ratio <= 0.10),
+        },
         "curve": curve,
         "curve_trust_edge_oos": curve_trust_oos,
         "simulated_default": sim_default,
@@ -167,31 +217,81 @@ def run(ctx: Any) -> dict[str, Any]:
         "best_threshold_within_10pct_cost_trust_edge_oos": best_trust_oos,
         "domain_confidence_parsed_share": (sum(parsed) / len(parsed)) if parsed else None,
         "tables": [
-            ("Policies (measured)", ["policy", "requests", "errors", "accuracy", "in-scope acc", "oos recall",
-                                     "cost USD", "cost / hosted", "escalated", "p50 ms", "p95 ms"], rows),
-            ("Headline", ["figure", "value", "goal"], [
-                ["accuracy default / all-hosted", acc_ratio, ">= 0.99"],
-                ["cost default / all-hosted", cost_ratio, "<= 0.10"],
-                ["escalated share", scores["default"]["escalated_share"], ""],
-                ["simulated accuracy at policy threshold (check)", sim_default["accuracy"],
-                 f"measured {scores['default']['accuracy']:.4f}"],
-            ]),
-            ("Cost/quality curve over min_confidence (simulated)",
-             ["threshold", "accuracy", "acc / hosted", "cost / hosted", "escalated",
-              "trust-oos accuracy", "trust-oos cost / hosted", "trust-oos escalated"], curve_rows),
+            (
+                "Policies (measured)",
+                [
+                    "policy",
+                    "requests",
+                    "errors",
+                    "accuracy",
+                    "in-scope acc",
+                    "oos recall",
+                    "cost USD",
+                    "cost / hosted",
+                    "escalated",
+                    "p50 ms",
+                    "p95 ms",
+                ],
+                rows,
+            ),
+            (
+                "Headline",
+                ["figure", "value", "goal"],
+                [
+                    ["accuracy default / all-hosted", acc_ratio, ">= 0.99"],
+                    ["cost default / all-hosted", cost_ratio, "<= 0.10"],
+                    ["escalated share", scores["default"]["escalated_share"], ""],
+                    [
+                        "simulated accuracy at policy threshold (check)",
+                        sim_default["accuracy"],
+                        f"measured {scores['default']['accuracy']:.4f}",
+                    ],
+                ],
+            ),
+            (
+                "Cost/quality curve over min_confidence (simulated)",
+                [
+                    "threshold",
+                    "accuracy",
+                    "acc / hosted",
+                    "cost / hosted",
+                    "escalated",
+                    "trust-oos accuracy",
+                    "trust-oos cost / hosted",
+                    "trust-oos escalated",
+                ],
+                curve_rows,
+            ),
         ],
         "notes": [
-            *([f"Deployments whose model is not in the registry were left out of the policy: {dropped}."]
-              if dropped else []),
-            *([("The route cascades (several specialists per domain). all_edge keeps the first edge answer "
-               "(min_confidence 0), so the simulated curve models domain model + first specialist + hosted, not "
-               "the cascade: compare simulated_default with the measured default.")] if cascade else []),
-            (f"{len(gold)} requests ({sum(g != OOS for g in gold)} in-scope, {sum(g == OOS for g in gold)} "
-            "out-of-scope); accuracy counts `oos` as a label; errors count as wrong."),
-            ("all_edge: when the domain model says oos there is nothing to ask (no fallback): the router answers "
-            "UNAVAILABLE and the pass scores it as the label oos."),
-            ("Costs are the router's own accounting (edge: price per call; hosted: tokens reported by the "
-            "stand-in x prices from edgefleet.yaml). The stand-in runs with latency_ms 0, so hosted latency "
-            "here is the local generalist's, not a real API's."),
+            *(
+                [f"Deployments whose model is not in the registry were left out of the policy: {dropped}."]
+                if dropped
+                else []
+            ),
+            *(
+                [
+                    (
+                        "The route cascades (several specialists per domain). all_edge keeps the first edge answer "
+                        "(min_confidence 0), so the simulated curve models domain model + first specialist + hosted, not "
+                        "the cascade: compare simulated_default with the measured default."
+                    )
+                ]
+                if cascade
+                else []
+            ),
+            (
+                f"{len(gold)} requests ({sum(g != OOS for g in gold)} in-scope, {sum(g == OOS for g in gold)} "
+                "out-of-scope); accuracy counts `oos` as a label; errors count as wrong."
+            ),
+            (
+                "all_edge: when the domain model says oos there is nothing to ask (no fallback): the router answers "
+                "UNAVAILABLE and the pass scores it as the label oos."
+            ),
+            (
+                "Costs are the router's own accounting (edge: price per call; hosted: tokens reported by the "
+                "stand-in x prices from edgefleet.yaml). The stand-in runs with latency_ms 0, so hosted latency "
+                "here is the local generalist's, not a real API's."
+            ),
         ],
     }

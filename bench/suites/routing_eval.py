@@ -16,7 +16,9 @@ OOS = "oos"
 _CONF_RE = re.compile(r"\(([0-9]*\.?[0-9]+)\)\s*$")
 
 
-def score_pass(answers: Sequence[dict[str, Any]], gold: Sequence[str], *, oos_on_error: bool = False) -> dict[str, Any]:
+def score_pass(
+    answers: Sequence[dict[str, Any]], gold: Sequence[str], *, oos_on_error: bool = False
+) -> dict[str, Any]:
     """Accuracy (label == gold, oos a label), in-scope accuracy, oos recall, cost, escalated share,
     latency p50/p95 of one pass. `answers[i]["index"]` points into `gold`. With `oos_on_error`,
     a request the router could not answer counts as the label ``oos`` (all-edge: nothing to escalate to)."""
@@ -67,12 +69,12 @@ def score_pass(answers: Sequence[dict[str, Any]], gold: Sequence[str], *, oos_on
 class EdgeView:
     """What the edge tier said about one request (from the all-edge pass)."""
 
-    domain_oos: bool          # the domain model said out of scope
+    domain_oos: bool  # the domain model said out of scope
     domain_confidence: float  # its confidence in the detected domain
-    label: str | None         # the specialist's label (None when it was never asked)
-    confidence: float         # the specialist's confidence
-    cost_usd: float           # what the edge calls cost (domain model + specialist)
-    domain_cost_usd: float    # what the domain model call alone cost
+    label: str | None  # the specialist's label (None when it was never asked)
+    confidence: float  # the specialist's confidence
+    cost_usd: float  # what the edge calls cost (domain model + specialist)
+    domain_cost_usd: float  # what the domain model call alone cost
 
 
 def edge_view(answer: dict[str, Any] | None, domain_model: str, domain_price: float) -> tuple[EdgeView, bool]:
@@ -87,8 +89,14 @@ def edge_view(answer: dict[str, Any] | None, domain_model: str, domain_price: fl
             m = _CONF_RE.search(reason)
             if m:
                 conf, parsed = float(m.group(1)), True
-    return EdgeView(False, conf, answer.get("label"), float(answer.get("confidence", 0.0)),
-                    float(answer.get("cost_usd", 0.0)), domain_price), parsed
+    return EdgeView(
+        False,
+        conf,
+        answer.get("label"),
+        float(answer.get("confidence", 0.0)),
+        float(answer.get("cost_usd", 0.0)),
+        domain_price,
+    ), parsed
 
 
 def simulate(
@@ -105,7 +113,7 @@ def simulate(
     Without ``oos`` in `escalate_labels`, an oos verdict of the edge is kept as the answer."""
     correct = escalated = 0
     cost = 0.0
-    for edge, host, truth in zip(edges, hosted, gold):
+    for edge, host, truth in zip(edges, hosted, gold, strict=False):
         label: str | None
         h_label = host.get("label") if host and "error" not in host else None
         h_cost = float(host.get("cost_usd", 0.0)) if host and "error" not in host else 0.0
@@ -121,7 +129,12 @@ def simulate(
         escalated += esc
         cost += c
     n = max(len(gold), 1)
-    return {"threshold": threshold, "accuracy": correct / n, "cost_usd": cost, "escalated_share": escalated / n}
+    return {
+        "threshold": threshold,
+        "accuracy": correct / n,
+        "cost_usd": cost,
+        "escalated_share": escalated / n,
+    }
 
 
 def best_within_budget(curve: Sequence[dict[str, float]], max_cost: float) -> dict[str, float] | None:

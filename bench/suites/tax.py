@@ -56,8 +56,10 @@ def specialist(policy_path: Path, registry: Path, domain: str = SPECIALIST_DOMAI
             listed.append(dep.model)
             if in_registry(registry, dep.model):
                 return dep.name, dep.model, dep.price_per_call_usd
-    raise ValueError(f"{policy_path}: no specialist for domain {domain!r} is in registry {registry} "
-                     f"(listed: {listed or 'none'}); run `edgefleet models build`")
+    raise ValueError(
+        f"{policy_path}: no specialist for domain {domain!r} is in registry {registry} "
+        f"(listed: {listed or 'none'}); run `edgefleet models build`"
+    )
 
 
 class InProcessModel:
@@ -91,8 +93,14 @@ class RayProbe:
         import ray
 
         t0 = time.perf_counter()
-        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False, object_store_memory=100 * 1024 * 1024)
+        ray.init(
+            address="local",
+            num_cpus=num_cpus,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+            object_store_memory=100 * 1024 * 1024,
+        )
         self.info = {"ray_init_s": time.perf_counter() - t0, "ray_version": ray.__version__}
         self._ray = ray
 
@@ -138,20 +146,28 @@ def run(ctx: Any) -> dict[str, Any]:
     texts = clinc_texts(SPECIALIST_DOMAIN, ctx.size(20, 150))
     echo_payloads = [router_request(t, SPECIALIST_DOMAIN) for t in texts]
     lat: dict[str, list[float]] = {k: [] for k in ORDER}
-    errors: dict[str, int] = {k: 0 for k in ("a_echo", "c_kserve", "d_routed")}
+    errors: dict[str, int] = dict.fromkeys(("a_echo", "c_kserve", "d_routed"), 0)
     first_errors: dict[str, str] = {}
     replica_spec = {"models": [{"deployment": deployment, "dir": str(path)}]}
-    ray_probe = Probe("bench.suites.tax:RayProbe", {"model_path": str(path), "texts": texts, "warmup": warmup},
-                      start_timeout_s=ctx.size(180.0, 300.0))
+    ray_probe = Probe(
+        "bench.suites.tax:RayProbe",
+        {"model_path": str(path), "texts": texts, "warmup": warmup},
+        start_timeout_s=ctx.size(180.0, 300.0),
+    )
     ray_probe.start()  # Ray starts while the gRPC servers do
     try:
-        with ServerHost("bench.services:build_echo", {}) as echo, \
-                ServerHost("bench.services:build_replicas", replica_spec) as replicas:
+        with (
+            ServerHost("bench.services:build_echo", {}) as echo,
+            ServerHost("bench.services:build_replicas", replica_spec) as replicas,
+        ):
             record = deployment_record(registry, deployment, model, price, replicas[deployment])
             router_spec = {
                 "deployments": [record],
-                "routers": {"bench": bench_policy_yaml(
-                    single_specialist_policy(deployment, model, SPECIALIST_DOMAIN, price))},
+                "routers": {
+                    "bench": bench_policy_yaml(
+                        single_specialist_policy(deployment, model, SPECIALIST_DOMAIN, price)
+                    )
+                },
             }
             kserve_payloads = [kserve_request(record["model"], record["version"], t) for t in texts]
             with ServerHost("bench.services:build_routers", router_spec) as routers, LoadGenerator() as lg:
@@ -190,8 +206,13 @@ def run(ctx: Any) -> dict[str, Any]:
     order = ORDER
     return {
         "topology": TOPOLOGY,
-        "specialist": {"deployment": deployment, "model": model, "version": record["version"],
-                       "precision": record["precision"], "domain": SPECIALIST_DOMAIN},
+        "specialist": {
+            "deployment": deployment,
+            "model": model,
+            "version": record["version"],
+            "precision": record["precision"],
+            "domain": SPECIALIST_DOMAIN,
+        },
         "latency": {k: s[k] for k in order},
         "errors": errors,
         "first_errors": first_errors,
@@ -200,27 +221,53 @@ def run(ctx: Any) -> dict[str, Any]:
         "router_overhead_ms": p50["d_routed"] - p50["c_kserve"] - p50["a_echo"],
         "ray_vs_grpc": ratio(p50["e_ray_actor"], p50["c_kserve"]),
         "kserve_vs_in_process": ratio(p50["c_kserve"], p50["b_in_process"]),
-        "overhead_vs_in_process_ms": {k: p50[k] - p50["b_in_process"] for k in ("c_kserve", "d_routed", "e_ray_actor")},
-        "ray_vs_grpc_overhead": ratio(p50["e_ray_actor"] - p50["b_in_process"], p50["c_kserve"] - p50["b_in_process"]),
+        "overhead_vs_in_process_ms": {
+            k: p50[k] - p50["b_in_process"] for k in ("c_kserve", "d_routed", "e_ray_actor")
+        },
+        "ray_vs_grpc_overhead": ratio(
+            p50["e_ray_actor"] - p50["b_in_process"], p50["c_kserve"] - p50["b_in_process"]
+        ),
         "ray_init_s": ray_info.get("ray_init_s"),
         "goal_router_tax_max": 1.25,
         "tables": [
-            ("Latency per path, batch 1, one request at a time", LATENCY_HEADER,
-             [latency_table_row(names[k], lat[k]) for k in order]),
-            ("Ratios", ["ratio", "value", "meaning"], [
-                ["router_tax", router_tax, "p50 routed / (p50 echo + p50 KServe); goal <= 1.25"],
-                ["ray_vs_grpc", ratio(p50["e_ray_actor"], p50["c_kserve"]), "p50 Ray actor / p50 KServe gRPC"],
-                ["kserve_vs_in_process", ratio(p50["c_kserve"], p50["b_in_process"]),
-                 "p50 KServe / p50 in-process inference"],
-                ["ray_vs_grpc_overhead",
-                 ratio(p50["e_ray_actor"] - p50["b_in_process"], p50["c_kserve"] - p50["b_in_process"]),
-                 "(p50 Ray - p50 in-process) / (p50 KServe - p50 in-process): the transport costs alone"],
-            ]),
+            (
+                "Latency per path, batch 1, one request at a time",
+                LATENCY_HEADER,
+                [latency_table_row(names[k], lat[k]) for k in order],
+            ),
+            (
+                "Ratios",
+                ["ratio", "value", "meaning"],
+                [
+                    ["router_tax", router_tax, "p50 routed / (p50 echo + p50 KServe); goal <= 1.25"],
+                    [
+                        "ray_vs_grpc",
+                        ratio(p50["e_ray_actor"], p50["c_kserve"]),
+                        "p50 Ray actor / p50 KServe gRPC",
+                    ],
+                    [
+                        "kserve_vs_in_process",
+                        ratio(p50["c_kserve"], p50["b_in_process"]),
+                        "p50 KServe / p50 in-process inference",
+                    ],
+                    [
+                        "ray_vs_grpc_overhead",
+                        ratio(
+                            p50["e_ray_actor"] - p50["b_in_process"], p50["c_kserve"] - p50["b_in_process"]
+                        ),
+                        "(p50 Ray - p50 in-process) / (p50 KServe - p50 in-process): the transport costs alone",
+                    ],
+                ],
+            ),
         ],
         "notes": [
-            (f"{n} requests per gRPC path in {rounds} interleaved rounds after {warmup} warm-up calls; "
-            f"texts: {len(texts)} CLINC150 test queries of domain {SPECIALIST_DOMAIN}."),
-            ("router_overhead_ms = p50(d) - p50(c) - p50(a): the router's own work per request "
-            "(validation, route match, replica choice, proto conversion, accounting)."),
+            (
+                f"{n} requests per gRPC path in {rounds} interleaved rounds after {warmup} warm-up calls; "
+                f"texts: {len(texts)} CLINC150 test queries of domain {SPECIALIST_DOMAIN}."
+            ),
+            (
+                "router_overhead_ms = p50(d) - p50(c) - p50(a): the router's own work per request "
+                "(validation, route match, replica choice, proto conversion, accounting)."
+            ),
         ],
     }

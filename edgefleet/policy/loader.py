@@ -10,8 +10,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from router.errors import PolicyError, PolicyIssue
 from edgefleet.policy.schema import Policy
+from router.errors import PolicyError, PolicyIssue
 
 Loc = tuple[str | int, ...]
 
@@ -22,7 +22,9 @@ def load_policy(path: str | Path) -> Policy:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise PolicyError(str(p), [PolicyIssue("", None, f"cannot read file: {exc.strerror or exc}")]) from exc
+        raise PolicyError(
+            str(p), [PolicyIssue("", None, f"cannot read file: {exc.strerror or exc}")]
+        ) from exc
     return parse_policy(text, source=str(p))
 
 

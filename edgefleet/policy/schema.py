@@ -147,7 +147,9 @@ class RouteConfig(Strict):
     min_confidence: float = Field(0.5, ge=0, le=1)
     escalate_labels: list[str] = Field(default_factory=lambda: ["oos"])
     edge_oos_final_confidence: float | None = Field(
-        None, ge=0, le=1,
+        None,
+        ge=0,
+        le=1,
         description="an out-of-scope answer with at least this confidence from the domain model or the "
         "last edge candidate is final (answered at the edge, no hosted call); null: always escalate",
     )
@@ -207,15 +209,22 @@ class Policy(Strict):
         for i, d in enumerate(self.deployments):
             if listed_models and d.model not in listed_models:
                 errors.append(
-                    (("deployments", i, "model"), f"unknown model {d.model!r}; known: {sorted(listed_models)}")
+                    (
+                        ("deployments", i, "model"),
+                        f"unknown model {d.model!r}; known: {sorted(listed_models)}",
+                    )
                 )
         for i, r in enumerate(self.routes):
             if r.domain_model is not None and r.domain_model not in deployments:
-                errors.append((("routes", i, "domain_model"), _unknown("deployment", r.domain_model, deployments)))
+                errors.append(
+                    (("routes", i, "domain_model"), _unknown("deployment", r.domain_model, deployments))
+                )
             for dom, names in r.specialists.items():
                 for j, n in enumerate(names):
                     if n not in deployments:
-                        errors.append((("routes", i, "specialists", dom, j), _unknown("deployment", n, deployments)))
+                        errors.append(
+                            (("routes", i, "specialists", dom, j), _unknown("deployment", n, deployments))
+                        )
             for j, n in enumerate(r.targets):
                 if n not in deployments:
                     errors.append((("routes", i, "targets", j), _unknown("deployment", n, deployments)))

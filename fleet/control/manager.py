@@ -10,6 +10,7 @@ the loop never dies.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -19,14 +20,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from fleet.errors import FleetError
-from fleet.control.snapshot import ActorGone, ReplicaRecord, build_state, stable_key
+from edgefleet.policy.schema import Policy
+from edgefleet.state import READY, STARTING, STOPPING, UNHEALTHY, FleetState
 from fleet.control.operator_actions import OperatorActions
-from fleet.models.manifest import ModelBundle, load_bundle, resolve_model_dir
 from fleet.control.placement import NodeView
 from fleet.control.reconcile import DEAD, ReplicaView, StartReplica, plan
-from edgefleet.state import READY, STARTING, STOPPING, UNHEALTHY, FleetState
-from edgefleet.policy.schema import Policy
+from fleet.control.snapshot import ActorGone, ReplicaRecord, build_state, stable_key
+from fleet.errors import FleetError
+from fleet.models.manifest import ModelBundle, load_bundle, resolve_model_dir
 
 log = logging.getLogger("edgefleet.controller")
 
@@ -49,10 +50,14 @@ class FleetBackend(Protocol):
 class FleetManager(OperatorActions):
     """Desired state in, replicas out; see the module docstring."""
 
-    def __init__(self, policy: Policy, base_dir: Path, backend: FleetBackend, registry: Path | None = None) -> None:
+    def __init__(
+        self, policy: Policy, base_dir: Path, backend: FleetBackend, registry: Path | None = None
+    ) -> None:
         self.policy = policy
         self.base_dir = Path(base_dir)
-        self.registry = Path(registry) if registry is not None else (self.base_dir / policy.registry).resolve()
+        self.registry = (
+            Path(registry) if registry is not None else (self.base_dir / policy.registry).resolve()
+        )
         self.backend = backend
         self.nodes: list[NodeView] = []
         self.drained: set[str] = set()
@@ -94,10 +99,8 @@ class FleetManager(OperatorActions):
                 self.event(f"reconcile pass failed: {type(exc).__name__}: {exc}")
                 log.debug("%s", traceback.format_exc())
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.policy.fleet.reconcile_interval_s)
-            except TimeoutError:
-                pass
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -115,7 +118,10 @@ class FleetManager(OperatorActions):
         for dep, (until, _, reason) in self.backoff.items():
             if until > now:
                 blocked.setdefault(dep, reason)
-        views = [ReplicaView(r.replica_id, r.deployment, r.node_id, r.state, r.version) for r in self.replicas.values()]
+        views = [
+            ReplicaView(r.replica_id, r.deployment, r.node_id, r.state, r.version)
+            for r in self.replicas.values()
+        ]
         versions = {name: b.version for name, b in self.bundles.items()}
         actions = plan(self.policy.deployments, self.nodes, views, self._new_id, versions, blocked)
         for stop in actions.stops:
@@ -138,12 +144,18 @@ class FleetManager(OperatorActions):
         for dep in self.policy.deployments:
             ref = self.policy.model(dep.model)
             try:
-                path = (self.base_dir / ref.path) if ref.path else resolve_model_dir(self.registry, ref.name, ref.version)
+                path = (
+                    (self.base_dir / ref.path)
+                    if ref.path
+                    else resolve_model_dir(self.registry, ref.name, ref.version)
+                )
                 current = self.bundles.get(dep.name)
                 if current is None or self._bundle_paths.get(dep.name) != path:
                     bundle = await asyncio.to_thread(load_bundle, path)
                     if current is not None and current.version != bundle.version:
-                        self.event(f"{dep.name}: rolling out {bundle.name} {current.version} -> {bundle.version}")
+                        self.event(
+                            f"{dep.name}: rolling out {bundle.name} {current.version} -> {bundle.version}"
+                        )
                     self.bundles[dep.name] = bundle
                     self._bundle_paths[dep.name] = path
                 if dep.name in self.bundle_errors:
@@ -178,8 +190,10 @@ class FleetManager(OperatorActions):
         if report.get("ready"):
             record.state = READY
             self.backoff.pop(record.deployment, None)
-            self.event(f"{record.replica_id} ready at {record.address} on {record.device}"
-                       + (f" ({record.detail})" if record.detail else ""))
+            self.event(
+                f"{record.replica_id} ready at {record.address} on {record.device}"
+                + (f" ({record.detail})" if record.detail else "")
+            )
         else:
             record.state = UNHEALTHY
             self._note_failure(record.deployment, report.get("error") or "not ready")
@@ -191,7 +205,11 @@ class FleetManager(OperatorActions):
         failures += 1
         if failures >= CRASH_LOOP_FAILURES:
             delay = min(MAX_BACKOFF_S, 2.0 ** (failures - CRASH_LOOP_FAILURES + 1))
-            self.backoff[deployment] = (time.monotonic() + delay, failures, f"crash loop, retry in {delay:.0f}s: {reason}")
+            self.backoff[deployment] = (
+                time.monotonic() + delay,
+                failures,
+                f"crash loop, retry in {delay:.0f}s: {reason}",
+            )
         else:
             self.backoff[deployment] = (0.0, failures, reason)
 
@@ -218,9 +236,10 @@ class FleetManager(OperatorActions):
         timeout = self.policy.fleet.health_timeout_s
         checked = [r for r in self.replicas.values() if r.state in (READY, UNHEALTHY) and r.address]
         results = await asyncio.gather(
-            *(self.backend.call(r.handle, "health", timeout_s=timeout) for r in checked), return_exceptions=True
+            *(self.backend.call(r.handle, "health", timeout_s=timeout) for r in checked),
+            return_exceptions=True,
         )
-        for record, result in zip(checked, results):
+        for record, result in zip(checked, results, strict=False):
             if record.state == STOPPING:
                 continue
             if isinstance(result, BaseException):
@@ -253,10 +272,13 @@ class FleetManager(OperatorActions):
                 self.agents[node_id] = await self.backend.start_agent(node)
         ids = list(self.agents)
         results = await asyncio.gather(
-            *(self.backend.call(self.agents[i], "report", timeout_s=self.policy.fleet.health_timeout_s) for i in ids),
+            *(
+                self.backend.call(self.agents[i], "report", timeout_s=self.policy.fleet.health_timeout_s)
+                for i in ids
+            ),
             return_exceptions=True,
         )
-        for node_id, result in zip(ids, results):
+        for node_id, result in zip(ids, results, strict=False):
             if isinstance(result, dict):
                 self.reports[node_id] = (result, time.time())
             elif isinstance(result, ActorGone):
@@ -282,10 +304,10 @@ class FleetManager(OperatorActions):
         if self.state.version > min_version or timeout_s <= 0:
             return self.state
         async with self._changed:
-            try:
-                await asyncio.wait_for(self._changed.wait_for(lambda: self.state.version > min_version), timeout_s)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._changed.wait_for(lambda: self.state.version > min_version), timeout_s
+                )
         return self.state
 
     async def idle(self) -> None:
@@ -312,4 +334,3 @@ class FleetManager(OperatorActions):
             await self.backend.kill(handle)
         self.agents.clear()
         self.event("controller shut down")
-

@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from edgefleet.policy.schema import Policy
+from edgefleet.state import STARTING, FleetState
+from fleet.control.placement import NodeView
 from fleet.errors import FleetError, UnknownDeployment, UnknownNode
 from fleet.models.manifest import ModelBundle
-from fleet.control.placement import NodeView
-from edgefleet.state import STARTING, FleetState
-from edgefleet.policy.schema import Policy
 
 
 class OperatorActions:
@@ -46,7 +46,10 @@ class OperatorActions:
         if deployment not in names:
             raise UnknownDeployment(f"unknown deployment {deployment!r}; known: {', '.join(names) or 'none'}")
         old = self.policy.deployment(deployment).replicas
-        deps = [d.model_copy(update={"replicas": replicas}) if d.name == deployment else d for d in self.policy.deployments]
+        deps = [
+            d.model_copy(update={"replicas": replicas}) if d.name == deployment else d
+            for d in self.policy.deployments
+        ]
         self.policy = self.policy.model_copy(update={"deployments": deps})
         self.backoff.pop(deployment, None)
         self.event(f"scale {deployment}: {old} -> {replicas} replicas")
@@ -79,7 +82,9 @@ class OperatorActions:
         new = {d.name: d for d in policy.deployments}
         changed = sorted(n for n in new if old.get(n) != new[n])
         removed = sorted(set(old) - set(new))
-        self.event(f"policy applied: {len(new)} deployments; changed {changed or 'none'}, removed {removed or 'none'}")
+        self.event(
+            f"policy applied: {len(new)} deployments; changed {changed or 'none'}, removed {removed or 'none'}"
+        )
         await self._poke()
         return f"policy applied: {len(new)} deployments (changed: {', '.join(changed) or 'none'}; removed: {', '.join(removed) or 'none'})"
 
@@ -97,8 +102,11 @@ class OperatorActions:
         while not (self.state.version > 0 and self.settled()):
             left = deadline - time.monotonic()
             if left <= 0:
-                waiting = [f"{d.name} {d.ready}/{d.desired}" + (f" ({d.error})" if d.error else "")
-                           for d in self.state.deployments if d.ready < d.desired]
+                waiting = [
+                    f"{d.name} {d.ready}/{d.desired}" + (f" ({d.error})" if d.error else "")
+                    for d in self.state.deployments
+                    if d.ready < d.desired
+                ]
                 raise FleetError(f"fleet not ready after {timeout_s:.0f}s: {'; '.join(waiting)}")
             await self.get_state(self.state.version, min(left, 5.0))
         return self.state

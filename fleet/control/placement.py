@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from fleet.errors import PlacementError
 from edgefleet.policy.schema import DeploymentConfig
+from fleet.errors import PlacementError
 
 DEVICE_RESOURCE_PREFIX = "ov_"
 NODE_NAME_LABEL = "edgefleet.io/node"
@@ -35,7 +35,7 @@ class NodeView:
     def devices(self) -> list[str]:
         """OpenVINO device names this node advertises (from ``ov_<DEV>`` resources)."""
         return sorted(
-            key[len(DEVICE_RESOURCE_PREFIX):]
+            key[len(DEVICE_RESOURCE_PREFIX) :]
             for key, amount in self.resources.items()
             if key.startswith(DEVICE_RESOURCE_PREFIX) and amount > 0
         )
@@ -127,5 +127,5 @@ def choose_node(
             f"cannot place a replica of deployment {deployment.name!r}: {why_nothing_fits(deployment, nodes)}"
         )
     _, node, device = min(candidates, key=lambda c: c[0])
-    prefs = tuple(deployment.devices[deployment.devices.index(device):])  # type: ignore[arg-type]
+    prefs = tuple(deployment.devices[deployment.devices.index(device) :])  # type: ignore[arg-type]
     return Placement(node_id=node.node_id, node_name=node.name, device=device, device_prefs=prefs)

@@ -18,10 +18,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from fleet.errors import PlacementError
-from fleet.control.placement import NodeView, choose_node, fits
-from edgefleet.state import READY, STARTING, STOPPING, UNHEALTHY
 from edgefleet.policy.schema import DeploymentConfig
+from edgefleet.state import READY, STARTING, STOPPING, UNHEALTHY
+from fleet.control.placement import NodeView, choose_node, fits
+from fleet.errors import PlacementError
 
 DEAD = "dead"  # observed only: the actor or its node is gone
 
@@ -94,7 +94,9 @@ def plan(
 
     for r in active:
         if r.deployment not in wanted:
-            out.stops.append(StopReplica(r.replica_id, f"deployment {r.deployment!r} is no longer in the policy"))
+            out.stops.append(
+                StopReplica(r.replica_id, f"deployment {r.deployment!r} is no longer in the policy")
+            )
             load[r.node_id] -= 1
 
     for dep in desired:
@@ -111,7 +113,9 @@ def plan(
                 load[r.node_id] -= 1
             elif node.drained:
                 misplaced.append((r, True))
-            elif not fits(dep, node) or (dep.name in versions and r.version and r.version != versions[dep.name]):
+            elif not fits(dep, node) or (
+                dep.name in versions and r.version and r.version != versions[dep.name]
+            ):
                 misplaced.append((r, False))
             else:
                 good.append(r)
@@ -120,7 +124,7 @@ def plan(
         if len(good) > dep.replicas:
             per_node = Counter(r.node_id for r in good)
             good.sort(key=lambda r: (r.state == READY, -per_node[r.node_id], -load[r.node_id], r.replica_id))
-            surplus, good = good[: len(good) - dep.replicas], good[len(good) - dep.replicas:]
+            surplus, good = good[: len(good) - dep.replicas], good[len(good) - dep.replicas :]
             for r in surplus:
                 out.stops.append(StopReplica(r.replica_id, f"scaling {dep.name} down to {dep.replicas}"))
                 load[r.node_id] -= 1
@@ -140,7 +144,9 @@ def plan(
                     break
                 rid = new_replica_id(dep.name)
                 out.starts.append(
-                    StartReplica(rid, dep.name, where.node_id, where.node_name, where.device, where.device_prefs)
+                    StartReplica(
+                        rid, dep.name, where.node_id, where.node_name, where.device, where.device_prefs
+                    )
                 )
                 load[where.node_id] += 1
                 dep_load[where.node_id] += 1

@@ -11,9 +11,6 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fleet.errors import FleetError
-from fleet.models.manifest import ModelBundle
-from fleet.control.reconcile import DEAD, StartReplica
 from edgefleet.state import (
     STARTING,
     STOPPING,
@@ -24,6 +21,9 @@ from edgefleet.state import (
     NodeState,
     ReplicaState,
 )
+from fleet.control.reconcile import DEAD, StartReplica
+from fleet.errors import FleetError
+from fleet.models.manifest import ModelBundle
 
 if TYPE_CHECKING:
     from fleet.control.manager import FleetManager
@@ -60,8 +60,17 @@ class ReplicaRecord:
     def starting(cls, action: StartReplica, handle: Any, bundle: ModelBundle) -> ReplicaRecord:
         """A record for a replica that was just created."""
         m = bundle.manifest
-        return cls(action.replica_id, action.deployment, action.node_id, action.node_name, action.device,
-                   handle, m.name, m.version, m.precision)
+        return cls(
+            action.replica_id,
+            action.deployment,
+            action.node_id,
+            action.node_name,
+            action.device,
+            handle,
+            m.name,
+            m.version,
+            m.precision,
+        )
 
     def update(self, report: dict[str, Any]) -> None:
         """Take address, device, detail and statistics from a replica's health report."""
@@ -69,8 +78,11 @@ class ReplicaRecord:
         self.device = str(report.get("device") or self.device)
         error = str(report.get("error") or "")
         self.detail = error or str(report.get("detail") or "")
-        self.stats = {k: float(v) for k, v in report.items()
-                      if k in ("requests", "errors", "rps", "p50_ms", "p95_ms", "queue_depth", "inflight")}
+        self.stats = {
+            k: float(v)
+            for k, v in report.items()
+            if k in ("requests", "errors", "rps", "p50_ms", "p95_ms", "queue_depth", "inflight")
+        }
 
     def published_state(self) -> str:
         """The state as published (a dead replica shows as unhealthy until it is replaced)."""
@@ -79,9 +91,16 @@ class ReplicaRecord:
     def to_state(self) -> ReplicaState:
         """The published ReplicaState."""
         return ReplicaState(
-            replica_id=self.replica_id, deployment=self.deployment, node_id=self.node_id,
-            node_name=self.node_name, device=self.device or self.placed_device, address=self.address,
-            state=self.published_state(), model=self.model, version=self.version, precision=self.precision,
+            replica_id=self.replica_id,
+            deployment=self.deployment,
+            node_id=self.node_id,
+            node_name=self.node_name,
+            device=self.device or self.placed_device,
+            address=self.address,
+            state=self.published_state(),
+            model=self.model,
+            version=self.version,
+            precision=self.precision,
             detail=self.detail,
         )
 
@@ -107,33 +126,56 @@ def build_state(mgr: FleetManager) -> FleetState:
         if devices is None:
             devices = [DeviceState(d, d, [], False) for d in n.devices()]
         age = now - seen if seen is not None else None
-        nodes.append(NodeState(
-            node_id=n.node_id, name=n.name, address=n.address, devices=list(devices), labels=dict(n.labels),
-            resources=dict(n.resources), alive=n.alive, drained=n.drained,
-            cpu_percent=float(report.get("cpu_percent", 0.0)), memory_percent=float(report.get("memory_percent", 0.0)),
-            heartbeat_age_s=round(age, 3) if age is not None else -1.0,
-            replicas=sorted(r.replica_id for r in mgr.replicas.values() if r.node_id == n.node_id),
-            health=_node_health(n.alive, n.drained, age, stale_after),
-        ))
+        nodes.append(
+            NodeState(
+                node_id=n.node_id,
+                name=n.name,
+                address=n.address,
+                devices=list(devices),
+                labels=dict(n.labels),
+                resources=dict(n.resources),
+                alive=n.alive,
+                drained=n.drained,
+                cpu_percent=float(report.get("cpu_percent", 0.0)),
+                memory_percent=float(report.get("memory_percent", 0.0)),
+                heartbeat_age_s=round(age, 3) if age is not None else -1.0,
+                replicas=sorted(r.replica_id for r in mgr.replicas.values() if r.node_id == n.node_id),
+                health=_node_health(n.alive, n.drained, age, stale_after),
+            )
+        )
     deployments: list[DeploymentState] = []
     for dep in mgr.policy.deployments:
         bundle = mgr.bundles.get(dep.name)
-        replicas = sorted((r for r in mgr.replicas.values() if r.deployment == dep.name), key=lambda r: r.replica_id)
+        replicas = sorted(
+            (r for r in mgr.replicas.values() if r.deployment == dep.name), key=lambda r: r.replica_id
+        )
         manifest = bundle.manifest if bundle is not None else None
         error = mgr.bundle_errors.get(dep.name) or mgr.placement_errors.get(dep.name, "")
         backoff = mgr.backoff.get(dep.name)
         if not error and backoff is not None and backoff[0] > time.monotonic():
             error = backoff[2]
-        deployments.append(DeploymentState(
-            name=dep.name, model=manifest.name if manifest else dep.model, version=manifest.version if manifest else "",
-            precision=manifest.precision if manifest else "", desired=dep.replicas,
-            ready=sum(1 for r in replicas if r.state == "ready"),
-            replicas=[r.to_state() for r in replicas],
-            price_per_call_usd=dep.price_per_call_usd, task=manifest.task if manifest else "",
-            labels=list(manifest.labels) if manifest else [], error=error,
-        ))
-    return FleetState(version=0, unix_ms=now * 1000.0, nodes=nodes, deployments=deployments,
-                      events=list(mgr.events)[-EVENTS_IN_SNAPSHOT:])
+        deployments.append(
+            DeploymentState(
+                name=dep.name,
+                model=manifest.name if manifest else dep.model,
+                version=manifest.version if manifest else "",
+                precision=manifest.precision if manifest else "",
+                desired=dep.replicas,
+                ready=sum(1 for r in replicas if r.state == "ready"),
+                replicas=[r.to_state() for r in replicas],
+                price_per_call_usd=dep.price_per_call_usd,
+                task=manifest.task if manifest else "",
+                labels=list(manifest.labels) if manifest else [],
+                error=error,
+            )
+        )
+    return FleetState(
+        version=0,
+        unix_ms=now * 1000.0,
+        nodes=nodes,
+        deployments=deployments,
+        events=list(mgr.events)[-EVENTS_IN_SNAPSHOT:],
+    )
 
 
 def stable_key(state: FleetState) -> object:
@@ -142,8 +184,19 @@ def stable_key(state: FleetState) -> object:
     CPU and memory percent count in 5% steps so load changes show without a bump every pass.
     """
     nodes = tuple(
-        (n.node_id, n.name, n.address, repr(n.devices), tuple(sorted(n.labels.items())), n.alive, n.drained,
-         int(n.cpu_percent // 5), int(n.memory_percent // 5), tuple(n.replicas), n.health)
+        (
+            n.node_id,
+            n.name,
+            n.address,
+            repr(n.devices),
+            tuple(sorted(n.labels.items())),
+            n.alive,
+            n.drained,
+            int(n.cpu_percent // 5),
+            int(n.memory_percent // 5),
+            tuple(n.replicas),
+            n.health,
+        )
         for n in state.nodes
     )
     return (nodes, repr(state.deployments), tuple(state.events))

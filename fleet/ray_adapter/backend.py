@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from fleet.errors import FleetError
-from fleet.control.snapshot import ActorGone
-from fleet.models.manifest import ModelBundle
-from fleet.serving.node_agent import NodeAgent
+from edgefleet.state import FleetState
 from fleet.control.placement import NODE_NAME_LABEL, NodeView
 from fleet.control.reconcile import StartReplica
+from fleet.control.snapshot import ActorGone
+from fleet.errors import FleetError
+from fleet.models.manifest import ModelBundle
+from fleet.serving.node_agent import NodeAgent
 from fleet.serving.replica import Replica
-from edgefleet.state import FleetState
 
 if TYPE_CHECKING:
     from edgefleet.policy.schema import Policy
@@ -152,7 +152,9 @@ class ControllerClient:
         try:
             return cls(ray.get_actor(name, namespace=namespace))
         except ValueError as exc:
-            raise FleetError(f"no EdgeFleet controller {name!r} in Ray namespace {namespace!r}: is the fleet up?") from exc
+            raise FleetError(
+                f"no EdgeFleet controller {name!r} in Ray namespace {namespace!r}: is the fleet up?"
+            ) from exc
 
     async def _call(self, method: str, *args: Any, timeout_s: float | None = None) -> Any:
         try:
@@ -187,10 +189,8 @@ class ControllerClient:
 
     async def shutdown(self) -> None:
         """Stop every replica and agent, then the controller actor itself."""
-        try:
+        with contextlib.suppress(FleetError):
             await self._call("shutdown", timeout_s=60.0)
-        except FleetError:
-            pass
         with contextlib.suppress(Exception):  # already gone
             ray.kill(self._handle, no_restart=True)
 

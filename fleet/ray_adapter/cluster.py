@@ -29,9 +29,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleet.errors import ClusterError
-from fleet.control.placement import DEVICE_RESOURCE_PREFIX, NODE_NAME_LABEL, SIMULATED_LABEL
 from edgefleet.policy.schema import Policy
+from fleet.control.placement import DEVICE_RESOURCE_PREFIX, NODE_NAME_LABEL, SIMULATED_LABEL
+from fleet.errors import ClusterError
 
 log = logging.getLogger("edgefleet.cluster")
 
@@ -102,8 +102,11 @@ class LocalCluster:
 def _add_nodes(cluster: Any, fleet: Any, head_resources: dict[str, float], object_store_bytes: int) -> None:
     """The head (control plane only when simulated nodes exist), then one raylet per simulated node."""
     cluster.add_node(
-        num_cpus=fleet.head_num_cpus, resources=head_resources, labels={NODE_NAME_LABEL: "head"},
-        include_dashboard=False, object_store_memory=object_store_bytes,
+        num_cpus=fleet.head_num_cpus,
+        resources=head_resources,
+        labels={NODE_NAME_LABEL: "head"},
+        include_dashboard=False,
+        object_store_memory=object_store_bytes,
     )
     for node in fleet.simulated_nodes:
         labels = {**node.labels, NODE_NAME_LABEL: node.name, SIMULATED_LABEL: "true"}
@@ -113,12 +116,18 @@ def _add_nodes(cluster: Any, fleet: Any, head_resources: dict[str, float], objec
         cluster.add_node(
             num_cpus=node.num_cpus,
             resources={f"{DEVICE_RESOURCE_PREFIX}{d}": 1.0 for d in node.devices},
-            labels=labels, object_store_memory=object_store_bytes, **extra,
+            labels=labels,
+            object_store_memory=object_store_bytes,
+            **extra,
         )
 
 
 def start_local_cluster(
-    policy: Policy, *, auth: bool | None = None, object_store_bytes: int = OBJECT_STORE_BYTES, connect: bool = True
+    policy: Policy,
+    *,
+    auth: bool | None = None,
+    object_store_bytes: int = OBJECT_STORE_BYTES,
+    connect: bool = True,
 ) -> LocalCluster:
     """Start a head and the policy's simulated nodes on this machine; connect this process.
 
@@ -173,22 +182,39 @@ def local_device_resources() -> dict[str, float]:
     return {f"{DEVICE_RESOURCE_PREFIX}{kind}": 1.0 for kind in sorted(kinds)}
 
 
-def join_command(head_address: str, labels: dict[str, str], num_cpus: float | None = None,
-                 resources: dict[str, float] | None = None) -> list[str]:
+def join_command(
+    head_address: str,
+    labels: dict[str, str],
+    num_cpus: float | None = None,
+    resources: dict[str, float] | None = None,
+) -> list[str]:
     """The ``ray start`` command line that joins this machine as an edge node."""
     ray_bin = shutil.which("ray") or "ray"
     cpus = int(num_cpus) if num_cpus is not None else (os.cpu_count() or 1)
     res = resources if resources is not None else local_device_resources()
     label_text = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-    cmd = [ray_bin, "start", f"--address={head_address}", f"--num-cpus={cpus}", f"--resources={json.dumps(res)}",
-           "--disable-usage-stats", f"--object-store-memory={OBJECT_STORE_BYTES}"]
+    cmd = [
+        ray_bin,
+        "start",
+        f"--address={head_address}",
+        f"--num-cpus={cpus}",
+        f"--resources={json.dumps(res)}",
+        "--disable-usage-stats",
+        f"--object-store-memory={OBJECT_STORE_BYTES}",
+    ]
     if label_text:
         cmd.append(f"--labels={label_text}")
     return cmd
 
 
-def join_node(head_address: str, labels: dict[str, str], num_cpus: float | None = None, *,
-              auth: bool | None = None, dry_run: bool = False) -> int:
+def join_node(
+    head_address: str,
+    labels: dict[str, str],
+    num_cpus: float | None = None,
+    *,
+    auth: bool | None = None,
+    dry_run: bool = False,
+) -> int:
     """Join this machine to a fleet's Ray cluster, advertising its OpenVINO devices.
 
     `labels` should include ``edgefleet.io/node`` (the node name; defaults to the host name).

@@ -16,12 +16,12 @@ from typing import Any
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from fleet.errors import FleetError
-from fleet.control.manager import FleetManager
-from edgefleet.state import FleetState
-from router.errors import PolicyError
 from edgefleet.policy.loader import parse_policy
 from edgefleet.policy.schema import Policy
+from edgefleet.state import FleetState
+from fleet.control.manager import FleetManager
+from fleet.errors import FleetError
+from router.errors import PolicyError
 
 log = logging.getLogger("edgefleet.controller")
 
@@ -33,7 +33,9 @@ class ControllerActor:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
         from fleet.ray_adapter.backend import RayBackend
 
-        self._manager = FleetManager(policy, Path(base_dir), RayBackend(), Path(registry) if registry else None)
+        self._manager = FleetManager(
+            policy, Path(base_dir), RayBackend(), Path(registry) if registry else None
+        )
 
     async def start(self) -> str:
         """Start the reconcile loop (idempotent)."""
@@ -72,7 +74,9 @@ class ControllerActor:
         await self._manager.shutdown()
 
 
-def create_controller_actor(policy: Policy, config_path: Path, registry: Path | str | None, replace: bool) -> Any:
+def create_controller_actor(
+    policy: Policy, config_path: Path, registry: Path | str | None, replace: bool
+) -> Any:
     """Create the named, detached controller actor on this process's node (blocking)."""
     fleet_cfg = policy.fleet
     if replace:
@@ -95,5 +99,7 @@ def create_controller_actor(policy: Policy, config_path: Path, registry: Path | 
         max_restarts=0,
         max_concurrency=1000,
         get_if_exists=not replace,
-        scheduling_strategy=NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True),
+        scheduling_strategy=NodeAffinitySchedulingStrategy(
+            ray.get_runtime_context().get_node_id(), soft=True
+        ),
     ).remote(policy, str(Path(config_path).resolve().parent), str(registry) if registry else None)

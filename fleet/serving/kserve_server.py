@@ -72,7 +72,9 @@ class KServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
     def ServerReady(self, request: Any, context: grpc.ServicerContext) -> kserve_pb2.ServerReadyResponse:
         return kserve_pb2.ServerReadyResponse(ready=self.ready)
 
-    def ServerMetadata(self, request: Any, context: grpc.ServicerContext) -> kserve_pb2.ServerMetadataResponse:
+    def ServerMetadata(
+        self, request: Any, context: grpc.ServicerContext
+    ) -> kserve_pb2.ServerMetadataResponse:
         return kserve_pb2.ServerMetadataResponse(name=SERVER_NAME, version=SERVER_VERSION, extensions=[])
 
     def ModelReady(self, request: Any, context: grpc.ServicerContext) -> kserve_pb2.ModelReadyResponse:
@@ -148,14 +150,21 @@ class KServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
         finally:
             self._slots.release()
 
-    def _check_model(self, name: str, version: str, context: grpc.ServicerContext, need_ready: bool) -> TextModel:
+    def _check_model(
+        self, name: str, version: str, context: grpc.ServicerContext, need_ready: bool
+    ) -> TextModel:
         model = self.model
         if model is None:
             if need_ready:
-                context.abort(grpc.StatusCode.UNAVAILABLE, f"model not loaded: {self.load_error or 'starting'}")
+                context.abort(
+                    grpc.StatusCode.UNAVAILABLE, f"model not loaded: {self.load_error or 'starting'}"
+                )
             return None  # type: ignore[return-value]
         if name != model.manifest.name:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"unknown model {name!r}; this server serves {model.manifest.name!r}")
+            context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"unknown model {name!r}; this server serves {model.manifest.name!r}",
+            )
         if version and version != model.manifest.version:
             context.abort(
                 grpc.StatusCode.NOT_FOUND,
@@ -196,7 +205,9 @@ class KServeEndpoint:
 
     def set_serving(self, serving: bool) -> None:
         """Publish the gRPC health status of the server and the KServe service."""
-        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        status = (
+            health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
         for service in ("", SERVICE_NAME):
             self.health.set(service, status)
 
@@ -226,7 +237,8 @@ def start_kserve(
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server,
     )
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:

@@ -27,7 +27,9 @@ def describe_devices(advertised: Sequence[str], real: Sequence[Any]) -> list[Dev
     for name in advertised:
         match = next((d for d in real if d.name == name or d.name.split(".")[0] == name), None)
         if match is None:
-            out.append(DeviceState(name, f"simulated {name} (not present in OpenVINO on this node)", [], True))
+            out.append(
+                DeviceState(name, f"simulated {name} (not present in OpenVINO on this node)", [], True)
+            )
         else:
             out.append(DeviceState(name, match.full_name, list(match.capabilities), False))
     return out

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from fleet.errors import ModelLoadError
-from fleet.serving.kserve_server import KServeEndpoint, KServeServicer, start_kserve
 from fleet.models.manifest import ModelBundle
+from fleet.serving.kserve_server import KServeEndpoint, KServeServicer, start_kserve
 from fleet.serving.runtime import TextModel
 
 log = logging.getLogger("edgefleet.replica")
@@ -64,7 +64,8 @@ class Replica:
             if self._model.device.split(".")[0] != self.placed_device:
                 self._detail = (
                     f"placed for {self.placed_device}; OpenVINO on {self.node_name} compiled for "
-                    f"{self._model.device}" + (f" ({self._model.fallback_reason})" if self._model.fallback_reason else "")
+                    f"{self._model.device}"
+                    + (f" ({self._model.fallback_reason})" if self._model.fallback_reason else "")
                 )
             elif self._model.fallback_reason:
                 self._detail = self._model.fallback_reason
@@ -75,7 +76,11 @@ class Replica:
         self._bundle = None  # the compiled model is all we need now
         host = self._host or _node_ip()
         servicer = KServeServicer(
-            self._model, node=self.node_name, replica=self.replica_id, load_error=self._error, max_queue=self.max_queue
+            self._model,
+            node=self.node_name,
+            replica=self.replica_id,
+            load_error=self._error,
+            max_queue=self.max_queue,
         )
         self._endpoint = start_kserve(servicer, host, 0)
         self._address = f"{host}:{self._endpoint.port}"
@@ -106,7 +111,9 @@ class Replica:
     def infer(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Run the model directly (the Ray-call data path, for comparison with gRPC)."""
         if self._model is None:
-            raise ModelLoadError(f"replica {self.replica_id}: model not loaded: {self._error or 'not started'}")
+            raise ModelLoadError(
+                f"replica {self.replica_id}: model not loaded: {self._error or 'not started'}"
+            )
         return self._model.infer(texts)
 
     def stop(self, grace_s: float = 2.0) -> None:

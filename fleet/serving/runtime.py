@@ -95,13 +95,13 @@ def compile_config(device: str, featurizer_kind: str, num_threads: int | None = 
 def _check_texts(texts: Sequence[str]) -> list[str]:
     """Validate a batch of texts; the contract says bad input is a ValueError (also for types)."""
     if isinstance(texts, (str, bytes)):
-        raise ValueError("texts must be a sequence of strings, not a single string")  # noqa: TRY004
+        raise ValueError("texts must be a sequence of strings, not a single string")
     out = list(texts)
     if not out:
         raise ValueError("texts must not be empty")
     for i, text in enumerate(out):
         if not isinstance(text, str):
-            raise ValueError(f"texts[{i}] is {type(text).__name__}, expected str")  # noqa: TRY004
+            raise ValueError(f"texts[{i}] is {type(text).__name__}, expected str")
         if len(text) > MAX_TEXT_CHARS:
             raise ValueError(f"texts[{i}] has {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
     return out

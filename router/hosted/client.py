@@ -29,12 +29,12 @@ from typing import Any, TypeVar
 
 import httpx
 
-from router.errors import TargetError
 from edgefleet import openai_wire as wire
-from router.circuit import CircuitBreaker, CircuitStateName
-from router.hosted.retry import RetryPolicy, is_retryable_status, parse_retry_after
-from edgefleet.tokens import estimate_chat_tokens, estimate_tokens, split_tokens
 from edgefleet.policy.schema import HostedConfig
+from edgefleet.tokens import estimate_chat_tokens, estimate_tokens, split_tokens
+from router.circuit import CircuitBreaker, CircuitStateName
+from router.errors import TargetError
+from router.hosted.retry import RetryPolicy, is_retryable_status, parse_retry_after
 
 log = logging.getLogger("edgefleet.hosted")
 
@@ -58,8 +58,15 @@ class HostedAnswer:
 class _Failure(Exception):
     """One failed attempt (internal); `retryable` and `retry_after_s` drive the retry loop."""
 
-    def __init__(self, message: str, *, timeout: bool = False, retryable: bool = True,
-                 retry_after_s: float | None = None, counts: bool = True) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        timeout: bool = False,
+        retryable: bool = True,
+        retry_after_s: float | None = None,
+        counts: bool = True,
+    ) -> None:
         super().__init__(message)
         self.timeout = timeout
         self.retryable = retryable
@@ -117,7 +124,7 @@ class HostedClient:
 
     @property
     def circuit_state(self) -> CircuitStateName:
-        """"closed" | "open" | "half-open"."""
+        """ "closed" | "open" | "half-open"."""
         return self._breaker.state
 
     @property
@@ -148,9 +155,9 @@ class HostedClient:
                 label=parsed.label,
                 confidence=parsed.confidence,
                 embedding=None,
-                input_tokens=prompt if prompt is not None else estimate_chat_tokens(
-                    [m["content"] for m in body["messages"]]
-                ),
+                input_tokens=prompt
+                if prompt is not None
+                else estimate_chat_tokens([m["content"] for m in body["messages"]]),
                 output_tokens=completion if completion is not None else estimate_tokens(parsed.content),
                 latency_ms=(time.perf_counter() - started) * 1000.0,
                 model=self._model_of(payload),
@@ -169,18 +176,28 @@ class HostedClient:
         def parse(response: httpx.Response, payload: Any) -> list[HostedAnswer]:
             vectors = wire.parse_embeddings(payload, len(inputs))
             prompt, _ = wire.usage_tokens(payload)
-            per_text = (split_tokens(prompt, inputs) if prompt is not None
-                        else [estimate_tokens(t) for t in inputs])
+            per_text = (
+                split_tokens(prompt, inputs) if prompt is not None else [estimate_tokens(t) for t in inputs]
+            )
             latency_ms = (time.perf_counter() - started) * 1000.0
             model, stand_in = self._model_of(payload), self._is_stand_in(response, payload)
             return [
-                HostedAnswer(label=None, confidence=1.0, embedding=vec, input_tokens=tokens,
-                             output_tokens=0, latency_ms=latency_ms, model=model, stand_in=stand_in)
+                HostedAnswer(
+                    label=None,
+                    confidence=1.0,
+                    embedding=vec,
+                    input_tokens=tokens,
+                    output_tokens=0,
+                    latency_ms=latency_ms,
+                    model=model,
+                    stand_in=stand_in,
+                )
                 for vec, tokens in zip(vectors, per_text, strict=True)
             ]
 
-        return await self._call("/embeddings", wire.embeddings_request(self.cfg.model, inputs),
-                                timeout_s, parse)
+        return await self._call(
+            "/embeddings", wire.embeddings_request(self.cfg.model, inputs), timeout_s, parse
+        )
 
     def _model_of(self, payload: Any) -> str:
         model = payload.get("model") if isinstance(payload, dict) else None
@@ -223,13 +240,18 @@ class HostedClient:
             else:
                 self._breaker.record_ignored()
             recorded = True
-            raise TargetError(f"{self._where}: {self._redact(str(failure))}", timeout=failure.timeout) from None
+            raise TargetError(
+                f"{self._where}: {self._redact(str(failure))}", timeout=failure.timeout
+            ) from None
         finally:
             if not recorded:  # cancelled or an unexpected error: free a half-open probe slot
                 self._breaker.record_ignored()
 
     async def _attempts(
-        self, path: str, body: dict[str, Any], timeout_s: float,
+        self,
+        path: str,
+        body: dict[str, Any],
+        timeout_s: float,
         parse: Callable[[httpx.Response, Any], T],
     ) -> T:
         config_timeout_s = self.cfg.timeout_ms / 1000.0
@@ -238,8 +260,11 @@ class HostedClient:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise _Failure(f"no time left for attempt {attempt + 1} (budget {timeout_s:.3f}s)",
-                               timeout=True, counts=False)
+                raise _Failure(
+                    f"no time left for attempt {attempt + 1} (budget {timeout_s:.3f}s)",
+                    timeout=True,
+                    counts=False,
+                )
             attempt_timeout = min(config_timeout_s, remaining)
             try:
                 return await self._attempt(path, body, attempt_timeout, parse)
@@ -248,26 +273,36 @@ class HostedClient:
                     failure.counts = False  # the caller's budget, not the endpoint, was too short
                 if not failure.retryable:
                     raise
-                delay = self._policy.next_delay_s(attempt, deadline - time.monotonic(),
-                                                  failure.retry_after_s, self._rng)
+                delay = self._policy.next_delay_s(
+                    attempt, deadline - time.monotonic(), failure.retry_after_s, self._rng
+                )
                 if delay is None:
                     if attempt:
                         failure.args = (f"{failure} (after {attempt + 1} attempts)",)
                     raise
-                log.info("%s: attempt %d failed (%s); retrying in %.3fs",
-                         self._where, attempt + 1, self._redact(str(failure)), delay)
+                log.info(
+                    "%s: attempt %d failed (%s); retrying in %.3fs",
+                    self._where,
+                    attempt + 1,
+                    self._redact(str(failure)),
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 attempt += 1
 
     async def _attempt(
-        self, path: str, body: dict[str, Any], timeout_s: float,
+        self,
+        path: str,
+        body: dict[str, Any],
+        timeout_s: float,
         parse: Callable[[httpx.Response, Any], T],
     ) -> T:
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         try:
             async with asyncio.timeout(timeout_s):
-                response = await self._http.post(self.base_url + path, json=body, headers=headers,
-                                                 timeout=timeout_s)
+                response = await self._http.post(
+                    self.base_url + path, json=body, headers=headers, timeout=timeout_s
+                )
         except (httpx.TimeoutException, TimeoutError):
             raise _Failure(f"POST {path} timed out after {timeout_s * 1000:.0f} ms", timeout=True) from None
         except httpx.TransportError as exc:
@@ -276,8 +311,10 @@ class HostedClient:
         payload = self._json_or_none(response)
         if response.is_success:
             if payload is None:
-                raise _Failure(f"POST {path} answered {response.status_code} with a body that is not JSON",
-                               retryable=False)
+                raise _Failure(
+                    f"POST {path} answered {response.status_code} with a body that is not JSON",
+                    retryable=False,
+                )
             try:
                 return parse(response, payload)
             except wire.WireError as exc:
@@ -294,4 +331,3 @@ class HostedClient:
             return response.json()
         except ValueError:
             return None
-

@@ -59,8 +59,9 @@ routes:
 
 
 def run(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*EDGEFLEET, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False,
-                          timeout=timeout)
+    return subprocess.run(
+        [*EDGEFLEET, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=timeout
+    )
 
 
 def test_policy_check_ok_and_bad(tmp_path: Path) -> None:
@@ -75,7 +76,7 @@ def test_policy_check_ok_and_bad(tmp_path: Path) -> None:
     assert "line 4: router.max_batchh: unknown key" in res.stderr
 
 
-@pytest.fixture()
+@pytest.fixture
 def fleet_env(tmp_path: Path, model_registry: Path) -> Iterator[tuple[dict[str, str], Path]]:
     config = tmp_path / "edgefleet.yaml"
     config.write_text(POLICY.format(registry=model_registry))
@@ -112,8 +113,12 @@ def test_up_status_infer_down(fleet_env: tuple[dict[str, str], Path]) -> None:
     # A client generated from protos/ (the committed stubs) talks to the router directly.
     with grpc.insecure_channel(router) as channel:
         stub = router_pb2_grpc.RouterStub(channel)
-        resp = stub.Infer(router_pb2.InferRequest(task="classify", text="how much money is in my savings",
-                                                  domain="banking"), timeout=30)
+        resp = stub.Infer(
+            router_pb2.InferRequest(
+                task="classify", text="how much money is in my savings", domain="banking"
+            ),
+            timeout=30,
+        )
         r = resp.results[0]
         assert r.served_by.tier == common_pb2.EDGE
         assert r.served_by.model == "clinc-banking"

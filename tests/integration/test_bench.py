@@ -26,7 +26,9 @@ def _positive(results: dict[str, Any], key: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def tiny_results(model_registry: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+def tiny_results(
+    model_registry: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict[str, Any], Path]:
     out = tmp_path_factory.mktemp("bench")
     results = run_bench(None, out, tiny=True, registry=Path(model_registry))
     return results, out
@@ -49,8 +51,15 @@ def test_tiny_bench_writes_results_report_and_plots(tiny_results: tuple[dict[str
 
 def test_tiny_bench_headline_figures(tiny_results: tuple[dict[str, Any], Path]) -> None:
     results, _ = tiny_results
-    for key in ("tax.router_tax", "tax.ray_vs_grpc", "throughput.routed_rps", "throughput.echo_rps",
-                "throughput.routed_vs_echo", "routing.accuracy_ratio_vs_hosted", "routing.cost_ratio_vs_hosted"):
+    for key in (
+        "tax.router_tax",
+        "tax.ray_vs_grpc",
+        "throughput.routed_rps",
+        "throughput.echo_rps",
+        "throughput.routed_vs_echo",
+        "routing.accuracy_ratio_vs_hosted",
+        "routing.cost_ratio_vs_hosted",
+    ):
         _positive(results, key)
     for path in ("a_echo", "b_in_process", "c_kserve", "d_routed", "e_ray_actor"):
         _positive(results, f"tax.latency.{path}.p50_ms")
@@ -77,24 +86,49 @@ def test_stats_and_saturation() -> None:
     s = summarize([1.0, 2.0, 3.0, 4.0])
     assert s["n"] == 4 and s["p50_ms"] == 2.5
     assert math.isnan(summarize([])["p50_ms"])
-    points = [SweepPoint(1, 100, 0, 1.0, 100.0, 1.0, 2.0), SweepPoint(4, 300, 0, 1.0, 300.0, 3.0, 9.0),
-              SweepPoint(8, 250, 50, 1.0, 350.0, 5.0, 20.0)]
+    points = [
+        SweepPoint(1, 100, 0, 1.0, 100.0, 1.0, 2.0),
+        SweepPoint(4, 300, 0, 1.0, 300.0, 3.0, 9.0),
+        SweepPoint(8, 250, 50, 1.0, 350.0, 5.0, 20.0),
+    ]
     best = saturation(points)
     assert best is not None and best.concurrency == 4  # the 8-level had 17% errors
 
 
 def test_threshold_simulation_matches_the_engine_rule() -> None:
     gold = ["a", "oos", "b"]
-    edges = [EdgeView(False, 0.9, "a", 0.8, 2e-6, 1e-6), EdgeView(True, 0.0, None, 0.0, 1e-6, 1e-6),
-             EdgeView(False, 0.9, "x", 0.3, 2e-6, 1e-6)]
-    hosted = [{"label": "a", "cost_usd": 1e-3}, {"label": "oos", "cost_usd": 1e-3}, {"label": "b", "cost_usd": 1e-3}]
+    edges = [
+        EdgeView(False, 0.9, "a", 0.8, 2e-6, 1e-6),
+        EdgeView(True, 0.0, None, 0.0, 1e-6, 1e-6),
+        EdgeView(False, 0.9, "x", 0.3, 2e-6, 1e-6),
+    ]
+    hosted = [
+        {"label": "a", "cost_usd": 1e-3},
+        {"label": "oos", "cost_usd": 1e-3},
+        {"label": "b", "cost_usd": 1e-3},
+    ]
     low = simulate(edges, hosted, gold, 0.0)
     mid = simulate(edges, hosted, gold, 0.5)
     assert low["accuracy"] == pytest.approx(2 / 3) and low["escalated_share"] == pytest.approx(1 / 3)
     assert mid["accuracy"] == 1.0 and mid["cost_usd"] > low["cost_usd"]
-    view, parsed = edge_view({"index": 0, "label": "a", "confidence": 0.8, "cost_usd": 2e-6,
-                              "trace": [["domain-router", "ok", "domain banking (0.93)"]]}, "domain-router", 1e-6)
+    view, parsed = edge_view(
+        {
+            "index": 0,
+            "label": "a",
+            "confidence": 0.8,
+            "cost_usd": 2e-6,
+            "trace": [["domain-router", "ok", "domain banking (0.93)"]],
+        },
+        "domain-router",
+        1e-6,
+    )
     assert parsed and view.domain_confidence == pytest.approx(0.93)
-    scored = score_pass([{"index": 0, "label": "a", "cost_usd": 1.0, "tier": "EDGE", "latency_ms": 1.0},
-                         {"index": 1, "error": "UNAVAILABLE: x", "latency_ms": 1.0}], ["a", "oos"], oos_on_error=True)
+    scored = score_pass(
+        [
+            {"index": 0, "label": "a", "cost_usd": 1.0, "tier": "EDGE", "latency_ms": 1.0},
+            {"index": 1, "error": "UNAVAILABLE: x", "latency_ms": 1.0},
+        ],
+        ["a", "oos"],
+        oos_on_error=True,
+    )
     assert scored["accuracy"] == 1.0 and scored["oos_recall"] == 1.0 and scored["errors"] == 1

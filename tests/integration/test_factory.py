@@ -14,20 +14,33 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from factory.data import load_clinc150
-from fleet.errors import ModelLoadError
 from factory import artifacts as art
 from factory.build import BuildConfig, BuildSummary
+from factory.data import load_clinc150
 from factory.pipeline import add_model, build_registry, distill_from_log, evaluate_registry
+from fleet.errors import ModelLoadError
 from fleet.models.manifest import load_bundle, resolve_model_dir
 from fleet.serving.runtime import TextModel
 
 pytestmark = pytest.mark.integration
 
-TINY = BuildConfig(per_intent=2, val_per_intent=1, domains=("banking",), banking77=False, calibration_size=16,
-                   int8_weights=False, pruning_sparsities=(0.0, 0.9))
-TEXTS = ["what is my account balance", "book a table for two tonight", "is it going to rain tomorrow",
-         "how do i freeze my card", "play some jazz", "transfer 100 dollars to mom"]
+TINY = BuildConfig(
+    per_intent=2,
+    val_per_intent=1,
+    domains=("banking",),
+    banking77=False,
+    calibration_size=16,
+    int8_weights=False,
+    pruning_sparsities=(0.0, 0.9),
+)
+TEXTS = [
+    "what is my account balance",
+    "book a table for two tonight",
+    "is it going to rain tomorrow",
+    "how do i freeze my card",
+    "play some jazz",
+    "transfer 100 dollars to mom",
+]
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +53,15 @@ def tiny_registry(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Build
 def test_build_writes_every_model_with_manifests(tiny_registry: tuple[Path, BuildSummary]) -> None:
     registry, summary = tiny_registry
     expected = {
-        "minilm-l6:2-minilm", "minilm-l6:2-minilm-int8",
-        "generalist:2-minilm", "generalist:2-minilm-int8", "domain-router:2-minilm-int8", "domain-router:2-minilm",
-        "clinc-banking:2-minilm-int8", "domain-router-student:1-distilled", "clinc-banking-student:1-distilled",
+        "minilm-l6:2-minilm",
+        "minilm-l6:2-minilm-int8",
+        "generalist:2-minilm",
+        "generalist:2-minilm-int8",
+        "domain-router:2-minilm-int8",
+        "domain-router:2-minilm",
+        "clinc-banking:2-minilm-int8",
+        "domain-router-student:1-distilled",
+        "clinc-banking-student:1-distilled",
     }
     assert set(summary.built) == expected and summary.cached == []
     assert resolve_model_dir(registry, "generalist").name == art.VERSION_FP32
@@ -54,7 +73,10 @@ def test_build_writes_every_model_with_manifests(tiny_registry: tuple[Path, Buil
         assert (m.name, m.version) == (name, version)
         assert set(m.files) >= {"model.xml", "model.bin"}
         if m.featurizer["kind"] == "wordpiece":
-            assert "tokenizer.json" in m.files and [s.name for s in m.inputs] == ["input_ids", "attention_mask"]
+            assert "tokenizer.json" in m.files and [s.name for s in m.inputs] == [
+                "input_ids",
+                "attention_mask",
+            ]
         else:
             assert [s.name for s in m.inputs] == ["FEATURES"]
         assert m.precision in {"FP32", "INT8", "INT8-W"}
@@ -76,7 +98,9 @@ def test_int8_serves_close_to_fp32_and_is_smaller(tiny_registry: tuple[Path, Bui
     probs = int8.classify(TEXTS)
     assert probs.shape == (len(TEXTS), 151) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)
     assert "FakeQuantize" in (registry / "generalist" / "2-minilm-int8" / "model.xml").read_text()
-    size = {v: (registry / "generalist" / v / "model.bin").stat().st_size for v in ("2-minilm", "2-minilm-int8")}
+    size = {
+        v: (registry / "generalist" / v / "model.bin").stat().st_size for v in ("2-minilm", "2-minilm-int8")
+    }
     assert size["2-minilm-int8"] * 3 < size["2-minilm"]
     router = TextModel.load(load_bundle(resolve_model_dir(registry, "domain-router")))
     assert router.labels[-1] == "oos" and len(router.labels) == 11
@@ -89,7 +113,9 @@ def test_rebuild_is_idempotent(tiny_registry: tuple[Path, BuildSummary]) -> None
     assert again.built == [] and set(again.cached) == set(first.built)
 
 
-def test_damaged_model_files_give_clear_errors(tiny_registry: tuple[Path, BuildSummary], tmp_path: Path) -> None:
+def test_damaged_model_files_give_clear_errors(
+    tiny_registry: tuple[Path, BuildSummary], tmp_path: Path
+) -> None:
     registry, _ = tiny_registry
     source = registry / "clinc-banking" / "2-minilm-int8"
 
@@ -117,13 +143,22 @@ def test_damaged_model_files_give_clear_errors(tiny_registry: tuple[Path, BuildS
 
 def test_eval_writes_report_with_figures(tiny_registry: tuple[Path, BuildSummary], tmp_path: Path) -> None:
     registry, _ = tiny_registry
-    report = evaluate_registry(registry, tmp_path / "report", limit=1, latency_rounds=1,
-                               names=["generalist", "domain-router-student"])
+    report = evaluate_registry(
+        registry,
+        tmp_path / "report",
+        limit=1,
+        latency_rounds=1,
+        names=["generalist", "domain-router-student"],
+    )
     assert report.json_path and report.json_path.is_file() and report.png_path and report.png_path.is_file()
     gen = report.find("generalist", "2-minilm")
     assert gen is not None and gen.error is None and gen.benchmark == "clinc150-intents"
-    assert gen.accuracy is not None and gen.latency_ms_p50 and gen.size_mb > 50 and set(gen.per_domain) == set(
-        load_clinc150().domain_names)
+    assert (
+        gen.accuracy is not None
+        and gen.latency_ms_p50
+        and gen.size_mb > 50
+        and set(gen.per_domain) == set(load_clinc150().domain_names)
+    )
     assert gen.oos_recall is not None
     router_student = report.find("domain-router-student")
     assert router_student is not None and router_student.benchmark == "clinc150-domains"

@@ -11,12 +11,12 @@ import grpc
 import pytest
 import ray
 
+from edgefleet.policy.loader import parse_policy
+from edgefleet.state import FleetState
 from fleet.errors import FleetError, UnknownDeployment, UnknownNode
 from fleet.ray_adapter.backend import ControllerClient, replica_actor_name, start_controller
-from edgefleet.state import FleetState
 from protos.inference import grpc_service_pb2 as kserve_pb2
 from protos.inference import grpc_service_pb2_grpc as kserve_grpc
-from edgefleet.policy.loader import parse_policy
 from tests.fixtures.ray_cluster import TEST_NAMESPACE
 
 pytestmark = pytest.mark.integration
@@ -55,15 +55,25 @@ async def controller(ray_cluster: object, model_registry: Path) -> AsyncIterator
         await client.shutdown()
 
 
-async def wait_for(client: ControllerClient, what: str, check: Callable[[FleetState], bool], timeout_s: float = 90) -> FleetState:
+async def wait_for(
+    client: ControllerClient, what: str, check: Callable[[FleetState], bool], timeout_s: float = 90
+) -> FleetState:
     """Long-poll the controller until `check(state)` holds (bounded)."""
     deadline = time.monotonic() + timeout_s
     state = await client.get_state(0, 0)
     while not check(state):
         left = deadline - time.monotonic()
         if left <= 0:
-            summary = [(d.name, d.ready, d.desired, d.error, [(r.replica_id, r.node_name, r.state) for r in d.replicas])
-                       for d in state.deployments]
+            summary = [
+                (
+                    d.name,
+                    d.ready,
+                    d.desired,
+                    d.error,
+                    [(r.replica_id, r.node_name, r.state) for r in d.replicas],
+                )
+                for d in state.deployments
+            ]
             raise AssertionError(f"timed out waiting for {what}: {summary}; events: {state.events[-8:]}")
         state = await client.get_state(state.version, min(left, 5.0))
     return state
@@ -72,7 +82,9 @@ async def wait_for(client: ControllerClient, what: str, check: Callable[[FleetSt
 def infer_label(address: str) -> str:
     """One KServe v2 ModelInfer over a raw gRPC stub; returns the LABEL."""
     request = kserve_pb2.ModelInferRequest(model_name=MODEL)
-    request.inputs.add(name="TEXT", datatype="BYTES", shape=[1]).contents.bytes_contents.append(b"book a flight")
+    request.inputs.add(name="TEXT", datatype="BYTES", shape=[1]).contents.bytes_contents.append(
+        b"book a flight"
+    )
     with grpc.insecure_channel(address) as channel:
         response = kserve_grpc.GRPCInferenceServiceStub(channel).ModelInfer(request, timeout=10)
     label = next(o for o in response.outputs if o.name == "LABEL")
@@ -115,7 +127,8 @@ async def test_killed_replica_is_replaced(controller: ControllerClient) -> None:
     old = dep.replicas[0].replica_id
     ray.kill(ray.get_actor(replica_actor_name(old), namespace=TEST_NAMESPACE))
     state = await wait_for(
-        controller, "a replacement replica",
+        controller,
+        "a replacement replica",
         lambda s: ready(s, "store", 1) and s.deployment("store").replicas[0].replica_id != old,  # type: ignore[union-attr]
     )
     assert infer_label(state.ready_addresses("store")[0])
@@ -126,7 +139,9 @@ async def test_scale_up_and_down(controller: ControllerClient) -> None:
     assert "to 2" in await controller.scale("gpu-first", 2)
     state = await wait_for(controller, "2 gpu-first replicas", lambda s: ready(s, "gpu-first", 2))
     dep = state.deployment("gpu-first")
-    assert dep is not None and {r.node_name for r in dep.replicas} == {"edge-accel"}  # device preference first
+    assert dep is not None and {r.node_name for r in dep.replicas} == {
+        "edge-accel"
+    }  # device preference first
     await controller.scale("gpu-first", 1)
     await wait_for(controller, "1 gpu-first replica", lambda s: ready(s, "gpu-first", 1))
     with pytest.raises(UnknownDeployment, match="nope"):
@@ -137,8 +152,11 @@ async def test_drain_moves_replicas(controller: ControllerClient) -> None:
     await controller.drain("edge-accel")
     try:
         state = await wait_for(
-            controller, "gpu-first moved off edge-accel",
-            lambda s: ready(s, "gpu-first", 1) and s.deployment("gpu-first").replicas[0].node_name == "edge-small",  # type: ignore[union-attr]
+            controller,
+            "gpu-first moved off edge-accel",
+            lambda s: (
+                ready(s, "gpu-first", 1) and s.deployment("gpu-first").replicas[0].node_name == "edge-small"
+            ),  # type: ignore[union-attr]
         )
         node = state.node("edge-accel")
         assert node is not None and node.drained and node.health == "drained" and not node.replicas
@@ -157,7 +175,8 @@ async def test_apply_policy(controller: ControllerClient, model_registry: Path) 
     message = await controller.apply_policy(policy_yaml(registry, store_replicas=0, extra=npu))
     assert "policy applied" in message
     state = await wait_for(
-        controller, "store scaled to 0 and npu-only reported unplaceable",
+        controller,
+        "store scaled to 0 and npu-only reported unplaceable",
         lambda s: ready(s, "store", 0) and bool(s.deployment("npu-only") and s.deployment("npu-only").error),  # type: ignore[union-attr]
     )
     npu_dep = state.deployment("npu-only")

@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 import pytest
 
-from router.errors import TargetError
 from edgefleet import openai_wire as wire
+from edgefleet.policy.schema import CircuitConfig, HostedConfig, StandInConfig
+from router.errors import TargetError
 from router.hosted.client import HostedClient
 from standin.server import StandInServer
-from edgefleet.policy.schema import CircuitConfig, HostedConfig, StandInConfig
 from tests.unit.test_standin_handlers import KeywordModel
 
 pytestmark = pytest.mark.integration
@@ -33,8 +33,13 @@ Script = list[tuple[int, dict[str, str], Any]]
 
 
 def config(**overrides: Any) -> HostedConfig:
-    values: dict[str, Any] = {"name": "hosted-test", "stand_in": StandInConfig(), "retries": 2,
-                              "backoff_ms": 5.0, "timeout_ms": 3000.0}
+    values: dict[str, Any] = {
+        "name": "hosted-test",
+        "stand_in": StandInConfig(),
+        "retries": 2,
+        "backoff_ms": 5.0,
+        "timeout_ms": 3000.0,
+    }
     values.update(overrides)
     return HostedConfig(**values)
 
@@ -83,9 +88,12 @@ class ScriptedServer:
 
 
 def completion(content: str) -> dict[str, Any]:
-    return {"object": "chat.completion", "model": "scripted",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": 50, "completion_tokens": 8}}
+    return {
+        "object": "chat.completion",
+        "model": "scripted",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 50, "completion_tokens": 8},
+    }
 
 
 GOOD: tuple[int, dict[str, str], Any] = (200, {}, completion('{"label": "weather", "confidence": 0.8}'))
@@ -126,14 +134,18 @@ def test_raw_http_validation_and_labels(fake_standin: StandInServer) -> None:
         models = http.get("/models")
         assert models.status_code == 200 and models.headers[wire.STAND_IN_HEADER] == "1"
         assert "STAND-IN" in models.json()["data"][0]["description"]
-        broken = http.post("/chat/completions", content=b"{not json", headers={"Content-Type": "application/json"})
+        broken = http.post(
+            "/chat/completions", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
         assert broken.status_code == 400 and "not valid JSON" in broken.json()["error"]["message"]
         missing = http.post("/chat/completions", json={"model": "m"})
         assert missing.status_code == 400 and missing.json()["error"]["param"] == "messages"
         assert http.post("/completions", json={}).status_code == 404
         assert http.get("/nowhere").status_code == 404
         assert http.delete("/models").status_code == 405
-        plain = http.post("/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "rain?"}]})
+        plain = http.post(
+            "/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "rain?"}]}
+        )
         assert plain.json()["choices"][0]["message"]["content"].startswith("weather")
         assert plain.json()["system_fingerprint"] == "edgefleet-stand-in"
 
@@ -216,9 +228,11 @@ async def test_429_short_retry_after_is_honoured_long_one_is_not() -> None:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("The answer is weather.", "not valid JSON"),
-     ('{"label": "cancel_card", "confidence": 0.9}', "not one of the 3 candidate labels"),
-     ('{"label": "weather", "confidence": "high"}', "confidence")],
+    [
+        ("The answer is weather.", "not valid JSON"),
+        ('{"label": "cancel_card", "confidence": 0.9}', "not one of the 3 candidate labels"),
+        ('{"label": "weather", "confidence": "high"}', "confidence"),
+    ],
 )
 async def test_bad_model_content_is_a_clear_error(content: str, message: str) -> None:
     with ScriptedServer([(200, {}, completion(content))]) as base_url:
@@ -241,7 +255,6 @@ async def test_stop_closes_keep_alive_connections() -> None:
     finally:
         await client.aclose()
         server.stop()
-
 
 
 async def test_4xx_is_not_retried() -> None:

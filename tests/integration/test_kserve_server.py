@@ -20,8 +20,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from fleet.serving.kserve_server import serve_kserve
 from fleet.models.manifest import load_bundle, resolve_model_dir
+from fleet.serving.kserve_server import serve_kserve
 from fleet.serving.runtime import TextModel
 from protos.inference import grpc_service_pb2 as kserve_pb2
 from protos.inference import grpc_service_pb2_grpc as kserve_grpc
@@ -53,7 +53,11 @@ print(json.dumps(out))
 def run_triton_client(address: str, model: str) -> dict[str, Any]:
     """Run the tritonclient checks in a subprocess; returns what it saw."""
     proc = subprocess.run(
-        [sys.executable, "-c", TRITON_SCRIPT, address, model], check=False, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", TRITON_SCRIPT, address, model],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -103,7 +107,9 @@ def test_tritonclient_speaks_to_the_server(server_address: str, text_model: Text
     assert seen["device"] == "CPU" and seen["replica"] == "test-replica" and seen["queue_ms"] >= 0
 
 
-def test_contents_and_raw_inputs_agree(stub: kserve_grpc.GRPCInferenceServiceStub, text_model: TextModel) -> None:
+def test_contents_and_raw_inputs_agree(
+    stub: kserve_grpc.GRPCInferenceServiceStub, text_model: TextModel
+) -> None:
     texts = ["transfer money to savings", "is it going to rain"]
     typed = stub.ModelInfer(text_request(texts))
     raw = stub.ModelInfer(text_request(texts, raw=True))
@@ -134,7 +140,9 @@ def test_embed_task_returns_unit_vectors(stub: kserve_grpc.GRPCInferenceServiceS
         (lambda r: r.outputs.add(name="NOPE"), "unknown output"),
     ],
 )
-def test_bad_requests_are_invalid_argument(stub: kserve_grpc.GRPCInferenceServiceStub, mutate: Any, message: str) -> None:
+def test_bad_requests_are_invalid_argument(
+    stub: kserve_grpc.GRPCInferenceServiceStub, mutate: Any, message: str
+) -> None:
     request = text_request(["hello"])
     mutate(request)
     with pytest.raises(grpc.RpcError) as info:

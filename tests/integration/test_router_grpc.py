@@ -20,12 +20,12 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from edgefleet.policy.loader import parse_policy
 from edgefleet.state import DeploymentState, FleetState, NodeState, ReplicaState
 from protos.edgefleet.v1 import common_pb2, fleet_pb2, fleet_pb2_grpc, router_pb2, router_pb2_grpc
 from router.edge_client import EdgeClient
 from router.errors import TargetError
 from router.fleet_view import StaticFleet
-from edgefleet.policy.loader import parse_policy
 from router.server import FLEET_SERVICE, ROUTER_SERVICE, RouterServer, serve
 from tests.unit.router_fakes import POLICY_YAML, FakeEdge, FakeHosted, make_state
 

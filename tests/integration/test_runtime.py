@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from factory.data import load_clinc150
-from fleet.errors import ModelLoadError
 from factory.export import MLPWeights, export_mlp, mlp_tensor_specs, numpy_forward
+from fleet.errors import ModelLoadError
 from fleet.models.featurize import DEFAULT_HASHED_CONFIG, HashedFeaturizer
 from fleet.models.manifest import ModelBundle, load_bundle
 from fleet.models.registry import write_model_version

@@ -11,11 +11,11 @@ import httpx
 import numpy as np
 import pytest
 
+from edgefleet.policy.schema import HostedConfig, StandInConfig
 from fleet.errors import ModelLoadError
 from router.hosted.client import HostedClient
 from standin.server import StandInServer
 from standin.tier import HostedTier
-from edgefleet.policy.schema import HostedConfig, StandInConfig
 
 pytestmark = pytest.mark.integration
 
@@ -46,8 +46,11 @@ async def test_classify_obvious_intent_and_out_of_scope(standin: StandInServer) 
     try:
         weather = await client.classify("what is the weather like in new york today", labels, timeout_s=10)
         oos = await client.classify("how many tentacles does an octopus have", labels, timeout_s=10)
-        few = await client.classify("what's the weather forecast for tomorrow",
-                                    domain_labels(standin, "weather", "timer"), timeout_s=10)
+        few = await client.classify(
+            "what's the weather forecast for tomorrow",
+            domain_labels(standin, "weather", "timer"),
+            timeout_s=10,
+        )
     finally:
         await client.aclose()
     assert weather.label == "weather" and weather.stand_in and weather.model == "edgefleet-stand-in"
@@ -78,9 +81,17 @@ def test_models_endpoint_says_stand_in(standin: StandInServer) -> None:
 
 
 def test_unknown_candidate_labels_are_a_400(standin: StandInServer) -> None:
-    body = {"model": "x", "messages": [{"role": "user", "content": "hello"}],
-            "response_format": {"type": "json_schema", "json_schema": {"name": "intent", "schema": {
-                "type": "object", "properties": {"label": {"type": "string", "enum": ["nope"]}}}}}}
+    body = {
+        "model": "x",
+        "messages": [{"role": "user", "content": "hello"}],
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {
+                "name": "intent",
+                "schema": {"type": "object", "properties": {"label": {"type": "string", "enum": ["nope"]}}},
+            },
+        },
+    }
     response = httpx.post(f"{standin.base_url}/chat/completions", json=body, timeout=10)
     assert response.status_code == 400 and "candidate labels" in response.json()["error"]["message"]
 
@@ -89,7 +100,9 @@ def test_module_entry_point_serves_until_terminated(model_registry: Path) -> Non
     """`python -m standin.server` prints its base URL, answers, and exits cleanly on SIGTERM."""
     process = subprocess.Popen(
         [sys.executable, "-m", "standin.server", "--registry", str(model_registry), "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None
@@ -106,8 +119,10 @@ def test_module_entry_point_serves_until_terminated(model_registry: Path) -> Non
 
 
 async def test_hosted_tier_starts_and_stops_stand_ins(model_registry: Path, tmp_path: Path) -> None:
-    configs = [HostedConfig(name="offline", stand_in=StandInConfig(latency_ms=1)),
-               HostedConfig(name="real", base_url="https://api.example.invalid/v1")]
+    configs = [
+        HostedConfig(name="offline", stand_in=StandInConfig(latency_ms=1)),
+        HostedConfig(name="real", base_url="https://api.example.invalid/v1"),
+    ]
     tier = await HostedTier.start(configs, model_registry)
     try:
         assert tier.client("real").base_url == "https://api.example.invalid/v1"

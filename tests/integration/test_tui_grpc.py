@@ -14,12 +14,12 @@ import grpc
 import grpc.aio
 import pytest
 
+from bench.tui_harness import wait_for_snapshot, wait_until
 from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc
 from tui.app import create_app
 from tui.backoff import Backoff
 from tui.client import FleetClientError, GrpcFleetClient, RouterUnavailable
 from tui.demo import build_demo_snapshot
-from bench.tui_harness import wait_for_snapshot, wait_until
 from tui.widgets.connection_banner import ConnectionBanner
 from tui.widgets.deployments_table import DeploymentsTable
 from tui.widgets.scale_screen import ScaleScreen

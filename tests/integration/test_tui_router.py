@@ -18,6 +18,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
+from bench.tui_harness import wait_until
 from protos.edgefleet.v1 import common_pb2, router_pb2, router_pb2_grpc
 from router.fleet_view import StaticFleet
 from router.server import RouterServer, serve
@@ -25,7 +26,6 @@ from tests.unit.router_fakes import FakeEdge, FakeHosted, make_policy, make_stat
 from tui.app import EdgeFleetApp, create_app
 from tui.backoff import Backoff
 from tui.client import GrpcFleetClient
-from bench.tui_harness import wait_until
 from tui.widgets.confirm_screen import ConfirmScreen
 from tui.widgets.connection_banner import ConnectionBanner
 from tui.widgets.deployments_table import DeploymentsTable

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from edgefleet.policy.loader import parse_policy
+from edgefleet.policy.schema import Policy
 from edgefleet.state import DeploymentState, FleetState, NodeState, ReplicaState
 from router.domain import EdgeOutput
 from router.errors import TargetError
-from edgefleet.policy.loader import parse_policy
-from edgefleet.policy.schema import Policy
 
 POLICY_YAML = """
 version: 1

@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from edgefleet.policy.schema import RouteConfig
 from router.choose import (
     Candidate,
     CandidateEstimate,
@@ -21,7 +22,6 @@ from router.choose import (
     required_confidence,
 )
 from router.errors import InvalidRequest
-from edgefleet.policy.schema import RouteConfig
 from tests.unit.router_fakes import make_policy
 
 

@@ -10,8 +10,12 @@ from fleet.serving.runtime import DeviceInfo
 
 
 def test_join_command_advertises_devices_and_labels() -> None:
-    cmd = join_command("10.0.0.1:6379", {"edgefleet.io/node": "kiosk-7", "site": "store-9"}, num_cpus=4,
-                       resources={"ov_CPU": 1.0, "ov_NPU": 1.0})
+    cmd = join_command(
+        "10.0.0.1:6379",
+        {"edgefleet.io/node": "kiosk-7", "site": "store-9"},
+        num_cpus=4,
+        resources={"ov_CPU": 1.0, "ov_NPU": 1.0},
+    )
     assert cmd[1:3] == ["start", "--address=10.0.0.1:6379"]
     assert "--num-cpus=4" in cmd
     resources = next(c for c in cmd if c.startswith("--resources="))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from edgefleet import openai_wire as wire
+from edgefleet.tokens import estimate_chat_tokens, estimate_tokens
 from router.costs import (
     edge_call_cost,
     estimate_classify_tokens,
@@ -11,8 +13,6 @@ from router.costs import (
     estimate_hosted_cost,
     hosted_call_cost,
 )
-from edgefleet import openai_wire as wire
-from edgefleet.tokens import estimate_chat_tokens, estimate_tokens
 from tests.unit.router_fakes import make_policy
 
 CFG = make_policy().hosted_endpoint("big")

@@ -15,7 +15,7 @@ from factory import data
 from fleet.errors import DataError
 
 
-@pytest.fixture()
+@pytest.fixture
 def http_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A static HTTP server on 127.0.0.1 (port 0) serving tmp_path/www; yields (base_url, root)."""
     root = tmp_path / "www"
@@ -33,7 +33,7 @@ def http_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         thread.join(timeout=5)
 
 
-@pytest.fixture()
+@pytest.fixture
 def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No local copies found; downloads go to tmp_path/cache."""
     monkeypatch.setattr(data, "local_data_dirs", lambda: [tmp_path / "nowhere"])

@@ -102,7 +102,9 @@ async def test_confident_out_of_scope_domain_is_answered_at_the_edge() -> None:
     engine, edge, hosted, _ = _engine()
     route = engine.policy.routes[0]
     policy = engine.policy.model_copy(
-        update={"routes": [route.model_copy(update={"edge_oos_final_confidence": 0.5}), *engine.policy.routes[1:]]}
+        update={
+            "routes": [route.model_copy(update={"edge_oos_final_confidence": 0.5}), *engine.policy.routes[1:]]
+        }
     )
     engine.reload_policy(policy)
     (res,) = (await engine.infer(_req("order me a pizza"))).results
@@ -123,8 +125,12 @@ async def test_confident_out_of_scope_from_the_last_edge_candidate_is_final() ->
 
     def says_oos(model: str, text: str) -> EdgeOutput:
         labels = LABELS[model]
-        return EdgeOutput(None, tuple(0.9 if lbl == "oos" else 0.1 / (len(labels) - 1) for lbl in labels), None,
-                          device="CPU")
+        return EdgeOutput(
+            None,
+            tuple(0.9 if lbl == "oos" else 0.1 / (len(labels) - 1) for lbl in labels),
+            None,
+            device="CPU",
+        )
 
     engine, _, hosted, _ = _engine(edge=FakeEdge(says_oos))
     route = engine.policy.routes[0].model_copy(update={"edge_oos_final_confidence": 0.8})

@@ -9,8 +9,8 @@ import openvino as ov
 import openvino.opset13 as ops
 import pytest
 
-from fleet.errors import ModelLoadError
 from factory.byom import read_labels, register_model
+from fleet.errors import ModelLoadError
 from fleet.models.manifest import load_bundle
 from fleet.serving.runtime import TextModel
 

@@ -20,8 +20,16 @@ from factory.train_hashed import TrainConfig
 def _clinc() -> Clinc150:
     domains = {"money": ["pay", "save"], "food": ["cook", "eat"]}
     i2d = {i: d for d, intents in domains.items() for i in intents}
-    return Clinc150(train=[], val=[], test=[], oos_train=[], oos_val=[], oos_test=[], domains=domains,
-                    intent_to_domain=i2d)
+    return Clinc150(
+        train=[],
+        val=[],
+        test=[],
+        oos_train=[],
+        oos_val=[],
+        oos_test=[],
+        domains=domains,
+        intent_to_domain=i2d,
+    )
 
 
 TEACHER = ["pay", "save", "cook", "eat", "oos"]
@@ -46,7 +54,9 @@ def test_map_label_and_targets() -> None:
     assert map_label("pay", ["money", "food", "oos"], clinc) == "money"
     assert map_label("pay", ["cook", "eat", "oos"], clinc) == "oos"
     assert map_label("eat", ["cook", "eat", "oos"], clinc) == "eat"
-    targets = make_targets(np.array([[0.5, 0.5, 0.0]], np.float32), ["cook"], ["cook", "eat", "oos"], alpha=0.5)
+    targets = make_targets(
+        np.array([[0.5, 0.5, 0.0]], np.float32), ["cook"], ["cook", "eat", "oos"], alpha=0.5
+    )
     assert np.allclose(targets, [[0.75, 0.25, 0.0]])
 
 

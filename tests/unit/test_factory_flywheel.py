@@ -8,15 +8,23 @@ from pathlib import Path
 import pytest
 
 from factory.data import Clinc150
-from fleet.errors import FleetError
 from factory.flywheel import DistillReport, StudentDelta, hard_examples, is_heldout, read_log
+from fleet.errors import FleetError
 
 
 def _clinc() -> Clinc150:
     domains = {"money": ["pay", "save"], "food": ["cook", "eat"]}
     i2d = {i: d for d, intents in domains.items() for i in intents}
-    return Clinc150(train=[], val=[], test=[], oos_train=[], oos_val=[], oos_test=[], domains=domains,
-                    intent_to_domain=i2d)
+    return Clinc150(
+        train=[],
+        val=[],
+        test=[],
+        oos_train=[],
+        oos_val=[],
+        oos_test=[],
+        domains=domains,
+        intent_to_domain=i2d,
+    )
 
 
 def test_read_log_skips_bad_lines(tmp_path: Path) -> None:
@@ -59,6 +67,12 @@ def test_heldout_split_is_stable_and_report_renders(tmp_path: Path) -> None:
     texts = [f"text {i}" for i in range(200)]
     held = [t for t in texts if is_heldout(t)]
     assert held == [t for t in texts if is_heldout(t)] and 20 < len(held) < 60
-    report = DistillReport(log=tmp_path / "l", records=3, usable=2, skipped=1, heldout=1,
-                           students=[StudentDelta("s", "1-distilled", "2-flywheel", 5, 0.8, 0.85, None, 1.0, 1)])
+    report = DistillReport(
+        log=tmp_path / "l",
+        records=3,
+        usable=2,
+        skipped=1,
+        heldout=1,
+        students=[StudentDelta("s", "1-distilled", "2-flywheel", 5, 0.8, 0.85, None, 1.0, 1)],
+    )
     assert "1-distilled -> 2-flywheel" in report.markdown()

@@ -12,8 +12,16 @@ def _clinc() -> Clinc150:
     domains = {"money": ["pay", "save"], "food": ["cook", "eat"]}
     i2d = {i: d for d, intents in domains.items() for i in intents}
     train = [(f"{i} text {k}", i) for i in i2d for k in range(4)]
-    return Clinc150(train=train, val=train[::2], test=train[1::2], oos_train=[("weather?", "oos")],
-                    oos_val=[("sky?", "oos")], oos_test=[("moon?", "oos")], domains=domains, intent_to_domain=i2d)
+    return Clinc150(
+        train=train,
+        val=train[::2],
+        test=train[1::2],
+        oos_train=[("weather?", "oos")],
+        oos_val=[("sky?", "oos")],
+        oos_test=[("moon?", "oos")],
+        domains=domains,
+        intent_to_domain=i2d,
+    )
 
 
 def test_train_head_separates_blobs_and_covers_all_labels() -> None:

@@ -28,7 +28,10 @@ def _tiny_weights(cfg: BertConfig, vocab: int = 40, seed: int = 0) -> dict[str, 
         for name in ("query", "key", "value"):
             w[f"{p}.attention.self.{name}.weight"], w[f"{p}.attention.self.{name}.bias"] = r(h, h), r(h)
         w[f"{p}.attention.output.dense.weight"], w[f"{p}.attention.output.dense.bias"] = r(h, h), r(h)
-        w[f"{p}.attention.output.LayerNorm.weight"], w[f"{p}.attention.output.LayerNorm.bias"] = 1 + r(h), r(h)
+        w[f"{p}.attention.output.LayerNorm.weight"], w[f"{p}.attention.output.LayerNorm.bias"] = (
+            1 + r(h),
+            r(h),
+        )
         w[f"{p}.intermediate.dense.weight"], w[f"{p}.intermediate.dense.bias"] = r(f, h), r(f)
         w[f"{p}.output.dense.weight"], w[f"{p}.output.dense.bias"] = r(h, f), r(h)
         w[f"{p}.output.LayerNorm.weight"], w[f"{p}.output.LayerNorm.bias"] = 1 + r(h), r(h)
@@ -63,7 +66,9 @@ def test_padding_does_not_change_the_embedding(tiny: tuple[dict[str, np.ndarray]
     ids, mask = _inputs()
     compiled = ov.Core().compile_model(build_encoder_model(weights, cfg), "CPU")
     padded = compiled({"input_ids": ids, "attention_mask": mask})[compiled.output("EMBEDDING")][0]
-    alone = compiled({"input_ids": ids[:1, :5], "attention_mask": mask[:1, :5]})[compiled.output("EMBEDDING")][0]
+    alone = compiled({"input_ids": ids[:1, :5], "attention_mask": mask[:1, :5]})[
+        compiled.output("EMBEDDING")
+    ][0]
     assert float(padded @ alone) > 0.99999
 
 

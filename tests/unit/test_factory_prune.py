@@ -5,13 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from factory.export import MLPWeights
 from factory.heads import Head
 from factory.prune import head_table, magnitude_prune, prune_head, prune_mlp
-from factory.export import MLPWeights
 
 
 def test_magnitude_prune_zeroes_the_smallest_fraction() -> None:
-    w = np.arange(1, 101, dtype=np.float32).reshape(10, 10) * np.where(np.arange(100) % 2, 1, -1).reshape(10, 10)
+    w = np.arange(1, 101, dtype=np.float32).reshape(10, 10) * np.where(np.arange(100) % 2, 1, -1).reshape(
+        10, 10
+    )
     pruned = magnitude_prune(w, 0.3)
     assert np.count_nonzero(pruned) == 70
     assert np.all(np.abs(pruned[pruned != 0]) > 30)
@@ -27,12 +29,16 @@ def test_zero_sparsity_is_identity_and_bad_sparsity_rejected() -> None:
 
 def test_prune_mlp_and_head_keep_biases() -> None:
     rng = np.random.default_rng(0)
-    mlp = MLPWeights(hidden=[(rng.standard_normal((8, 4)).astype(np.float32), np.ones(4, np.float32))],
-                     output=(rng.standard_normal((4, 3)).astype(np.float32), np.ones(3, np.float32)))
+    mlp = MLPWeights(
+        hidden=[(rng.standard_normal((8, 4)).astype(np.float32), np.ones(4, np.float32))],
+        output=(rng.standard_normal((4, 3)).astype(np.float32), np.ones(3, np.float32)),
+    )
     pruned = prune_mlp(mlp, 0.5)
     assert np.count_nonzero(pruned.hidden[0][0]) == 16 and np.count_nonzero(pruned.output[0]) == 6
     assert np.array_equal(pruned.hidden[0][1], mlp.hidden[0][1])
-    head = prune_head(Head(weight=rng.standard_normal((6, 2)).astype(np.float32), bias=np.ones(2, np.float32)), 0.5)
+    head = prune_head(
+        Head(weight=rng.standard_normal((6, 2)).astype(np.float32), bias=np.ones(2, np.float32)), 0.5
+    )
     assert np.count_nonzero(head.weight) == 6 and np.array_equal(head.bias, np.ones(2))
 
 

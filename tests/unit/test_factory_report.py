@@ -9,16 +9,45 @@ from factory.evaluate import ModelEval
 from factory.report import EvalReport, compare, write
 
 
-def _m(name: str, version: str, precision: str, featurizer: str, benchmark: str, acc: float, ms: float,
-       latest: bool = True, **kw: object) -> ModelEval:
-    return ModelEval(name=name, version=version, precision=precision, task="classify", featurizer=featurizer,
-                     latest=latest, benchmark=benchmark, accuracy=acc, latency_ms_p50=ms, size_mb=10.0, **kw)  # type: ignore[arg-type]
+def _m(
+    name: str,
+    version: str,
+    precision: str,
+    featurizer: str,
+    benchmark: str,
+    acc: float,
+    ms: float,
+    latest: bool = True,
+    **kw: object,
+) -> ModelEval:
+    return ModelEval(
+        name=name,
+        version=version,
+        precision=precision,
+        task="classify",
+        featurizer=featurizer,
+        latest=latest,
+        benchmark=benchmark,
+        accuracy=acc,
+        latency_ms_p50=ms,
+        size_mb=10.0,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def _report(tmp_path: Path) -> EvalReport:
     models = [
-        _m("generalist", "2-minilm", "FP32", "wordpiece", "clinc150-intents", 0.955, 8.0, domain_accuracy=0.98,
-           per_domain={"banking": 0.94, "travel": 0.97}),
+        _m(
+            "generalist",
+            "2-minilm",
+            "FP32",
+            "wordpiece",
+            "clinc150-intents",
+            0.955,
+            8.0,
+            domain_accuracy=0.98,
+            per_domain={"banking": 0.94, "travel": 0.97},
+        ),
         _m("generalist", "2-minilm-int8", "INT8", "wordpiece", "clinc150-intents", 0.950, 6.0, latest=False),
         _m("domain-router", "2-minilm-int8", "INT8", "wordpiece", "clinc150-domains", 0.975, 6.0),
         _m("domain-router", "2-minilm", "FP32", "wordpiece", "clinc150-domains", 0.981, 8.0, latest=False),
@@ -27,9 +56,23 @@ def _report(tmp_path: Path) -> EvalReport:
         _m("domain-router-student", "1-distilled", "FP32", "hashed", "clinc150-domains", 0.96, 0.2),
         _m("clinc-banking-student", "1-distilled", "FP32", "hashed", "clinc150-domain:banking", 0.93, 0.5),
     ]
-    return EvalReport(registry=tmp_path, out=tmp_path / "report", models=models, machine={"cores": 2},
-                      pruning=[{"model": "s", "kind": "student", "sparsity": 0.5, "accuracy": 0.9,
-                                "nonzero_params": 10, "gzip_mb": 0.1, "latency_ms_p50": 0.1}])
+    return EvalReport(
+        registry=tmp_path,
+        out=tmp_path / "report",
+        models=models,
+        machine={"cores": 2},
+        pruning=[
+            {
+                "model": "s",
+                "kind": "student",
+                "sparsity": 0.5,
+                "accuracy": 0.9,
+                "nonzero_params": 10,
+                "gzip_mb": 0.1,
+                "latency_ms_p50": 0.1,
+            }
+        ],
+    )
 
 
 def test_targets_say_by_how_much_they_are_missed(tmp_path: Path) -> None:

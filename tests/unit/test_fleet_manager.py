@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from fleet.errors import FleetError, UnknownDeployment, UnknownNode
+from edgefleet.policy.schema import Policy
+from edgefleet.state import FleetState
 from fleet.control.manager import FleetManager
-from fleet.control.snapshot import ActorGone
-from fleet.models.manifest import ModelBundle, TensorSpec
-from fleet.models.registry import write_model_version
 from fleet.control.placement import NodeView
 from fleet.control.reconcile import StartReplica
-from edgefleet.state import FleetState
-from edgefleet.policy.schema import Policy
+from fleet.control.snapshot import ActorGone
+from fleet.errors import FleetError, UnknownDeployment, UnknownNode
+from fleet.models.manifest import ModelBundle, TensorSpec
+from fleet.models.registry import write_model_version
 
 
 class FakeReplica:
@@ -27,8 +27,13 @@ class FakeReplica:
         self.stopped = False
 
     def report(self) -> dict[str, Any]:
-        return {"ready": not self.fail, "error": self.fail, "address": f"10.0.0.1:{abs(hash(self.action.replica_id)) % 60000}",
-                "device": "CPU", "requests": 0}
+        return {
+            "ready": not self.fail,
+            "error": self.fail,
+            "address": f"10.0.0.1:{abs(hash(self.action.replica_id)) % 60000}",
+            "device": "CPU",
+            "requests": 0,
+        }
 
 
 class FakeBackend:
@@ -76,13 +81,24 @@ def node(name: str, devices: tuple[str, ...] = ("CPU",), **labels: str) -> NodeV
 def make_registry(root: Path) -> Path:
     spec_in = [TensorSpec(name="FEATURES", datatype="FP32", shape=[-1, 4])]
     spec_out = [TensorSpec(name="PROBS", datatype="FP32", shape=[-1, 2])]
-    write_model_version(root, name="m", version="1", task="classify", labels=["a", "oos"], precision="FP32",
-                        featurizer={"kind": "hashed", "dim": 4}, inputs=spec_in, outputs=spec_out,
-                        files={"model.xml": b"<xml/>", "model.bin": b"\0"})
+    write_model_version(
+        root,
+        name="m",
+        version="1",
+        task="classify",
+        labels=["a", "oos"],
+        precision="FP32",
+        featurizer={"kind": "hashed", "dim": 4},
+        inputs=spec_in,
+        outputs=spec_out,
+        files={"model.xml": b"<xml/>", "model.bin": b"\0"},
+    )
     return root
 
 
-def make_manager(tmp_path: Path, deployments: list[dict[str, Any]], nodes: list[NodeView]) -> tuple[FleetManager, FakeBackend]:
+def make_manager(
+    tmp_path: Path, deployments: list[dict[str, Any]], nodes: list[NodeView]
+) -> tuple[FleetManager, FakeBackend]:
     registry = make_registry(tmp_path / "reg")
     policy = Policy.model_validate({"registry": str(registry), "deployments": deployments})
     backend = FakeBackend(nodes)
@@ -120,7 +136,9 @@ async def test_dead_replica_is_replaced(tmp_path: Path) -> None:
     await settle(mgr, lambda s: ready_count(s, "d") == 1)
     [old] = backend.replicas.values()
     old.dead = True
-    state = await settle(mgr, lambda s: ready_count(s, "d") == 1 and old.action.replica_id not in str(s.deployments))
+    state = await settle(
+        mgr, lambda s: ready_count(s, "d") == 1 and old.action.replica_id not in str(s.deployments)
+    )
     assert any("died" in e for e in state.events)
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 
 import pytest
 
-from fleet.errors import UnknownDeployment, UnknownNode
 from edgefleet.state import FleetState
+from fleet.errors import UnknownDeployment, UnknownNode
 from router.fleet_view import FleetSource, RayFleetSource, StaticFleet
 from tests.unit.router_fakes import make_state
 
@@ -53,10 +54,8 @@ class FakeController:
             self.fail_polls -= 1
             raise RuntimeError("controller restarting")
         if self.state.version <= min_version and timeout_s > 0:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), timeout_s)
-            except TimeoutError:
-                pass
         self.changed.clear()
         return copy.deepcopy(self.state)
 

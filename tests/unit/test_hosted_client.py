@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
-from router.errors import TargetError
 from edgefleet import openai_wire as wire
+from edgefleet.policy.schema import CircuitConfig, HostedConfig
+from edgefleet.tokens import estimate_chat_tokens, estimate_tokens, split_tokens
+from router.errors import TargetError
 from router.hosted.client import HostedClient
 from router.hosted.retry import RetryPolicy, is_retryable_status, parse_retry_after
-from edgefleet.tokens import estimate_chat_tokens, estimate_tokens, split_tokens
-from edgefleet.policy.schema import CircuitConfig, HostedConfig
 
 URL = "https://hosted.example/v1"
 SECRET = "sk-test-SECRET-0123456789"
@@ -28,17 +28,27 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def config(**overrides: Any) -> HostedConfig:
-    values: dict[str, Any] = {"name": "big", "base_url": URL, "model": "gpt-test", "retries": 2,
-                              "backoff_ms": 1.0, "timeout_ms": 2000.0}
+    values: dict[str, Any] = {
+        "name": "big",
+        "base_url": URL,
+        "model": "gpt-test",
+        "retries": 2,
+        "backoff_ms": 1.0,
+        "timeout_ms": 2000.0,
+    }
     values.update(overrides)
     return HostedConfig(**values)
 
 
 def completion(content: str, *, usage: bool = True, fingerprint: str | None = "fp_123") -> dict[str, Any]:
     body: dict[str, Any] = {
-        "id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-test-2025",
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "model": "gpt-test-2025",
         "system_fingerprint": fingerprint,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        ],
     }
     if usage:
         body["usage"] = {"prompt_tokens": 120, "completion_tokens": 9, "total_tokens": 129}
@@ -87,10 +97,16 @@ async def test_classify_request_has_schema_prompt_and_bearer_key(monkeypatch: py
     assert system["role"] == "system" and "weather" in system["content"] and '"oos"' in system["content"]
     assert body["response_format"] == {
         "type": "json_schema",
-        "json_schema": {"name": "intent", "strict": True, "schema": {
-            "type": "object",
-            "properties": {"label": {"type": "string", "enum": LABELS}, "confidence": {"type": "number"}},
-            "required": ["label", "confidence"], "additionalProperties": False}},
+        "json_schema": {
+            "name": "intent",
+            "strict": True,
+            "schema": {
+                "type": "object",
+                "properties": {"label": {"type": "string", "enum": LABELS}, "confidence": {"type": "number"}},
+                "required": ["label", "confidence"],
+                "additionalProperties": False,
+            },
+        },
     }
     assert answer.label == "weather" and answer.confidence == pytest.approx(0.9)
     assert (answer.input_tokens, answer.output_tokens) == (120, 9)
@@ -184,8 +200,9 @@ async def test_token_estimates_when_usage_missing() -> None:
 
 async def test_stand_in_detected_by_fingerprint_or_header() -> None:
     by_fingerprint = client_for(Recorder(ok(fingerprint=wire.STAND_IN_FINGERPRINT)))
-    header = httpx.Response(200, json=completion('{"label": "oos", "confidence": 0.4}'),
-                            headers={wire.STAND_IN_HEADER: "1"})
+    header = httpx.Response(
+        200, json=completion('{"label": "oos", "confidence": 0.4}'), headers={wire.STAND_IN_HEADER: "1"}
+    )
     by_header = client_for(Recorder(header))
     assert (await by_fingerprint.classify("x", LABELS, timeout_s=1)).stand_in
     assert (await by_header.classify("x", LABELS, timeout_s=1)).stand_in
@@ -194,8 +211,11 @@ async def test_stand_in_detected_by_fingerprint_or_header() -> None:
 
 
 async def test_embed_orders_by_index_and_shares_usage() -> None:
-    body = {"data": [{"index": 1, "embedding": [0.0, 1.0]}, {"index": 0, "embedding": [1.0, 0.0]}],
-            "model": "emb", "usage": {"prompt_tokens": 10, "total_tokens": 10}}
+    body = {
+        "data": [{"index": 1, "embedding": [0.0, 1.0]}, {"index": 0, "embedding": [1.0, 0.0]}],
+        "model": "emb",
+        "usage": {"prompt_tokens": 10, "total_tokens": 10},
+    }
     recorder = Recorder(httpx.Response(200, json=body))
     client = client_for(recorder)
     answers = await client.embed(["a short one", "a much longer text than the first one"], timeout_s=1)
@@ -310,8 +330,19 @@ async def test_empty_labels_is_an_error() -> None:
 # --- pure helpers ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("status", "retry"), [(400, False), (401, False), (404, False), (422, False),
-                                               (408, True), (429, True), (500, True), (503, True)])
+@pytest.mark.parametrize(
+    ("status", "retry"),
+    [
+        (400, False),
+        (401, False),
+        (404, False),
+        (422, False),
+        (408, True),
+        (429, True),
+        (500, True),
+        (503, True),
+    ],
+)
 def test_retryable_statuses(status: int, retry: bool) -> None:
     assert is_retryable_status(status) is retry
 
@@ -319,8 +350,9 @@ def test_retryable_statuses(status: int, retry: bool) -> None:
 def test_parse_retry_after_forms() -> None:
     assert parse_retry_after({"Retry-After": "2"}) == 2.0
     assert parse_retry_after({"retry-after-ms": "250", "Retry-After": "9"}) == 0.25
-    assert parse_retry_after({"Retry-After": "Thu, 01 Jan 2026 00:00:10 GMT"},
-                             now_unix=1767225600.0) == pytest.approx(10.0)
+    assert parse_retry_after(
+        {"Retry-After": "Thu, 01 Jan 2026 00:00:10 GMT"}, now_unix=1767225600.0
+    ) == pytest.approx(10.0)
     assert parse_retry_after({"Retry-After": "soon"}) is None
     assert parse_retry_after({}) is None
     assert parse_retry_after({"Retry-After": "-3"}) == 0.0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from fleet.errors import PlacementError
-from fleet.control.placement import NodeView, best_device, choose_node, selector_matches
 from edgefleet.policy.schema import DeploymentConfig
+from fleet.control.placement import NodeView, best_device, choose_node, selector_matches
+from fleet.errors import PlacementError
 
 
 def node(name: str, devices: list[str], labels: dict[str, str] | None = None, **kw: object) -> NodeView:

@@ -45,5 +45,10 @@ def test_kserve_service_name_matches_the_protocol() -> None:
     service = grpc_service_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"]
     assert service.full_name == "inference.GRPCInferenceService"
     assert {m.name for m in service.methods} >= {
-        "ServerLive", "ServerReady", "ServerMetadata", "ModelReady", "ModelMetadata", "ModelInfer",
+        "ServerLive",
+        "ServerReady",
+        "ServerMetadata",
+        "ModelReady",
+        "ModelMetadata",
+        "ModelInfer",
     }

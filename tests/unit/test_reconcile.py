@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
+from edgefleet.policy.schema import DeploymentConfig
 from fleet.control.placement import NodeView
 from fleet.control.reconcile import DEAD, ReplicaView, plan
-from edgefleet.policy.schema import DeploymentConfig
 
 
 def node(name: str, devices: tuple[str, ...] = ("CPU",), **kw: object) -> NodeView:

@@ -49,8 +49,11 @@ MODEL = KeywordModel()
 
 
 def request(text: str, labels: list[str] | None) -> dict[str, Any]:
-    body = wire.classify_request("gpt-whatever", text, labels or []) if labels else {
-        "model": "m", "messages": [{"role": "user", "content": text}]}
+    body = (
+        wire.classify_request("gpt-whatever", text, labels or [])
+        if labels
+        else {"model": "m", "messages": [{"role": "user", "content": text}]}
+    )
     return body
 
 
@@ -63,11 +66,16 @@ def test_structured_classification_restricted_and_renormalised() -> None:
     assert parsed.label == "book_flight"
     assert parsed.confidence == pytest.approx(0.5 / 0.7, abs=1e-5)  # play_music dropped
     usage = answer["usage"]
-    assert usage["prompt_tokens"] > 0 and usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    assert (
+        usage["prompt_tokens"] > 0
+        and usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    )
 
 
 def test_candidates_exclude_the_best_label() -> None:
-    answer = chat_completion(request("play me a flight song", ["weather", "oos", "play_music"]), MODEL, IDENTITY)
+    answer = chat_completion(
+        request("play me a flight song", ["weather", "oos", "play_music"]), MODEL, IDENTITY
+    )
     assert json.loads(answer["choices"][0]["message"]["content"])["label"] == "play_music"
 
 
@@ -78,11 +86,15 @@ def test_plain_text_without_response_format_names_the_label_and_stand_in() -> No
 
 
 def test_text_parts_and_last_user_message() -> None:
-    body = {"model": "m", "messages": [
-        {"role": "user", "content": "book a flight"},
-        {"role": "assistant", "content": "ok"},
-        {"role": "user", "content": [{"type": "text", "text": "will it rain"}]},
-    ], "response_format": {"type": "json_object"}}
+    body = {
+        "model": "m",
+        "messages": [
+            {"role": "user", "content": "book a flight"},
+            {"role": "assistant", "content": "ok"},
+            {"role": "user", "content": [{"type": "text", "text": "will it rain"}]},
+        ],
+        "response_format": {"type": "json_object"},
+    }
     content = json.loads(chat_completion(body, MODEL, IDENTITY)["choices"][0]["message"]["content"])
     assert content["label"] == "weather"
 
@@ -95,10 +107,22 @@ def test_text_parts_and_last_user_message() -> None:
         ({"model": "m"}, "'messages'"),
         ({"model": "m", "messages": [{"role": "system", "content": "x"}]}, "user message"),
         ({"model": "m", "messages": [{"role": "user", "content": 3}]}, "content"),
-        ({"model": "m", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "xml"}},
-         "unsupported"),
-        ({"model": "m", "messages": [{"role": "user", "content": "x"}],
-          "response_format": {"type": "json_schema", "json_schema": {"schema": {}}}}, "label.enum"),
+        (
+            {
+                "model": "m",
+                "messages": [{"role": "user", "content": "x"}],
+                "response_format": {"type": "xml"},
+            },
+            "unsupported",
+        ),
+        (
+            {
+                "model": "m",
+                "messages": [{"role": "user", "content": "x"}],
+                "response_format": {"type": "json_schema", "json_schema": {"schema": {}}},
+            },
+            "label.enum",
+        ),
         (request("x", ["nope", "nada"]), "none of the 2 candidate labels"),
         (request("x" * 200, ["oos"]), "too long"),
     ],
@@ -116,8 +140,12 @@ def test_embeddings_answer_and_validation() -> None:
     assert [d["index"] for d in answer["data"]] == [0, 1]
     assert wire.parse_embeddings(answer, 2)[1] == pytest.approx([0.6, 0.8])
     assert embeddings({"model": "m", "input": "one"}, MODEL, IDENTITY)["usage"]["prompt_tokens"] == 1
-    for bad in ({"model": "m", "input": []}, {"model": "m", "input": [1]}, {"input": ["a"]},
-                {"model": "m", "input": ["a"], "encoding_format": "base64"}):
+    for bad in (
+        {"model": "m", "input": []},
+        {"model": "m", "input": [1]},
+        {"input": ["a"]},
+        {"model": "m", "input": ["a"], "encoding_format": "base64"},
+    ):
         with pytest.raises(StandInRequestError):
             embeddings(bad, MODEL, IDENTITY)
 

@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 
 from textual.widgets import DataTable, Input, Tabs
 
+from bench.tui_harness import demo_app, wait_for_snapshot, wait_until
 from protos.edgefleet.v1 import fleet_pb2
 from tui.app import create_app
 from tui.backoff import Backoff
 from tui.memory_client import MemoryFleetClient
-from bench.tui_harness import demo_app, wait_for_snapshot, wait_until
 from tui.widgets.confirm_screen import ConfirmScreen
 from tui.widgets.connection_banner import ConnectionBanner
 from tui.widgets.deployments_table import DeploymentsTable

@@ -12,9 +12,9 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from bench.tui_harness import demo_app, wait_for_snapshot, wait_until
 from tui.app import EdgeFleetApp
 from tui.backoff import Backoff
-from bench.tui_harness import demo_app, wait_for_snapshot, wait_until
 from tui.widgets.trace_screen import TraceScreen
 
 SnapCompare = Callable[..., bool]

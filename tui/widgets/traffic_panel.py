@@ -38,7 +38,9 @@ class TrafficPanel(VerticalScroll):
         self.query_one("#traffic-sparkline", Sparkline).data = history or [0.0]
         # The figures only change height when the number of hosted endpoints or reasons changes.
         shape = (len(snapshot.hosted), len(fmt.escalation_rows(dict(traffic.escalations))))
-        self.query_one("#traffic-figures", Static).update(traffic_figures(snapshot), layout=shape != self._shape)
+        self.query_one("#traffic-figures", Static).update(
+            traffic_figures(snapshot), layout=shape != self._shape
+        )
         self._shape = shape
 
 
