@@ -126,7 +126,7 @@ async def build_routers(spec: dict[str, Any]) -> tuple[dict[str, str], Stop]:
     Addresses: router name -> ``host:port``.
     """
     from edgefleet.policy.loader import parse_policy
-    from router.fleet_view import StaticFleet
+    from router.fleet_source import StaticFleet
     from router.hosted.client import HostedClient
     from router.server import serve
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from edgefleet.policy.schema import HostedConfig, StandInConfig
+from edgefleet.stats import percentiles
 from router.hosted.client import HostedClient
 from standin.server import StandInServer
 
@@ -29,9 +29,8 @@ TEXTS = [
 
 
 def _summary(samples_ms: list[float]) -> str:
-    ordered = sorted(samples_ms)
-    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    return f"p50 {statistics.median(ordered):.2f} ms, p95 {p95:.2f} ms (n={len(ordered)})"
+    p50, p95 = percentiles(samples_ms, (50, 95))
+    return f"p50 {p50:.2f} ms, p95 {p95:.2f} ms (n={len(samples_ms)})"
 
 
 def _time_sync(call: Callable[[str], object], n: int) -> list[float]:

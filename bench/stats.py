@@ -1,4 +1,5 @@
-"""Latency statistics and saturation: percentiles, summaries, ratios.
+"""Benchmark statistics: ratios, concurrency sweeps and saturation (percentiles and latency
+summaries are :mod:`edgefleet.stats`, re-exported here for the suites).
 
 Latencies are handled in milliseconds throughout.
 """
@@ -13,37 +14,7 @@ from typing import Any
 
 import numpy as np
 
-
-def percentile(values_ms: Sequence[float], q: float) -> float:
-    """The q-th percentile (0..100, linear interpolation); NaN for no values."""
-    if len(values_ms) == 0:
-        return math.nan
-    return float(np.percentile(np.asarray(values_ms, dtype=np.float64), q))
-
-
-def summarize(values_ms: Sequence[float]) -> dict[str, float]:
-    """n, mean, min, p50, p95, p99 and max of a list of latencies (ms)."""
-    arr = np.asarray(values_ms, dtype=np.float64)
-    if arr.size == 0:
-        return {
-            "n": 0,
-            "mean_ms": math.nan,
-            "min_ms": math.nan,
-            "p50_ms": math.nan,
-            "p95_ms": math.nan,
-            "p99_ms": math.nan,
-            "max_ms": math.nan,
-        }
-    p50, p95, p99 = np.percentile(arr, [50, 95, 99])
-    return {
-        "n": int(arr.size),
-        "mean_ms": float(arr.mean()),
-        "min_ms": float(arr.min()),
-        "p50_ms": float(p50),
-        "p95_ms": float(p95),
-        "p99_ms": float(p99),
-        "max_ms": float(arr.max()),
-    }
+from edgefleet.stats import percentile, summarize
 
 
 def ratio(numerator: float, denominator: float) -> float:
@@ -102,3 +73,6 @@ def clean_floats(value: Any) -> Any:
     if isinstance(value, np.generic):
         return clean_floats(value.item())
     return value
+
+
+__all__ = ["SweepPoint", "clean_floats", "knee_concurrency", "percentile", "ratio", "saturation", "summarize"]

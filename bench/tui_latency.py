@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +19,7 @@ from rich.console import Console
 from textual.screen import Screen
 
 from bench.tui_harness import demo_app, wait_for_snapshot, wait_until
+from edgefleet.stats import percentile
 from tui.app import EdgeFleetApp
 
 
@@ -65,9 +65,9 @@ async def measure(updates: int, size: tuple[int, int]) -> dict[str, float]:
             to_frame.append((shown_at - (app.last_received_at or shown_at)) * 1000)
     return {
         "updates": float(updates),
-        "widgets_p50_ms": statistics.median(to_widgets),
-        "frame_p50_ms": statistics.median(to_frame),
-        "frame_p95_ms": statistics.quantiles(to_frame, n=20)[18] if len(to_frame) >= 20 else max(to_frame),
+        "widgets_p50_ms": percentile(to_widgets, 50),
+        "frame_p50_ms": percentile(to_frame, 50),
+        "frame_p95_ms": percentile(to_frame, 95),
         "frame_max_ms": max(to_frame),
     }
 

@@ -45,8 +45,8 @@ def infer(args: argparse.Namespace) -> int:
 
 def policy_check(args: argparse.Namespace) -> int:
     """Validate a policy file; print every issue with its key path and line."""
+    from edgefleet.errors import PolicyError
     from edgefleet.policy import load_policy
-    from router.errors import PolicyError
 
     try:
         policy = load_policy(args.file)

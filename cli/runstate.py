@@ -8,7 +8,9 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-DEFAULT_ROUTER = "127.0.0.1:50051"
+from edgefleet.constants import DEFAULT_ROUTER_ADDRESS
+
+DEFAULT_ROUTER = DEFAULT_ROUTER_ADDRESS
 
 
 def home() -> Path:

@@ -86,12 +86,11 @@ def ensure_models(policy: Policy, registry: Path) -> None:
 @contextlib.asynccontextmanager
 async def running_fleet(config: str, *, ready_timeout: float = 300.0) -> AsyncIterator[RunningFleet]:
     """Start a whole local fleet; stop it (in reverse order) on exit."""
-    from fleet.ray_adapter.backend import start_controller
     from fleet.ray_adapter.cluster import start_local_cluster
-    from router.fleet_view import RayFleetSource
-    from router.hosted import HostedClient
+    from fleet.ray_adapter.controller import start_controller
+    from fleet.ray_adapter.fleet_source import RayFleetSource
     from router.server import serve
-    from standin.server import StandInServer
+    from standin.tier import HostedTier
 
     policy = load_policy(config)
     registry = registry_path(policy, config)
@@ -99,24 +98,17 @@ async def running_fleet(config: str, *, ready_timeout: float = 300.0) -> AsyncIt
     async with contextlib.AsyncExitStack() as stack:
         cluster = start_local_cluster(policy)  # on the main thread: ray.init installs signal handlers
         stack.callback(cluster.shutdown)
-        urls: dict[str, str] = {}
-        for h in policy.hosted:
-            if h.stand_in is not None and h.base_url is None:
-                standin = await asyncio.to_thread(StandInServer.from_registry, registry, h.stand_in)
-                urls[h.name] = standin.start()
-                stack.callback(standin.stop)
-                log.info("hosted %s: offline STAND-IN at %s", h.name, urls[h.name])
+        tier = await HostedTier.start(policy.hosted, registry)
+        stack.push_async_callback(tier.aclose)
         controller = await start_controller(policy, Path(config).resolve(), registry)
         stack.push_async_callback(controller.shutdown)
         await controller.wait_ready(timeout_s=ready_timeout)
         source = RayFleetSource(controller)
         await source.start()
         stack.push_async_callback(source.aclose)
-        hosted = {h.name: HostedClient(h, base_url=urls.get(h.name)) for h in policy.hosted}
-        for client in hosted.values():
-            stack.push_async_callback(client.aclose)
-        server = await serve(policy, source, hosted, policy.router.listen, policy_path=config)
+        server = await serve(policy, source, tier.clients, policy.router.listen, policy_path=config)
         stack.push_async_callback(server.stop)
+        urls = {name: s.base_url for name, s in tier.stand_ins.items()}
         yield RunningFleet(policy, config, server.address, cluster.address, urls, server)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import grpc
 
+from edgefleet.stats import percentile
 from protos.edgefleet.v1 import common_pb2, router_pb2, router_pb2_grpc
 
 
@@ -80,17 +81,6 @@ async def send_all(
         return list(await asyncio.gather(*(one(i, s) for i, s in enumerate(samples))))
 
 
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0-100) by linear interpolation; 0.0 for no values."""
-    if not values:
-        return 0.0
-    xs = sorted(values)
-    pos = (len(xs) - 1) * q / 100.0
-    lo = int(pos)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
-
-
 @dataclass(frozen=True)
 class Summary:
     """The demo's headline numbers."""
@@ -130,6 +120,6 @@ def summarise(outcomes: list[Outcome], all_hosted_cost_usd: float) -> Summary:
         oos_recall=sum(o.label == "oos" for o in oos) / max(1, len(oos)),
         cost_usd=sum(o.cost_usd for o in ok),
         all_hosted_cost_usd=all_hosted_cost_usd,
-        p50_ms=percentile([o.latency_ms for o in ok], 50),
-        p95_ms=percentile([o.latency_ms for o in ok], 95),
+        p50_ms=percentile([o.latency_ms for o in ok], 50, empty=0.0),
+        p95_ms=percentile([o.latency_ms for o in ok], 95, empty=0.0),
     )

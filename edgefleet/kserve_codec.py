@@ -1,4 +1,6 @@
-"""KServe v2 tensors <-> numpy for EdgeFleet's text models (pure functions, no server).
+"""KServe v2 tensors <-> numpy for EdgeFleet's text models: the one codec of both sides, the
+replica's server (decode texts, add outputs) and the router's client (build a request, read the
+outputs). Pure functions, no server, no channel.
 
 Input ``TEXT`` is BYTES ``[N]`` (UTF-8), sent either in ``contents.bytes_contents`` or in
 ``raw_input_contents`` where each element carries a 4-byte little-endian length prefix.
@@ -10,7 +12,8 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,8 +28,9 @@ class BadRequest(ValueError):
     """The request is malformed (becomes INVALID_ARGUMENT)."""
 
 
-def split_length_prefixed(raw: bytes, expected: int) -> list[bytes]:
-    """Split a raw BYTES tensor (4-byte LE length + payload per element) into `expected` items."""
+def split_length_prefixed(raw: bytes, expected: int | None = None) -> list[bytes]:
+    """Split a raw BYTES tensor (4-byte LE length + payload per element) into its items; when
+    `expected` is given, exactly that many."""
     items: list[bytes] = []
     offset = 0
     while offset < len(raw):
@@ -40,7 +44,7 @@ def split_length_prefixed(raw: bytes, expected: int) -> list[bytes]:
             )
         items.append(raw[offset : offset + size])
         offset += size
-    if len(items) != expected:
+    if expected is not None and len(items) != expected:
         raise BadRequest(f"raw BYTES input holds {len(items)} elements but its shape says {expected}")
     return items
 
@@ -125,3 +129,61 @@ def string_param(request: kserve_pb2.ModelInferRequest, key: str) -> str | None:
     if param.WhichOneof("parameter_choice") != "string_param":
         raise BadRequest(f"parameter {key!r} must be a string")
     return param.string_param
+
+
+# -- the client side ------------------------------------------------------------------------------
+
+
+def text_request(
+    model: str, version: str, texts: Sequence[str], parameters: Mapping[str, str] | None = None
+) -> kserve_pb2.ModelInferRequest:
+    """A ModelInferRequest with TEXT as BYTES [N] in ``contents.bytes_contents`` and string parameters."""
+    request = kserve_pb2.ModelInferRequest(model_name=model, model_version=version)
+    for key, value in (parameters or {}).items():
+        request.parameters[key].string_param = value
+    tensor = request.inputs.add(name=TEXT_INPUT, datatype="BYTES", shape=[len(texts)])
+    tensor.contents.bytes_contents.extend(t.encode("utf-8") for t in texts)
+    return request
+
+
+@dataclass
+class DecodedOutputs:
+    """A ModelInferResponse's outputs: FP32 tensors as arrays, BYTES tensors as strings, and the
+    response parameters as plain values."""
+
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    strings: dict[str, list[str]] = field(default_factory=dict)
+    parameters: dict[str, str | float | int | bool] = field(default_factory=dict)
+
+
+def decode_outputs(response: kserve_pb2.ModelInferResponse) -> DecodedOutputs:
+    """Read every output of `response`, from ``raw_output_contents`` or typed ``contents``.
+
+    Raises ValueError (or struct.error) on a malformed response.
+    """
+    out = DecodedOutputs()
+    use_raw = len(response.raw_output_contents) > 0
+    if use_raw and len(response.raw_output_contents) != len(response.outputs):
+        raise ValueError(
+            f"{len(response.raw_output_contents)} raw output contents for {len(response.outputs)} outputs"
+        )
+    for i, tensor in enumerate(response.outputs):
+        shape = [int(d) for d in tensor.shape]
+        if tensor.datatype == "BYTES":
+            values = (
+                split_length_prefixed(response.raw_output_contents[i])
+                if use_raw
+                else list(tensor.contents.bytes_contents)
+            )
+            out.strings[tensor.name] = [v.decode("utf-8") for v in values]
+        elif tensor.datatype == "FP32":
+            if use_raw:
+                arr = np.frombuffer(response.raw_output_contents[i], dtype="<f4")
+            else:
+                arr = np.asarray(tensor.contents.fp32_contents, dtype=np.float32)
+            out.arrays[tensor.name] = arr.reshape(shape)
+    for key, param in response.parameters.items():
+        kind = param.WhichOneof("parameter_choice")
+        if kind is not None:
+            out.parameters[key] = getattr(param, kind)
+    return out

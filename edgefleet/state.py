@@ -7,13 +7,27 @@ the router and the dashboard read it (``ControllerClient.get_state``) and long-p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-# Replica lifecycle states as published.
-STARTING = "starting"
-READY = "ready"
-UNHEALTHY = "unhealthy"
-STOPPING = "stopping"
-REPLICA_STATES = (STARTING, READY, UNHEALTHY, STOPPING)
+
+class ReplicaPhase(StrEnum):
+    """Where a replica is in its life. ``DEAD`` is observed by the controller only and never
+    published: a dead replica shows as ``UNHEALTHY`` until it is replaced."""
+
+    STARTING = "starting"
+    READY = "ready"
+    UNHEALTHY = "unhealthy"
+    STOPPING = "stopping"
+    DEAD = "dead"
+
+
+class NodeHealth(StrEnum):
+    """A node's health as published: ``STALE`` when its agent has not reported lately."""
+
+    OK = "ok"
+    DRAINED = "drained"
+    STALE = "stale"
+    DEAD = "dead"
 
 
 @dataclass
@@ -42,7 +56,7 @@ class NodeState:
     memory_percent: float = 0.0
     heartbeat_age_s: float = 0.0
     replicas: list[str] = field(default_factory=list)
-    health: str = "ok"  # "ok" | "drained" | "stale" | "dead"
+    health: NodeHealth = NodeHealth.OK
 
 
 @dataclass
@@ -55,7 +69,7 @@ class ReplicaState:
     node_name: str
     device: str
     address: str
-    state: str  # one of REPLICA_STATES
+    state: ReplicaPhase
     model: str = ""
     version: str = ""
     precision: str = ""
@@ -102,4 +116,4 @@ class FleetState:
         dep = self.deployment(deployment)
         if dep is None:
             return []
-        return [r.address for r in dep.replicas if r.state == READY and r.address]
+        return [r.address for r in dep.replicas if r.state == ReplicaPhase.READY and r.address]

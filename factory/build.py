@@ -10,24 +10,18 @@ whose build hash and files are unchanged are skipped.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from factory import artifacts as art
+from factory.build_config import BuildConfig, BuildSummary, load_data, save_config
 from factory.data import (
     OOS_LABEL,
-    Clinc150,
     Example,
-    Splits,
-    banking77_splits,
     data_sha256,
-    load_clinc150,
-    per_label,
 )
 from factory.encoder import EmbeddingCache, EncoderRunner, minilm_source_dir, tokenizer_json_bytes
 from factory.heads import (
@@ -42,84 +36,12 @@ from factory.heads import (
 )
 from factory.minilm_graph import attach_head, build_encoder_model, load_weights, reference_embed
 from factory.progress import Steps
-from factory.quantize import QuantizeOptions, quantize_model
+from factory.quantize import quantize_model
+from factory.students import StudentBuilder
 from fleet.models.registry import write_latest
 
 GRAPH_VERSION = "minilm-graph-1"  # bump when minilm_graph.py changes the math
 RECIPE_VERSION = "recipe-3"  # bump when heads/students/quantisation recipes change
-
-
-@dataclass(frozen=True)
-class BuildConfig:
-    """What to build and on how much data (``quick`` = small slices, for smoke tests)."""
-
-    quick: bool = False
-    per_intent: int | None = None  # CLINC/Banking77 training examples per label (None: all)
-    val_per_intent: int | None = None
-    domains: tuple[str, ...] | None = None  # specialists/students to build (None: all 10)
-    banking77: bool = True
-    students: bool = True
-    pruning: bool = True
-    pruning_sparsities: tuple[float, ...] = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
-    int8_weights: bool = True  # also build the INT8-weights-only encoder (nncf.compress_weights)
-    calibration_size: int = 300
-    quantize: QuantizeOptions = field(default_factory=QuantizeOptions)
-
-    @classmethod
-    def quick_config(cls) -> BuildConfig:
-        """Small slices: 10 train / 3 val texts per label, 32 calibration texts."""
-        return cls(quick=True, per_intent=10, val_per_intent=3, calibration_size=32)
-
-
-@dataclass
-class BuildSummary:
-    """What a build did: versions written and skipped (``name:version``), timings and notes."""
-
-    registry: Path
-    built: list[str] = field(default_factory=list)
-    cached: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-
-def load_data(cfg: BuildConfig) -> tuple[Clinc150, Splits | None]:
-    """CLINC150 (and Banking77) sliced as ``cfg`` says."""
-    clinc = load_clinc150()
-    clinc = dataclasses.replace(
-        clinc,
-        train=per_label(clinc.train, cfg.per_intent),
-        val=per_label(clinc.val, cfg.val_per_intent),
-        oos_train=clinc.oos_train[: (cfg.per_intent or 100) * 3],
-        oos_val=clinc.oos_val[: (cfg.val_per_intent or 100) * 3],
-    )
-    banking = None
-    if cfg.banking77:
-        b = banking77_splits()
-        banking = Splits(
-            per_label(b.train, cfg.per_intent),
-            per_label(b.val, cfg.val_per_intent),
-            per_label(b.test, cfg.val_per_intent),
-        )
-    return clinc, banking
-
-
-def save_config(registry: Path, cfg: BuildConfig) -> None:
-    """Remember the build configuration (``models distill`` rebuilds the same datasets)."""
-    path = art.cache_dir(registry) / "build-config.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(dataclasses.asdict(cfg)), encoding="utf-8")
-
-
-def load_config(registry: Path) -> BuildConfig:
-    """The configuration of the registry's last build (defaults when unknown)."""
-    path = art.cache_dir(registry) / "build-config.json"
-    if not path.is_file():
-        return BuildConfig()
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    raw["quantize"] = QuantizeOptions(**raw.get("quantize", {}))
-    raw["domains"] = tuple(raw["domains"]) if raw.get("domains") else None
-    return BuildConfig(**raw)
 
 
 class FactoryBuild:
@@ -178,7 +100,8 @@ class FactoryBuild:
         """Build hash of one model version."""
         return art.content_key(self.base_key, name, version)
 
-    def _current(self, name: str, version: str) -> bool:
+    def is_current(self, name: str, version: str) -> bool:
+        """True when the registry holds this version built from the same inputs."""
         label = f"{name}:{version}"
         if label not in self._checked:
             self._checked[label] = art.is_current(self.registry, name, version, self.key(name, version))
@@ -256,13 +179,11 @@ class FactoryBuild:
         """Build everything that is not current."""
         start = time.perf_counter()
         tasks = self.tasks()
-        todo = [t for t in tasks if not all(self._current(t.name, v) for v, _, _ in self.variants(t.name))]
+        todo = [t for t in tasks if not all(self.is_current(t.name, v) for v, _, _ in self.variants(t.name))]
         encoder_versions = [(art.VERSION_FP32, "FP32"), (art.VERSION_INT8, "INT8")]
         if self.cfg.int8_weights:
             encoder_versions.append((art.VERSION_INT8_WEIGHTS, "INT8-W"))
-        encoders_todo = [(v, p) for v, p in encoder_versions if not self._current(art.ENCODER_NAME, v)]
-        from factory.students import StudentBuilder
-
+        encoders_todo = [(v, p) for v, p in encoder_versions if not self.is_current(art.ENCODER_NAME, v)]
         students = StudentBuilder(self) if self.cfg.students else None
         students_todo = students.pending() if students is not None else []
         if todo or encoders_todo or students_todo:
@@ -359,7 +280,7 @@ class FactoryBuild:
             is_oos = val_y == task.labels.index(OOS_LABEL)
             metrics["oos_threshold"] = oos_threshold(probs.max(axis=1), is_oos)
         for version, precision, latest in self.variants(task.name):
-            if self._current(task.name, version):
+            if self.is_current(task.name, version):
                 continue
             model = attach_head(self.encoder_for(precision), head.weight, head.bias, task.name, projection)
             art.write_encoder_model(

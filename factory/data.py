@@ -6,7 +6,7 @@ Where the files come from, in order:
 3. the dataset's public GitHub source at a pinned commit, downloaded once into
    ``~/.cache/edgefleet/data`` (override with ``$EDGEFLEET_CACHE_DIR``).
 Every file, local or downloaded, is checked against its pinned sha256; a mismatch raises
-:class:`fleet.errors.DataError`.
+:class:`factory.errors.DataError`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fleet.errors import DataError
+from factory.errors import DataError
 
 DATA_DIR_ENV = "EDGEFLEET_DATA_DIR"
 CACHE_DIR_ENV = "EDGEFLEET_CACHE_DIR"

@@ -15,10 +15,12 @@ from pathlib import Path
 
 from factory import artifacts as art
 from factory import report as rep
-from factory.build import BuildConfig, BuildSummary, FactoryBuild, load_config
+from factory.build import FactoryBuild
+from factory.build_config import BuildConfig, BuildSummary, load_config
 from factory.byom import register_model
 from factory.data import banking77_splits, load_clinc150
 from factory.distill import STUDENT_SUFFIX
+from factory.errors import DataError
 from factory.evaluate import (
     Evaluator,
     ModelEval,
@@ -41,7 +43,7 @@ from factory.flywheel import (
 from factory.progress import Steps
 from factory.report import EvalReport
 from factory.students import fit_student, student_datasets, write_student
-from fleet.errors import DataError, ModelLoadError
+from fleet.errors import ModelLoadError
 from fleet.models.manifest import Manifest
 from fleet.serving.runtime import TextModel
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from factory import artifacts as art
-from factory.data import Example
+from factory.build_config import BuildConfig, BuildSummary
+from factory.data import Clinc150, Example
 from factory.distill import (
     STUDENT_SUFFIX,
     DistillOptions,
@@ -27,12 +29,39 @@ from factory.distill import (
     train_student,
 )
 from factory.export import MLPWeights, export_mlp, mlp_tensor_specs
-from factory.heads import Head, domain_task, specialist_task
+from factory.heads import Head, HeadTask, domain_task, specialist_task
+from factory.progress import Steps
 from factory.prune import PruneRow, head_table, student_table
 from fleet.models.registry import write_model_version
 
-if TYPE_CHECKING:
-    from factory.build import FactoryBuild
+
+class TeacherBuild(Protocol):
+    """What the students need of the factory run they are part of (``factory.build.TeacherBuild``)."""
+
+    registry: Path
+    cfg: BuildConfig
+    steps: Steps
+    summary: BuildSummary
+    clinc: Clinc150
+    domains: list[str]
+    data_sha: str
+    heads: dict[str, Head]
+
+    def tasks(self) -> list[HeadTask]:
+        """Every head-based model's task (the generalist first)."""
+        ...
+
+    def embeddings(self, examples: list[Example]) -> np.ndarray:
+        """Cached FP32 embeddings of the examples' texts."""
+        ...
+
+    def key(self, name: str, version: str) -> str:
+        """Build hash of one model version."""
+        ...
+
+    def is_current(self, name: str, version: str) -> bool:
+        """True when the registry holds this version built from the same inputs."""
+        ...
 
 
 @dataclass
@@ -49,7 +78,7 @@ class StudentData:
     eval_projection: np.ndarray | None = None  # teacher -> student labels for scoring the teacher
 
 
-def student_datasets(build: FactoryBuild, teacher_labels: list[str]) -> list[StudentData]:
+def student_datasets(build: TeacherBuild, teacher_labels: list[str]) -> list[StudentData]:
     """The router student and one student per built domain."""
     clinc = build.clinc
     labels, proj = router_projection(teacher_labels, clinc)
@@ -76,7 +105,7 @@ def student_datasets(build: FactoryBuild, teacher_labels: list[str]) -> list[Stu
 
 
 def fit_student(
-    build: FactoryBuild, data: StudentData, head: Head, options: DistillOptions | None = None
+    build: TeacherBuild, data: StudentData, head: Head, options: DistillOptions | None = None
 ) -> tuple[StudentFit, dict[str, float]]:
     """Train one student on teacher soft labels (+ hard examples) and measure it vs the teacher on val."""
     options = options or DistillOptions()
@@ -118,7 +147,7 @@ def fit_student(
 
 
 def write_student(
-    build: FactoryBuild,
+    build: TeacherBuild,
     name: str,
     version: str,
     fit: StudentFit,
@@ -152,7 +181,7 @@ def write_student(
 class StudentBuilder:
     """Builds the students of one factory run and keeps their weights for the pruning table."""
 
-    def __init__(self, build: FactoryBuild) -> None:
+    def __init__(self, build: TeacherBuild) -> None:
         self.build = build
         self.fits: dict[str, StudentFit] = {}
         self.names = ["domain-router" + STUDENT_SUFFIX] + [
@@ -161,7 +190,7 @@ class StudentBuilder:
 
     def pending(self) -> list[str]:
         """Students whose current version is missing or stale."""
-        return [n for n in self.names if not self.build._current(n, art.STUDENT_VERSION)]
+        return [n for n in self.names if not self.build.is_current(n, art.STUDENT_VERSION)]
 
     def build_all(self, todo: list[str], head: Head) -> None:
         """Train and write the students in ``todo``."""

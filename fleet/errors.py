@@ -1,9 +1,11 @@
-"""The fleet package's error tree (control plane, replicas, models, data)."""
+"""The fleet package's error tree (control plane, Ray adapter, serving, model registry)."""
 
 from __future__ import annotations
 
+from edgefleet.errors import EdgeFleetError, UnknownDeployment, UnknownNode
 
-class FleetError(Exception):
+
+class FleetError(EdgeFleetError):
     """Base of all fleet errors."""
 
 
@@ -11,21 +13,24 @@ class ModelLoadError(FleetError):
     """A model folder or bundle is missing, corrupt, truncated or does not compile."""
 
 
-class DataError(FleetError):
-    """A dataset is missing, fails its sha256 check or cannot be downloaded."""
-
-
 class PlacementError(FleetError):
     """No node satisfies a deployment's device preferences and label selector."""
 
 
-class UnknownDeployment(FleetError):
-    """A scale or rollout names a deployment that the policy does not declare."""
-
-
-class UnknownNode(FleetError):
-    """A drain names a node that is not in the cluster."""
-
-
 class ClusterError(FleetError):
     """Starting, joining or stopping the Ray cluster failed."""
+
+
+class ActorGone(FleetError):
+    """An actor (or its node) is dead."""
+
+
+__all__ = [
+    "ActorGone",
+    "ClusterError",
+    "FleetError",
+    "ModelLoadError",
+    "PlacementError",
+    "UnknownDeployment",
+    "UnknownNode",
+]

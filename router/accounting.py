@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from edgefleet.stats import percentile
 from router.domain import Result, TargetAnswer
-from router.estimates import percentile
 
 HISTORY_S = 60
 TRACE_TEXT_CHARS = 120
@@ -168,8 +168,8 @@ class Accounting:
                 hosted_equivalent_usd=t.hosted_equivalent_usd,
                 saved_usd=t.hosted_equivalent_usd - t.spend_usd,
                 rps_history=history,
-                p50_ms=percentile(lat, 50),
-                p95_ms=percentile(lat, 95),
+                p50_ms=percentile(lat, 50, empty=0.0),
+                p95_ms=percentile(lat, 95, empty=0.0),
             )
 
     def close(self) -> None:

@@ -1,6 +1,6 @@
-"""Async KServe v2 client for edge replicas: grpc.aio channels pooled per address,
-TEXT sent as BYTES, PROBS / LABEL / EMBEDDING read back (from `contents` or
-`raw_output_contents`). Every failure becomes router.errors.TargetError."""
+"""Async KServe v2 client for edge replicas: grpc.aio channels pooled per address, TEXT sent as
+BYTES, PROBS / LABEL / EMBEDDING read back (tensors encoded and decoded by
+:mod:`edgefleet.kserve_codec`). Every failure becomes router.errors.TargetError."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import struct
 from collections.abc import Sequence
 
 import grpc
-import numpy as np
 
+from edgefleet.kserve_codec import decode_outputs, text_request
 from protos.inference import grpc_service_pb2 as kserve_pb2
 from protos.inference import grpc_service_pb2_grpc as kserve_grpc
 from router.domain import EdgeOutput
@@ -60,37 +60,16 @@ class EdgeClient:
 
 
 def build_request(model: str, version: str, texts: Sequence[str], task: str) -> kserve_pb2.ModelInferRequest:
-    """A ModelInferRequest with TEXT as BYTES [N] in `contents.bytes_contents`."""
-    request = kserve_pb2.ModelInferRequest(model_name=model, model_version=version)
-    request.parameters["task"].string_param = task
-    tensor = request.inputs.add(name="TEXT", datatype="BYTES", shape=[len(texts)])
-    tensor.contents.bytes_contents.extend(t.encode("utf-8") for t in texts)
-    return request
+    """A ModelInferRequest for `texts` with the routing task as a parameter."""
+    return text_request(model, version, texts, {"task": task})
 
 
 def parse_response(response: kserve_pb2.ModelInferResponse, n: int) -> list[EdgeOutput]:
     """Per-text outputs from a ModelInferResponse (PROBS, LABEL, EMBEDDING)."""
-    arrays: dict[str, np.ndarray] = {}
-    labels: list[str] | None = None
-    use_raw = len(response.raw_output_contents) > 0
-    for i, out in enumerate(response.outputs):
-        shape = [int(d) for d in out.shape]
-        if out.datatype == "BYTES":
-            values = (
-                _unpack_bytes(response.raw_output_contents[i])
-                if use_raw
-                else list(out.contents.bytes_contents)
-            )
-            if out.name == "LABEL":
-                labels = [v.decode("utf-8") for v in values]
-        elif out.datatype == "FP32":
-            if use_raw:
-                arr = np.frombuffer(response.raw_output_contents[i], dtype="<f4")
-            else:
-                arr = np.asarray(out.contents.fp32_contents, dtype=np.float32)
-            arrays[out.name] = arr.reshape(shape)
-    probs = arrays.get("PROBS")
-    emb = arrays.get("EMBEDDING")
+    decoded = decode_outputs(response)
+    probs = decoded.arrays.get("PROBS")
+    emb = decoded.arrays.get("EMBEDDING")
+    labels = decoded.strings.get("LABEL")
     if probs is None and emb is None:
         raise ValueError("neither PROBS nor EMBEDDING in the response")
     for name, checked in (("PROBS", probs), ("EMBEDDING", emb)):
@@ -98,34 +77,16 @@ def parse_response(response: kserve_pb2.ModelInferResponse, n: int) -> list[Edge
             raise ValueError(f"{name} has shape {list(checked.shape)}, expected [{n}, *]")
     if labels is not None and len(labels) != n:
         raise ValueError(f"LABEL has {len(labels)} entries, expected {n}")
-    params = response.parameters
-    device = params["device"].string_param if "device" in params else ""
-    node = params["node"].string_param if "node" in params else ""
-    replica = params["replica"].string_param if "replica" in params else ""
-    queue_ms = params["queue_ms"].double_param if "queue_ms" in params else 0.0
+    params = decoded.parameters
     return [
         EdgeOutput(
             label=labels[k] if labels is not None else None,
             probs=tuple(probs[k].tolist()) if probs is not None else None,  # Python floats, as float(x)
             embedding=tuple(emb[k].tolist()) if emb is not None else None,
-            device=device,
-            node=node,
-            replica=replica,
-            queue_ms=queue_ms,
+            device=str(params.get("device", "")),
+            node=str(params.get("node", "")),
+            replica=str(params.get("replica", "")),
+            queue_ms=float(params.get("queue_ms", 0.0)),
         )
         for k in range(n)
     ]
-
-
-def _unpack_bytes(raw: bytes) -> list[bytes]:
-    """Split KServe raw BYTES (4-byte little-endian length prefix per element)."""
-    out: list[bytes] = []
-    pos = 0
-    while pos < len(raw):
-        (length,) = struct.unpack_from("<I", raw, pos)
-        pos += 4
-        if pos + length > len(raw):
-            raise ValueError("truncated BYTES element")
-        out.append(raw[pos : pos + length])
-        pos += length
-    return out

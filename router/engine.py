@@ -36,7 +36,7 @@ from router.domain import (
 )
 from router.errors import DeadlineExceeded, Overloaded, RouterError, TargetError, Unavailable
 from router.estimates import Estimates
-from router.fleet_view import FleetSource
+from router.fleet_source import FleetSource
 from router.targets import FleetIndex, TargetCaller
 from router.validate import known_domains
 

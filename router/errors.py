@@ -1,12 +1,12 @@
-"""The router package's error tree. Every lower-level failure is translated to
+"""The router package's error tree (policy errors are :mod:`edgefleet.errors`). Every lower-level failure is translated to
 one of these in one place, and the gRPC servicers map them to status codes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from edgefleet.errors import EdgeFleetError
 
 
-class RouterError(Exception):
+class RouterError(EdgeFleetError):
     """Base of all router errors. `code` is the gRPC status code name."""
 
     code = "INTERNAL"
@@ -50,28 +50,3 @@ class TargetError(RouterError):
     def __init__(self, message: str, *, timeout: bool = False) -> None:
         super().__init__(message)
         self.timeout = timeout
-
-
-@dataclass(frozen=True)
-class PolicyIssue:
-    """One problem in a policy file: where (key path and line) and what."""
-
-    path: str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"line {self.line}: " if self.line is not None else ""
-        return f"{where}{self.path or '<root>'}: {self.message}"
-
-
-class PolicyError(RouterError):
-    """A policy file is unreadable or invalid; lists every issue found."""
-
-    code = "INVALID_ARGUMENT"
-
-    def __init__(self, source: str, issues: list[PolicyIssue]) -> None:
-        self.source = source
-        self.issues = issues
-        lines = "\n".join(f"  {i}" for i in issues)
-        super().__init__(f"invalid policy {source}:\n{lines}")

@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from edgefleet.stats import percentiles
 from router.choose import ReplicaLoad
 
 
@@ -115,15 +116,8 @@ class Estimates:
         if st is None:
             return 0.0, 0.0, 0.0
         cutoff = self._clock() - seconds
-        values = sorted(ms for t, ms in st.recent if t >= cutoff)
+        values = [ms for t, ms in st.recent if t >= cutoff]
         if not values:
             return 0.0, 0.0, 0.0
-        return len(values) / seconds, percentile(values, 50), percentile(values, 95)
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    """The q-th percentile (nearest rank) of an ascending list; 0.0 when empty."""
-    if not sorted_values:
-        return 0.0
-    rank = max(0, min(len(sorted_values) - 1, round(q / 100.0 * (len(sorted_values) - 1))))
-    return sorted_values[rank]
+        p50, p95 = percentiles(values, (50, 95), empty=0.0)
+        return len(values) / seconds, p50, p95

@@ -10,10 +10,10 @@ from typing import Any
 
 import grpc
 
+from edgefleet.errors import PolicyError
 from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc
 from router.engine import RouterEngine
-from router.errors import PolicyError
-from router.fleet_view import FleetSource
+from router.fleet_source import FleetSource
 from router.servicer import result_proto
 
 log = logging.getLogger(__name__)

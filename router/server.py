@@ -20,7 +20,7 @@ from router.domain import EdgeCaller, HostedCaller
 from router.edge_client import EdgeClient
 from router.engine import RouterEngine
 from router.fleet_servicer import FleetServicer
-from router.fleet_view import FleetSource
+from router.fleet_source import FleetSource
 from router.servicer import RouterServicer
 
 log = logging.getLogger(__name__)

@@ -14,9 +14,9 @@ from typing import Protocol, runtime_checkable
 import grpc
 import grpc.aio
 
+from edgefleet.constants import DEFAULT_ROUTER_ADDRESS
 from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc
 
-DEFAULT_ROUTER_ADDRESS = "127.0.0.1:50051"
 """Where `edgefleet tui` looks for a router when no --router is given."""
 
 _UNREACHABLE_CODES = frozenset(

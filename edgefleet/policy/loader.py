@@ -10,8 +10,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from edgefleet.errors import PolicyError, PolicyIssue
 from edgefleet.policy.schema import Policy
-from router.errors import PolicyError, PolicyIssue
 
 Loc = tuple[str | int, ...]
 

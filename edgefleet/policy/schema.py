@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from edgefleet.constants import CONTROLLER_NAME, DEFAULT_NAMESPACE, DEFAULT_REGISTRY, DEFAULT_ROUTER_ADDRESS
+
 Task = Literal["classify", "embed"]
 DeviceName = Literal["CPU", "GPU", "NPU"]
 
@@ -38,7 +40,7 @@ class CircuitConfig(Strict):
 class RouterConfig(Strict):
     """The router's gRPC front door."""
 
-    listen: str = "127.0.0.1:50051"
+    listen: str = DEFAULT_ROUTER_ADDRESS
     max_text_chars: int = Field(4096, ge=1)
     max_batch: int = Field(64, ge=1)
     default_timeout_ms: float = Field(3000.0, gt=0)
@@ -65,8 +67,8 @@ class SimulatedNode(Strict):
 class FleetConfig(Strict):
     """Control plane settings."""
 
-    namespace: str = "edgefleet"
-    controller_name: str = "edgefleet-controller"
+    namespace: str = DEFAULT_NAMESPACE
+    controller_name: str = CONTROLLER_NAME
     reconcile_interval_s: float = Field(1.0, gt=0)
     health_timeout_s: float = Field(3.0, gt=0)
     head_num_cpus: float = Field(1, ge=0)
@@ -165,7 +167,7 @@ class Policy(Strict):
     """The whole policy file."""
 
     version: Literal[1] = 1
-    registry: str = Field(".edgefleet/models", description="model registry folder")
+    registry: str = Field(DEFAULT_REGISTRY, description="model registry folder")
     router: RouterConfig = Field(default_factory=RouterConfig)
     fleet: FleetConfig = Field(default_factory=FleetConfig)
     models: list[ModelRef] = Field(default_factory=list)

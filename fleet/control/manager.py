@@ -21,12 +21,22 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from edgefleet.policy.schema import Policy
-from edgefleet.state import READY, STARTING, STOPPING, UNHEALTHY, FleetState
+from edgefleet.state import FleetState
+from fleet.control.desired import DesiredState
 from fleet.control.operator_actions import OperatorActions
 from fleet.control.placement import NodeView
-from fleet.control.reconcile import DEAD, ReplicaView, StartReplica, plan
-from fleet.control.snapshot import ActorGone, ReplicaRecord, build_state, stable_key
-from fleet.errors import FleetError
+from fleet.control.reconcile import (
+    DEAD,
+    READY,
+    STARTING,
+    STOPPING,
+    UNHEALTHY,
+    ReplicaView,
+    StartReplica,
+    plan,
+)
+from fleet.control.snapshot import Observed, ReplicaRecord, build_state, stable_key
+from fleet.errors import ActorGone, FleetError
 from fleet.models.manifest import ModelBundle, load_bundle, resolve_model_dir
 
 log = logging.getLogger("edgefleet.controller")
@@ -45,6 +55,7 @@ class FleetBackend(Protocol):
     async def start_agent(self, node: NodeView) -> Any: ...
     async def call(self, handle: Any, method: str, *args: Any, timeout_s: float) -> Any: ...
     async def kill(self, handle: Any) -> None: ...
+    def forget_bundles(self, keep: set[tuple[str, str]]) -> None: ...
 
 
 class FleetManager(OperatorActions):
@@ -53,14 +64,13 @@ class FleetManager(OperatorActions):
     def __init__(
         self, policy: Policy, base_dir: Path, backend: FleetBackend, registry: Path | None = None
     ) -> None:
-        self.policy = policy
+        self.desired = DesiredState(policy)
         self.base_dir = Path(base_dir)
         self.registry = (
             Path(registry) if registry is not None else (self.base_dir / policy.registry).resolve()
         )
         self.backend = backend
         self.nodes: list[NodeView] = []
-        self.drained: set[str] = set()
         self.replicas: dict[str, ReplicaRecord] = {}
         self.agents: dict[str, Any] = {}
         self.reports: dict[str, tuple[dict[str, Any], float]] = {}
@@ -100,7 +110,7 @@ class FleetManager(OperatorActions):
                 log.debug("%s", traceback.format_exc())
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.policy.fleet.reconcile_interval_s)
+                await asyncio.wait_for(self._wake.wait(), self.desired.policy.fleet.reconcile_interval_s)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -111,7 +121,7 @@ class FleetManager(OperatorActions):
     async def reconcile_once(self) -> None:
         """Observe, plan, act and publish once."""
         observed = await self.backend.list_nodes()
-        self.nodes = [replace(n, drained=n.node_id in self.drained) for n in observed]
+        self.nodes = [replace(n, drained=n.node_id in self.desired.drained) for n in observed]
         await asyncio.gather(self._poll_agents(), self._check_replicas(), self._load_bundles())
         now = time.monotonic()
         blocked = dict(self.bundle_errors)
@@ -123,7 +133,7 @@ class FleetManager(OperatorActions):
             for r in self.replicas.values()
         ]
         versions = {name: b.version for name, b in self.bundles.items()}
-        actions = plan(self.policy.deployments, self.nodes, views, self._new_id, versions, blocked)
+        actions = plan(self.desired.deployments(), self.nodes, views, self._new_id, versions, blocked)
         for stop in actions.stops:
             self._stop(stop.replica_id, stop.reason)
         for action in actions.starts:
@@ -135,14 +145,17 @@ class FleetManager(OperatorActions):
             if self.placement_errors.get(dep) != reason:
                 self.event(f"{dep}: {reason}")
         self.placement_errors = dict(actions.errors)
+        # Model versions nobody runs or will start any more need not stay pinned in the cluster.
+        self.backend.forget_bundles({(b.name, b.version) for b in self.bundles.values()})
         await self.publish()
 
     def _new_id(self, deployment: str) -> str:
         return f"{deployment}-{secrets.token_hex(3)}"
 
     async def _load_bundles(self) -> None:
-        for dep in self.policy.deployments:
-            ref = self.policy.model(dep.model)
+        policy = self.desired.policy
+        for dep in policy.deployments:
+            ref = policy.model(dep.model)
             try:
                 path = (
                     (self.base_dir / ref.path)
@@ -167,7 +180,7 @@ class FleetManager(OperatorActions):
                 self.bundle_errors[dep.name] = f"cannot load model: {exc}"
 
     async def _start(self, action: StartReplica) -> None:
-        dep = self.policy.deployment(action.deployment)
+        dep = self.desired.deployment(action.deployment)
         bundle = self.bundles[action.deployment]
         handle = await self.backend.start_replica(action, bundle, dep.max_queue)
         record = ReplicaRecord.starting(action, handle, bundle)
@@ -233,7 +246,7 @@ class FleetManager(OperatorActions):
         self._wake.set()
 
     async def _check_replicas(self) -> None:
-        timeout = self.policy.fleet.health_timeout_s
+        timeout = self.desired.policy.fleet.health_timeout_s
         checked = [r for r in self.replicas.values() if r.state in (READY, UNHEALTHY) and r.address]
         results = await asyncio.gather(
             *(self.backend.call(r.handle, "health", timeout_s=timeout) for r in checked),
@@ -273,7 +286,9 @@ class FleetManager(OperatorActions):
         ids = list(self.agents)
         results = await asyncio.gather(
             *(
-                self.backend.call(self.agents[i], "report", timeout_s=self.policy.fleet.health_timeout_s)
+                self.backend.call(
+                    self.agents[i], "report", timeout_s=self.desired.policy.fleet.health_timeout_s
+                )
                 for i in ids
             ),
             return_exceptions=True,
@@ -285,9 +300,32 @@ class FleetManager(OperatorActions):
                 self.agents.pop(node_id, None)  # restarted on the next pass
 
     # -- publishing ------------------------------------------------------------------------------
+    def observed(self) -> Observed:
+        """Everything the snapshot is built from, as plain data."""
+        fleet = self.desired.policy.fleet
+        now = time.monotonic()
+        errors: dict[str, str] = {}
+        for dep in self.desired.policy.deployments:
+            error = self.bundle_errors.get(dep.name) or self.placement_errors.get(dep.name, "")
+            backoff = self.backoff.get(dep.name)
+            if not error and backoff is not None and backoff[0] > now:
+                error = backoff[2]
+            if error:
+                errors[dep.name] = error
+        return Observed(
+            deployments=self.desired.deployments(),
+            nodes=self.nodes,
+            replicas=list(self.replicas.values()),
+            bundles=self.bundles,
+            reports=self.reports,
+            errors=errors,
+            events=list(self.events),
+            stale_after_s=3 * fleet.reconcile_interval_s + 2 * fleet.health_timeout_s,
+        )
+
     async def publish(self) -> None:
         """Rebuild the snapshot; bump the version and wake waiters when it changed."""
-        candidate = build_state(self)
+        candidate = build_state(self.observed())
         key = stable_key(candidate)
         if key != self._key:
             self._key = key

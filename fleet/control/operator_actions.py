@@ -9,27 +9,29 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from edgefleet.errors import UnknownNode
 from edgefleet.policy.schema import Policy
-from edgefleet.state import STARTING, FleetState
+from edgefleet.state import FleetState, ReplicaPhase
+from fleet.control.desired import DesiredState
 from fleet.control.placement import NodeView
-from fleet.errors import FleetError, UnknownDeployment, UnknownNode
+from fleet.errors import FleetError
 from fleet.models.manifest import ModelBundle
 
 
 class OperatorActions:
     """scale / drain / apply_policy / wait_settled for FleetManager."""
 
-    policy: Policy
+    desired: DesiredState
     base_dir: Path
     registry: Path
     nodes: list[NodeView]
-    drained: set[str]
     state: FleetState
     backoff: dict[str, tuple[float, int, str]]
     bundles: dict[str, ModelBundle]
     _bundle_paths: dict[str, Path]
 
     def event(self, message: str) -> None:
+        """Record a human-readable event (FleetManager implements it)."""
         raise NotImplementedError
 
     async def _poke(self) -> None:
@@ -39,18 +41,8 @@ class OperatorActions:
         raise NotImplementedError
 
     async def scale(self, deployment: str, replicas: int) -> str:
-        """Set a deployment's replica count (desired state)."""
-        if replicas < 0 or replicas > 1000:
-            raise FleetError(f"replicas must be between 0 and 1000, got {replicas}")
-        names = [d.name for d in self.policy.deployments]
-        if deployment not in names:
-            raise UnknownDeployment(f"unknown deployment {deployment!r}; known: {', '.join(names) or 'none'}")
-        old = self.policy.deployment(deployment).replicas
-        deps = [
-            d.model_copy(update={"replicas": replicas}) if d.name == deployment else d
-            for d in self.policy.deployments
-        ]
-        self.policy = self.policy.model_copy(update={"deployments": deps})
+        """Override a deployment's replica count (kept apart from the policy; see DesiredState)."""
+        old = self.desired.scale(deployment, replicas)
         self.backoff.pop(deployment, None)
         self.event(f"scale {deployment}: {old} -> {replicas} replicas")
         await self._poke()
@@ -63,18 +55,18 @@ class OperatorActions:
             known = ", ".join(sorted(n.name for n in self.nodes)) or "none"
             raise UnknownNode(f"unknown node {node!r}; known: {known}")
         if undrain:
-            self.drained.discard(match.node_id)
+            self.desired.drained.discard(match.node_id)
         else:
-            self.drained.add(match.node_id)
+            self.desired.drained.add(match.node_id)
         verb = "undrained" if undrain else "drained"
         self.event(f"node {match.name} {verb}")
         await self._poke()
         return f"node {match.name} {verb}" + ("" if undrain else "; its replicas move to other nodes")
 
     async def apply_policy(self, policy: Policy) -> str:
-        """Replace the desired state with a validated policy."""
-        old = {d.name: d for d in self.policy.deployments}
-        self.policy = policy
+        """Replace the policy part of the desired state with a validated policy."""
+        old = {d.name: d for d in self.desired.policy.deployments}
+        cleared = self.desired.replace_policy(policy)
         self.registry = (self.base_dir / policy.registry).resolve()
         self._bundle_paths.clear()
         self.bundles.clear()
@@ -82,16 +74,21 @@ class OperatorActions:
         new = {d.name: d for d in policy.deployments}
         changed = sorted(n for n in new if old.get(n) != new[n])
         removed = sorted(set(old) - set(new))
-        self.event(
-            f"policy applied: {len(new)} deployments; changed {changed or 'none'}, removed {removed or 'none'}"
+        kept = sorted(self.desired.scale_overrides)
+        summary = (
+            f"{len(new)} deployments (changed: {', '.join(changed) or 'none'}; "
+            f"removed: {', '.join(removed) or 'none'}; operator scale kept: {', '.join(kept) or 'none'}"
+            + (f"; scale overrides cleared: {', '.join(cleared)}" if cleared else "")
+            + ")"
         )
+        self.event(f"policy applied: {summary}")
         await self._poke()
-        return f"policy applied: {len(new)} deployments (changed: {', '.join(changed) or 'none'}; removed: {', '.join(removed) or 'none'})"
+        return f"policy applied: {summary}"
 
     def settled(self) -> bool:
         """True when every deployment has its ready replicas or a standing error."""
         for dep in self.state.deployments:
-            starting = any(r.state == STARTING for r in dep.replicas)
+            starting = any(r.state == ReplicaPhase.STARTING for r in dep.replicas)
             if dep.ready < dep.desired and not (dep.error and not starting):
                 return False
         return True

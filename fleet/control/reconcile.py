@@ -19,11 +19,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from edgefleet.policy.schema import DeploymentConfig
-from edgefleet.state import READY, STARTING, STOPPING, UNHEALTHY
+from edgefleet.state import ReplicaPhase
 from fleet.control.placement import NodeView, choose_node, fits
 from fleet.errors import PlacementError
 
-DEAD = "dead"  # observed only: the actor or its node is gone
+READY, STARTING, STOPPING, UNHEALTHY, DEAD = (
+    ReplicaPhase.READY,
+    ReplicaPhase.STARTING,
+    ReplicaPhase.STOPPING,
+    ReplicaPhase.UNHEALTHY,
+    ReplicaPhase.DEAD,
+)
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,7 @@ class ReplicaView:
     replica_id: str
     deployment: str
     node_id: str
-    state: str  # starting | ready | unhealthy | stopping | dead
+    state: ReplicaPhase
     version: str = ""
 
 

@@ -1,38 +1,32 @@
 """Observed replicas and the snapshot built from the controller's view (no Ray).
 
 :class:`ReplicaRecord` is the controller's bookkeeping of one replica actor;
-:func:`build_state` turns the manager's desired + observed state into a :class:`FleetState`;
+:func:`build_state` turns :class:`Observed` (plain data the manager gathers) into a :class:`FleetState`;
 :func:`stable_key` is what decides whether a new snapshot is a change (version bump).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from edgefleet.policy.schema import DeploymentConfig
 from edgefleet.state import (
-    STARTING,
-    STOPPING,
-    UNHEALTHY,
     DeploymentState,
     DeviceState,
     FleetState,
+    NodeHealth,
     NodeState,
+    ReplicaPhase,
     ReplicaState,
 )
-from fleet.control.reconcile import DEAD, StartReplica
-from fleet.errors import FleetError
+from fleet.control.placement import NodeView
+from fleet.control.reconcile import StartReplica
 from fleet.models.manifest import ModelBundle
 
-if TYPE_CHECKING:
-    from fleet.control.manager import FleetManager
-
 EVENTS_IN_SNAPSHOT = 50
-
-
-class ActorGone(FleetError):
-    """The actor (or its node) is dead."""
 
 
 @dataclass
@@ -48,7 +42,7 @@ class ReplicaRecord:
     model: str
     version: str
     precision: str
-    state: str = STARTING
+    state: ReplicaPhase = ReplicaPhase.STARTING
     address: str = ""
     device: str = ""
     detail: str = ""
@@ -84,9 +78,9 @@ class ReplicaRecord:
             if k in ("requests", "errors", "rps", "p50_ms", "p95_ms", "queue_depth", "inflight")
         }
 
-    def published_state(self) -> str:
+    def published_state(self) -> ReplicaPhase:
         """The state as published (a dead replica shows as unhealthy until it is replaced)."""
-        return UNHEALTHY if self.state == DEAD else self.state
+        return ReplicaPhase.UNHEALTHY if self.state == ReplicaPhase.DEAD else self.state
 
     def to_state(self) -> ReplicaState:
         """The published ReplicaState."""
@@ -105,55 +99,49 @@ class ReplicaRecord:
         )
 
 
-def _node_health(alive: bool, drained: bool, age: float | None, stale_after: float) -> str:
+def _node_health(alive: bool, drained: bool, age: float | None, stale_after: float) -> NodeHealth:
     if not alive:
-        return "dead"
+        return NodeHealth.DEAD
     if drained:
-        return "drained"
+        return NodeHealth.DRAINED
     if age is None or age > stale_after:
-        return "stale"
-    return "ok"
+        return NodeHealth.STALE
+    return NodeHealth.OK
 
 
-def build_state(mgr: FleetManager) -> FleetState:
-    """A snapshot of `mgr` (version left at 0; the manager assigns it)."""
-    now = time.time()
-    stale_after = 3 * mgr.policy.fleet.reconcile_interval_s + 2 * mgr.policy.fleet.health_timeout_s
-    nodes: list[NodeState] = []
-    for n in mgr.nodes:
-        report, seen = mgr.reports.get(n.node_id, ({}, None))
-        devices = report.get("devices")
-        if devices is None:
-            devices = [DeviceState(d, d, [], False) for d in n.devices()]
-        age = now - seen if seen is not None else None
-        nodes.append(
-            NodeState(
-                node_id=n.node_id,
-                name=n.name,
-                address=n.address,
-                devices=list(devices),
-                labels=dict(n.labels),
-                resources=dict(n.resources),
-                alive=n.alive,
-                drained=n.drained,
-                cpu_percent=float(report.get("cpu_percent", 0.0)),
-                memory_percent=float(report.get("memory_percent", 0.0)),
-                heartbeat_age_s=round(age, 3) if age is not None else -1.0,
-                replicas=sorted(r.replica_id for r in mgr.replicas.values() if r.node_id == n.node_id),
-                health=_node_health(n.alive, n.drained, age, stale_after),
-            )
-        )
+@dataclass
+class Observed:
+    """What the controller has observed and decided, as plain data: the input of :func:`build_state`.
+
+    `reports` maps a node id to (its agent's last report, unix time seen); `errors` maps a
+    deployment to why it cannot be fully served (a model that does not load, no fitting node,
+    a crash loop).
+    """
+
+    deployments: Sequence[DeploymentConfig]
+    nodes: Sequence[NodeView]
+    replicas: Sequence[ReplicaRecord]
+    bundles: Mapping[str, ModelBundle]
+    reports: Mapping[str, tuple[Mapping[str, Any], float]]
+    errors: Mapping[str, str]
+    events: Sequence[str]
+    stale_after_s: float
+
+
+def build_state(obs: Observed, now: float | None = None) -> FleetState:
+    """The published snapshot of `obs` (version left at 0; the manager assigns it)."""
+    now = time.time() if now is None else now
+    by_node: dict[str, list[str]] = {}
+    by_deployment: dict[str, list[ReplicaRecord]] = {}
+    for r in sorted(obs.replicas, key=lambda r: r.replica_id):
+        by_node.setdefault(r.node_id, []).append(r.replica_id)
+        by_deployment.setdefault(r.deployment, []).append(r)
+    nodes = [_node_state(n, obs, by_node.get(n.node_id, []), now) for n in obs.nodes]
     deployments: list[DeploymentState] = []
-    for dep in mgr.policy.deployments:
-        bundle = mgr.bundles.get(dep.name)
-        replicas = sorted(
-            (r for r in mgr.replicas.values() if r.deployment == dep.name), key=lambda r: r.replica_id
-        )
+    for dep in obs.deployments:
+        bundle = obs.bundles.get(dep.name)
+        replicas = by_deployment.get(dep.name, [])
         manifest = bundle.manifest if bundle is not None else None
-        error = mgr.bundle_errors.get(dep.name) or mgr.placement_errors.get(dep.name, "")
-        backoff = mgr.backoff.get(dep.name)
-        if not error and backoff is not None and backoff[0] > time.monotonic():
-            error = backoff[2]
         deployments.append(
             DeploymentState(
                 name=dep.name,
@@ -161,12 +149,12 @@ def build_state(mgr: FleetManager) -> FleetState:
                 version=manifest.version if manifest else "",
                 precision=manifest.precision if manifest else "",
                 desired=dep.replicas,
-                ready=sum(1 for r in replicas if r.state == "ready"),
+                ready=sum(1 for r in replicas if r.state == ReplicaPhase.READY),
                 replicas=[r.to_state() for r in replicas],
                 price_per_call_usd=dep.price_per_call_usd,
                 task=manifest.task if manifest else "",
                 labels=list(manifest.labels) if manifest else [],
-                error=error,
+                error=obs.errors.get(dep.name, ""),
             )
         )
     return FleetState(
@@ -174,7 +162,30 @@ def build_state(mgr: FleetManager) -> FleetState:
         unix_ms=now * 1000.0,
         nodes=nodes,
         deployments=deployments,
-        events=list(mgr.events)[-EVENTS_IN_SNAPSHOT:],
+        events=list(obs.events)[-EVENTS_IN_SNAPSHOT:],
+    )
+
+
+def _node_state(n: NodeView, obs: Observed, replica_ids: list[str], now: float) -> NodeState:
+    report, seen = obs.reports.get(n.node_id, ({}, None))
+    devices = report.get("devices")
+    if devices is None:
+        devices = [DeviceState(d, d, [], False) for d in n.devices()]
+    age = now - seen if seen is not None else None
+    return NodeState(
+        node_id=n.node_id,
+        name=n.name,
+        address=n.address,
+        devices=list(devices),
+        labels=dict(n.labels),
+        resources=dict(n.resources),
+        alive=n.alive,
+        drained=n.drained,
+        cpu_percent=float(report.get("cpu_percent", 0.0)),
+        memory_percent=float(report.get("memory_percent", 0.0)),
+        heartbeat_age_s=round(age, 3) if age is not None else -1.0,
+        replicas=replica_ids,
+        health=_node_health(n.alive, n.drained, age, obs.stale_after_s),
     )
 
 
@@ -202,4 +213,4 @@ def stable_key(state: FleetState) -> object:
     return (nodes, repr(state.deployments), tuple(state.events))
 
 
-__all__ = ["STOPPING", "ActorGone", "ReplicaRecord", "build_state", "stable_key"]
+__all__ = ["Observed", "ReplicaRecord", "build_state", "stable_key"]

@@ -1,5 +1,4 @@
-"""The one wrapper around Ray: nodes, replica and agent actors, calls with timeouts, and the
-controller client.
+"""The control plane's wrapper around Ray: nodes, replica and agent actors, calls with timeouts.
 
 Everything the control plane asks of Ray goes through :class:`RayBackend` (the controller's
 :class:`fleet.control.manager.FleetManager` takes any object with the same methods, so it is
@@ -11,32 +10,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from edgefleet.state import FleetState
 from fleet.control.placement import NODE_NAME_LABEL, NodeView
 from fleet.control.reconcile import StartReplica
-from fleet.control.snapshot import ActorGone
-from fleet.errors import FleetError
+from fleet.errors import ActorGone, FleetError
 from fleet.models.manifest import ModelBundle
 from fleet.serving.node_agent import NodeAgent
 from fleet.serving.replica import Replica
 
-if TYPE_CHECKING:
-    from edgefleet.policy.schema import Policy
-
-CONTROLLER_NAME = "edgefleet-controller"
-DEFAULT_NAMESPACE = "edgefleet"
 HEAD_RESOURCE = "node:__internal_head__"
 
 
-def node_ip_address() -> str:
-    """This Ray node's IP address (what replicas bind their gRPC servers to)."""
-    return str(ray.util.get_node_ip_address())
+class ReplicaActor(Replica):
+    """A :class:`Replica` as a Ray actor: its KServe server binds to this Ray node's address."""
+
+    def start(self) -> dict[str, Any]:
+        """Start serving on the node's IP address (see :meth:`Replica.start`)."""
+        if self.host is None:
+            self.host = str(ray.util.get_node_ip_address())
+        return super().start()
 
 
 def replica_actor_name(replica_id: str) -> str:
@@ -60,7 +56,8 @@ def node_view(info: dict[str, Any]) -> NodeView:
     )
 
 
-async def _await(ref: Any, timeout_s: float) -> Any:
+async def await_ref(ref: Any, timeout_s: float) -> Any:
+    """Await an ObjectRef within `timeout_s`; Ray errors become ActorGone / TimeoutError / FleetError."""
     try:
         return await asyncio.wait_for(ref, timeout_s)
     except TimeoutError:
@@ -79,7 +76,7 @@ class RayBackend:
 
     def __init__(self) -> None:
         self._bundle_refs: dict[tuple[str, str], Any] = {}
-        self._replica_cls = ray.remote(Replica)
+        self._replica_cls = ray.remote(ReplicaActor)
         self._agent_cls = ray.remote(NodeAgent)
 
     async def list_nodes(self) -> list[NodeView]:
@@ -120,7 +117,7 @@ class RayBackend:
 
     async def call(self, handle: Any, method: str, *args: Any, timeout_s: float) -> Any:
         """Call `method` on an actor; raises ActorGone, TimeoutError, or what the method raised."""
-        return await _await(getattr(handle, method).remote(*args), timeout_s)
+        return await await_ref(getattr(handle, method).remote(*args), timeout_s)
 
     async def kill(self, handle: Any) -> None:
         """Kill an actor now (no restart)."""
@@ -132,78 +129,3 @@ class RayBackend:
         for key in list(self._bundle_refs):
             if key not in keep:
                 del self._bundle_refs[key]
-
-
-class ControllerClient:
-    """Async client of the controller actor (what the router, CLI and TUI use)."""
-
-    def __init__(self, handle: Any, call_timeout_s: float = 60.0) -> None:
-        self._handle = handle
-        self.call_timeout_s = call_timeout_s
-
-    @classmethod
-    def connect(
-        cls, namespace: str = DEFAULT_NAMESPACE, name: str = CONTROLLER_NAME, address: str | None = None
-    ) -> ControllerClient:
-        """Find the running controller; connects this process to Ray first when needed
-        (`address` None = the local cluster, found automatically)."""
-        if not ray.is_initialized():
-            ray.init(address=address or "auto", namespace=namespace, log_to_driver=False)
-        try:
-            return cls(ray.get_actor(name, namespace=namespace))
-        except ValueError as exc:
-            raise FleetError(
-                f"no EdgeFleet controller {name!r} in Ray namespace {namespace!r}: is the fleet up?"
-            ) from exc
-
-    async def _call(self, method: str, *args: Any, timeout_s: float | None = None) -> Any:
-        try:
-            return await _await(getattr(self._handle, method).remote(*args), timeout_s or self.call_timeout_s)
-        except ActorGone as exc:
-            raise FleetError(f"the EdgeFleet controller is gone: {exc}") from exc
-
-    async def get_state(self, min_version: int = 0, timeout_s: float = 0) -> FleetState:
-        """The fleet state once its version exceeds `min_version` (or after `timeout_s`)."""
-        state: FleetState = await self._call("get_state", min_version, timeout_s, timeout_s=timeout_s + 30.0)
-        return state
-
-    async def scale(self, deployment: str, replicas: int) -> str:
-        """Set the replica count of a deployment."""
-        return str(await self._call("scale", deployment, replicas))
-
-    async def drain(self, node: str, undrain: bool = False) -> str:
-        """Move replicas off `node` (name or id) and keep new ones away; `undrain` reverses it."""
-        return str(await self._call("drain", node, undrain))
-
-    async def apply_policy(self, policy_yaml_text: str) -> str:
-        """Validate and apply a new policy; an invalid one is refused and the old one stays."""
-        return str(await self._call("apply_policy", policy_yaml_text))
-
-    async def wait_ready(self, timeout_s: float = 300.0) -> FleetState:
-        """Wait until every deployment has its replicas ready, or has a standing error."""
-        return await self._call_wait(timeout_s)
-
-    async def _call_wait(self, timeout_s: float) -> FleetState:
-        state: FleetState = await self._call("wait_settled", timeout_s, timeout_s=timeout_s + 30.0)
-        return state
-
-    async def shutdown(self) -> None:
-        """Stop every replica and agent, then the controller actor itself."""
-        with contextlib.suppress(FleetError):
-            await self._call("shutdown", timeout_s=60.0)
-        with contextlib.suppress(Exception):  # already gone
-            ray.kill(self._handle, no_restart=True)
-
-
-async def start_controller(
-    policy: Policy, config_path: Path | str, registry: Path | str | None = None, *, replace: bool = True
-) -> ControllerClient:
-    """Create the detached, named controller actor for `policy` (an existing one is replaced)
-    on this process's node, and return its client. Ray must be initialised (see
-    :func:`fleet.ray_adapter.cluster.start_local_cluster`)."""
-    from fleet.ray_adapter.controller import create_controller_actor
-
-    handle = await asyncio.to_thread(create_controller_actor, policy, Path(config_path), registry, replace)
-    client = ControllerClient(handle)
-    await client._call("start", timeout_s=60.0)
-    return client

@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgefleet.constants import DEFAULT_NAMESPACE
 from edgefleet.policy.schema import Policy
 from fleet.control.placement import DEVICE_RESOURCE_PREFIX, NODE_NAME_LABEL, SIMULATED_LABEL
 from fleet.errors import ClusterError
@@ -79,7 +80,7 @@ class LocalCluster:
     address: str
     cluster: Any
     node_names: list[str] = field(default_factory=list)
-    namespace: str = "edgefleet"
+    namespace: str = DEFAULT_NAMESPACE
     started_s: float = 0.0
     previous_auth_mode: str | None = None
 

@@ -1,7 +1,7 @@
 """The detached, named controller actor (``edgefleet-controller``): a thin async shell around
 :class:`fleet.control.manager.FleetManager` with the Ray backend.
 
-Methods (called through :class:`fleet.ray_adapter.backend.ControllerClient`): ``start``, ``get_state``
+Methods (called through :class:`fleet.ray_adapter.client.ControllerClient`): ``start``, ``get_state``
 (long-poll), ``scale``, ``drain``, ``apply_policy`` (YAML text, re-validated; an invalid policy
 is refused with the validation errors and the old one stays in force), ``wait_settled``,
 ``shutdown``. Errors are :class:`fleet.errors.FleetError` subclasses with clear messages.
@@ -9,6 +9,7 @@ is refused with the validation errors and the old one stays in force), ``wait_se
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,14 @@ from typing import Any
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from edgefleet.errors import PolicyError
 from edgefleet.policy.loader import parse_policy
 from edgefleet.policy.schema import Policy
 from edgefleet.state import FleetState
 from fleet.control.manager import FleetManager
 from fleet.errors import FleetError
-from router.errors import PolicyError
+from fleet.ray_adapter.backend import RayBackend
+from fleet.ray_adapter.client import ControllerClient
 
 log = logging.getLogger("edgefleet.controller")
 
@@ -31,8 +34,6 @@ class ControllerActor:
 
     def __init__(self, policy: Policy, base_dir: str, registry: str | None = None) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-        from fleet.ray_adapter.backend import RayBackend
-
         self._manager = FleetManager(
             policy, Path(base_dir), RayBackend(), Path(registry) if registry else None
         )
@@ -103,3 +104,15 @@ def create_controller_actor(
             ray.get_runtime_context().get_node_id(), soft=True
         ),
     ).remote(policy, str(Path(config_path).resolve().parent), str(registry) if registry else None)
+
+
+async def start_controller(
+    policy: Policy, config_path: Path | str, registry: Path | str | None = None, *, replace: bool = True
+) -> ControllerClient:
+    """Create the detached, named controller actor for `policy` (an existing one is replaced)
+    on this process's node, and return its client. Ray must be initialised (see
+    :func:`fleet.ray_adapter.cluster.start_local_cluster`)."""
+    handle = await asyncio.to_thread(create_controller_actor, policy, Path(config_path), registry, replace)
+    client = ControllerClient(handle)
+    await client._call("start", timeout_s=60.0)
+    return client

@@ -1,6 +1,7 @@
 """One replica of a deployment: a TextModel served over KServe v2 gRPC on its node.
 
-A plain class; :mod:`fleet.ray_adapter.backend` turns it into a Ray actor pinned to a node. The
+A plain class; :mod:`fleet.ray_adapter.backend` turns it into a Ray actor pinned to a node
+(binding to the node's address; ``host`` defaults to loopback outside Ray). The
 constructor only records its arguments; :meth:`Replica.start` compiles the model and starts the
 gRPC server. A model that fails to load never crashes the replica: it reports not-ready with
 the reason (and its server answers UNAVAILABLE), so the controller can show why.
@@ -45,7 +46,7 @@ class Replica:
         self.placed_device = placed_device or self.device_prefs[0]
         self.max_queue = max_queue
         self._bundle: ModelBundle | None = bundle
-        self._host = host
+        self.host = host
         self._model: TextModel | None = None
         self._endpoint: KServeEndpoint | None = None
         self._error: str | None = None
@@ -74,7 +75,7 @@ class Replica:
         except Exception as exc:  # noqa: BLE001 - any other failure is reported, never raised
             self._error = f"{type(exc).__name__}: {exc}"
         self._bundle = None  # the compiled model is all we need now
-        host = self._host or _node_ip()
+        host = self.host or "127.0.0.1"
         servicer = KServeServicer(
             self._model,
             node=self.node_name,
@@ -122,9 +123,3 @@ class Replica:
             self._endpoint.stop(grace_s)
             self._endpoint = None
         self._model = None
-
-
-def _node_ip() -> str:
-    from fleet.ray_adapter.backend import node_ip_address
-
-    return node_ip_address()

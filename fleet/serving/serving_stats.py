@@ -7,7 +7,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass
 
-import numpy as np
+from edgefleet.stats import percentiles
 
 
 @dataclass
@@ -77,8 +77,7 @@ class ServingStats:
         with self._lock:
             self._trim(now)
             span = min(self._window_s, max(now - self._started, 1e-3))
-            lat = np.fromiter(self._latencies_ms, dtype=np.float64)
-            p50, p95 = np.percentile(lat, [50, 95]).tolist() if lat.size else (0.0, 0.0)
+            p50, p95 = percentiles(self._latencies_ms, (50, 95), empty=0.0)
             return StatsSnapshot(
                 requests=self.requests,
                 errors=self.errors,

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from factory import artifacts as art
-from factory.build import BuildConfig, BuildSummary
+from factory.build_config import BuildConfig, BuildSummary
 from factory.data import load_clinc150
 from factory.pipeline import add_model, build_registry, distill_from_log, evaluate_registry
 from fleet.errors import ModelLoadError

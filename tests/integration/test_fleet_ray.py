@@ -14,7 +14,9 @@ import ray
 from edgefleet.policy.loader import parse_policy
 from edgefleet.state import FleetState
 from fleet.errors import FleetError, UnknownDeployment, UnknownNode
-from fleet.ray_adapter.backend import ControllerClient, replica_actor_name, start_controller
+from fleet.ray_adapter.backend import replica_actor_name
+from fleet.ray_adapter.client import ControllerClient
+from fleet.ray_adapter.controller import start_controller
 from protos.inference import grpc_service_pb2 as kserve_pb2
 from protos.inference import grpc_service_pb2_grpc as kserve_grpc
 from tests.fixtures.ray_cluster import TEST_NAMESPACE

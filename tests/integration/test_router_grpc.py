@@ -25,7 +25,7 @@ from edgefleet.state import DeploymentState, FleetState, NodeState, ReplicaState
 from protos.edgefleet.v1 import common_pb2, fleet_pb2, fleet_pb2_grpc, router_pb2, router_pb2_grpc
 from router.edge_client import EdgeClient
 from router.errors import TargetError
-from router.fleet_view import StaticFleet
+from router.fleet_source import StaticFleet
 from router.server import FLEET_SERVICE, ROUTER_SERVICE, RouterServer, serve
 from tests.unit.router_fakes import POLICY_YAML, FakeEdge, FakeHosted, make_state
 

@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Input, Static
 
 from bench.tui_harness import wait_until
 from protos.edgefleet.v1 import common_pb2, router_pb2, router_pb2_grpc
-from router.fleet_view import StaticFleet
+from router.fleet_source import StaticFleet
 from router.server import RouterServer, serve
 from tests.unit.router_fakes import FakeEdge, FakeHosted, make_policy, make_state
 from tui.app import EdgeFleetApp, create_app

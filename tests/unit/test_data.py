@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from factory import data
-from fleet.errors import DataError
+from factory.errors import DataError
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from router.domain import Constraints, InferInput
 from router.engine import RouterEngine
 from router.errors import DeadlineExceeded, Overloaded, TargetError, Unavailable
 from router.estimates import Estimates
-from router.fleet_view import StaticFleet
+from router.fleet_source import StaticFleet
 from tests.unit.router_fakes import FakeEdge, FakeHosted, make_policy, make_state
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from router.estimates import Estimates, percentile
+from router.estimates import Estimates
 
 
 class Clock:
@@ -61,7 +61,7 @@ def test_replica_load_reflects_state_and_outstanding() -> None:
     assert load.eligible and load.outstanding == 1 and load.ewma_ms == 7.0
 
 
-def test_window_and_percentile() -> None:
+def test_window_rate_and_percentiles() -> None:
     clock = Clock()
     est = Estimates(clock=clock)
     for ms in range(1, 101):
@@ -71,4 +71,3 @@ def test_window_and_percentile() -> None:
     assert rps == pytest.approx(10.0) and p50 == pytest.approx(50, abs=1) and p95 == pytest.approx(95, abs=1)
     clock.t += 11.0
     assert est.window("r", seconds=10.0) == (0.0, 0.0, 0.0)
-    assert percentile([], 50) == 0.0

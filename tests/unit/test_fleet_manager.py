@@ -13,8 +13,7 @@ from edgefleet.state import FleetState
 from fleet.control.manager import FleetManager
 from fleet.control.placement import NodeView
 from fleet.control.reconcile import StartReplica
-from fleet.control.snapshot import ActorGone
-from fleet.errors import FleetError, UnknownDeployment, UnknownNode
+from fleet.errors import ActorGone, FleetError, UnknownDeployment, UnknownNode
 from fleet.models.manifest import ModelBundle, TensorSpec
 from fleet.models.registry import write_model_version
 
@@ -44,6 +43,7 @@ class FakeBackend:
         self.replicas: dict[str, FakeReplica] = {}
         self.fail_model = ""
         self.list_errors = 0
+        self.pinned: set[tuple[str, str]] = set()  # model versions held in the cluster, as RayBackend does
 
     async def list_nodes(self) -> list[NodeView]:
         if self.list_errors:
@@ -52,6 +52,7 @@ class FakeBackend:
         return list(self.nodes)
 
     async def start_replica(self, action: StartReplica, bundle: ModelBundle, max_queue: int) -> Any:
+        self.pinned.add((bundle.name, bundle.version))
         replica = FakeReplica(action, self.fail_model)
         self.replicas[action.replica_id] = replica
         return replica
@@ -73,18 +74,21 @@ class FakeBackend:
         if isinstance(handle, FakeReplica):
             handle.dead = True
 
+    def forget_bundles(self, keep: set[tuple[str, str]]) -> None:
+        self.pinned &= keep
+
 
 def node(name: str, devices: tuple[str, ...] = ("CPU",), **labels: str) -> NodeView:
     return NodeView(f"id-{name}", name, labels, {f"ov_{d}": 1.0 for d in devices})
 
 
-def make_registry(root: Path) -> Path:
+def make_registry(root: Path, version: str = "1") -> Path:
     spec_in = [TensorSpec(name="FEATURES", datatype="FP32", shape=[-1, 4])]
     spec_out = [TensorSpec(name="PROBS", datatype="FP32", shape=[-1, 2])]
     write_model_version(
         root,
         name="m",
-        version="1",
+        version=version,
         task="classify",
         labels=["a", "oos"],
         precision="FP32",
@@ -187,3 +191,19 @@ async def test_loop_survives_a_failing_pass(tmp_path: Path) -> None:
         assert any("reconcile pass failed" in e and "GCS unreachable" in e for e in mgr.events)
     finally:
         await mgr.shutdown()
+
+
+async def test_rolled_out_versions_are_not_kept_pinned(tmp_path: Path) -> None:
+    mgr, backend = make_manager(tmp_path, [{"name": "d", "model": "m", "replicas": 2}], [node("a")])
+    await settle(mgr, lambda s: ready_count(s, "d") == 2)
+    for version in ("2", "3", "4"):
+        make_registry(tmp_path / "reg", version)
+        await mgr.apply_policy(mgr.desired.policy)  # re-resolve `latest`: a rolling update
+        state = await settle(
+            mgr,
+            lambda s, v=version: (
+                ready_count(s, "d") == 2 and all(r.version == v for r in s.deployments[0].replicas)
+            ),
+        )
+        assert {r.version for r in state.deployments[0].replicas} == {version}
+        assert backend.pinned == {("m", version)}  # the retired versions were released

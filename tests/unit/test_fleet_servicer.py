@@ -13,7 +13,7 @@ from router.accounting import Accounting
 from router.domain import InferInput
 from router.engine import RouterEngine
 from router.fleet_servicer import FleetServicer
-from router.fleet_view import StaticFleet
+from router.fleet_source import StaticFleet
 from tests.unit.router_fakes import FakeEdge, FakeHosted, make_policy, make_state
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from edgefleet.errors import PolicyError
 from edgefleet.policy import load_policy, parse_policy
-from router.errors import PolicyError
 
 ROOT = Path(__file__).resolve().parents[2]
 

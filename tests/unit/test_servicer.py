@@ -13,7 +13,7 @@ from router.accounting import Accounting
 from router.auth import ApiKeys
 from router.engine import RouterEngine
 from router.errors import InvalidRequest, Overloaded
-from router.fleet_view import StaticFleet
+from router.fleet_source import StaticFleet
 from router.servicer import RouterServicer, raw_request, status_of
 from tests.unit.router_fakes import FakeEdge, FakeHosted, make_policy, make_state
 

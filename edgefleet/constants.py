@@ -1,0 +1,18 @@
+"""Names and addresses that several packages must agree on (written once, here)."""
+
+from __future__ import annotations
+
+DEFAULT_ROUTER_ADDRESS = "127.0.0.1:50051"
+"""Where the router listens unless the policy says otherwise, and where clients look first."""
+
+DEFAULT_NAMESPACE = "edgefleet"
+"""The Ray namespace of the control plane."""
+
+CONTROLLER_NAME = "edgefleet-controller"
+"""The Ray actor name of the detached controller."""
+
+DEFAULT_REGISTRY = ".edgefleet/models"
+"""The model registry folder, relative to the policy file (or the working directory for the CLI)."""
+
+API_KEY_ENV = "EDGEFLEET_API_KEY"
+"""The environment variable the CLI and the dashboard read an API key from."""

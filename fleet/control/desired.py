@@ -1,0 +1,62 @@
+"""The desired state: the policy as written, plus the operator's overrides kept apart from it.
+
+``edgefleet.yaml`` says what the fleet should run; an operator's ``Scale`` and ``Drain`` are
+overrides on top of it. They are stored separately so that the policy stays what the file says
+(what ``GetFleet`` shows as the policy, what a reload compares against), and so that a policy
+reload keeps an operator's scale unless the new policy changes that deployment's ``replicas``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from edgefleet.errors import UnknownDeployment
+from edgefleet.policy.schema import DeploymentConfig, Policy
+from fleet.errors import FleetError
+
+MAX_REPLICAS = 1000
+
+
+@dataclass
+class DesiredState:
+    """The policy, replica-count overrides by deployment, and the drained node ids."""
+
+    policy: Policy
+    scale_overrides: dict[str, int] = field(default_factory=dict)
+    drained: set[str] = field(default_factory=set)
+
+    def deployments(self) -> list[DeploymentConfig]:
+        """The policy's deployments with the scale overrides applied."""
+        return [
+            d.model_copy(update={"replicas": self.scale_overrides[d.name]})
+            if d.name in self.scale_overrides
+            else d
+            for d in self.policy.deployments
+        ]
+
+    def deployment(self, name: str) -> DeploymentConfig:
+        """One effective deployment (UnknownDeployment when the policy has none by that name)."""
+        for d in self.deployments():
+            if d.name == name:
+                return d
+        known = ", ".join(d.name for d in self.policy.deployments) or "none"
+        raise UnknownDeployment(f"unknown deployment {name!r}; known: {known}")
+
+    def scale(self, name: str, replicas: int) -> int:
+        """Override a deployment's replica count; returns the count it had."""
+        if replicas < 0 or replicas > MAX_REPLICAS:
+            raise FleetError(f"replicas must be between 0 and {MAX_REPLICAS}, got {replicas}")
+        old = self.deployment(name).replicas
+        self.scale_overrides[name] = replicas
+        return old
+
+    def replace_policy(self, policy: Policy) -> list[str]:
+        """Adopt a new policy; returns the deployments whose scale override it cleared (those it
+        removed, or whose ``replicas`` it changed: the file's new word wins)."""
+        old = {d.name: d.replicas for d in self.policy.deployments}
+        new = {d.name: d.replicas for d in policy.deployments}
+        cleared = sorted(n for n in self.scale_overrides if n not in new or new[n] != old.get(n))
+        for name in cleared:
+            del self.scale_overrides[name]
+        self.policy = policy
+        return cleared
