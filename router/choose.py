@@ -1,12 +1,14 @@
 """The router's pure decision functions over plain data: route matching, candidate
-lists, candidate choice by cost and latency budget, power-of-two-choices replica
-choice, and escalation rules. No I/O, no clocks (the benchmark times these)."""
+lists, ordering by cost, budget checks, power-of-two-choices replica choice, and
+escalation rules. No I/O, no clocks; :meth:`router.engine.RouterEngine.plan` puts
+them together (and is what the `scale` benchmark times)."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from edgefleet.policy.schema import RouteConfig
 from router.domain import COST_BUDGET, LATENCY_BUDGET, LOW_CONFIDENCE, OUT_OF_SCOPE, TierName
@@ -34,6 +36,7 @@ class CandidateEstimate:
     est_latency_ms: float
     est_cost_usd: float
     unavailable: str | None = None  # reason it cannot be used at all (no ready replica, circuit open)
+    choice: Any = None  # what to call: (deployment, replica) for edge, the HostedConfig for hosted
 
 
 @dataclass(frozen=True)
@@ -119,20 +122,6 @@ def does_not_fit(
             f"est. latency {estimate.est_latency_ms:.1f} ms > remaining {max(remaining_ms, 0.0):.1f} ms",
         )
     return None
-
-
-def choose_candidate(
-    estimates: Sequence[CandidateEstimate], remaining_ms: float | None, remaining_cost_usd: float | None
-) -> tuple[int | None, list[tuple[int, str, str]]]:
-    """Index of the first candidate (in the given order, see order_by_cost) that fits
-    both budgets, plus the skipped ones as (index, category, message)."""
-    skipped: list[tuple[int, str, str]] = []
-    for i, est in enumerate(estimates):
-        misfit = does_not_fit(est, remaining_ms, remaining_cost_usd)
-        if misfit is None:
-            return i, skipped
-        skipped.append((i, misfit[0], misfit[1]))
-    return None, skipped
 
 
 def power_of_two_choices(loads: Sequence[ReplicaLoad], rng: random.Random) -> ReplicaLoad | None:

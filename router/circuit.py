@@ -1,4 +1,5 @@
-"""A circuit breaker for one hosted endpoint: pure state, injectable clock.
+"""The router's circuit breaker, one per target (an edge replica or a hosted endpoint): pure
+state, injectable clock.
 
 States:
 
@@ -58,6 +59,17 @@ class CircuitBreaker:
             if self._opened_at is None:
                 return 0.0
             return max(0.0, self._opened_at + self.reset_s - self._clock())
+
+    def available(self) -> bool:
+        """Could a call go out now, without claiming anything? (closed, or half-open with the probe
+        slot free): what replica selection asks before it picks."""
+        with self._lock:
+            state = self._state_locked()
+            return state == "closed" or (state == "half-open" and not self._probe_in_flight)
+
+    def probing(self) -> bool:
+        """True while the single half-open probe is in flight."""
+        return self._probe_in_flight
 
     def allow(self) -> bool:
         """May a call go out now? In half-open state this claims the single probe slot."""

@@ -15,6 +15,7 @@ from edgefleet.policy.schema import Policy, RouteConfig
 from router.accounting import Accounting
 from router.choose import (
     Candidate,
+    CandidateEstimate,
     candidate_list,
     does_not_fit,
     escalation_reason,
@@ -74,7 +75,10 @@ class RouterEngine:
         self.policy = policy
         self.fleet = fleet
         self.accounting = accounting or Accounting(policy.router.escalation_log)
-        self.estimates = estimates or Estimates(policy.router.ewma_alpha)
+        circuit = policy.router.edge_circuit
+        self.estimates = estimates or Estimates(
+            policy.router.ewma_alpha, breaker_failures=circuit.failures, breaker_reset_s=circuit.reset_s
+        )
         self.targets = TargetCaller(edge, hosted, self.estimates, rng, clock)
         self._clock = clock
         self._index: FleetIndex | None = None
@@ -177,18 +181,14 @@ class RouterEngine:
             hosted_only, final = await self._detect_domain(route, index, text, walk)
             if final is not None:
                 return self._finish(req, route, text, route.domain_model, final, walk, index)
-        cands = candidate_list(route, walk.domain or None, hosted_only=hosted_only)
-        planned = order_by_cost(
-            [self.targets.estimate(c, index, policy, req.task, text, labels)[0] for c in cands]
-        )
+        planned = self.plan(route, index, policy, req.task, text, labels, walk.domain or None, hosted_only)
         threshold = required_confidence(route.min_confidence, req.constraints.min_confidence)
         hosted_failure = ""
         latency_skipped: list[tuple[float, Candidate]] = []
         attempted = False
         last_edge = max((i for i, p in enumerate(planned) if p.candidate.tier == "edge"), default=-1)
-        for position, planned_est in enumerate(planned):
-            cand = planned_est.candidate
-            est, chosen = self.targets.estimate(cand, index, policy, req.task, text, labels)
+        for position, est in enumerate(planned):
+            cand = est.candidate
             remaining_ms = (walk.deadline - self._clock()) * 1000.0
             remaining_cost = None if walk.max_cost is None else walk.max_cost - walk.spent
             misfit = does_not_fit(est, remaining_ms, remaining_cost)
@@ -202,7 +202,7 @@ class RouterEngine:
                     latency_skipped.append((est.est_latency_ms, cand))
                 continue
             attempted = True
-            answer = await self._attempt(cand, chosen, req.task, text, labels, walk)
+            answer = await self._attempt(cand, est.choice, req.task, text, labels, walk)
             if answer is None:
                 if cand.tier == "hosted":
                     hosted_failure = f"hosted unavailable: {walk.steps[-1].reason}"
@@ -219,9 +219,9 @@ class RouterEngine:
         if not attempted and latency_skipped and walk.deadline > self._clock():
             # every estimate said "too slow": estimates may be stale, so try the fastest once
             cand = min(latency_skipped, key=lambda p: p[0])[1]
-            est, chosen = self.targets.estimate(cand, index, policy, req.task, text, labels)
+            est = self.targets.estimate(cand, index, policy, req.task, text, labels)
             if est.unavailable is None:
-                answer = await self._attempt(cand, chosen, req.task, text, labels, walk)
+                answer = await self._attempt(cand, est.choice, req.task, text, labels, walk)
                 if answer is not None:
                     return self._finish(req, route, text, cand.target, answer, walk, index)
         if walk.edge_answers:
@@ -235,6 +235,23 @@ class RouterEngine:
         if walk.deadline <= self._clock():
             raise DeadlineExceeded(f"latency budget exhausted before any target answered: {summary}")
         raise Unavailable(f"no target could answer: {summary}")
+
+    def plan(
+        self,
+        route: RouteConfig,
+        index: FleetIndex,
+        policy: Policy,
+        task: str,
+        text: str,
+        labels: Sequence[str],
+        domain: str | None,
+        hosted_only: bool = False,
+    ) -> list[CandidateEstimate]:
+        """The candidates for one text, each estimated once (cost, expected latency, the replica
+        power of two choices picks), edge cheapest first and hosted last: the routing decision
+        before any I/O. The request then walks this list within its budgets."""
+        cands = candidate_list(route, domain, hosted_only=hosted_only)
+        return order_by_cost([self.targets.estimate(c, index, policy, task, text, labels) for c in cands])
 
     @staticmethod
     def _oos_is_final(route: RouteConfig, answer: TargetAnswer) -> bool:
@@ -252,11 +269,11 @@ class RouterEngine:
         unsure); final when the domain model's confident out-of-scope answer is the answer
         (route.edge_oos_final_confidence)."""
         cand = Candidate(route.domain_model or "", "edge")
-        est, chosen = self.targets.estimate(cand, index, self.policy, "classify", text, [])
+        est = self.targets.estimate(cand, index, self.policy, "classify", text, [])
         if est.unavailable is not None:
             walk.steps.append(Step(cand.target, "skip", f"domain detection: {est.unavailable}", 0.0))
             return False, None
-        answer = await self._attempt(cand, chosen, "classify", text, [], walk)
+        answer = await self._attempt(cand, est.choice, "classify", text, [], walk)
         if answer is None:
             return False, None
         if self._oos_is_final(route, answer):

@@ -1,6 +1,7 @@
 """Soft state per target (edge replica id or ``hosted:NAME``): EWMA latency,
 outstanding requests, error rate, a recent latency window, and a circuit breaker
-for edge replicas. Owned by one router; nothing here is shared or persisted."""
+(:class:`router.circuit.CircuitBreaker`, the same one the hosted client uses) for edge
+replicas. Owned by one router; nothing here is shared or persisted."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 
 from edgefleet.stats import percentiles
 from router.choose import ReplicaLoad
+from router.circuit import CircuitBreaker, CircuitStateName
 
 
 @dataclass
@@ -22,9 +24,7 @@ class TargetStats:
     requests: int = 0
     errors: int = 0
     error_ewma: float = 0.0
-    consecutive_failures: int = 0
-    open_until: float = 0.0  # monotonic time; breaker open while now < open_until
-    half_open_probe: bool = False
+    breaker: CircuitBreaker | None = None
     recent: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=256))  # (t, ms)
 
 
@@ -53,43 +53,40 @@ class Estimates:
         """The stats of `key` (created empty on first use)."""
         st = self._stats.get(key)
         if st is None:
-            st = self._stats[key] = TargetStats()
+            breaker = CircuitBreaker(self.breaker_failures, self.breaker_reset_s, clock=self._clock)
+            st = self._stats[key] = TargetStats(breaker=breaker)
         return st
 
     def begin(self, key: str) -> None:
-        """A call to `key` starts."""
+        """A call to `key` starts (in half-open state it is the probe)."""
         st = self.stats(key)
         st.outstanding += 1
-        if st.open_until and self._clock() >= st.open_until:
-            st.half_open_probe = True
+        assert st.breaker is not None
+        if st.breaker.state == "half-open":
+            st.breaker.allow()
 
     def end(self, key: str, ms: float, ok: bool) -> None:
-        """A call to `key` ended after `ms`; failures feed the circuit breaker."""
+        """A call to `key` ended after `ms`; the outcome feeds the circuit breaker."""
         st = self.stats(key)
         st.outstanding = max(0, st.outstanding - 1)
         st.requests += 1
         st.error_ewma += self.alpha * ((0.0 if ok else 1.0) - st.error_ewma)
+        assert st.breaker is not None
         if ok:
             st.ewma_ms = ms if st.ewma_ms is None else st.ewma_ms + self.alpha * (ms - st.ewma_ms)
             st.recent.append((self._clock(), ms))
-            st.consecutive_failures = 0
-            st.open_until = 0.0
-            st.half_open_probe = False
+            st.breaker.record_success()
             return
         st.errors += 1
-        st.consecutive_failures += 1
-        if st.half_open_probe or st.consecutive_failures >= self.breaker_failures:
-            st.open_until = self._clock() + self.breaker_reset_s
-            st.half_open_probe = False
+        st.breaker.record_failure()
 
-    def circuit(self, key: str) -> str:
-        """State: "closed", "open" or "half-open" (open, reset time passed: one probe allowed)."""
+    def circuit(self, key: str) -> CircuitStateName:
+        """ "closed", "open" or "half-open"; a half-open circuit whose probe is out reads "open"."""
         st = self._stats.get(key)
-        if st is None or not st.open_until:
+        if st is None or st.breaker is None:
             return "closed"
-        if self._clock() < st.open_until or st.half_open_probe:
-            return "open"
-        return "half-open"
+        state = st.breaker.state
+        return "open" if state == "half-open" and st.breaker.probing() else state
 
     def estimate_ms(self, key: str, *, hosted: bool = False) -> float:
         """Expected latency of a new call: EWMA plus a queue estimate (outstanding x EWMA)."""
@@ -106,7 +103,7 @@ class Estimates:
         st = self._stats.get(replica_id)
         if st is None:
             return ReplicaLoad(replica_id, 0, self.edge_prior_ms, state == "ready")
-        eligible = state == "ready" and self.circuit(replica_id) != "open"
+        eligible = state == "ready" and (st.breaker is None or st.breaker.available())
         ewma = st.ewma_ms if st.ewma_ms is not None else self.edge_prior_ms
         return ReplicaLoad(replica_id, st.outstanding, ewma, eligible)
 

@@ -53,39 +53,40 @@ class TargetCaller:
 
     def estimate(
         self, cand: Candidate, index: FleetIndex, policy: Policy, task: str, text: str, labels: Sequence[str]
-    ) -> tuple[CandidateEstimate, Any]:
-        """(estimate, chosen replica or hosted config) for `cand` right now."""
+    ) -> CandidateEstimate:
+        """The estimate for `cand` right now; its ``choice`` is the replica picked (edge) or the
+        endpoint's config (hosted)."""
         if cand.tier == "hosted":
             try:
                 cfg = policy.hosted_endpoint(cand.name)
             except KeyError:
-                return CandidateEstimate(cand, 0.0, 0.0, f"hosted endpoint {cand.name!r} not in policy"), None
+                return CandidateEstimate(cand, 0.0, 0.0, f"hosted endpoint {cand.name!r} not in policy")
             cost = estimate_hosted_cost(cfg, task, text, labels)
             client = self.hosted.get(cand.name)
             if client is None:
-                return CandidateEstimate(cand, 0.0, cost, "hosted unavailable: no client configured"), cfg
+                return CandidateEstimate(cand, 0.0, cost, "hosted unavailable: no client configured", cfg)
             if client.circuit_state == "open":
-                return CandidateEstimate(cand, 0.0, cost, "hosted unavailable: circuit open"), cfg
+                return CandidateEstimate(cand, 0.0, cost, "hosted unavailable: circuit open", cfg)
             est_ms = self.estimates.estimate_ms(cand.target, hosted=True)
-            return CandidateEstimate(cand, est_ms, cost), cfg
+            return CandidateEstimate(cand, est_ms, cost, choice=cfg)
         dep = index.deployments.get(cand.name)
         if dep is None:
-            return CandidateEstimate(cand, 0.0, 0.0, f"deployment {cand.name!r} not in the fleet"), None
+            return CandidateEstimate(cand, 0.0, 0.0, f"deployment {cand.name!r} not in the fleet")
         cost = edge_call_cost(dep.price_per_call_usd)
         loads = _LazyLoads(dep.replicas, self.estimates)
         pick = power_of_two_choices(loads, self.rng)
         if pick is None:
             states = ", ".join(sorted(f"{r.replica_id}={r.state}" for r in dep.replicas)) or "none"
-            return CandidateEstimate(cand, 0.0, cost, f"no ready replica ({states})"), None
+            return CandidateEstimate(cand, 0.0, cost, f"no ready replica ({states})")
         try:
             max_queue = policy.deployment(cand.name).max_queue
         except KeyError:
             max_queue = None
         if max_queue is not None and pick.outstanding >= max_queue:
-            return CandidateEstimate(cand, 0.0, cost, f"replica queues full (max_queue={max_queue})"), None
-        return CandidateEstimate(cand, self.estimates.estimate_ms(pick.replica_id), cost), (
-            dep,
-            loads.replica_of(pick),
+            return CandidateEstimate(cand, 0.0, cost, f"replica queues full (max_queue={max_queue})")
+        replica = loads.replica_of(pick)
+        return CandidateEstimate(
+            cand, self.estimates.estimate_ms(pick.replica_id), cost, choice=(dep, replica)
         )
 
     async def call_edge(self, dep: Any, replica: Any, text: str, task: str, timeout_s: float) -> TargetAnswer:

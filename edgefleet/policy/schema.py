@@ -52,6 +52,11 @@ class RouterConfig(Strict):
         None, description="JSONL file receiving every escalated request and the hosted answer"
     )
     ewma_alpha: float = Field(0.2, gt=0, le=1)
+    edge_circuit: CircuitConfig = Field(
+        default_factory=lambda: CircuitConfig(failures=3, reset_s=5.0),
+        description="circuit breaker per edge replica: open after `failures` consecutive failures, "
+        "probe once after `reset_s`",
+    )
 
 
 class SimulatedNode(Strict):

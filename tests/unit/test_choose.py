@@ -13,7 +13,6 @@ from router.choose import (
     CandidateEstimate,
     ReplicaLoad,
     candidate_list,
-    choose_candidate,
     does_not_fit,
     escalation_reason,
     match_route,
@@ -77,18 +76,18 @@ def test_order_by_cost_keeps_hosted_last_and_ties_stable() -> None:
     assert [e.candidate.name for e in order_by_cost(ests)] == ["gen", "spec2", "spec", "hosted"]
 
 
-def test_choose_cheapest_that_fits_latency_and_cost() -> None:
+def test_first_that_fits_latency_and_cost() -> None:
     ests = order_by_cost(
         [_est("slow-cheap", 0.001, ms=80), _est("fast", 0.002, ms=5), _est("big", 0.05, 300, "hosted")]
     )
-    idx, skipped = choose_candidate(ests, remaining_ms=50, remaining_cost_usd=None)
-    assert idx == 1 and skipped[0][1] == "latency_budget"
-    idx, skipped = choose_candidate(ests, remaining_ms=None, remaining_cost_usd=0.0015)
-    assert idx == 0
-    idx, skipped = choose_candidate(ests, remaining_ms=1, remaining_cost_usd=None)
-    assert idx is None and [s[1] for s in skipped] == ["latency_budget"] * 3
-    idx, skipped = choose_candidate(ests, remaining_ms=1000, remaining_cost_usd=0.0001)
-    assert idx is None and skipped[0][1] == "cost_budget"
+
+    def verdicts(ms: float | None, cost: float | None) -> list[str | None]:
+        return [None if (m := does_not_fit(e, ms, cost)) is None else m[0] for e in ests]
+
+    assert verdicts(50, None) == ["latency_budget", None, "latency_budget"]
+    assert verdicts(None, 0.0015) == [None, "cost_budget", "cost_budget"]
+    assert verdicts(1, None) == ["latency_budget"] * 3
+    assert verdicts(1000, 0.0001) == ["cost_budget"] * 3
 
 
 def test_does_not_fit_reports_unavailable_first() -> None:
