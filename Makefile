@@ -29,8 +29,10 @@ protos: $(STAMP)
 	$(BIN)/python -m protos.generate
 
 lint: $(STAMP)
-	$(BIN)/ruff check fleet router tui bench tests
-	$(BIN)/mypy fleet router tui bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/edgefleet models build

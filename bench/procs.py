@@ -11,6 +11,7 @@ stopped (then terminated, then killed) on exit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import multiprocessing as mp
 import sys
@@ -78,10 +79,8 @@ async def _host(conn: Connection, builder_path: str, spec: dict[str, Any]) -> No
 
 
 def _wait_for_stop(conn: Connection) -> None:
-    try:
+    with contextlib.suppress(EOFError, OSError):  # the parent went away: stop too
         conn.recv()
-    except (EOFError, OSError):
-        pass  # the parent went away: stop too
 
 
 class ServerHost:

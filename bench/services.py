@@ -79,7 +79,7 @@ async def build_replicas(spec: dict[str, Any]) -> tuple[dict[str, str], Stop]:
 
 def fleet_state_of(deployments: list[dict[str, Any]]) -> Any:
     """A one-node FleetState whose deployments each have one ready replica at the given address."""
-    from edgefleet.state import DeploymentState, FleetState, NodeState, ReplicaState
+    from edgefleet.state import DeploymentState, FleetState, NodeState, ReplicaPhase, ReplicaState
 
     deps = []
     for d in deployments:
@@ -90,7 +90,7 @@ def fleet_state_of(deployments: list[dict[str, Any]]) -> Any:
             node_name="bench-node",
             device="CPU",
             address=d["address"],
-            state="ready",
+            state=ReplicaPhase.READY,
             model=d["model"],
             version=d["version"],
             precision=d["precision"],

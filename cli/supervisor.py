@@ -94,13 +94,14 @@ async def running_fleet(config: str, *, ready_timeout: float = 300.0) -> AsyncIt
 
     policy = load_policy(config)
     registry = registry_path(policy, config)
+    config_path = await asyncio.to_thread(Path(config).resolve)
     await asyncio.to_thread(ensure_models, policy, registry)
     async with contextlib.AsyncExitStack() as stack:
         cluster = start_local_cluster(policy)  # on the main thread: ray.init installs signal handlers
         stack.callback(cluster.shutdown)
         tier = await HostedTier.start(policy.hosted, registry)
         stack.push_async_callback(tier.aclose)
-        controller = await start_controller(policy, Path(config).resolve(), registry)
+        controller = await start_controller(policy, config_path, registry)
         stack.push_async_callback(controller.shutdown)
         await controller.wait_ready(timeout_s=ready_timeout)
         source = RayFleetSource(controller)

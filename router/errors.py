@@ -1,5 +1,5 @@
-"""The router package's error tree (policy errors are :mod:`edgefleet.errors`). Every lower-level failure is translated to
-one of these in one place, and the gRPC servicers map them to status codes."""
+"""The router package's error tree. Every lower-level failure is translated to one of these in one
+place, and the gRPC servicers map them to status codes (policy errors are :mod:`edgefleet.errors`)."""
 
 from __future__ import annotations
 

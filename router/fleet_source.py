@@ -55,7 +55,7 @@ class StaticFleet(Versioned):
 
     async def state(self) -> FleetState:
         """The current state."""
-        return self.current  # type: ignore[no-any-return]
+        return self.current
 
     def set_state(self, state: FleetState) -> None:
         """Replace the state (its version is raised above the old one if needed)."""
@@ -66,7 +66,7 @@ class StaticFleet(Versioned):
 
     async def watch(self, after_version: int, timeout_s: float | None = None) -> FleetState:
         """Wait for a state newer than `after_version`."""
-        return await self.wait_newer(after_version, timeout_s)  # type: ignore[no-any-return]
+        return await self.wait_newer(after_version, timeout_s)
 
     def _edit(self) -> Any:
         if self.fail_next is not None:

@@ -272,9 +272,9 @@ def run(ctx: Any) -> dict[str, Any]:
             *(
                 [
                     (
-                        "The route cascades (several specialists per domain). all_edge keeps the first edge answer "
-                        "(min_confidence 0), so the simulated curve models domain model + first specialist + hosted, not "
-                        "the cascade: compare simulated_default with the measured default."
+                        "The route cascades (several specialists per domain). all_edge keeps the first edge "
+                        "answer (min_confidence 0), so the simulated curve models domain model + first "
+                        "specialist + hosted, not the cascade: compare simulated_default with the measured default."
                     )
                 ]
                 if cascade

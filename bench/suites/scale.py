@@ -31,7 +31,7 @@ def synthetic(routes: int, replicas: int, *, one_deployment: bool) -> tuple[Any,
     """(policy, fleet index, labels): R routes each with one specialist deployment, N replicas spread
     round-robin over the deployments (or all in the last one), labels of 15 intents + oos."""
     from edgefleet.policy.schema import Policy
-    from edgefleet.state import DeploymentState, FleetState, ReplicaState
+    from edgefleet.state import DeploymentState, FleetState, ReplicaPhase, ReplicaState
     from router.targets import FleetIndex
 
     labels = [f"intent_{k}" for k in range(15)] + ["oos"]
@@ -85,7 +85,7 @@ def synthetic(routes: int, replicas: int, *, one_deployment: bool) -> tuple[Any,
                 node_name=f"node{k % 50}",
                 device="CPU",
                 address=f"10.0.0.{k % 250}:9000",
-                state="ready" if k % 10 else "unhealthy",
+                state=ReplicaPhase.READY if k % 10 else ReplicaPhase.UNHEALTHY,
             )
         )
         dep.desired += 1
@@ -126,10 +126,10 @@ def time_decision(
     engine = RouterEngine(
         policy,
         StaticFleet(state),
-        None,
+        None,  # type: ignore[arg-type]  # planning never calls the edge
         hosted,
         estimates=estimates,
-        rng=random.Random(1),  # type: ignore[arg-type]
+        rng=random.Random(1),
     )
     domain = f"d{routes - 1}"
     text = "how do i freeze my account"

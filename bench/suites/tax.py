@@ -85,56 +85,6 @@ class InProcessModel:
         return out
 
 
-class RayProbe:
-    """(e), built in its own process (bench.procs.Probe): a local Ray (``ray.init(address="local")``)
-    with one actor holding the specialist's TextModel; ``measure`` times ``ray.get`` per call."""
-
-    def __init__(self, model_path: str, texts: list[str], warmup: int, num_cpus: int = 2) -> None:
-        import ray
-
-        t0 = time.perf_counter()
-        ray.init(
-            address="local",
-            num_cpus=num_cpus,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-            object_store_memory=100 * 1024 * 1024,
-        )
-        self.info = {"ray_init_s": time.perf_counter() - t0, "ray_version": ray.__version__}
-        self._ray = ray
-
-        @ray.remote(num_cpus=1)
-        class ModelActor:
-            def __init__(self, path: str) -> None:
-                from fleet.models.manifest import load_bundle
-                from fleet.serving.runtime import TextModel
-
-                self.model = TextModel.load(load_bundle(Path(path)))
-
-            def classify(self, batch: list[str]) -> Any:
-                return self.model.classify(batch)
-
-        self.actor = ModelActor.remote(model_path)  # type: ignore[attr-defined]
-        self.texts = texts
-        for i in range(warmup):
-            ray.get(self.actor.classify.remote([texts[i % len(texts)]]))
-
-    def measure(self, n: int, offset: int = 0) -> list[float]:
-        """Latencies (ms) of `n` sequential actor calls."""
-        out: list[float] = []
-        for i in range(n):
-            text = self.texts[(offset + i) % len(self.texts)]
-            t0 = time.perf_counter()
-            self._ray.get(self.actor.classify.remote([text]))
-            out.append((time.perf_counter() - t0) * 1000.0)
-        return out
-
-    def close(self) -> None:
-        """Shut the local Ray down."""
-        self._ray.shutdown()
-
-
 def run(ctx: Any) -> dict[str, Any]:
     """Measure (a)-(e) and the two ratios."""
     registry = ctx.models_dir()

@@ -61,7 +61,7 @@ def write_model_version(
     manifest = Manifest(
         name=name,
         version=version,
-        task=task,  # type: ignore[arg-type]  # validated by pydantic
+        task=task,  # validated by pydantic
         labels=list(labels),
         precision=precision,
         featurizer=dict(featurizer),

@@ -91,7 +91,7 @@ class RayBackend:
 
     async def start_replica(self, action: StartReplica, bundle: ModelBundle, max_queue: int) -> Any:
         """Create the replica actor pinned to its node (it is started with ``call(h, "start")``)."""
-        return self._replica_cls.options(  # type: ignore[attr-defined]
+        return self._replica_cls.options(
             name=replica_actor_name(action.replica_id),
             num_cpus=0,
             max_restarts=0,
@@ -109,7 +109,7 @@ class RayBackend:
 
     async def start_agent(self, node: NodeView) -> Any:
         """Create the node agent actor on `node`."""
-        return self._agent_cls.options(  # type: ignore[attr-defined]
+        return self._agent_cls.options(
             num_cpus=0,
             max_restarts=0,
             scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False),

@@ -92,7 +92,7 @@ def create_controller_actor(
                 log.warning("stale controller did not shut down cleanly: %s", exc)
             ray.kill(old, no_restart=True)
     actor_cls = ray.remote(ControllerActor)
-    return actor_cls.options(  # type: ignore[attr-defined]
+    return actor_cls.options(
         name=fleet_cfg.controller_name,
         namespace=fleet_cfg.namespace,
         lifetime="detached",

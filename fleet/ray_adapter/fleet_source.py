@@ -66,13 +66,13 @@ class RayFleetSource(Versioned):
         """The local copy (fetched once if polling has not started)."""
         if self.current is None:
             self.publish(await self._client.get_state(0, 0))
-        return self.current  # type: ignore[no-any-return]
+        return self.current
 
     async def watch(self, after_version: int, timeout_s: float | None = None) -> FleetState:
         """Wait for the poller to see a newer state."""
         if self.current is None:
             await self.state()
-        return await self.wait_newer(after_version, timeout_s)  # type: ignore[no-any-return]
+        return await self.wait_newer(after_version, timeout_s)
 
     async def scale(self, deployment: str, replicas: int) -> str:
         """Forward to the controller."""

@@ -40,7 +40,8 @@ fleet:
       labels: {{site: store-2, accel: gpu}}
 deployments:
   - {{name: domain-router, model: domain-router, replicas: 1, devices: [GPU, CPU], price_per_call_usd: 0.0000005}}
-  - {{name: clinc-banking, model: clinc-banking, replicas: 1, selector: {{site: store-1}}, price_per_call_usd: 0.000001}}
+  - {{name: clinc-banking, model: clinc-banking, replicas: 1, selector: {{site: store-1}},
+      price_per_call_usd: 0.000001}}
 hosted:
   - name: big
     stand_in: {{model: generalist, latency_ms: 0}}

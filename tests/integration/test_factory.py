@@ -131,7 +131,7 @@ def test_damaged_model_files_give_clear_errors(
         load_bundle(truncated)
     missing = copy()
     (missing / "tokenizer.json").unlink()
-    with pytest.raises(ModelLoadError, match="tokenizer.json.*missing"):
+    with pytest.raises(ModelLoadError, match=r"tokenizer.json.*missing"):
         load_bundle(missing)
     bad_manifest = copy()
     (bad_manifest / "manifest.yaml").write_text("name: x\nversion: [unclosed\n")

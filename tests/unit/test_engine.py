@@ -184,7 +184,7 @@ async def test_hosted_circuit_open_is_skipped() -> None:
 
 async def test_hosted_down_and_no_edge_answer_is_unavailable() -> None:
     engine, _, _, _ = _engine(hosted=FakeHosted(down=True))
-    with pytest.raises(Unavailable, match="no target could answer: .*hosted:big: error"):
+    with pytest.raises(Unavailable, match=r"no target could answer: .*hosted:big: error"):
         await engine.infer(_req("order me a pizza"))
     assert engine.accounting.snapshot().errors == 1
 

@@ -131,7 +131,7 @@ async def test_missing_key_env_is_a_clear_error_without_any_request(monkeypatch:
     monkeypatch.delenv("HOSTED_KEY_MISSING", raising=False)
     recorder = Recorder(ok())
     client = client_for(recorder, config(api_key_env="HOSTED_KEY_MISSING"))
-    with pytest.raises(TargetError, match="HOSTED_KEY_MISSING .*not set"):
+    with pytest.raises(TargetError, match=r"HOSTED_KEY_MISSING .*not set"):
         await client.classify("x", LABELS, timeout_s=1)
     await client.aclose()
     assert recorder.requests == []
@@ -250,7 +250,7 @@ async def test_5xx_then_success_is_retried() -> None:
 async def test_retries_exhausted_names_attempts() -> None:
     recorder = Recorder(httpx.Response(502, json={"error": {"message": "upstream down"}}))
     client = client_for(recorder, config(retries=1))
-    with pytest.raises(TargetError, match="502: upstream down .after 2 attempts") as caught:
+    with pytest.raises(TargetError, match=r"502: upstream down .after 2 attempts") as caught:
         await client.classify("x", LABELS, timeout_s=2)
     await client.aclose()
     assert len(recorder.requests) == 2 and not caught.value.timeout

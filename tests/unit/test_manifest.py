@@ -81,7 +81,7 @@ def test_truncated_file_is_named(tmp_path: Path) -> None:
 def test_missing_and_empty_files(tmp_path: Path) -> None:
     folder = _write(tmp_path)
     (folder / "tokenizer.json").write_bytes(b"")
-    with pytest.raises(ModelLoadError, match="'tokenizer.json' is empty"):
+    with pytest.raises(ModelLoadError, match=r"'tokenizer.json' is empty"):
         load_bundle(folder)
     (folder / "model.xml").unlink()
     with pytest.raises(ModelLoadError, match=r"model\.xml is missing"):
@@ -98,17 +98,17 @@ def test_bad_manifests(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="surprise"):
         load_bundle(folder)
     manifest.write_text(original.replace("task: classify", "task: dance"))
-    with pytest.raises(ModelLoadError, match="invalid manifest.*task"):
+    with pytest.raises(ModelLoadError, match=r"invalid manifest.*task"):
         load_bundle(folder)
     manifest.write_text("name: [unclosed")
     with pytest.raises(ModelLoadError, match="not valid YAML"):
         load_bundle(folder)
     manifest.unlink()
-    with pytest.raises(ModelLoadError, match="manifest.yaml is missing"):
+    with pytest.raises(ModelLoadError, match=r"manifest.yaml is missing"):
         load_bundle(folder)
 
 
 def test_manifest_must_list_the_ir(tmp_path: Path) -> None:
     folder = _write(tmp_path, files={"model.xml": b"<net/>", "extra.txt": b"x"})
-    with pytest.raises(ModelLoadError, match="required file 'model.bin'"):
+    with pytest.raises(ModelLoadError, match=r"required file 'model.bin'"):
         load_bundle(folder)
