@@ -100,7 +100,7 @@ def run(ctx: Any) -> dict[str, Any]:
     first_errors: dict[str, str] = {}
     replica_spec = {"models": [{"deployment": deployment, "dir": str(path)}]}
     ray_probe = Probe(
-        "bench.suites.tax:RayProbe",
+        "fleet.ray_adapter.latency_probe:ActorLatencyProbe",
         {"model_path": str(path), "texts": texts, "warmup": warmup},
         start_timeout_s=ctx.size(180.0, 300.0),
     )
