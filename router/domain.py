@@ -7,9 +7,11 @@ engine works only with these.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
+
+from edgefleet.generation import ChatMessage, GenerationChunk, SamplingParams
 
 TierName = Literal["edge", "hosted"]
 Outcome = Literal["ok", "escalate", "skip", "error", "timeout"]
@@ -159,4 +161,101 @@ class HostedCaller(Protocol):
 
     async def embed(self, texts: Sequence[str], timeout_s: float) -> Sequence[HostedAnswerLike]:
         """Embed texts; raises TargetError on failure."""
+        ...
+
+
+# -- generation ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GenerateConstraints:
+    """Caller limits for one generation; None means no limit / the route default."""
+
+    max_time_to_first_token_ms: float | None = None
+    max_latency_ms: float | None = None
+    max_cost_usd: float | None = None
+    min_confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class GenerateInput:
+    """One validated generation request."""
+
+    request_id: str
+    messages: tuple[ChatMessage, ...]
+    params: SamplingParams
+    route: str | None = None
+    domain: str | None = None
+    constraints: GenerateConstraints = field(default_factory=GenerateConstraints)
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """New answer text for the client."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Retraction:
+    """The text streamed so far (``chars`` characters) is withdrawn; an answer from another target
+    follows. Sent only by routes that stream edge text before judging it."""
+
+    chars: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class GenerateFinal:
+    """The end of a generation: who answered, what it cost, how sure it was, and why."""
+
+    request_id: str
+    text: str
+    served_by: ServedBy
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    confidence: float
+    finish_reason: str
+    latency_ms: float
+    time_to_first_token_ms: float
+    trace: tuple[Step, ...]
+    route: str
+    domain: str = ""
+
+
+GenerateEvent = TextDelta | Retraction | GenerateFinal
+
+
+class EdgeGenerator(Protocol):
+    """Streams a generation from one edge LLM replica (KServe v2 ``ModelStreamInfer``,
+    router.edge_client, or a fake in tests). Cancelling the iteration cancels the generation on the
+    replica."""
+
+    def generate(
+        self,
+        address: str,
+        model: str,
+        version: str,
+        messages: Sequence[ChatMessage],
+        params: SamplingParams,
+        timeout_s: float,
+    ) -> AsyncIterator[GenerationChunk]:
+        """The answer's chunks, the last one ``final``; raises router.errors.TargetError on failure."""
+        ...
+
+
+class HostedGenerator(Protocol):
+    """The generation side of router.hosted.HostedClient (OpenAI chat completions, streamed)."""
+
+    @property
+    def circuit_state(self) -> str:
+        """ "closed" | "open" | "half-open"."""
+        ...
+
+    def chat_stream(
+        self, messages: Sequence[ChatMessage], params: SamplingParams, timeout_s: float
+    ) -> AsyncIterator[GenerationChunk]:
+        """The answer's chunks (the last one ``final``, with token usage); raises TargetError on
+        failure, also mid-stream (with the text received so far in its message)."""
         ...
