@@ -187,6 +187,7 @@ class GenerateInput:
     route: str | None = None
     domain: str | None = None
     constraints: GenerateConstraints = field(default_factory=GenerateConstraints)
+    allow_retraction: bool = False  # the client can handle Retraction events (see Retraction)
 
 
 @dataclass(frozen=True)
