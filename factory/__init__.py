@@ -2,5 +2,5 @@
 bring-your-own-model and the evaluation report. Build-time only (numpy, nncf, scikit-learn,
 safetensors, matplotlib); the runtime needs only openvino and tokenizers.
 
-Public entry points live in :mod:`factory.pipeline`.
+Public entry points live in :mod:`factory.pipeline`. The only package that imports nncf and scikit-learn.
 """

@@ -1,1 +1,3 @@
-"""EdgeFleet fleet: the Ray control plane, replicas, model execution, model factory and CLI."""
+"""The fleet: the Ray-free control plane (:mod:`fleet.control`), the Ray adapter
+(:mod:`fleet.ray_adapter`), the serving data plane (:mod:`fleet.serving`) and the model registry
+(:mod:`fleet.models`)."""

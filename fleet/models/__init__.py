@@ -1,6 +1,3 @@
-"""EdgeFleet models: manifests and bundles, featurisers, the numpy trainer, IR export, registry
-and the default CLINC150 model build. Import submodules directly (``fleet.models.manifest``...)."""
-
-from fleet.models.manifest import Manifest, ModelBundle, TensorSpec, load_bundle, resolve_model_dir
-
-__all__ = ["Manifest", "ModelBundle", "TensorSpec", "load_bundle", "resolve_model_dir"]
+"""The model registry as replicas read it: manifests and bundles (:mod:`fleet.models.manifest`),
+featurisers (:mod:`fleet.models.featurize`) and registry folders (:mod:`fleet.models.registry`).
+The factory that builds models is the top-level :mod:`factory` package."""
