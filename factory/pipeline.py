@@ -45,6 +45,7 @@ from factory.report import EvalReport
 from factory.students import fit_student, student_datasets, write_student
 from fleet.errors import ModelLoadError
 from fleet.models.manifest import Manifest
+from fleet.models.registry import unique_version
 from fleet.serving.runtime import TextModel
 
 __all__ = [
@@ -169,10 +170,7 @@ def distill_from_log(registry: Path, log: Path, *, progress: bool = False) -> Di
             test_before, log_before = accuracy(before, test) or 0.0, accuracy(before, log_test)
             data.extra = extra
             fit, metrics = fit_student(build, data, head)
-            versions = [
-                p for p in (registry / data.name).iterdir() if p.is_dir() and not p.name.startswith(".")
-            ]
-            new_version = f"{len(versions) + 1}-flywheel"
+            new_version = unique_version("flywheel")
             write_student(
                 build, data.name, new_version, fit, {**metrics, "hard_examples": float(len(extra))}, key=None
             )

@@ -9,6 +9,7 @@ picklable :class:`ModelBundle` after checking every file against the sha256 in t
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -76,6 +77,21 @@ class Manifest(BaseModel):
     def output_names(self) -> list[str]:
         """Names of the IR outputs, e.g. ``["PROBS", "EMBEDDING"]``."""
         return [spec.name for spec in self.outputs]
+
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def check_name(value: str, what: str) -> str:
+    """A model or collection name or version: letters, digits, ``.``, ``_`` and ``-``, starting
+    with a letter or digit, at most 128 characters (so it can never leave the registry folder).
+    Raises ModelLoadError naming `what` otherwise."""
+    if not isinstance(value, str) or not _SAFE_NAME.match(value) or ".." in value:
+        raise ModelLoadError(
+            f"{what} {value!r} is not allowed: use letters, digits, '.', '_' and '-' "
+            "(starting with a letter or digit, at most 128 characters, no '..')"
+        )
+    return value
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -177,6 +193,7 @@ def resolve_model_dir(registry: Path, name: str, version: str = "latest") -> Pat
 
     Raises ModelLoadError when the model, its ``latest`` file or the version folder is missing.
     """
+    check_name(name, "model name")
     registry = Path(registry)
     model_dir = registry / name
     if not model_dir.is_dir():
@@ -193,7 +210,10 @@ def resolve_model_dir(registry: Path, name: str, version: str = "latest") -> Pat
             raise ModelLoadError(f"{latest_path} is missing: no latest version of model {name!r}") from None
         if not version:
             raise ModelLoadError(f"{latest_path} is empty: no latest version of model {name!r}")
+    check_name(version, f"version of model {name!r}")
     version_dir = model_dir / version
     if not version_dir.is_dir():
         raise ModelLoadError(f"model {name!r} has no version {version!r} in {model_dir}")
+    if not version_dir.resolve().is_relative_to(model_dir.resolve()):
+        raise ModelLoadError(f"{version_dir} points outside {model_dir}: refused")
     return version_dir

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,7 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from fleet.errors import ModelLoadError
-from fleet.models.manifest import LATEST_FILE, MANIFEST_FILE, Manifest, ModelBundle, TensorSpec, sha256_bytes
+from fleet.models.manifest import (
+    LATEST_FILE,
+    MANIFEST_FILE,
+    Manifest,
+    ModelBundle,
+    TensorSpec,
+    check_name,
+    sha256_bytes,
+)
+from fleet.models.store import atomic_write, publish_version, remove_version, writer_lock
 
 REGISTRY_ENV = "EDGEFLEET_MODELS_DIR"
 
@@ -28,13 +36,19 @@ def default_registry() -> Path:
     return Path(env) if env else repo_root() / ".edgefleet" / "models"
 
 
+def unique_version(tag: str) -> str:
+    """A new version id that sorts by time and cannot collide: ``20261129-213001-4f2a-<tag>``."""
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(2)}-{tag}"
+
+
 def write_latest(registry: Path, name: str, version: str) -> None:
-    """Point ``REGISTRY/<name>/latest`` at ``version`` (atomic replace)."""
+    """Point ``REGISTRY/<name>/latest`` at ``version`` (written to a unique temporary file, synced,
+    renamed into place)."""
+    check_name(name, "model name")
+    check_name(version, "model version")
     model_dir = Path(registry) / name
     model_dir.mkdir(parents=True, exist_ok=True)
-    tmp = model_dir / f".{LATEST_FILE}.tmp"
-    tmp.write_text(version + "\n", encoding="utf-8")
-    os.replace(tmp, model_dir / LATEST_FILE)
+    atomic_write(model_dir / LATEST_FILE, (version + "\n").encode("utf-8"))
 
 
 def write_model_version(
@@ -131,7 +145,7 @@ def prune_old_versions(registry: Path, names: list[str] | None = None) -> list[P
         for version in entry.versions:
             if version != entry.latest:
                 folder = Path(registry) / entry.name / version
-                shutil.rmtree(folder, ignore_errors=True)
+                remove_version(folder)
                 removed.append(folder)
     return removed
 
@@ -139,22 +153,15 @@ def prune_old_versions(registry: Path, names: list[str] | None = None) -> list[P
 def _write_version(
     registry: Path, name: str, version: str, files: Mapping[str, bytes], manifest: Manifest, set_latest: bool
 ) -> Path:
-    """Assemble a version folder under a temporary name and rename it into place, so readers
-    never see a half-written version; an existing folder of the same version is replaced."""
+    """Write one version so that a crash at any point leaves either the old or the new version
+    whole (see :mod:`fleet.models.store`)."""
+    check_name(name, "model name")
+    check_name(version, "model version")
     model_dir = Path(registry) / name
-    model_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=model_dir))
-    try:
-        for filename, data in files.items():
-            (staging / filename).write_bytes(data)
-        (staging / MANIFEST_FILE).write_text(manifest.to_yaml(), encoding="utf-8")
-        final = model_dir / version
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if set_latest:
-        write_latest(registry, name, version)
+    with writer_lock(model_dir):
+        final = publish_version(
+            model_dir, version, {**files, MANIFEST_FILE: manifest.to_yaml().encode("utf-8")}
+        )
+        if set_latest:
+            write_latest(registry, name, version)
     return final
