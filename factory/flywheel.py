@@ -1,7 +1,7 @@
 """The hard-example flywheel: retrain the students with the router's escalation log.
 
-The router appends one JSON object per escalated request (at least ``text``, ``hosted_label``,
-``route``, ``domain``). Records whose hosted label the teacher knows become hard examples, labelled
+The router appends one record per escalated request (schema: :mod:`edgefleet.escalation_log`, the
+one both sides use). Classify records whose hosted label the teacher knows become hard examples, labelled
 in each student's label space (the router student gets the label's domain; a domain student gets the
 intent when it is one of its own, else ``oos`` -- for records routed to that domain or whose label
 belongs to it). One record in five (chosen by a stable hash of the text) is held out to measure the
@@ -11,12 +11,13 @@ student is written as a new version and becomes the latest.
 
 from __future__ import annotations
 
-import json
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgefleet import escalation_log
+from edgefleet.escalation_log import EscalationRecord
 from factory.data import OOS_LABEL, Example
 from factory.distill import STUDENT_SUFFIX, map_label
 from factory.heads import Head
@@ -73,27 +74,15 @@ class DistillReport:
         return "\n".join(lines) + "\n"
 
 
-def read_log(path: Path, known_labels: set[str]) -> tuple[list[dict[str, Any]], int, int]:
-    """(usable records, total lines with content, skipped) from a JSONL escalation log."""
+def read_log(path: Path, known_labels: set[str]) -> tuple[list[EscalationRecord], int, int]:
+    """(usable records, total lines with content, skipped) from the router's escalation log
+    (schema :mod:`edgefleet.escalation_log`; rotated files included): usable records are classify
+    escalations whose hosted label the teacher knows."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        records, total = escalation_log.read_log(Path(path))
     except OSError as exc:
         raise FleetError(f"escalation log {path} cannot be read: {exc}") from exc
-    usable, total = [], 0
-    for line in lines:
-        if not line.strip():
-            continue
-        total += 1
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if (
-            isinstance(record, dict)
-            and isinstance(record.get("text"), str)
-            and record.get("hosted_label") in known_labels
-        ):
-            usable.append(record)
+    usable = [r for r in records if r.task == "classify" and r.hosted.label in known_labels]
     return usable, total, total - len(usable)
 
 
@@ -103,7 +92,7 @@ def is_heldout(text: str) -> bool:
 
 
 def hard_examples(
-    records: list[dict[str, Any]], student: str, labels: list[str], clinc: Any
+    records: list[EscalationRecord], student: str, labels: list[str], clinc: Any
 ) -> list[Example]:
     """The records that concern ``student``, labelled in its label space."""
     domain = (
@@ -113,12 +102,12 @@ def hard_examples(
     )
     out = []
     for r in records:
-        label = str(r["hosted_label"])
+        label = str(r.hosted.label)
         if domain is not None:
             own = label != OOS_LABEL and clinc.domain_of(label) == domain
-            if not own and r.get("domain") != domain:
+            if not own and r.domain != domain:
                 continue
-        out.append((str(r["text"]), map_label(label, labels, clinc)))
+        out.append((r.text, map_label(label, labels, clinc)))
     return out
 
 

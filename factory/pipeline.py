@@ -144,8 +144,8 @@ def distill_from_log(registry: Path, log: Path, *, progress: bool = False) -> Di
     registry = Path(registry)
     head, teacher_labels = teacher_head(registry)
     records, total, skipped = read_log(Path(log), set(teacher_labels))
-    train_records = [r for r in records if not is_heldout(r["text"])]
-    heldout = [r for r in records if is_heldout(r["text"])]
+    train_records = [r for r in records if not is_heldout(r.text)]
+    heldout = [r for r in records if is_heldout(r.text)]
     result = DistillReport(
         log=Path(log), records=total, usable=len(records), skipped=skipped, heldout=len(heldout)
     )

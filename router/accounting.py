@@ -5,17 +5,17 @@ factory's flywheel)."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
+from edgefleet.escalation_log import EdgeVerdict, EscalationRecord, HostedVerdict
 from edgefleet.stats import percentile
 from router.domain import Result, TargetAnswer
+from router.escalation_writer import EscalationLog
 
 HISTORY_S = 60
 TRACE_TEXT_CHARS = 120
@@ -76,8 +76,7 @@ class Accounting:
         self._latencies: deque[float] = deque(maxlen=latency_window)
         self._per_second: deque[tuple[int, int]] = deque()  # (unix second, requests)
         self.recent: deque[RecentRequest] = deque(maxlen=recent_size)
-        self._log_path = Path(escalation_log) if escalation_log else None
-        self._log: IO[str] | None = None
+        self.escalation_log = EscalationLog(escalation_log) if escalation_log else None
         self._lock = threading.Lock()
         self.version = 0  # bumps on every change (for WatchFleet)
 
@@ -118,34 +117,29 @@ class Accounting:
     def log_escalation(
         self, request_id: str, text: str, result: Result, edge_answers: list[TargetAnswer], reasons: list[str]
     ) -> None:
-        """Append an escalated request and its hosted answer to the JSONL log."""
-        if self._log_path is None:
+        """Append an escalated classify request and its hosted answer to the escalation log."""
+        if self.escalation_log is None:
             return
-        record = {
-            "unix_ms": round(self._clock() * 1000.0, 1),
-            "request_id": request_id,
-            "route": result.route,
-            "domain": result.domain,
-            "text": text,
-            "reasons": reasons,
-            "edge": [
-                {"model": a.served_by.model, "label": a.label, "confidence": round(a.confidence, 4)}
+        record = EscalationRecord(
+            unix_ms=round(self._clock() * 1000.0, 1),
+            request_id=request_id,
+            task="classify",
+            route=result.route,
+            domain=result.domain,
+            text=text,
+            reasons=reasons,
+            edge=[
+                EdgeVerdict(model=a.served_by.model, label=a.label, confidence=round(a.confidence, 4))
                 for a in edge_answers
             ],
-            "hosted": {
-                "model": result.served_by.model,
-                "label": result.label,
-                "confidence": round(result.confidence, 4),
-                "stand_in": result.served_by.stand_in,
-            },
-        }
-        line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self._lock:
-            if self._log is None:
-                self._log_path.parent.mkdir(parents=True, exist_ok=True)
-                self._log = self._log_path.open("a", encoding="utf-8")
-            self._log.write(line)
-            self._log.flush()
+            hosted=HostedVerdict(
+                model=result.served_by.model,
+                label=result.label,
+                confidence=round(result.confidence, 4),
+                stand_in=result.served_by.stand_in,
+            ),
+        )
+        self.escalation_log.write(record)
 
     def snapshot(self) -> TrafficSnapshot:
         """Current totals, the last 60 s of rps (oldest first) and latency percentiles."""
@@ -174,7 +168,5 @@ class Accounting:
 
     def close(self) -> None:
         """Close the escalation log."""
-        with self._lock:
-            if self._log is not None:
-                self._log.close()
-                self._log = None
+        if self.escalation_log is not None:
+            self.escalation_log.close()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from edgefleet.escalation_log import read_log
 from router.accounting import HISTORY_S, Accounting
 from router.domain import Result, ServedBy, Step, TargetAnswer
 
@@ -86,3 +87,21 @@ def test_no_log_without_a_path() -> None:
     acc = Accounting(None)
     acc.log_escalation("r", "t", _result(HOSTED, 0.0), [], [])  # no error, nothing written
     acc.close()
+
+
+def test_escalation_log_is_private_rotates_and_never_fails_a_request(tmp_path: Path) -> None:
+    log = tmp_path / "esc.jsonl"
+    acc = Accounting(log, clock=Clock())
+    assert acc.escalation_log is not None
+    acc.escalation_log.max_bytes = 600
+    for i in range(12):
+        acc.log_escalation(f"r{i}", "what is my balance " * 3, _result(HOSTED, 0.02), [], ["low_confidence"])
+    acc.close()
+    assert log.stat().st_mode & 0o777 == 0o600
+    records, total = read_log(log)  # the current file and its rotated predecessors, oldest first
+    assert [r.request_id for r in records] == ["r8", "r9", "r10", "r11"] and total == 4  # 1 + 3 backups kept
+    assert (tmp_path / "esc.jsonl.3").exists() and not (tmp_path / "esc.jsonl.4").exists()
+    log.unlink()
+    log.mkdir()  # writing now fails: counted, reported, never raised
+    acc.log_escalation("r-x", "t", _result(HOSTED, 0.0), [], [])
+    assert acc.escalation_log.write_errors == 1 and "Error" in acc.escalation_log.last_error

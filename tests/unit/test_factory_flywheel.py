@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from edgefleet.escalation_log import EscalationRecord, HostedVerdict
 from factory.data import Clinc150
 from factory.flywheel import DistillReport, StudentDelta, hard_examples, is_heldout, read_log
 from fleet.errors import FleetError
@@ -27,19 +28,31 @@ def _clinc() -> Clinc150:
     )
 
 
+def _record(text: str, label: str, domain: str) -> EscalationRecord:
+    return EscalationRecord(
+        unix_ms=0.0,
+        request_id="r",
+        route="clinc",
+        domain=domain,
+        text=text,
+        reasons=["low_confidence"],
+        hosted=HostedVerdict(model="big", label=label),
+    )
+
+
 def test_read_log_skips_bad_lines(tmp_path: Path) -> None:
     log = tmp_path / "esc.jsonl"
     lines = [
-        json.dumps({"text": "pay it", "hosted_label": "pay", "route": "clinc", "domain": "money"}),
+        _record("pay it", "pay", "money").to_line().strip(),
         "not json",
-        json.dumps({"text": "??", "hosted_label": "unknown-label", "route": "clinc", "domain": None}),
-        json.dumps({"hosted_label": "pay"}),
+        _record("??", "unknown-label", "").to_line().strip(),
+        json.dumps({"hosted_label": "pay"}),  # an old-format line: skipped
         "",
-        json.dumps({"text": "boil eggs", "hosted_label": "cook", "route": "clinc", "domain": "money"}),
+        _record("boil eggs", "cook", "money").to_line().strip(),
     ]
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
     usable, total, skipped = read_log(log, {"pay", "save", "cook", "eat", "oos"})
-    assert [r["text"] for r in usable] == ["pay it", "boil eggs"]
+    assert [r.text for r in usable] == ["pay it", "boil eggs"]
     assert (total, skipped) == (5, 3)
 
 
@@ -51,9 +64,9 @@ def test_missing_log_is_a_clear_error(tmp_path: Path) -> None:
 def test_hard_examples_per_student() -> None:
     clinc = _clinc()
     records = [
-        {"text": "pay it", "hosted_label": "pay", "domain": "money"},
-        {"text": "boil eggs", "hosted_label": "cook", "domain": "money"},  # misrouted to money
-        {"text": "moon?", "hosted_label": "oos", "domain": "food"},
+        _record("pay it", "pay", "money"),
+        _record("boil eggs", "cook", "money"),  # misrouted to money
+        _record("moon?", "oos", "food"),
     ]
     router = hard_examples(records, "domain-router-student", ["money", "food", "oos"], clinc)
     assert router == [("pay it", "money"), ("boil eggs", "food"), ("moon?", "oos")]
