@@ -1,5 +1,5 @@
 """CLI commands that talk to a running router (or only read files):
-``infer``, ``policy check``, ``tui``, ``bench``."""
+``infer``, ``policy check``, ``tui``, ``bench``, ``spend``."""
 
 from __future__ import annotations
 
@@ -75,4 +75,40 @@ def bench(args: argparse.Namespace) -> int:
     from bench.runner import run_bench
 
     run_bench(args.suites or None, Path(args.out), tiny=args.tiny)
+    return 0
+
+
+def spend(args: argparse.Namespace) -> int:
+    """Print spend per day, route and tier from the durable ledger."""
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from edgefleet.errors import PolicyError
+    from edgefleet.policy import load_policy
+    from router.ledger import spend_report
+
+    path = args.ledger
+    if path is None:
+        try:
+            path = load_policy(args.config).router.ledger
+        except PolicyError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        if path is None:
+            print(f"{args.config}: router.ledger is not set: spend is kept in memory only", file=sys.stderr)
+            return 1
+    if not Path(path).is_file():
+        print(f"no ledger at {path} yet (nothing answered)", file=sys.stderr)
+        return 1
+    rows = spend_report(Path(path), days=args.days)
+    table = Table(title=f"Spend from {path} (last {args.days} days, UTC)")
+    for col in ("day", "route", "tier", "requests", "cost USD", "shadow USD"):
+        table.add_column(col, justify="right" if col in ("requests", "cost USD", "shadow USD") else "left")
+    for day, route, tier, n, cost, shadow in rows:
+        table.add_row(day, route, tier, str(n), f"{cost:.6f}", f"{shadow:.6f}")
+    total = sum(r[4] for r in rows)
+    Console().print(table)
+    print(f"total {total:.6f} USD over {sum(r[3] for r in rows)} requests")
     return 0

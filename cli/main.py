@@ -87,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", default="bench-out")
     bench.add_argument("--tiny", action="store_true", help="a tiny configuration (smoke test)")
 
+    spend = sub.add_parser("spend", help="spend per day, route and tier from the durable ledger")
+    spend.add_argument("--config", default="edgefleet.yaml", help="policy file naming router.ledger")
+    spend.add_argument("--ledger", help="ledger file (default: router.ledger of the policy)")
+    spend.add_argument("--days", type=int, default=30)
+
     demo = sub.add_parser("demo", help="start the fleet, route a CLINC150 sample, print a summary, stop")
     demo.add_argument("--config", default="edgefleet.yaml")
     demo.add_argument("--requests", type=int, default=600)
@@ -134,6 +139,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from cli.client_commands import bench
 
         return bench(args)
+    if cmd == "spend":
+        from cli.client_commands import spend
+
+        return spend(args)
     if cmd == "demo":
         from cli.demo import run_demo
 

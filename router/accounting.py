@@ -16,6 +16,7 @@ from edgefleet.escalation_log import EdgeVerdict, EscalationRecord, HostedVerdic
 from edgefleet.stats import percentile
 from router.domain import Result, TargetAnswer
 from router.escalation_writer import EscalationLog
+from router.ledger import Ledger, LedgerEntry
 
 HISTORY_S = 60
 TRACE_TEXT_CHARS = 120
@@ -67,6 +68,7 @@ class Accounting:
         self,
         escalation_log: str | Path | None = None,
         *,
+        ledger: Ledger | None = None,
         recent_size: int = 200,
         latency_window: int = 2048,
         clock: Callable[[], float] = time.time,
@@ -77,6 +79,10 @@ class Accounting:
         self._per_second: deque[tuple[int, int]] = deque()  # (unix second, requests)
         self.recent: deque[RecentRequest] = deque(maxlen=recent_size)
         self.escalation_log = EscalationLog(escalation_log) if escalation_log else None
+        self.ledger = ledger or Ledger(None)
+        past = self.ledger.all_time  # spend survives restarts when the ledger is on disk
+        self._totals.spend_usd = past.edge_usd + past.hosted_usd
+        self._totals.hosted_equivalent_usd = past.hosted_equivalent_usd
         self._lock = threading.Lock()
         self.version = 0  # bumps on every change (for WatchFleet)
 
@@ -99,7 +105,13 @@ class Accounting:
             self.version += 1
 
     def record_result(
-        self, request_id: str, text: str, result: Result, hosted_equivalent_usd: float, escalations: list[str]
+        self,
+        request_id: str,
+        text: str,
+        result: Result,
+        hosted_equivalent_usd: float,
+        escalations: list[str],
+        task: str = "classify",
     ) -> None:
         """One answered text: its tier, cost, escalation reasons and trace."""
         with self._lock:
@@ -110,6 +122,13 @@ class Accounting:
             self._totals.spend_usd += result.cost_usd
             self._totals.hosted_equivalent_usd += hosted_equivalent_usd
             self._totals.escalations.update(escalations)
+            self.ledger.record(
+                LedgerEntry(
+                    request_id=request_id, route=result.route, task=task, tier=result.served_by.tier,
+                    model=result.served_by.model, cost_usd=result.cost_usd,
+                    hosted_equivalent_usd=hosted_equivalent_usd,
+                )
+            )  # fmt: skip
             short = text if len(text) <= TRACE_TEXT_CHARS else text[: TRACE_TEXT_CHARS - 1] + "…"
             self.recent.append(RecentRequest(request_id, self._clock() * 1000.0, short, result))
             self.version += 1
@@ -167,6 +186,7 @@ class Accounting:
             )
 
     def close(self) -> None:
-        """Close the escalation log."""
+        """Close the escalation log and write out the ledger."""
         if self.escalation_log is not None:
             self.escalation_log.close()
+        self.ledger.close()

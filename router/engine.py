@@ -38,6 +38,7 @@ from router.domain import (
 from router.errors import DeadlineExceeded, Overloaded, RouterError, TargetError, Unavailable
 from router.estimates import Estimates
 from router.fleet_source import FleetSource
+from router.ledger import Ledger
 from router.targets import FleetIndex, TargetCaller
 from router.validate import known_domains
 
@@ -74,7 +75,10 @@ class RouterEngine:
     ) -> None:
         self.policy = policy
         self.fleet = fleet
-        self.accounting = accounting or Accounting(policy.router.escalation_log)
+        self.accounting = accounting or Accounting(
+            policy.router.escalation_log,
+            ledger=Ledger(policy.router.ledger) if policy.router.ledger else None,
+        )
         circuit = policy.router.edge_circuit
         self.estimates = estimates or Estimates(
             policy.router.ewma_alpha, breaker_failures=circuit.failures, breaker_reset_s=circuit.reset_s
@@ -348,7 +352,7 @@ class RouterEngine:
             route=route.name,
         )
         equivalent = self._hosted_equivalent(route, req.task, text, index)
-        self.accounting.record_result(req.request_id, text, result, equivalent, walk.escalations)
+        self.accounting.record_result(req.request_id, text, result, equivalent, walk.escalations, req.task)
         if walk.escalations and answer.served_by.tier == "hosted":
             self.accounting.log_escalation(req.request_id, text, result, walk.edge_answers, walk.escalations)
         return result

@@ -51,6 +51,11 @@ class RouterConfig(Strict):
     escalation_log: str | None = Field(
         None, description="JSONL file receiving every escalated request and the hosted answer"
     )
+    ledger: str | None = Field(
+        None,
+        description="SQLite file of the durable cost ledger (spend survives restarts; `edgefleet spend` reads "
+        "it); null keeps spend in memory only",
+    )
     ewma_alpha: float = Field(0.2, gt=0, le=1)
     edge_circuit: CircuitConfig = Field(
         default_factory=lambda: CircuitConfig(failures=3, reset_s=5.0),

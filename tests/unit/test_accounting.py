@@ -10,6 +10,7 @@ import pytest
 from edgefleet.escalation_log import read_log
 from router.accounting import HISTORY_S, Accounting
 from router.domain import Result, ServedBy, Step, TargetAnswer
+from router.ledger import Ledger
 
 EDGE = ServedBy("clinc-banking", "1", "r0", "node-0", "CPU", "edge")
 HOSTED = ServedBy("big-model", "", "big", "big.example", "", "hosted", stand_in=True)
@@ -105,3 +106,15 @@ def test_escalation_log_is_private_rotates_and_never_fails_a_request(tmp_path: P
     log.mkdir()  # writing now fails: counted, reported, never raised
     acc.log_escalation("r-x", "t", _result(HOSTED, 0.0), [], [])
     assert acc.escalation_log.write_errors == 1 and "Error" in acc.escalation_log.last_error
+
+
+def test_spend_survives_a_restart_through_the_ledger(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    acc = Accounting(None, ledger=Ledger(path), clock=Clock())
+    acc.record_result("r1", "t", _result(HOSTED, 0.02), 0.02, ["low_confidence"])
+    acc.record_result("r2", "t", _result(EDGE, 0.001), 0.02, [])
+    acc.close()
+    again = Accounting(None, ledger=Ledger(path), clock=Clock())
+    snap = again.snapshot()
+    assert abs(snap.spend_usd - 0.021) < 1e-12 and abs(snap.hosted_equivalent_usd - 0.04) < 1e-12
+    again.close()
