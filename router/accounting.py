@@ -1,7 +1,8 @@
 """The router's ledger: spend, what the same traffic would cost all-hosted, edge vs
 hosted counts, escalations by reason, rps history, latency percentiles, recent
 request traces (for the dashboard) and the escalation JSONL log (for the model
-factory's flywheel)."""
+factory's flywheel). Generations also count tokens in and out per tier, retractions
+and cancellations (:meth:`Accounting.generate_snapshot`)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from edgefleet.generation import ChatMessage
 from edgefleet.stats import percentile
-from router.domain import Result, TargetAnswer
+from router.domain import GenerateFinal, Result, TargetAnswer
 
 HISTORY_S = 60
 TRACE_TEXT_CHARS = 120
@@ -49,6 +51,47 @@ class TrafficSnapshot:
     p95_ms: float
 
 
+@dataclass(frozen=True)
+class GenerateSnapshot:
+    """Generation totals: answers per tier, tokens in/out per tier, spend, escalations by reason."""
+
+    requests: int
+    edge: int
+    hosted: int
+    cancelled: int
+    retractions: int
+    edge_prompt_tokens: int
+    edge_completion_tokens: int
+    hosted_prompt_tokens: int
+    hosted_completion_tokens: int
+    spend_usd: float
+    hosted_equivalent_usd: float
+    escalations: dict[str, int]
+
+
+@dataclass(frozen=True)
+class EdgeDraft:
+    """An edge answer the router did not keep (for the escalation log)."""
+
+    model: str
+    text: str
+    confidence: float
+    reason: str
+
+
+@dataclass
+class _GenerateTotals:
+    requests: int = 0
+    edge: int = 0
+    hosted: int = 0
+    cancelled: int = 0
+    retractions: int = 0
+    tokens: Counter[str] = field(default_factory=Counter)  # "edge_prompt", "hosted_completion", ...
+    spend_usd: float = 0.0
+    hosted_equivalent_usd: float = 0.0
+    escalations: Counter[str] = field(default_factory=Counter)
+
+
 @dataclass
 class _Totals:
     requests: int = 0
@@ -73,6 +116,7 @@ class Accounting:
     ) -> None:
         self._clock = clock
         self._totals = _Totals()
+        self._generate = _GenerateTotals()
         self._latencies: deque[float] = deque(maxlen=latency_window)
         self._per_second: deque[tuple[int, int]] = deque()  # (unix second, requests)
         self.recent: deque[RecentRequest] = deque(maxlen=recent_size)
@@ -119,26 +163,30 @@ class Accounting:
         self, request_id: str, text: str, result: Result, edge_answers: list[TargetAnswer], reasons: list[str]
     ) -> None:
         """Append an escalated request and its hosted answer to the JSONL log."""
+        self._write_log(
+            {
+                "unix_ms": round(self._clock() * 1000.0, 1),
+                "request_id": request_id,
+                "route": result.route,
+                "domain": result.domain,
+                "text": text,
+                "reasons": reasons,
+                "edge": [
+                    {"model": a.served_by.model, "label": a.label, "confidence": round(a.confidence, 4)}
+                    for a in edge_answers
+                ],
+                "hosted": {
+                    "model": result.served_by.model,
+                    "label": result.label,
+                    "confidence": round(result.confidence, 4),
+                    "stand_in": result.served_by.stand_in,
+                },
+            }
+        )
+
+    def _write_log(self, record: dict[str, object]) -> None:
         if self._log_path is None:
             return
-        record = {
-            "unix_ms": round(self._clock() * 1000.0, 1),
-            "request_id": request_id,
-            "route": result.route,
-            "domain": result.domain,
-            "text": text,
-            "reasons": reasons,
-            "edge": [
-                {"model": a.served_by.model, "label": a.label, "confidence": round(a.confidence, 4)}
-                for a in edge_answers
-            ],
-            "hosted": {
-                "model": result.served_by.model,
-                "label": result.label,
-                "confidence": round(result.confidence, 4),
-                "stand_in": result.served_by.stand_in,
-            },
-        }
         line = json.dumps(record, ensure_ascii=False) + "\n"
         with self._lock:
             if self._log is None:
@@ -146,6 +194,105 @@ class Accounting:
                 self._log = self._log_path.open("a", encoding="utf-8")
             self._log.write(line)
             self._log.flush()
+
+    def record_generation(
+        self,
+        request_id: str,
+        text: str,
+        final: GenerateFinal,
+        hosted_equivalent_usd: float,
+        escalations: list[str],
+        retractions: int = 0,
+    ) -> None:
+        """One answered generation (`text`: the last user message): counted like an answered text
+        (tier, spend, escalations, trace) and in the generation totals (tokens per tier)."""
+        tier = final.served_by.tier
+        result = Result(
+            label=None,
+            scores=(),
+            embedding=None,
+            confidence=final.confidence,
+            served_by=final.served_by,
+            cost_usd=final.cost_usd,
+            latency_ms=final.latency_ms,
+            trace=final.trace,
+            domain=final.domain,
+            route=final.route,
+        )
+        self.record_result(request_id, text, result, hosted_equivalent_usd, escalations)
+        with self._lock:
+            g = self._generate
+            g.requests += 1
+            g.edge += tier == "edge"
+            g.hosted += tier == "hosted"
+            g.retractions += retractions
+            g.tokens[f"{tier}_prompt"] += final.prompt_tokens
+            g.tokens[f"{tier}_completion"] += final.completion_tokens
+            g.spend_usd += final.cost_usd
+            g.hosted_equivalent_usd += hosted_equivalent_usd
+            g.escalations.update(escalations)
+
+    def record_generate_cancelled(self) -> None:
+        """A generation the caller cancelled (not an error)."""
+        with self._lock:
+            self._generate.cancelled += 1
+            self.version += 1
+
+    def log_generation(
+        self,
+        request_id: str,
+        messages: tuple[ChatMessage, ...],
+        final: GenerateFinal,
+        drafts: list[EdgeDraft],
+        reasons: list[str],
+    ) -> None:
+        """Append an escalated generation (the conversation, the edge drafts and the hosted
+        answer) to the JSONL log."""
+        self._write_log(
+            {
+                "unix_ms": round(self._clock() * 1000.0, 1),
+                "request_id": request_id,
+                "task": "generate",
+                "route": final.route,
+                "domain": final.domain,
+                "messages": [{"role": m.role, "content": m.content} for m in messages],
+                "reasons": reasons,
+                "edge": [
+                    {
+                        "model": d.model,
+                        "text": d.text,
+                        "confidence": round(d.confidence, 4),
+                        "reason": d.reason,
+                    }
+                    for d in drafts
+                ],
+                "hosted": {
+                    "model": final.served_by.model,
+                    "text": final.text,
+                    "finish_reason": final.finish_reason,
+                    "stand_in": final.served_by.stand_in,
+                },
+            }
+        )
+
+    def generate_snapshot(self) -> GenerateSnapshot:
+        """Generation totals so far."""
+        with self._lock:
+            g = self._generate
+            return GenerateSnapshot(
+                requests=g.requests,
+                edge=g.edge,
+                hosted=g.hosted,
+                cancelled=g.cancelled,
+                retractions=g.retractions,
+                edge_prompt_tokens=g.tokens["edge_prompt"],
+                edge_completion_tokens=g.tokens["edge_completion"],
+                hosted_prompt_tokens=g.tokens["hosted_prompt"],
+                hosted_completion_tokens=g.tokens["hosted_completion"],
+                spend_usd=g.spend_usd,
+                hosted_equivalent_usd=g.hosted_equivalent_usd,
+                escalations=dict(g.escalations),
+            )
 
     def snapshot(self) -> TrafficSnapshot:
         """Current totals, the last 60 s of rps (oldest first) and latency percentiles."""
