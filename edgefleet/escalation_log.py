@@ -27,6 +27,7 @@ class EdgeVerdict(_Record):
     label: str | None = None
     text: str | None = None  # generation: the edge answer
     confidence: float
+    reason: str | None = None  # why it was not kept
 
 
 class HostedVerdict(_Record):
@@ -36,6 +37,7 @@ class HostedVerdict(_Record):
     label: str | None = None
     text: str | None = None  # generation: the hosted answer
     confidence: float = 1.0
+    finish_reason: str | None = None
     stand_in: bool = False
 
 
@@ -49,6 +51,7 @@ class EscalationRecord(_Record):
     route: str
     domain: str = ""
     text: str  # the request text (generation: the last user message)
+    messages: list[dict[str, str]] | None = None  # generation: the whole conversation
     reasons: list[str]
     edge: list[EdgeVerdict] = []
     hosted: HostedVerdict

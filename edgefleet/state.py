@@ -91,6 +91,7 @@ class DeploymentState:
     task: str = ""
     labels: list[str] = field(default_factory=list)
     error: str = ""  # why it cannot be (fully) served, e.g. a PlacementError
+    context_length: int = 0  # generative models: context window in tokens (from the manifest); 0 = unknown
 
 
 @dataclass

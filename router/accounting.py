@@ -1,7 +1,8 @@
 """The router's ledger: spend, what the same traffic would cost all-hosted, edge vs
 hosted counts, escalations by reason, rps history, latency percentiles, recent
 request traces (for the dashboard) and the escalation JSONL log (for the model
-factory's flywheel)."""
+factory's flywheel). Generations also count tokens in and out per tier, retractions
+and cancellations (:meth:`Accounting.generate_snapshot`)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgefleet.escalation_log import EdgeVerdict, EscalationRecord, HostedVerdict
+from edgefleet.generation import ChatMessage
 from edgefleet.stats import percentile
-from router.domain import Result, TargetAnswer
+from router.domain import GenerateFinal, Result, TargetAnswer
 from router.escalation_writer import EscalationLog
 from router.ledger import Ledger, LedgerEntry
 
@@ -50,6 +52,47 @@ class TrafficSnapshot:
     p95_ms: float
 
 
+@dataclass(frozen=True)
+class GenerateSnapshot:
+    """Generation totals: answers per tier, tokens in/out per tier, spend, escalations by reason."""
+
+    requests: int
+    edge: int
+    hosted: int
+    cancelled: int
+    retractions: int
+    edge_prompt_tokens: int
+    edge_completion_tokens: int
+    hosted_prompt_tokens: int
+    hosted_completion_tokens: int
+    spend_usd: float
+    hosted_equivalent_usd: float
+    escalations: dict[str, int]
+
+
+@dataclass(frozen=True)
+class EdgeDraft:
+    """An edge answer the router did not keep (for the escalation log)."""
+
+    model: str
+    text: str
+    confidence: float
+    reason: str
+
+
+@dataclass
+class _GenerateTotals:
+    requests: int = 0
+    edge: int = 0
+    hosted: int = 0
+    cancelled: int = 0
+    retractions: int = 0
+    tokens: Counter[str] = field(default_factory=Counter)  # "edge_prompt", "hosted_completion", ...
+    spend_usd: float = 0.0
+    hosted_equivalent_usd: float = 0.0
+    escalations: Counter[str] = field(default_factory=Counter)
+
+
 @dataclass
 class _Totals:
     requests: int = 0
@@ -75,6 +118,7 @@ class Accounting:
     ) -> None:
         self._clock = clock
         self._totals = _Totals()
+        self._generate = _GenerateTotals()
         self._latencies: deque[float] = deque(maxlen=latency_window)
         self._per_second: deque[tuple[int, int]] = deque()  # (unix second, requests)
         self.recent: deque[RecentRequest] = deque(maxlen=recent_size)
@@ -112,6 +156,9 @@ class Accounting:
         hosted_equivalent_usd: float,
         escalations: list[str],
         task: str = "classify",
+        *,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
     ) -> None:
         """One answered text: its tier, cost, escalation reasons and trace."""
         with self._lock:
@@ -126,7 +173,8 @@ class Accounting:
                 LedgerEntry(
                     request_id=request_id, route=result.route, task=task, tier=result.served_by.tier,
                     model=result.served_by.model, cost_usd=result.cost_usd,
-                    hosted_equivalent_usd=hosted_equivalent_usd,
+                    hosted_equivalent_usd=hosted_equivalent_usd, prompt_tokens=prompt_tokens,
+                    completion_tokens=completion_tokens,
                 )
             )  # fmt: skip
             short = text if len(text) <= TRACE_TEXT_CHARS else text[: TRACE_TEXT_CHARS - 1] + "…"
@@ -159,6 +207,106 @@ class Accounting:
             ),
         )
         self.escalation_log.write(record)
+
+    def record_generation(
+        self,
+        request_id: str,
+        text: str,
+        final: GenerateFinal,
+        hosted_equivalent_usd: float,
+        escalations: list[str],
+        retractions: int = 0,
+    ) -> None:
+        """One answered generation (`text`: the last user message): counted like an answered text
+        (tier, spend, escalations, trace) and in the generation totals (tokens per tier)."""
+        tier = final.served_by.tier
+        result = Result(
+            label=None,
+            scores=(),
+            embedding=None,
+            confidence=final.confidence,
+            served_by=final.served_by,
+            cost_usd=final.cost_usd,
+            latency_ms=final.latency_ms,
+            trace=final.trace,
+            domain=final.domain,
+            route=final.route,
+        )
+        self.record_result(
+            request_id, text, result, hosted_equivalent_usd, escalations, "generate",
+            prompt_tokens=final.prompt_tokens, completion_tokens=final.completion_tokens,
+        )  # fmt: skip
+        with self._lock:
+            g = self._generate
+            g.requests += 1
+            g.edge += tier == "edge"
+            g.hosted += tier == "hosted"
+            g.retractions += retractions
+            g.tokens[f"{tier}_prompt"] += final.prompt_tokens
+            g.tokens[f"{tier}_completion"] += final.completion_tokens
+            g.spend_usd += final.cost_usd
+            g.hosted_equivalent_usd += hosted_equivalent_usd
+            g.escalations.update(escalations)
+
+    def record_generate_cancelled(self) -> None:
+        """A generation the caller cancelled (not an error)."""
+        with self._lock:
+            self._generate.cancelled += 1
+            self.version += 1
+
+    def log_generation(
+        self,
+        request_id: str,
+        messages: tuple[ChatMessage, ...],
+        final: GenerateFinal,
+        drafts: list[EdgeDraft],
+        reasons: list[str],
+    ) -> None:
+        """Append an escalated generation (the conversation, the edge drafts and the hosted
+        answer) to the escalation log."""
+        if self.escalation_log is None:
+            return
+        last_user = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        record = EscalationRecord(
+            unix_ms=round(self._clock() * 1000.0, 1),
+            request_id=request_id,
+            task="generate",
+            route=final.route,
+            domain=final.domain,
+            text=last_user,
+            messages=[{"role": m.role, "content": m.content} for m in messages],
+            reasons=reasons,
+            edge=[
+                EdgeVerdict(model=d.model, text=d.text, confidence=round(d.confidence, 4), reason=d.reason)
+                for d in drafts
+            ],
+            hosted=HostedVerdict(
+                model=final.served_by.model,
+                text=final.text,
+                finish_reason=final.finish_reason,
+                stand_in=final.served_by.stand_in,
+            ),
+        )
+        self.escalation_log.write(record)
+
+    def generate_snapshot(self) -> GenerateSnapshot:
+        """Generation totals so far."""
+        with self._lock:
+            g = self._generate
+            return GenerateSnapshot(
+                requests=g.requests,
+                edge=g.edge,
+                hosted=g.hosted,
+                cancelled=g.cancelled,
+                retractions=g.retractions,
+                edge_prompt_tokens=g.tokens["edge_prompt"],
+                edge_completion_tokens=g.tokens["edge_completion"],
+                hosted_prompt_tokens=g.tokens["hosted_prompt"],
+                hosted_completion_tokens=g.tokens["hosted_completion"],
+                spend_usd=g.spend_usd,
+                hosted_equivalent_usd=g.hosted_equivalent_usd,
+                escalations=dict(g.escalations),
+            )
 
     def snapshot(self) -> TrafficSnapshot:
         """Current totals, the last 60 s of rps (oldest first) and latency percentiles."""

@@ -22,6 +22,10 @@ OUT_OF_SCOPE = "out_of_scope"
 LATENCY_BUDGET = "latency_budget"
 COST_BUDGET = "cost_budget"
 ERROR = "error"
+# ... and those only generation has
+QUEUE_FULL = "queue_full"  # the replica answered RESOURCE_EXHAUSTED
+FIRST_TOKEN_TIMEOUT = "first_token_timeout"  # no first token within max_time_to_first_token_ms
+PROMPT_TOO_LONG = "prompt_too_long"  # the prompt does not fit the edge model's context window
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,23 @@
 """Async KServe v2 client for edge replicas: grpc.aio channels pooled per address, TEXT sent as
 BYTES, PROBS / LABEL / EMBEDDING read back (tensors encoded and decoded by
-:mod:`edgefleet.kserve_codec`). Every failure becomes router.errors.TargetError."""
+:mod:`edgefleet.kserve_codec`); generation streamed over ``ModelStreamInfer`` with the wire
+convention of :mod:`edgefleet.kserve_llm`. Every failure becomes router.errors.TargetError
+(RESOURCE_EXHAUSTED: :class:`router.errors.TargetBusy`)."""
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import grpc
 
+from edgefleet.generation import ChatMessage, GenerationChunk, SamplingParams
 from edgefleet.kserve_codec import decode_outputs, text_request
+from edgefleet.kserve_llm import generate_request, read_chunk
 from protos.inference import grpc_service_pb2 as kserve_pb2
 from protos.inference import grpc_service_pb2_grpc as kserve_grpc
 from router.domain import EdgeOutput
-from router.errors import TargetError
+from router.errors import TargetBusy, TargetError
 
 _CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
@@ -22,7 +26,8 @@ _CHANNEL_OPTIONS = [
 
 
 class EdgeClient:
-    """Calls KServe v2 `ModelInfer` on replicas; one channel per address."""
+    """Calls KServe v2 `ModelInfer` (and `ModelStreamInfer` for generation) on replicas; one
+    channel per address. Implements router.domain.EdgeCaller and router.domain.EdgeGenerator."""
 
     def __init__(self) -> None:
         self._channels: dict[str, grpc.aio.Channel] = {}
@@ -44,19 +49,69 @@ class EdgeClient:
         try:
             response = await self._stub(address).ModelInfer(request, timeout=max(timeout_s, 0.001))
         except grpc.aio.AioRpcError as exc:
-            timeout = exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-            what = "timed out" if timeout else f"failed: {exc.code().name}: {exc.details()}"
-            raise TargetError(f"{model} at {address} {what}", timeout=timeout) from exc
+            raise rpc_error(f"{model} at {address}", exc) from exc
         try:
             return parse_response(response, len(texts))
         except (ValueError, KeyError, struct.error) as exc:
             raise TargetError(f"{model} at {address} sent a malformed response: {exc}") from exc
+
+    async def generate(
+        self,
+        address: str,
+        model: str,
+        version: str,
+        messages: Sequence[ChatMessage],
+        params: SamplingParams,
+        timeout_s: float,
+        request_id: str = "",
+    ) -> AsyncIterator[GenerationChunk]:
+        """Stream a generation from `model` at `address`: one request on a ``ModelStreamInfer``
+        stream, its chunks until the final one. The request side stays open until the final
+        response (as tritonclient does), then is closed. Leaving the iteration early (``aclose``,
+        task cancelled) cancels the RPC, so the replica stops generating."""
+        where = f"{model} at {address}"
+        call = self._stub(address).ModelStreamInfer(timeout=max(timeout_s, 0.001))
+        finished = False
+        try:
+            await call.write(generate_request(model, version, messages, params, request_id))
+            while True:
+                response = await call.read()
+                if response is grpc.aio.EOF:
+                    raise TargetError(f"{where} ended the stream before the final response")
+                if response.error_message:
+                    raise TargetError(f"{where} failed: {response.error_message}")
+                try:
+                    chunk = read_chunk(response.infer_response)
+                except ValueError as exc:
+                    raise TargetError(f"{where} sent a malformed response: {exc}") from exc
+                if chunk.final:
+                    finished = True
+                    await call.done_writing()  # the replica's request stream ends: the call ends
+                yield chunk
+                if chunk.final:
+                    return
+        except grpc.aio.AioRpcError as exc:
+            raise rpc_error(where, exc) from exc
+        finally:
+            if not finished:
+                call.cancel()
 
     async def aclose(self) -> None:
         """Close every pooled channel."""
         channels, self._channels, self._stubs = self._channels, {}, {}
         for channel in channels.values():
             await channel.close()
+
+
+def rpc_error(where: str, exc: grpc.aio.AioRpcError) -> TargetError:
+    """The TargetError of a failed call: TargetBusy for RESOURCE_EXHAUSTED (queue full), a timeout
+    for DEADLINE_EXCEEDED."""
+    code = exc.code()
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return TargetBusy(f"{where} is busy: {exc.details() or 'queue full'}")
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return TargetError(f"{where} timed out", timeout=True)
+    return TargetError(f"{where} failed: {code.name}: {exc.details()}")
 
 
 def build_request(model: str, version: str, texts: Sequence[str], task: str) -> kserve_pb2.ModelInferRequest:

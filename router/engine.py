@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from edgefleet.policy.schema import Policy, RouteConfig
 from router.accounting import Accounting
@@ -28,6 +28,9 @@ from router.domain import (
     ERROR,
     LATENCY_BUDGET,
     EdgeCaller,
+    EdgeGenerator,
+    GenerateEvent,
+    GenerateInput,
     HostedCaller,
     InferInput,
     InferOutput,
@@ -38,6 +41,7 @@ from router.domain import (
 from router.errors import DeadlineExceeded, Overloaded, RouterError, TargetError, Unavailable
 from router.estimates import Estimates
 from router.fleet_source import FleetSource
+from router.generate_engine import GenerateEngine
 from router.ledger import Ledger
 from router.targets import FleetIndex, TargetCaller
 from router.validate import known_domains
@@ -59,7 +63,8 @@ class _Walk:
 
 
 class RouterEngine:
-    """Routes validated requests; holds the router's soft state."""
+    """Routes validated requests (Infer here, generation in :class:`GenerateEngine`); holds the
+    router's soft state."""
 
     def __init__(
         self,
@@ -72,7 +77,10 @@ class RouterEngine:
         estimates: Estimates | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        generator: EdgeGenerator | None = None,
     ) -> None:
+        """`generator` streams generations from edge LLM replicas (default: `edge`, when it
+        can); the hosted clients generate with their ``chat_stream``."""
         self.policy = policy
         self.fleet = fleet
         self.accounting = accounting or Accounting(
@@ -90,6 +98,9 @@ class RouterEngine:
         self._domains: tuple[tuple[int, int], set[str]] | None = None
         self.inflight = 0
         self.policy_generation = 0
+        if generator is None and hasattr(edge, "generate"):
+            generator = cast(EdgeGenerator, edge)
+        self.generation = GenerateEngine(self, generator, clock)
 
     def reload_policy(self, policy: Policy) -> None:
         """Route with `policy` from the next request on."""
@@ -153,6 +164,13 @@ class RouterEngine:
         finally:
             self.inflight -= 1
             self.accounting.record_request((self._clock() - start) * 1000.0, ok)
+
+    def generate(
+        self, req: GenerateInput, client_timeout_s: float | None = None
+    ) -> AsyncGenerator[GenerateEvent, None]:
+        """Stream the answer to one validated generation request within its budget (text deltas,
+        maybe retractions, then the final event); see router.generate_engine."""
+        return self.generation.generate(req, client_timeout_s)
 
     def _hosted_labels(self, route: RouteConfig, index: FleetIndex) -> list[str]:
         key = (route.name, index.version)

@@ -50,3 +50,8 @@ class TargetError(RouterError):
     def __init__(self, message: str, *, timeout: bool = False) -> None:
         super().__init__(message)
         self.timeout = timeout
+
+
+class TargetBusy(TargetError):
+    """A target refused the call because its queue is full (gRPC RESOURCE_EXHAUSTED); the router
+    escalates with reason ``queue_full``."""

@@ -80,6 +80,14 @@ class Estimates:
         st.errors += 1
         st.breaker.record_failure()
 
+    def abandon(self, key: str) -> None:
+        """A call to `key` was ended by the caller (cancelled, or stopped by the router's own
+        deadline): no latency sample, and nothing said about the target's health."""
+        st = self.stats(key)
+        st.outstanding = max(0, st.outstanding - 1)
+        assert st.breaker is not None
+        st.breaker.record_ignored()
+
     def circuit(self, key: str) -> CircuitStateName:
         """ "closed", "open" or "half-open"; a half-open circuit whose probe is out reads "open"."""
         st = self._stats.get(key)

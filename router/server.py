@@ -16,7 +16,7 @@ from edgefleet.policy.loader import load_policy, parse_policy
 from edgefleet.policy.schema import Policy
 from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc, router_pb2, router_pb2_grpc
 from router.auth import ApiKeys
-from router.domain import EdgeCaller, HostedCaller
+from router.domain import EdgeCaller, EdgeGenerator, HostedCaller
 from router.edge_client import EdgeClient
 from router.engine import RouterEngine
 from router.fleet_servicer import FleetServicer
@@ -39,13 +39,16 @@ class RouterServer:
         *,
         edge: EdgeCaller | None = None,
         policy_path: str | Path | None = None,
+        generator: EdgeGenerator | None = None,
     ) -> None:
+        """`edge` calls replicas (default: an EdgeClient, which also streams generations unless
+        `generator` is given)."""
         self.fleet = fleet
         self.hosted = dict(hosted)
         self.edge = edge or EdgeClient()
         self.policy_path = Path(policy_path) if policy_path else None
         self._policy_sha = _sha_of(self.policy_path)
-        self.engine = RouterEngine(policy, fleet, self.edge, self.hosted)
+        self.engine = RouterEngine(policy, fleet, self.edge, self.hosted, generator=generator)
         self.api_keys = ApiKeys.from_env(policy.router.api_keys_env)
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
@@ -127,10 +130,11 @@ async def serve(
     *,
     edge: EdgeCaller | None = None,
     policy_path: str | Path | None = None,
+    generator: EdgeGenerator | None = None,
 ) -> RouterServer:
     """Start a router on `listen`; the returned server's `port` is the bound port.
     The caller owns `fleet` and the hosted clients (close them after `stop()`)."""
-    server = RouterServer(policy, fleet, hosted, edge=edge, policy_path=policy_path)
+    server = RouterServer(policy, fleet, hosted, edge=edge, policy_path=policy_path, generator=generator)
     await server.start(listen)
     return server
 

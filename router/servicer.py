@@ -1,5 +1,6 @@
 """The edgefleet.v1.Router gRPC servicer: proto <-> domain objects, router errors
--> gRPC status codes. Never a traceback to the client, never a hang."""
+-> gRPC status codes. Never a traceback to the client, never a hang. Generate's translation is
+in router.generate_servicer."""
 
 from __future__ import annotations
 
@@ -7,23 +8,21 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 
 import grpc
 
-from protos.edgefleet.v1 import common_pb2, router_pb2, router_pb2_grpc
+from protos.edgefleet.v1 import router_pb2, router_pb2_grpc
 from router.auth import ApiKeys
-from router.domain import InferOutput, Result, ServedBy, Step
+from router.domain import InferOutput, Result
 from router.engine import RouterEngine
 from router.errors import RouterError
+from router.generate_servicer import generate_responses
+from router.proto_convert import served_by_proto, status_of, steps_proto
 from router.validate import RawRequest, validate_request
 
 log = logging.getLogger(__name__)
 STREAM_CONCURRENCY = 32
-
-
-def status_of(exc: RouterError) -> grpc.StatusCode:
-    """The gRPC status code of a router error (its `code` attribute)."""
-    return getattr(grpc.StatusCode, exc.code, grpc.StatusCode.INTERNAL)
 
 
 def raw_request(msg: router_pb2.InferRequest) -> RawRequest:
@@ -41,25 +40,6 @@ def raw_request(msg: router_pb2.InferRequest) -> RawRequest:
         max_cost_usd=c.max_cost_usd if has and c.HasField("max_cost_usd") else None,
         min_confidence=c.min_confidence if has and c.HasField("min_confidence") else None,
     )
-
-
-def served_by_proto(s: ServedBy) -> common_pb2.ServedBy:
-    """ServedBy -> proto."""
-    tier = common_pb2.EDGE if s.tier == "edge" else common_pb2.HOSTED
-    return common_pb2.ServedBy(
-        model=s.model,
-        version=s.version,
-        replica=s.replica,
-        node=s.node,
-        device=s.device,
-        tier=tier,
-        stand_in=s.stand_in,
-    )
-
-
-def steps_proto(steps: tuple[Step, ...]) -> list[common_pb2.TraceStep]:
-    """Trace steps -> protos."""
-    return [common_pb2.TraceStep(target=s.target, outcome=s.outcome, reason=s.reason, ms=s.ms) for s in steps]
 
 
 def result_proto(r: Result) -> router_pb2.Result:
@@ -92,7 +72,7 @@ def response_proto(out: InferOutput) -> router_pb2.InferResponse:
 
 
 class RouterServicer(router_pb2_grpc.RouterServicer):
-    """Infer and InferStream over a RouterEngine."""
+    """Infer, InferStream and Generate over a RouterEngine."""
 
     def __init__(self, engine: RouterEngine, api_keys: Callable[[], ApiKeys]) -> None:
         self.engine = engine
@@ -177,3 +157,12 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
             reader.cancel()
             for task in list(tasks):
                 task.cancel()
+
+    async def Generate(
+        self, request: router_pb2.GenerateRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[router_pb2.GenerateResponse]:
+        """One conversation, the answer streamed (router.generate_servicer)."""
+        responses = generate_responses(self.engine, self._api_keys(), request, context)
+        async with aclosing(responses) as stream:
+            async for response in stream:
+                yield response

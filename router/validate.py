@@ -1,5 +1,6 @@
-"""Request validation: turn raw request fields into an :class:`InferInput`, or
-raise :class:`router.errors.InvalidRequest` with a message that says what is wrong."""
+"""Request validation: turn raw request fields into an :class:`InferInput` or a
+:class:`GenerateInput`, or raise :class:`router.errors.InvalidRequest` with a message that says
+what is wrong."""
 
 from __future__ import annotations
 
@@ -7,13 +8,23 @@ import math
 import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
+from edgefleet.generation import (
+    ChatMessage,
+    GenerationInputError,
+    Role,
+    SamplingParams,
+    check_messages,
+    check_sampling,
+)
 from edgefleet.policy.schema import Policy
-from router.domain import Constraints, InferInput
+from router.domain import Constraints, GenerateConstraints, GenerateInput, InferInput
 from router.errors import InvalidRequest
 
 SUPPORTED_TASKS = ("classify", "embed")
-RESERVED_TASKS = ("generate",)
+RESERVED_TASKS = ("generate",)  # served by the Generate rpc, not Infer
+MAX_REQUEST_ID_CHARS = 128
 
 
 @dataclass(frozen=True)
@@ -26,6 +37,26 @@ class RawRequest:
     texts: Sequence[str] = field(default_factory=tuple)
     domain: str = ""
     route: str = ""
+    max_latency_ms: float | None = None
+    max_cost_usd: float | None = None
+    min_confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class RawGenerateRequest:
+    """Generate request fields as received (the servicer fills it from the proto)."""
+
+    request_id: str = ""
+    messages: Sequence[tuple[str, str]] = field(default_factory=tuple)  # (role, content)
+    max_tokens: int = 0
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: Sequence[str] = field(default_factory=tuple)
+    seed: int | None = None
+    route: str = ""
+    domain: str = ""
+    allow_retraction: bool = False
+    max_time_to_first_token_ms: float | None = None
     max_latency_ms: float | None = None
     max_cost_usd: float | None = None
     min_confidence: float | None = None
@@ -46,16 +77,7 @@ def validate_request(raw: RawRequest, policy: Policy, domains: Collection[str]) 
     task = raw.task.strip()
     _check_task(task)
     texts = _check_texts(raw, policy)
-    domain = raw.domain.strip() or None
-    if domain is not None and domain not in domains:
-        raise InvalidRequest(f"unknown domain {domain!r}; known: {_names(domains)}")
-    route = raw.route.strip() or None
-    if route is not None:
-        by_name = {r.name: r for r in policy.routes}
-        if route not in by_name:
-            raise InvalidRequest(f"unknown route {route!r}; known: {_names(by_name)}")
-        if by_name[route].task != task:
-            raise InvalidRequest(f"route {route!r} serves task {by_name[route].task!r}, not {task!r}")
+    domain, route = _check_domain_and_route(task, raw.domain, raw.route, policy, domains)
     constraints = Constraints(
         max_latency_ms=_check_limit("max_latency_ms", raw.max_latency_ms, positive=True),
         max_cost_usd=_check_limit("max_cost_usd", raw.max_cost_usd, positive=False),
@@ -65,11 +87,69 @@ def validate_request(raw: RawRequest, policy: Policy, domains: Collection[str]) 
     return InferInput(request_id, task, texts, domain, route, constraints)
 
 
+def validate_generate(raw: RawGenerateRequest, policy: Policy, domains: Collection[str]) -> GenerateInput:
+    """Check a generation request against the policy; return the validated request. Temperature
+    defaults to 0 (greedy), top_p to 1; token log-probabilities are always asked for (they are
+    the edge answer's confidence)."""
+    if len(raw.request_id) > MAX_REQUEST_ID_CHARS:
+        raise InvalidRequest(
+            f"request_id has {len(raw.request_id)} characters; the limit is {MAX_REQUEST_ID_CHARS}"
+        )
+    try:
+        messages = check_messages(
+            [ChatMessage(cast(Role, role), content) for role, content in raw.messages],
+            policy.router.max_prompt_chars,
+        )
+        params = check_sampling(
+            SamplingParams(
+                max_tokens=raw.max_tokens,
+                temperature=0.0 if raw.temperature is None else raw.temperature,
+                top_p=1.0 if raw.top_p is None else raw.top_p,
+                stop=tuple(raw.stop),
+                seed=raw.seed,
+                logprobs=True,
+            )
+        )
+    except GenerationInputError as exc:
+        raise InvalidRequest(str(exc)) from exc
+    domain, route = _check_domain_and_route("generate", raw.domain, raw.route, policy, domains)
+    constraints = GenerateConstraints(
+        max_time_to_first_token_ms=_check_limit(
+            "max_time_to_first_token_ms", raw.max_time_to_first_token_ms, positive=True
+        ),
+        max_latency_ms=_check_limit("max_latency_ms", raw.max_latency_ms, positive=True),
+        max_cost_usd=_check_limit("max_cost_usd", raw.max_cost_usd, positive=False),
+        min_confidence=_check_confidence(raw.min_confidence),
+    )
+    request_id = raw.request_id or secrets.token_hex(8)
+    return GenerateInput(
+        request_id, tuple(messages), params, route, domain, constraints, raw.allow_retraction
+    )
+
+
+def _check_domain_and_route(
+    task: str, domain_field: str, route_field: str, policy: Policy, domains: Collection[str]
+) -> tuple[str | None, str | None]:
+    domain = domain_field.strip() or None
+    if domain is not None and domain not in domains:
+        raise InvalidRequest(f"unknown domain {domain!r}; known: {_names(domains)}")
+    route = route_field.strip() or None
+    if route is not None:
+        by_name = {r.name: r for r in policy.routes}
+        if route not in by_name:
+            raise InvalidRequest(f"unknown route {route!r}; known: {_names(by_name)}")
+        if by_name[route].task != task:
+            raise InvalidRequest(f"route {route!r} serves task {by_name[route].task!r}, not {task!r}")
+    return domain, route
+
+
 def _check_task(task: str) -> None:
     if task in SUPPORTED_TASKS:
         return
     if task in RESERVED_TASKS:
-        raise InvalidRequest(f"task {task!r} is not supported yet; use one of {list(SUPPORTED_TASKS)}")
+        raise InvalidRequest(
+            f"task {task!r} is not supported by Infer: call the Generate rpc; Infer serves {list(SUPPORTED_TASKS)}"
+        )
     if not task:
         raise InvalidRequest(f"task is empty; use one of {list(SUPPORTED_TASKS)}")
     raise InvalidRequest(f"unknown task {task!r}; use one of {list(SUPPORTED_TASKS)}")

@@ -15,8 +15,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from edgefleet.constants import CONTROLLER_NAME, DEFAULT_NAMESPACE, DEFAULT_REGISTRY, DEFAULT_ROUTER_ADDRESS
+from edgefleet.generation import MAX_NEW_TOKENS_LIMIT
 
-Task = Literal["classify", "embed"]
+Task = Literal["classify", "embed", "generate"]
+EdgeStream = Literal["buffered", "immediate"]
+GENERATE_ONLY_KEYS = ("edge_stream", "max_tokens")
+NOT_FOR_GENERATE_KEYS = ("domain_model", "escalate_labels", "edge_oos_final_confidence")
 DeviceName = Literal["CPU", "GPU", "NPU"]
 
 
@@ -44,6 +48,14 @@ class RouterConfig(Strict):
     max_text_chars: int = Field(4096, ge=1)
     max_batch: int = Field(64, ge=1)
     default_timeout_ms: float = Field(3000.0, gt=0)
+    max_prompt_chars: int = Field(
+        32_000, ge=1, description="most characters of all messages of one Generate request"
+    )
+    generate_timeout_ms: float = Field(
+        30_000.0,
+        gt=0,
+        description="Generate deadline when the caller sets none (default_timeout_ms is Infer's)",
+    )
     max_inflight: int = Field(1024, ge=1, description="requests in flight before RESOURCE_EXHAUSTED")
     api_keys_env: str | None = Field(
         None, description="env var with comma-separated API keys; when set, callers must send them"
@@ -165,6 +177,16 @@ class RouteConfig(Strict):
         description="an out-of-scope answer with at least this confidence from the domain model or the "
         "last edge candidate is final (answered at the edge, no hosted call); null: always escalate",
     )
+    edge_stream: EdgeStream = Field(
+        "buffered",
+        description="generate routes: `buffered` holds an edge answer until it is judged (the client never "
+        "sees text that is later replaced); `immediate` streams edge text at once and sends a Retraction "
+        "before another model's answer when the router escalates (only for requests that set "
+        "allow_retraction; others get `buffered`)",
+    )
+    max_tokens: int | None = Field(
+        None, ge=1, le=MAX_NEW_TOKENS_LIMIT, description="generate routes: cap on a request's max_tokens"
+    )
 
     @model_validator(mode="after")
     def _has_candidates(self) -> RouteConfig:
@@ -242,7 +264,19 @@ class Policy(Strict):
                     errors.append((("routes", i, "targets", j), _unknown("deployment", n, deployments)))
             if r.fallback is not None and r.fallback not in hosted:
                 errors.append((("routes", i, "fallback"), _unknown("hosted endpoint", r.fallback, hosted)))
+            errors += _task_keys(i, r)
         return errors
+
+
+def _task_keys(i: int, route: RouteConfig) -> list[tuple[tuple[str | int, ...], str]]:
+    """Route keys set for a task they do not apply to."""
+    if route.task == "generate":
+        wrong = [k for k in NOT_FOR_GENERATE_KEYS if k in route.model_fields_set]
+        why = "does not apply to task 'generate' (no domain detection or labels: name the domain in the request)"
+    else:
+        wrong = [k for k in GENERATE_ONLY_KEYS if k in route.model_fields_set]
+        why = f"applies to task 'generate' only, not {route.task!r}"
+    return [(("routes", i, key), why) for key in wrong]
 
 
 def _unknown(kind: str, name: str, known: set[str]) -> str:

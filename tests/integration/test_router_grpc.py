@@ -83,7 +83,7 @@ async def test_wrong_or_missing_key_is_unauthenticated(
     [
         ({"task": "classify", "text": ""}, "no input"),
         ({"task": "classify", "text": "x" * 101}, "more than router.max_text_chars=100"),
-        ({"task": "generate", "text": "x"}, "not supported yet"),
+        ({"task": "generate", "text": "x"}, "call the Generate rpc"),
         ({"task": "translate", "text": "x"}, "unknown task 'translate'"),
         ({"task": "classify", "text": "x", "domain": "cooking"}, "unknown domain 'cooking'"),
         ({"task": "classify", "text": "x", "route": "nope"}, "unknown route 'nope'"),

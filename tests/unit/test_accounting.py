@@ -1,4 +1,5 @@
-"""Spend, hosted-equivalent, counts, escalations, rps history, percentiles, traces, JSONL log."""
+"""Spend, hosted-equivalent, counts, escalations, rps history, percentiles, traces, JSONL log;
+generation totals (tokens per tier, retractions, cancellations)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from edgefleet.escalation_log import read_log
-from router.accounting import HISTORY_S, Accounting
-from router.domain import Result, ServedBy, Step, TargetAnswer
+from edgefleet.generation import ChatMessage
+from router.accounting import HISTORY_S, Accounting, EdgeDraft
+from router.domain import GenerateFinal, Result, ServedBy, Step, TargetAnswer
 from router.ledger import Ledger
 
 EDGE = ServedBy("clinc-banking", "1", "r0", "node-0", "CPU", "edge")
@@ -118,3 +120,49 @@ def test_spend_survives_a_restart_through_the_ledger(tmp_path: Path) -> None:
     snap = again.snapshot()
     assert abs(snap.spend_usd - 0.021) < 1e-12 and abs(snap.hosted_equivalent_usd - 0.04) < 1e-12
     again.close()
+
+
+def _final(served: ServedBy, cost: float, prompt: int = 20, completion: int = 7) -> GenerateFinal:
+    step = Step("llm-small", "ok", "confidence 0.90", 4.0)
+    return GenerateFinal(
+        "g", "An answer.", served, prompt, completion, cost, 0.9, "stop", 9.0, 3.0, (step,), "chat", ""
+    )
+
+
+def test_generations_count_tokens_per_tier_and_show_in_the_totals() -> None:
+    acc = Accounting(clock=Clock())
+    acc.record_generation("g1", "hello", _final(EDGE, 0.00001), 0.002, [])
+    acc.record_generation("g2", "hello", _final(HOSTED, 0.003, 100, 30), 0.003, ["low_confidence"], 1)
+    acc.record_generate_cancelled()
+    g = acc.generate_snapshot()
+    assert (g.requests, g.edge, g.hosted, g.cancelled, g.retractions) == (2, 1, 1, 1, 1)
+    assert (g.edge_prompt_tokens, g.edge_completion_tokens) == (20, 7)
+    assert (g.hosted_prompt_tokens, g.hosted_completion_tokens) == (100, 30)
+    assert g.spend_usd == pytest.approx(0.00301) and g.hosted_equivalent_usd == pytest.approx(0.005)
+    assert g.escalations == {"low_confidence": 1}
+    snap = acc.snapshot()  # the dashboard's totals include generations
+    assert (snap.edge, snap.hosted) == (1, 1) and snap.escalations == {"low_confidence": 1}
+    assert acc.recent[-1].result.label is None and acc.recent[-1].result.route == "chat"
+
+
+def test_escalated_generation_is_logged(tmp_path: Path) -> None:
+    log = tmp_path / "escalations.jsonl"
+    acc = Accounting(log, clock=Clock())
+    drafts = [EdgeDraft("smollm", "Unsure.", 0.3, "low_confidence")]
+    messages = (ChatMessage("system", "Be brief."), ChatMessage("user", "hi"))
+    acc.log_generation("g1", messages, _final(HOSTED, 0.003), drafts, ["low_confidence"])
+    acc.close()
+    row = json.loads(log.read_text())
+    assert row["task"] == "generate" and row["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert row["edge"] == [
+        {"model": "smollm", "text": "Unsure.", "confidence": 0.3, "reason": "low_confidence"}
+    ]
+    assert row["hosted"] == {
+        "model": "big-model",
+        "text": "An answer.",
+        "finish_reason": "stop",
+        "stand_in": True,
+        "confidence": 1.0,
+    }
+    [record], _ = read_log(log)  # the flywheel's reader takes the same records
+    assert record.task == "generate" and record.text == "hi" and record.hosted.text == "An answer."

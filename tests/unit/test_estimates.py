@@ -71,3 +71,19 @@ def test_window_rate_and_percentiles() -> None:
     assert rps == pytest.approx(10.0) and p50 == pytest.approx(50, abs=1) and p95 == pytest.approx(95, abs=1)
     clock.t += 11.0
     assert est.window("r", seconds=10.0) == (0.0, 0.0, 0.0)
+
+
+def test_abandoned_calls_say_nothing_about_health() -> None:
+    clock = Clock()
+    est = Estimates(breaker_failures=1, breaker_reset_s=5.0, clock=clock)
+    est.begin("r")
+    est.abandon("r")  # cancelled by the caller, or cut at the router's own deadline
+    assert est.circuit("r") == "closed" and est.stats("r").outstanding == 0
+    assert est.stats("r").requests == 0 and est.stats("r").ewma_ms is None
+    est.begin("r")
+    est.end("r", 1.0, ok=False)
+    clock.t += 5.0
+    est.begin("r")  # the half-open probe...
+    assert est.circuit("r") == "open"
+    est.abandon("r")  # ...abandoned: the probe slot is free again
+    assert est.circuit("r") == "half-open"

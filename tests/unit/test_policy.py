@@ -113,3 +113,48 @@ def test_bad_value_ranges() -> None:
     text = MINIMAL.replace("    fallback: big\n", "    fallback: big\n    min_confidence: 1.5\n")
     (msg,) = issues(text)
     assert msg.startswith("line 13: routes[0].min_confidence:")
+
+
+GENERATE = """\
+version: 1
+deployments:
+  - {name: llm, model: smollm2}
+hosted:
+  - {name: big, base_url: http://127.0.0.1:9/v1}
+routes:
+  - name: chat
+    task: generate
+    targets: [llm]
+    fallback: big
+"""
+
+
+def test_generate_route_defaults_and_keys() -> None:
+    route = parse_policy(GENERATE).routes[0]
+    assert route.task == "generate" and route.edge_stream == "buffered" and route.max_tokens is None
+    route = parse_policy(GENERATE + "    edge_stream: immediate\n    max_tokens: 128\n").routes[0]
+    assert route.edge_stream == "immediate" and route.max_tokens == 128
+    policy = parse_policy(GENERATE)
+    assert policy.router.max_prompt_chars > policy.router.max_text_chars
+    assert policy.router.generate_timeout_ms > policy.router.default_timeout_ms
+
+
+def test_bad_edge_stream_and_max_tokens_name_the_key() -> None:
+    (msg,) = issues(GENERATE + "    edge_stream: eventually\n")
+    assert msg.startswith("line 11: routes[0].edge_stream:") and "'buffered' or 'immediate'" in msg
+    (msg,) = issues(GENERATE + "    max_tokens: 0\n")
+    assert msg.startswith("line 11: routes[0].max_tokens:")
+    (msg,) = issues(GENERATE + "    max_tokens: 100000\n")
+    assert msg.startswith("line 11: routes[0].max_tokens:") and "4096" in msg
+
+
+def test_keys_of_the_wrong_task_are_errors() -> None:
+    got = issues(GENERATE + "    domain_model: llm\n    escalate_labels: [oos]\n")
+    assert got == [
+        "line 11: routes[0].domain_model: does not apply to task 'generate' (no domain detection or "
+        "labels: name the domain in the request)",
+        "line 12: routes[0].escalate_labels: does not apply to task 'generate' (no domain detection or "
+        "labels: name the domain in the request)",
+    ]
+    (msg,) = issues(MINIMAL + "    edge_stream: immediate\n")
+    assert msg == "line 13: routes[0].edge_stream: applies to task 'generate' only, not 'classify'"

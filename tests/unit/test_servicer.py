@@ -99,6 +99,6 @@ async def test_infer_stream_reports_bad_requests_and_goes_on() -> None:
 
     got = {r.request_id: r async for r in servicer.InferStream(requests(), FakeContext())}
     assert set(got) == {"a", "b", "c"}
-    assert got["b"].error.code == "INVALID_ARGUMENT" and "not supported yet" in got["b"].error.message
+    assert got["b"].error.code == "INVALID_ARGUMENT" and "call the Generate rpc" in got["b"].error.message
     assert got["a"].results[0].classification.label == "balance"
     assert list(got["c"].results[0].embedding.values) == pytest.approx([0.6, 0.8])

@@ -44,6 +44,11 @@ class RouterStub(object):
                 request_serializer=protos_dot_edgefleet_dot_v1_dot_router__pb2.InferRequest.SerializeToString,
                 response_deserializer=protos_dot_edgefleet_dot_v1_dot_router__pb2.InferResponse.FromString,
                 _registered_method=True)
+        self.Generate = channel.unary_stream(
+                '/edgefleet.v1.Router/Generate',
+                request_serializer=protos_dot_edgefleet_dot_v1_dot_router__pb2.GenerateRequest.SerializeToString,
+                response_deserializer=protos_dot_edgefleet_dot_v1_dot_router__pb2.GenerateResponse.FromString,
+                _registered_method=True)
 
 
 class RouterServicer(object):
@@ -65,6 +70,29 @@ class RouterServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Generate(self, request, context):
+        """Generate an answer to a conversation, streamed: zero or more `delta`
+        events (append their text), possibly a `retraction` (discard the text
+        received so far: another model's answer follows), and exactly one `final`
+        event last (the whole answer and why). The route decides where the answer
+        comes from: its edge LLM deployments cheapest first, then its hosted
+        fallback. See README "Generation" for what the client sees when the router
+        escalates.
+
+        Errors end the stream with a gRPC status (events sent before it, if any,
+        are then incomplete and should be discarded):
+        INVALID_ARGUMENT    bad request (empty messages, unknown role, max_tokens
+        out of range, unknown route/domain, ...)
+        UNAUTHENTICATED     missing or wrong API key
+        RESOURCE_EXHAUSTED  router.max_inflight reached, or every edge replica's
+        queue is full and there is no fallback
+        UNAVAILABLE         no target could answer (replicas and hosted down)
+        DEADLINE_EXCEEDED   the latency budget ran out before an answer
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RouterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +105,11 @@ def add_RouterServicer_to_server(servicer, server):
                     servicer.InferStream,
                     request_deserializer=protos_dot_edgefleet_dot_v1_dot_router__pb2.InferRequest.FromString,
                     response_serializer=protos_dot_edgefleet_dot_v1_dot_router__pb2.InferResponse.SerializeToString,
+            ),
+            'Generate': grpc.unary_stream_rpc_method_handler(
+                    servicer.Generate,
+                    request_deserializer=protos_dot_edgefleet_dot_v1_dot_router__pb2.GenerateRequest.FromString,
+                    response_serializer=protos_dot_edgefleet_dot_v1_dot_router__pb2.GenerateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -133,6 +166,33 @@ class Router(object):
             '/edgefleet.v1.Router/InferStream',
             protos_dot_edgefleet_dot_v1_dot_router__pb2.InferRequest.SerializeToString,
             protos_dot_edgefleet_dot_v1_dot_router__pb2.InferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Generate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/edgefleet.v1.Router/Generate',
+            protos_dot_edgefleet_dot_v1_dot_router__pb2.GenerateRequest.SerializeToString,
+            protos_dot_edgefleet_dot_v1_dot_router__pb2.GenerateResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,200 @@
+"""Generation through the router: match a ``generate`` route, walk its edge LLM deployments
+cheapest first and then its hosted fallback within the latency and cost budgets, judge each edge
+answer by its confidence (exp of the mean token log-probability), and stream the answer to the
+caller.
+
+An edge candidate is escalated from when it fails, its queue is full (RESOURCE_EXHAUSTED), it has
+no first token within ``max_time_to_first_token_ms``, it is not done when only the hosted
+fallback's expected generation time is left of the budget, the prompt does not fit its context
+window, or its answer's confidence is under the threshold. Edge text is held until judged
+(``edge_stream: buffered``) or streamed at once with a :class:`Retraction` before the next answer
+(``immediate``, for callers that allow retraction). Shares the RouterEngine's fleet index,
+estimates, circuit breakers and accounting; each candidate is tried by
+:class:`router.generate_targets.GenerateTargets`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing
+from typing import Protocol
+
+from edgefleet.policy.schema import Policy, RouteConfig
+from edgefleet.tokens import estimate_chat_tokens
+from router.accounting import Accounting
+from router.choose import CandidateEstimate, match_route, required_confidence
+from router.costs import hosted_call_cost
+from router.domain import (
+    ERROR,
+    FIRST_TOKEN_TIMEOUT,
+    LATENCY_BUDGET,
+    QUEUE_FULL,
+    EdgeGenerator,
+    GenerateEvent,
+    GenerateFinal,
+    GenerateInput,
+    Step,
+)
+from router.errors import DeadlineExceeded, Overloaded, Unavailable
+from router.estimates import Estimates
+from router.generate_run import GenerateRun
+from router.generate_targets import GenerateTargets
+from router.targets import FleetIndex, TargetCaller
+
+
+class GenerateCore(Protocol):
+    """What generation shares with router.engine.RouterEngine."""
+
+    policy: Policy
+    accounting: Accounting
+    estimates: Estimates
+    targets: TargetCaller
+    inflight: int
+
+    async def fleet_index(self) -> FleetIndex:
+        """The indexed fleet state."""
+        ...
+
+    def plan(
+        self,
+        route: RouteConfig,
+        index: FleetIndex,
+        policy: Policy,
+        task: str,
+        text: str,
+        labels: Sequence[str],
+        domain: str | None,
+        hosted_only: bool = False,
+    ) -> list[CandidateEstimate]:
+        """The estimated candidates, edge cheapest first, hosted last."""
+        ...
+
+
+class GenerateEngine:
+    """Routes validated generation requests (one per :meth:`generate` call)."""
+
+    def __init__(
+        self, core: GenerateCore, edge: EdgeGenerator | None, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
+        self.core = core
+        self.targets = GenerateTargets(core.targets, edge, clock)
+        self._clock = clock
+
+    async def generate(
+        self, req: GenerateInput, client_timeout_s: float | None = None
+    ) -> AsyncGenerator[GenerateEvent, None]:
+        """The events of one generation: text deltas, maybe retractions, then the final event.
+        Raises a RouterError (before or between events) when no target can answer; closing the
+        iteration or cancelling its task cancels the target's stream."""
+        core = self.core
+        policy = core.policy
+        if core.inflight >= policy.router.max_inflight:
+            raise Overloaded(f"{core.inflight} requests in flight (router.max_inflight)")
+        core.inflight += 1
+        start = self._clock()
+        run: GenerateRun | None = None
+        cancelled = False
+        try:
+            index = await core.fleet_index()
+            run = self._start(req, policy, start, client_timeout_s)
+            async with aclosing(self._walk(run, policy, index)) as events:
+                async for event in events:
+                    yield event
+        except (asyncio.CancelledError, GeneratorExit):
+            cancelled = True
+            raise
+        finally:
+            core.inflight -= 1
+            ms = (self._clock() - start) * 1000.0
+            if run is not None and run.final is not None:
+                core.accounting.record_request(ms, True)
+            elif cancelled:
+                core.accounting.record_generate_cancelled()
+            else:
+                core.accounting.record_request(ms, False)
+
+    def _start(
+        self, req: GenerateInput, policy: Policy, start: float, client_timeout_s: float | None
+    ) -> GenerateRun:
+        route = match_route(policy.routes, "generate", req.domain, req.route)
+        params = req.params
+        if route.max_tokens is not None and params.max_tokens > route.max_tokens:
+            params = dataclasses.replace(params, max_tokens=route.max_tokens)
+        budget_ms = req.constraints.max_latency_ms or policy.router.generate_timeout_ms
+        if client_timeout_s is not None:
+            budget_ms = min(budget_ms, client_timeout_s * 1000.0)
+        return GenerateRun(
+            req=req,
+            route=route,
+            params=params,
+            start=start,
+            deadline=start + budget_ms / 1000.0,
+            threshold=required_confidence(route.min_confidence, req.constraints.min_confidence),
+            prompt_tokens=estimate_chat_tokens(m.content for m in req.messages),
+            immediate=route.edge_stream == "immediate" and req.allow_retraction,
+            clock=self._clock,
+        )
+
+    async def _walk(
+        self, run: GenerateRun, policy: Policy, index: FleetIndex
+    ) -> AsyncGenerator[GenerateEvent, None]:
+        targets = self.targets
+        planned = self.core.plan(run.route, index, policy, "generate", "", (), run.req.domain)
+        planned = [targets.hosted_worst_case(run, est) for est in planned]
+        reserve_ms = targets.hosted_reserve_ms(run, planned)
+        for est in planned:
+            if est.candidate.tier == "edge":
+                attempt = targets.try_edge(run, est, reserve_ms)
+            else:
+                attempt = targets.try_hosted(run, est)
+            async with aclosing(attempt) as events:
+                async for event in events:
+                    yield event
+            if run.final is not None:
+                yield self._account(run, policy)
+                return
+        if run.kept:
+            best = max(run.kept, key=lambda k: k.confidence)
+            why = run.hosted_failure or "no candidate left"
+            step = f"{why}, kept edge answer with confidence {best.confidence:.2f}"
+            run.steps.append(Step(best.target, "ok", step, 0.0))
+            if best.attempt.summary.text:
+                yield run.delta(best.attempt.summary.text)
+            run.finish(best.served_by, best.attempt.summary, best.confidence)
+            yield self._account(run, policy)
+            return
+        raise self._no_answer(run)
+
+    def _account(self, run: GenerateRun, policy: Policy) -> GenerateFinal:
+        """Record the answered generation (and log it when escalated to the hosted tier)."""
+        final = run.final
+        assert final is not None
+        name = run.route.fallback or (policy.hosted[0].name if policy.hosted else None)
+        equivalent = 0.0
+        if name is not None:
+            equivalent = hosted_call_cost(
+                policy.hosted_endpoint(name), run.prompt_tokens, final.completion_tokens
+            )
+        last_user = next((m.content for m in reversed(run.req.messages) if m.role == "user"), "")
+        accounting = self.core.accounting
+        accounting.record_generation(
+            run.req.request_id, last_user, final, equivalent, run.escalations, run.retractions
+        )
+        if run.escalations and final.served_by.tier == "hosted":
+            accounting.log_generation(
+                run.req.request_id, run.req.messages, final, run.drafts, run.escalations
+            )
+        return final
+
+    def _no_answer(self, run: GenerateRun) -> Exception:
+        """The error when no candidate answered."""
+        summary = "; ".join(f"{s.target}: {s.outcome} ({s.reason})" for s in run.steps) or "no candidates"
+        reasons = set(run.escalations)
+        if QUEUE_FULL in reasons and not reasons & {ERROR, LATENCY_BUDGET, FIRST_TOKEN_TIMEOUT}:
+            return Overloaded(f"every edge replica queue is full and no fallback answered: {summary}")
+        if self._clock() >= run.deadline or reasons & {LATENCY_BUDGET, FIRST_TOKEN_TIMEOUT}:
+            return DeadlineExceeded(f"latency budget exhausted before any target answered: {summary}")
+        return Unavailable(f"no target could answer: {summary}")
