@@ -14,9 +14,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from edgefleet.constants import CONTROLLER_NAME, DEFAULT_NAMESPACE, DEFAULT_REGISTRY, DEFAULT_ROUTER_ADDRESS
+from edgefleet.constants import (
+    CONTROLLER_NAME,
+    DEFAULT_NAMESPACE,
+    DEFAULT_REGISTRY,
+    DEFAULT_ROUTER_ADDRESS,
+    DEFAULT_ROUTER_HTTP_ADDRESS,
+)
 
-Task = Literal["classify", "embed"]
+Task = Literal["classify", "embed", "generate"]
 DeviceName = Literal["CPU", "GPU", "NPU"]
 
 
@@ -38,9 +44,13 @@ class CircuitConfig(Strict):
 
 
 class RouterConfig(Strict):
-    """The router's gRPC front door."""
+    """The router's front doors: gRPC, and the OpenAI-compatible HTTP API."""
 
     listen: str = DEFAULT_ROUTER_ADDRESS
+    http_listen: str | None = Field(
+        DEFAULT_ROUTER_HTTP_ADDRESS,
+        description="address (host:port) of the OpenAI-compatible HTTP front door; null turns it off",
+    )
     max_text_chars: int = Field(4096, ge=1)
     max_batch: int = Field(64, ge=1)
     default_timeout_ms: float = Field(3000.0, gt=0)
