@@ -45,7 +45,9 @@ def parse_listen(listen: str) -> tuple[str, int]:
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto IPPROTO_TCP (not 0): asyncio then sets TCP_NODELAY on accepted connections; without it
+    # every small response waits ~40 ms for a delayed ACK
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
@@ -92,7 +94,7 @@ class HttpFrontDoor:
             lifespan="on",
             log_level="warning",
             access_log=False,
-            timeout_graceful_shutdown=math.ceil(max(0.0, grace_s)),
+            timeout_graceful_shutdown=max(1, math.ceil(grace_s)),
             server_header=False,
         )
         self._server = _Uvicorn(config)
@@ -115,7 +117,8 @@ class HttpFrontDoor:
         self._server = self._task = None
         if server is not None and task is not None:
             if grace_s is not None:
-                server.config.timeout_graceful_shutdown = math.ceil(max(0.0, grace_s))  # whole seconds
+                # whole seconds, at least 1 (uvicorn logs an error when a 0 s wait "times out", even idle)
+                server.config.timeout_graceful_shutdown = max(1, math.ceil(grace_s))
             server.should_exit = True
             try:
                 await asyncio.wait_for(asyncio.shield(task), timeout=(grace_s or 0.0) + 5.0)

@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import shutil
+import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -240,6 +241,8 @@ async def test_stop_closes_the_port(fleet_state: FleetState) -> None:
         ScriptedPort(), lambda: ScriptedPort().policy and __import__("router.auth").auth.ApiKeys(None)
     )
     address = await door.start("127.0.0.1:0")
+    listener = door._socket
+    assert listener is not None and listener.proto == socket.IPPROTO_TCP  # => TCP_NODELAY per connection
     await door.stop(0)
     await door.stop(0)  # idempotent
     async with httpx.AsyncClient(timeout=2) as http:
