@@ -93,6 +93,11 @@ class RouterServer:
         """ "host:port" of the OpenAI-compatible front door ("" when it is off)."""
         return self.http.address if self.http is not None else ""
 
+    @property
+    def http_url(self) -> str:
+        """The front door's base URL for OpenAI clients, ``http://HOST:PORT/v1`` ("" when off)."""
+        return self.http.base_url if self.http is not None else ""
+
     async def start_http(self, listen: str) -> str:
         """Start the OpenAI-compatible front door on `listen`; returns its bound "host:port"."""
         front_door = HttpFrontDoor(EnginePort(self.engine), lambda: self.api_keys)
