@@ -58,6 +58,8 @@ def up(args: argparse.Namespace) -> int:
                 _stop_session(proc.pid, 30)
                 return 1
             print(f"fleet up (pid {proc.pid})\n  router: {state.router}\n  ray:    {state.ray_address}")
+            if state.http:
+                print(f"  openai: {state.http}  (OpenAI-compatible front door)")
             for name, url in state.hosted.items():
                 print(f"  hosted {name}: {url}")
             print(f"  log:    {log}\nstop with `edgefleet down`")
@@ -133,10 +135,12 @@ def status(args: argparse.Namespace) -> int:
         except grpc.RpcError as exc:
             print(f"router {address} unreachable: {exc.code().name}: {exc.details()}", file=sys.stderr)
             return 2
+    running = RunState.read()
+    http = running.http if running is not None and running.router == address else ""
     if args.json:
         print(json_format.MessageToJson(snap, preserving_proto_field_name=True))
     else:
-        render_snapshot(snap, address)
+        render_snapshot(snap, address, http=http)
     return 0
 
 

@@ -33,6 +33,7 @@ class RunState:
     router: str
     ray_address: str = ""
     hosted: dict[str, str] = field(default_factory=dict)
+    http: str = ""  # base URL of the router's OpenAI-compatible front door ("" when off)
     log: str = ""
     ready: bool = False
     error: str = ""
@@ -52,7 +53,8 @@ class RunState:
             data = json.loads(state_file().read_text())
         except (OSError, ValueError):
             return None
-        return RunState(**data)
+        known = set(RunState.__dataclass_fields__)
+        return RunState(**{k: v for k, v in data.items() if k in known})
 
     @staticmethod
     def clear() -> None:

@@ -8,10 +8,15 @@ from rich.table import Table
 from protos.edgefleet.v1 import fleet_pb2
 
 
-def render_snapshot(snap: fleet_pb2.FleetSnapshot, address: str, console: Console | None = None) -> None:
-    """Print the nodes, deployments, routes and traffic of `snap`."""
+def render_snapshot(
+    snap: fleet_pb2.FleetSnapshot, address: str, console: Console | None = None, *, http: str = ""
+) -> None:
+    """Print the nodes, deployments, routes and traffic of `snap` (`http`: the base URL of
+    the router's OpenAI-compatible front door, when known)."""
     console = console or Console()
     console.print(f"[bold]EdgeFleet[/] router {address}  snapshot v{snap.version}  policy {snap.policy_path}")
+    if http:
+        console.print(f"OpenAI-compatible API: {http}")
 
     nodes = Table(title="Nodes", title_justify="left")
     for col in ("node", "health", "devices", "labels", "cpu %", "mem %", "replicas"):

@@ -34,6 +34,7 @@ class RunningFleet:
     ray_address: str
     hosted_urls: dict[str, str] = field(default_factory=dict)
     router: Any = None
+    http_url: str = ""  # the OpenAI-compatible front door's base URL ("" when router.http_listen is null)
 
 
 def registry_path(policy: Policy, config: str | Path) -> Path:
@@ -107,10 +108,17 @@ async def running_fleet(config: str, *, ready_timeout: float = 300.0) -> AsyncIt
         source = RayFleetSource(controller)
         await source.start()
         stack.push_async_callback(source.aclose)
-        server = await serve(policy, source, tier.clients, policy.router.listen, policy_path=config)
+        server = await serve(
+            policy,
+            source,
+            tier.clients,
+            policy.router.listen,
+            policy_path=config,
+            http_listen=policy.router.http_listen,
+        )
         stack.push_async_callback(server.stop)
         urls = {name: s.base_url for name, s in tier.stand_ins.items()}
-        yield RunningFleet(policy, config, server.address, cluster.address, urls, server)
+        yield RunningFleet(policy, config, server.address, cluster.address, urls, server, server.http_url)
 
 
 def run_supervisor(config: str, *, ready_timeout: float = 300.0) -> int:
@@ -130,10 +138,12 @@ def run_supervisor(config: str, *, ready_timeout: float = 300.0) -> int:
                 state.router = fleet.router_address
                 state.ray_address = fleet.ray_address
                 state.hosted = fleet.hosted_urls
+                state.http = fleet.http_url
                 state.ready = True
                 state.write()
                 log.info("fleet ready in %.1fs; router %s", time.monotonic() - t0, fleet.router_address)
-                print(f"fleet ready: router {fleet.router_address} (Ctrl-C to stop)", flush=True)
+                front_door = f", OpenAI API {fleet.http_url}" if fleet.http_url else ""
+                print(f"fleet ready: router {fleet.router_address}{front_door} (Ctrl-C to stop)", flush=True)
                 await stop.wait()
                 log.info("stopping")
         except Exception as exc:  # start-up failure: record it for `edgefleet up --detach`

@@ -5,6 +5,9 @@ from __future__ import annotations
 DEFAULT_ROUTER_ADDRESS = "127.0.0.1:50051"
 """Where the router listens unless the policy says otherwise, and where clients look first."""
 
+DEFAULT_ROUTER_HTTP_ADDRESS = "127.0.0.1:8080"
+"""Where the router's OpenAI-compatible HTTP front door listens unless the policy says otherwise."""
+
 DEFAULT_NAMESPACE = "edgefleet"
 """The Ray namespace of the control plane."""
 

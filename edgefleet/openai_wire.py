@@ -1,9 +1,11 @@
-"""The OpenAI-compatible wire format: request bodies and response parsing.
+"""The OpenAI-compatible wire format, client side: request bodies and response parsing.
 
 Pure functions (no I/O) shared by :mod:`router.hosted.client` and tested on
 their own. Parsing failures raise :class:`WireError` with a message that says
 what was wrong with the server's answer; the client wraps it in a
-``TargetError`` naming the endpoint.
+``TargetError`` naming the endpoint. Chat completions: :func:`chat_request`,
+:func:`parse_chat_completion` and, for ``stream: true``, :func:`parse_chat_chunk` (one ``chat.completion.chunk``, the
+data of a server-sent event decoded by :mod:`edgefleet.sse`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from edgefleet.generation import ChatMessage, FinishReason, SamplingParams
 
 STAND_IN_FINGERPRINT = "edgefleet-stand-in"
 """``system_fingerprint`` of every answer from the offline stand-in server."""
@@ -189,3 +193,148 @@ def error_detail(body: Any) -> str:
         if isinstance(error, str):
             return error[:300]
     return ""
+
+
+# -- chat completions (generation) --------------------------------------------------------------
+
+SSE_DONE = "[DONE]"
+"""The data of the server-sent event that ends an OpenAI stream."""
+
+
+@dataclass(frozen=True)
+class ChatAnswer:
+    """The generated text of a (non-streamed) chat.completion body."""
+
+    text: str
+    finish_reason: FinishReason
+    logprobs: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class ChatChunk:
+    """One ``chat.completion.chunk`` of a stream: new text (may be empty), its token
+    log-probabilities, the finish reason (on the last choice chunk) and usage (on the usage
+    chunk, whose ``choices`` is empty)."""
+
+    text: str
+    logprobs: tuple[float, ...] = ()
+    finish_reason: FinishReason | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    model: str | None = None
+    system_fingerprint: str | None = None
+
+
+def chat_request(
+    model: str, messages: Sequence[ChatMessage], params: SamplingParams, *, stream: bool
+) -> dict[str, Any]:
+    """Body of ``POST /chat/completions`` for generation; when streaming, asks for a final usage
+    chunk (``stream_options.include_usage``)."""
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": m.role, "content": m.content} for m in messages],
+        "max_tokens": params.max_tokens,
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "stream": stream,
+    }
+    if params.stop:
+        body["stop"] = list(params.stop)
+    if params.seed is not None:
+        body["seed"] = params.seed
+    if params.logprobs:
+        body["logprobs"] = True
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def finish_reason_of(raw: Any) -> FinishReason:
+    """OpenAI's finish reason as ours: ``length`` stays, ``content_filter`` is an error, anything
+    else (``stop``, tool calls, unknown values) is a normal stop."""
+    if raw == "length":
+        return "length"
+    if raw == "content_filter":
+        return "error"
+    return "stop"
+
+
+def _token_logprobs(choice: dict[str, Any], where: str) -> tuple[float, ...]:
+    """Per-token log-probabilities of a choice (``logprobs.content[].logprob``), () when absent."""
+    block = choice.get("logprobs")
+    if block is None:
+        return ()
+    content = block.get("content") if isinstance(block, dict) else None
+    if content is None:
+        return ()
+    if not isinstance(content, list):
+        raise WireError(f"{where}.logprobs.content is not a list")
+    values = []
+    for item in content:
+        value = item.get("logprob") if isinstance(item, dict) else None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise WireError(f"{where}.logprobs.content holds an entry without a finite logprob")
+        values.append(min(0.0, float(value)))
+    return tuple(values)
+
+
+def _server_error(body: dict[str, Any]) -> None:
+    if body.get("error"):
+        raise WireError(f"server sent an error: {error_detail(body) or str(body['error'])[:300]}")
+
+
+def parse_chat_completion(body: Any) -> ChatAnswer:
+    """The answer of a chat.completion body (stream: false); WireError when malformed."""
+    if not isinstance(body, dict):
+        raise WireError("response is not a JSON object")
+    _server_error(body)
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise WireError("response has no choices")
+    message = choices[0].get("message")
+    if not isinstance(message, dict):
+        raise WireError("first choice has no message")
+    if message.get("refusal"):
+        raise WireError(f"model refused: {str(message['refusal'])[:200]}")
+    content = message.get("content")
+    if not isinstance(content, str):
+        raise WireError("message content is not a string")
+    return ChatAnswer(
+        content, finish_reason_of(choices[0].get("finish_reason")), _token_logprobs(choices[0], "choices[0]")
+    )
+
+
+def parse_chat_chunk(data: str) -> ChatChunk:
+    """One ``chat.completion.chunk`` from the data of a server-sent event; WireError when it is
+    not JSON, is an error object, or lacks ``choices``."""
+    try:
+        body = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise WireError(f"event is not valid JSON ({exc.msg}): {data[:120]!r}") from None
+    if not isinstance(body, dict):
+        raise WireError(f"event is not a JSON object: {data[:120]!r}")
+    _server_error(body)
+    choices = body.get("choices")
+    if not isinstance(choices, list):
+        raise WireError(f"chunk has no 'choices' list: {data[:120]!r}")
+    prompt, completion = usage_tokens(body)
+    model = body.get("model") if isinstance(body.get("model"), str) else None
+    fingerprint = body.get("system_fingerprint")
+    fingerprint = fingerprint if isinstance(fingerprint, str) else None
+    if not choices:  # the usage chunk
+        return ChatChunk("", (), None, prompt, completion, model, fingerprint)
+    choice = choices[0]
+    if not isinstance(choice, dict):
+        raise WireError("chunk choices[0] is not an object")
+    delta = choice.get("delta") or {}
+    if not isinstance(delta, dict):
+        raise WireError("chunk choices[0].delta is not an object")
+    if delta.get("refusal"):
+        raise WireError(f"model refused: {str(delta['refusal'])[:200]}")
+    text = delta.get("content") or ""
+    if not isinstance(text, str):
+        raise WireError("chunk choices[0].delta.content is not a string")
+    raw_finish = choice.get("finish_reason")
+    finish = finish_reason_of(raw_finish) if raw_finish is not None else None
+    logprobs = _token_logprobs(choice, "chunk choices[0]")
+    return ChatChunk(text, logprobs, finish, prompt, completion, model, fingerprint)

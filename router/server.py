@@ -1,5 +1,6 @@
-"""The router's gRPC server: Router + Fleet services, grpc health checking, server
-reflection and graceful shutdown."""
+"""The router's servers: gRPC (Router + Fleet services, grpc health checking, server reflection)
+and, when asked, the OpenAI-compatible HTTP front door (:mod:`router.http`) in the same process
+and event loop; graceful shutdown of both."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from router.edge_client import EdgeClient
 from router.engine import RouterEngine
 from router.fleet_servicer import FleetServicer
 from router.fleet_source import FleetSource
+from router.http.port import EnginePort
+from router.http.server import HttpFrontDoor
 from router.servicer import RouterServicer
 
 log = logging.getLogger(__name__)
@@ -29,7 +32,8 @@ FLEET_SERVICE = fleet_pb2.DESCRIPTOR.services_by_name["Fleet"].full_name
 
 
 class RouterServer:
-    """A running router: `port`, `engine`, `reload_policy()`, `stop()`."""
+    """A running router: `port`, `engine`, `http` (the front door, when started), `reload_policy()`,
+    `stop()`."""
 
     def __init__(
         self,
@@ -54,6 +58,7 @@ class RouterServer:
         self.server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         self.port = 0
         self.address = ""
+        self.http: HttpFrontDoor | None = None
 
     @property
     def policy(self) -> Policy:
@@ -86,6 +91,23 @@ class RouterServer:
     def _policy_info(self) -> tuple[str, str]:
         return (str(self.policy_path) if self.policy_path else "", self._policy_sha)
 
+    @property
+    def http_address(self) -> str:
+        """ "host:port" of the OpenAI-compatible front door ("" when it is off)."""
+        return self.http.address if self.http is not None else ""
+
+    @property
+    def http_url(self) -> str:
+        """The front door's base URL for OpenAI clients, ``http://HOST:PORT/v1`` ("" when off)."""
+        return self.http.base_url if self.http is not None else ""
+
+    async def start_http(self, listen: str) -> str:
+        """Start the OpenAI-compatible front door on `listen`; returns its bound "host:port"."""
+        front_door = HttpFrontDoor(EnginePort(self.engine), lambda: self.api_keys)
+        address = await front_door.start(listen)
+        self.http = front_door
+        return address
+
     async def start(self, listen: str) -> int:
         """Bind `listen` ("host:port", port 0 = any) and start serving; returns the port."""
         router_pb2_grpc.add_RouterServicer_to_server(
@@ -112,6 +134,9 @@ class RouterServer:
 
     async def stop(self, grace: float | None = 2.0) -> None:
         """Graceful shutdown: NOT_SERVING, finish in-flight calls within `grace`, close channels."""
+        if self.http is not None:
+            await self.http.stop(grace)
+            self.http = None
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         await self.edge.aclose()
@@ -131,11 +156,20 @@ async def serve(
     edge: EdgeCaller | None = None,
     policy_path: str | Path | None = None,
     generator: EdgeGenerator | None = None,
+    http_listen: str | None = None,
 ) -> RouterServer:
-    """Start a router on `listen`; the returned server's `port` is the bound port.
-    The caller owns `fleet` and the hosted clients (close them after `stop()`)."""
+    """Start a router on `listen`, and its OpenAI-compatible front door on `http_listen` (None: no
+    front door; `edgefleet up` passes the policy's ``router.http_listen``); the returned server's
+    `port` is the bound gRPC port, `http_address` the front door's. The caller owns `fleet` and the
+    hosted clients (close them after `stop()`)."""
     server = RouterServer(policy, fleet, hosted, edge=edge, policy_path=policy_path, generator=generator)
     await server.start(listen)
+    if http_listen is not None:
+        try:
+            await server.start_http(http_listen)
+        except BaseException:
+            await server.stop(0)
+            raise
     return server
 
 

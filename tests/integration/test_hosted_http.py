@@ -143,10 +143,15 @@ def test_raw_http_validation_and_labels(fake_standin: StandInServer) -> None:
         assert http.post("/completions", json={}).status_code == 404
         assert http.get("/nowhere").status_code == 404
         assert http.delete("/models").status_code == 405
-        plain = http.post(
-            "/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "rain?"}]}
+        plain = http.post(  # free text (no response_format) is generation: test_standin_llm.py
+            "/chat/completions",
+            json={
+                "model": "m",
+                "messages": [{"role": "user", "content": "rain?"}],
+                "response_format": {"type": "json_object"},
+            },
         )
-        assert plain.json()["choices"][0]["message"]["content"].startswith("weather")
+        assert json.loads(plain.json()["choices"][0]["message"]["content"])["label"] == "weather"
         assert plain.json()["system_fingerprint"] == "edgefleet-stand-in"
 
 
