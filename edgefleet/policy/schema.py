@@ -14,7 +14,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from edgefleet.constants import CONTROLLER_NAME, DEFAULT_NAMESPACE, DEFAULT_REGISTRY, DEFAULT_ROUTER_ADDRESS
+from edgefleet.constants import (
+    CONTROLLER_NAME,
+    DEFAULT_NAMESPACE,
+    DEFAULT_REGISTRY,
+    DEFAULT_ROUTER_ADDRESS,
+    InferencePrecision,
+)
 
 Task = Literal["classify", "embed"]
 DeviceName = Literal["CPU", "GPU", "NPU"]
@@ -102,6 +108,12 @@ class DeploymentConfig(Strict):
     selector: dict[str, str] = Field(default_factory=dict, description="node labels that must match")
     price_per_call_usd: float = Field(0.0, ge=0)
     max_queue: int = Field(64, ge=1, description="outstanding requests per replica")
+    precision: InferencePrecision = Field(
+        "auto",
+        description="inference precision (OpenVINO INFERENCE_PRECISION_HINT): auto = the device's default "
+        "(bf16 on CPUs with AVX-512 BF16 or AMX, else f32), f32, or bf16 (f32 where the CPU has no BF16, "
+        "with the reason in the replica's detail)",
+    )
 
 
 class StandInConfig(Strict):
