@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from protos.edgefleet.v1 import fleet_pb2
 
@@ -13,8 +14,9 @@ def render_snapshot(snap: fleet_pb2.FleetSnapshot, address: str, console: Consol
     console = console or Console()
     console.print(f"[bold]EdgeFleet[/] router {address}  snapshot v{snap.version}  policy {snap.policy_path}")
 
+    isa_of = {r.node_id: " ".join(r.isa) for d in snap.deployments for r in d.replicas if r.isa}
     nodes = Table(title="Nodes", title_justify="left")
-    for col in ("node", "health", "devices", "labels", "cpu %", "mem %", "replicas"):
+    for col in ("node", "health", "devices", "isa", "labels", "cpu %", "mem %", "replicas"):
         nodes.add_column(col)
     for n in snap.nodes:
         devices = ", ".join(d.name + (" (sim)" if d.simulated else "") for d in n.devices)
@@ -25,6 +27,7 @@ def render_snapshot(snap: fleet_pb2.FleetSnapshot, address: str, console: Consol
             n.name,
             n.health,
             devices,
+            isa_of.get(n.node_id, "-"),
             labels,
             f"{n.cpu_percent:.0f}",
             f"{n.memory_percent:.0f}",
@@ -33,12 +36,20 @@ def render_snapshot(snap: fleet_pb2.FleetSnapshot, address: str, console: Consol
     console.print(nodes)
 
     deps = Table(title="Deployments", title_justify="left")
-    for col in ("deployment", "model", "version", "precision", "ready/desired", "replicas (node/device)"):
+    columns = ("deployment", "model", "version", "precision", "precision policy", "ready/desired")
+    for col in (*columns, "replicas (node/device inference-precision:state)"):
         deps.add_column(col)
     for d in snap.deployments:
-        where = ", ".join(f"{r.node_name}/{r.device}:{r.state}" for r in d.replicas)
-        deps.add_row(d.name, d.model, d.version, d.precision, f"{d.ready}/{d.desired}", where)
+        where = ", ".join(
+            f"{r.node_name}/{r.device} {r.inference_precision or '?'}:{r.state}" for r in d.replicas
+        )
+        policy = d.precision_policy or "auto"
+        deps.add_row(d.name, d.model, d.version, d.precision, policy, f"{d.ready}/{d.desired}", where)
     console.print(deps)
+    for d in snap.deployments:
+        for r in d.replicas:
+            if r.detail:
+                console.print(Text.assemble((r.replica_id, "yellow"), f": {r.detail}"))
 
     routes = Table(title="Routes", title_justify="left")
     for col in ("route", "task", "domains", "candidates", "min conf"):
