@@ -14,7 +14,8 @@ from tui.memory_client import MemoryFleetClient
 
 DEMO_EPOCH_MS = 1_767_225_600_000.0  # 2026-01-01 00:00:00 UTC: fixed so screenshots are stable
 
-_NODES = (  # node id, name, [(device, full name, simulated)], labels, CPU ISA features
+_NodeSpec = tuple[str, str, list[tuple[str, str, bool]], dict[str, str], list[str]]
+_NODES: tuple[_NodeSpec, ...] = (  # node id, name, [(device, full name, simulated)], labels, CPU ISA
     (
         "n-head",
         "edge-head",

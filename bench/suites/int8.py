@@ -151,7 +151,7 @@ def run(ctx: Any) -> dict[str, Any]:
             "accuracy": _accuracy(model, texts, gold),
             "size_mb": round(sum(p.stat().st_size for p in folders[v].iterdir() if p.is_file()) / 1e6, 2),
         }
-    bf16 = {
+    bf16: dict[str, dict[str, Any]] = {
         v: {
             "precision": precision[v],
             "inference_precision": model.inference_precision,
