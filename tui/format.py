@@ -139,9 +139,9 @@ def isa_summary(isa: Sequence[str]) -> str:
 
 def precision_text(inference: str, policy: str) -> Text:
     """A replica's inference precision: yellow when it is not what the deployment's policy asked for
-    (e.g. bf16 asked on a CPU without BF16), bold for bf16/f16; '?' until the replica reports it."""
+    (e.g. bf16 asked on a CPU without BF16), bold for bf16/f16; empty until the replica reports it."""
     if not inference:
-        return Text("?", style="dim")
+        return Text("")
     if policy not in ("", "auto") and inference != policy:
         return Text(inference, style="yellow")
     return Text(inference, style="bold" if inference in ("bf16", "f16") else "")

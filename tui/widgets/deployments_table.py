@@ -77,10 +77,7 @@ class DeploymentsTable(FleetTable):
                             fmt.ms(stats.p95_ms),
                             _error_text(stats.error_rate),
                             str(stats.queue_depth),
-                            Text.assemble(
-                                f"{replica.node_name} · {replica.device} ",
-                                fmt.precision_text(replica.inference_precision, dep.precision_policy),
-                            ),
+                            _where_text(replica, dep.precision_policy),
                         ],
                     )
                 )
@@ -98,6 +95,14 @@ def model_version(dep: fleet_pb2.Deployment) -> str:
     """'v3' when the model is named like the deployment, else 'model:v3'."""
     version = f"v{dep.version}" if dep.version[:1].isdigit() else dep.version
     return version if dep.model in ("", dep.name) else f"{dep.model}:{version}"
+
+
+def _where_text(replica: fleet_pb2.Replica, policy: str) -> Text:
+    """'store-1 · CPU bf16': node, device and (once reported) the inference precision."""
+    where = Text(f"{replica.node_name} · {replica.device}")
+    if replica.inference_precision:
+        where.append_text(Text(" ") + fmt.precision_text(replica.inference_precision, policy))
+    return where
 
 
 def _version_text(dep: fleet_pb2.Deployment) -> Text:
