@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from protos.edgefleet.v1 import fleet_pb2
+from tui.format import isa_summary
 
 
 def render_snapshot(snap: fleet_pb2.FleetSnapshot, address: str, console: Console | None = None) -> None:
@@ -14,9 +15,10 @@ def render_snapshot(snap: fleet_pb2.FleetSnapshot, address: str, console: Consol
     console = console or Console()
     console.print(f"[bold]EdgeFleet[/] router {address}  snapshot v{snap.version}  policy {snap.policy_path}")
 
-    isa_of = {r.node_id: " ".join(r.isa) for d in snap.deployments for r in d.replicas if r.isa}
+    isa_of = {r.node_id: isa_summary(r.isa) for d in snap.deployments for r in d.replicas if r.isa}
     nodes = Table(title="Nodes", title_justify="left")
-    for col in ("node", "health", "devices", "isa", "labels", "cpu %", "mem %", "replicas"):
+    nodes.add_column("node", no_wrap=True)
+    for col in ("health", "devices", "labels", "cpu %", "mem %", "replicas", "cpu isa"):
         nodes.add_column(col)
     for n in snap.nodes:
         devices = ", ".join(d.name + (" (sim)" if d.simulated else "") for d in n.devices)
@@ -27,24 +29,24 @@ def render_snapshot(snap: fleet_pb2.FleetSnapshot, address: str, console: Consol
             n.name,
             n.health,
             devices,
-            isa_of.get(n.node_id, "-"),
             labels,
             f"{n.cpu_percent:.0f}",
             f"{n.memory_percent:.0f}",
             str(len(n.replicas)),
+            isa_of.get(n.node_id, "-"),
         )
     console.print(nodes)
 
     deps = Table(title="Deployments", title_justify="left")
-    columns = ("deployment", "model", "version", "precision", "precision policy", "ready/desired")
-    for col in (*columns, "replicas (node/device inference-precision:state)"):
+    columns = ("deployment", "model", "version", "precision (model/policy)", "ready/desired")
+    for col in (*columns, "replicas (node/device inference:state)"):
         deps.add_column(col)
     for d in snap.deployments:
         where = ", ".join(
             f"{r.node_name}/{r.device} {r.inference_precision or '?'}:{r.state}" for r in d.replicas
         )
-        policy = d.precision_policy or "auto"
-        deps.add_row(d.name, d.model, d.version, d.precision, policy, f"{d.ready}/{d.desired}", where)
+        precision = f"{d.precision}/{d.precision_policy or 'auto'}"
+        deps.add_row(d.name, d.model, d.version, precision, f"{d.ready}/{d.desired}", where)
     console.print(deps)
     for d in snap.deployments:
         for r in d.replicas:
