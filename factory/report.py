@@ -280,8 +280,9 @@ def markdown(report: EvalReport) -> str:
     ]
     for m in report.models:
         lines.append(
-            f"| {m.name} | {m.version} | {'yes' if m.latest else ''} | {m.precision} | {m.featurizer} | {m.benchmark} "
-            f"| {_f(m.accuracy)} | {_f(m.domain_accuracy)} | {_f(m.oos_recall)} | {_f(m.oos_recall_at_threshold)} "
+            f"| {m.name} | {m.version} | {'yes' if m.latest else ''} | {m.precision} | {m.featurizer} "
+            f"| {m.benchmark} | {_f(m.accuracy)} | {_f(m.domain_accuracy)} | {_f(m.oos_recall)} "
+            f"| {_f(m.oos_recall_at_threshold)} "
             f"| {_f(m.latency_ms_p50, 2)} | {m.size_mb:.1f} |" + (f" error: {m.error}" if m.error else "")
         )
     per_domain = [m for m in report.models if m.benchmark == "clinc150-intents" and m.per_domain]
@@ -381,8 +382,8 @@ def plot(report: EvalReport, path: Path) -> None:
     ax.set_xlabel("batch-1 p50 latency, ms (log)")
     ax.set_ylabel("accuracy on the model's benchmark")
     ax.set_title(
-        "EdgeFleet models: accuracy vs latency at f32 inference (blue FP32, red INT8, orange INT8 weights,"
-        " green hashed; x: bf16 inference)"
+        "EdgeFleet models: accuracy vs latency at f32 inference\n"
+        "(blue FP32, red INT8, orange INT8 weights, green hashed; x: the same model at bf16)"
     )
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
