@@ -27,11 +27,23 @@ def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8")
+SIMD_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx512_bf16",
+    "amx_bf16",
+    "amx_int8",
+)
 
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
-    """The SIMD flags that decide FP32/INT8 speed (VNNI/AMX accelerate INT8), as /proc/cpuinfo lists them."""
+    """The SIMD flags that decide FP32/INT8/bf16 speed (VNNI/AMX accelerate INT8, AVX-512 BF16/AMX bf16),
+    as /proc/cpuinfo lists them."""
     try:
         for line in cpuinfo.read_text(errors="replace").splitlines():
             key, _, value = line.partition(":")
@@ -98,10 +110,13 @@ def load_average() -> list[float]:
 
 
 def describe_machine() -> dict[str, Any]:
-    """Everything recorded about the machine in results.json."""
+    """Everything recorded about the machine in results.json (``isa``: see fleet.serving.cpu)."""
+    from fleet.serving.cpu import cpu_isa
+
     return {
         "cpu_model": cpu_model(),
         "cores": usable_cores(),
+        "isa": list(cpu_isa()),
         "cpu_flags": cpu_flags(),
         "openvino_cpu_capabilities": openvino_cpu_capabilities(),
         "logical_cpus": os.cpu_count() or 1,

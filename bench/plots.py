@@ -138,14 +138,18 @@ def scale_plot(suite: dict[str, Any], out_dir: Path) -> list[str]:
 
 
 def int8_plot(suite: dict[str, Any], out_dir: Path) -> list[str]:
-    """FP32 vs INT8: batch-1 p50 latency and throughput."""
+    """FP32 vs INT8: batch-1 p50 latency (f32, and bf16 where measured) and throughput."""
     models = suite["models"]
     names = list(models)
+    bf16 = suite.get("bf16_models") or {}
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.8))
     ax1.bar(
-        names, [models[n]["latency"]["p50_ms"] for n in names], color=["tab:blue", "tab:orange"][: len(names)]
+        [*names, *(f"{n}\nbf16" for n in bf16)],
+        [models[n]["latency"]["p50_ms"] for n in names] + [bf16[n]["latency"]["p50_ms"] for n in bf16],
+        color=[("tab:blue", "tab:orange")[i % 2] for i in range(len(names))] + ["tab:purple"] * len(bf16),
     )
     ax1.set_ylabel("batch-1 p50 (ms)")
+    ax1.tick_params(axis="x", labelsize=7)
     ax2.bar(
         names, [models[n]["throughput_tps"] for n in names], color=["tab:blue", "tab:orange"][: len(names)]
     )

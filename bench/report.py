@@ -17,8 +17,10 @@ HEADLINES: list[tuple[str, str, str]] = [
     ("routing.accuracy_ratio_vs_hosted", "accuracy, default policy / all-hosted", "goal >= 0.99"),
     ("routing.cost_ratio_vs_hosted", "cost, default policy / all-hosted", "goal <= 0.10"),
     ("routing.escalated_share", "share of requests escalated to hosted", ""),
-    ("int8.speedup", "INT8 / FP32 speed-up (batch-1 p50)", ""),
-    ("int8.accuracy_delta", "INT8 - FP32 accuracy", ""),
+    ("int8.speedup", "INT8 / FP32 speed-up (batch-1 p50, f32 inference)", ""),
+    ("int8.accuracy_delta", "INT8 - FP32 accuracy (f32 inference)", ""),
+    ("int8.bf16_speedup", "bf16 / f32 inference speed-up, FP32 model (batch-1 p50)", "CPUs with BF16 only"),
+    ("int8.bf16_accuracy_delta", "bf16 - f32 inference accuracy, FP32 model", "CPUs with BF16 only"),
 ]
 
 
@@ -96,7 +98,8 @@ def _header(results: dict[str, Any]) -> str:
         f"- run: {meta.get('started_utc', '?')}, {fmt(meta.get('duration_s'))} s, "
         f"suites: {', '.join(meta.get('suites', []))}; command: `{meta.get('command', '')}`\n"
         f"- machine: {machine.get('cpu_model', '?')}, {machine.get('cores', '?')} cores, "
-        f"{fmt(machine.get('memory_gib'))} GiB, SIMD {' '.join(machine.get('cpu_flags', []))}, OpenVINO CPU "
+        f"{fmt(machine.get('memory_gib'))} GiB, ISA {' '.join(machine.get('isa', [])) or '?'} "
+        f"(flags {' '.join(machine.get('cpu_flags', []))}), OpenVINO CPU "
         f"{' '.join(machine.get('openvino_cpu_capabilities', []))}; load average at start "
         f"{machine.get('load_average_at_start', [])}\n"
         f"- versions: {ver}\n"

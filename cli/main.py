@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     me = msub.add_parser("eval", help="evaluate every model; write JSON, markdown and a PNG plot")
     me.add_argument("--registry", default=".edgefleet/models")
     me.add_argument("--out", help="report folder (default: REGISTRY/report)")
+    me.add_argument(
+        "--no-bf16",
+        action="store_true",
+        help="f32 only: skip the bf16 measurement of the MiniLM models (done where the CPU has BF16)",
+    )
     md = msub.add_parser("distill", help="retrain the students with escalated requests")
     md.add_argument("--from-log", required=True)
     md.add_argument("--registry", default=".edgefleet/models")

@@ -33,7 +33,12 @@ def eval(args: argparse.Namespace) -> int:
     from fleet.errors import ModelLoadError
 
     try:
-        report = evaluate_registry(Path(args.registry), Path(args.out) if args.out else None, progress=True)
+        report = evaluate_registry(
+            Path(args.registry),
+            Path(args.out) if args.out else None,
+            progress=True,
+            bf16=False if args.no_bf16 else None,
+        )
     except ModelLoadError as exc:
         console.print(f"[red]{exc}[/]")
         return 1

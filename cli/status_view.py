@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from protos.edgefleet.v1 import fleet_pb2
+from tui.format import isa_summary
 
 
 def render_snapshot(
@@ -18,8 +20,10 @@ def render_snapshot(
     if http:
         console.print(f"OpenAI-compatible API: {http}")
 
+    isa_of = {r.node_id: isa_summary(r.isa) for d in snap.deployments for r in d.replicas if r.isa}
     nodes = Table(title="Nodes", title_justify="left")
-    for col in ("node", "health", "devices", "labels", "cpu %", "mem %", "replicas"):
+    nodes.add_column("node", no_wrap=True)
+    for col in ("health", "devices", "labels", "cpu %", "mem %", "replicas", "cpu isa"):
         nodes.add_column(col)
     for n in snap.nodes:
         devices = ", ".join(d.name + (" (sim)" if d.simulated else "") for d in n.devices)
@@ -34,23 +38,36 @@ def render_snapshot(
             f"{n.cpu_percent:.0f}",
             f"{n.memory_percent:.0f}",
             str(len(n.replicas)),
+            isa_of.get(n.node_id, "-"),
         )
     console.print(nodes)
 
     deps = Table(title="Deployments", title_justify="left")
-    for col in ("deployment", "model", "version", "precision", "ready/desired", "replicas (node/device)"):
+    columns = ("deployment", "model", "version", "precision (model/policy)", "ready/desired")
+    for col in (*columns, "replicas (node/device inference:state)"):
         deps.add_column(col)
     for d in snap.deployments:
-        where = ", ".join(f"{r.node_name}/{r.device}:{r.state}" for r in d.replicas)
-        deps.add_row(d.name, d.model, d.version, d.precision, f"{d.ready}/{d.desired}", where)
+        where = ", ".join(
+            f"{r.node_name}/{r.device} {r.inference_precision or '?'}:{r.state}" for r in d.replicas
+        )
+        precision = f"{d.precision}/{d.precision_policy or 'auto'}"
+        deps.add_row(d.name, d.model, d.version, precision, f"{d.ready}/{d.desired}", where)
     console.print(deps)
+    for d in snap.deployments:
+        for r in d.replicas:
+            if r.detail:
+                console.print(Text.assemble((r.replica_id, "yellow"), f": {r.detail}"))
 
     routes = Table(title="Routes", title_justify="left")
     for col in ("route", "task", "domains", "candidates", "min conf"):
         routes.add_column(col)
-    for r in snap.routes:
+    for route in snap.routes:
         routes.add_row(
-            r.name, r.task, ", ".join(r.domains), ", ".join(r.candidates), f"{r.min_confidence:.2f}"
+            route.name,
+            route.task,
+            ", ".join(route.domains),
+            ", ".join(route.candidates),
+            f"{route.min_confidence:.2f}",
         )
     console.print(routes)
 

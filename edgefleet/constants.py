@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 DEFAULT_ROUTER_ADDRESS = "127.0.0.1:50051"
 """Where the router listens unless the policy says otherwise, and where clients look first."""
 
@@ -19,3 +21,9 @@ DEFAULT_REGISTRY = ".edgefleet/models"
 
 API_KEY_ENV = "EDGEFLEET_API_KEY"
 """The environment variable the CLI and the dashboard read an API key from."""
+
+InferencePrecision = Literal["auto", "f32", "bf16"]
+"""A deployment's inference precision (OpenVINO's INFERENCE_PRECISION_HINT; auto: the device default)."""
+
+INFERENCE_PRECISIONS: tuple[str, ...] = get_args(InferencePrecision)
+"""The values of :data:`InferencePrecision`, in order."""

@@ -61,7 +61,12 @@ class NodeState:
 
 @dataclass
 class ReplicaState:
-    """One replica of a deployment; `address` is its KServe v2 gRPC endpoint ``host:port``."""
+    """One replica of a deployment; `address` is its KServe v2 gRPC endpoint ``host:port``.
+
+    `precision` is the model's (manifest) precision, e.g. ``INT8``; `inference_precision` the one
+    OpenVINO really computes in on the replica (``f32``, ``bf16``...; empty until it is loaded);
+    `isa` the ISA features of its node's CPU (``AVX2``, ``AVX512``, ``VNNI``, ``AMX``, ``BF16``).
+    """
 
     replica_id: str
     deployment: str
@@ -73,7 +78,9 @@ class ReplicaState:
     model: str = ""
     version: str = ""
     precision: str = ""
-    detail: str = ""  # e.g. device fallback reason or the last health error
+    detail: str = ""  # e.g. device or precision fallback reason, or the last health error
+    inference_precision: str = ""
+    isa: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -92,6 +99,7 @@ class DeploymentState:
     labels: list[str] = field(default_factory=list)
     error: str = ""  # why it cannot be (fully) served, e.g. a PlacementError
     context_length: int = 0  # generative models: context window in tokens (from the manifest); 0 = unknown
+    precision_policy: str = "auto"  # the deployment's `precision` setting: auto, f32 or bf16
 
 
 @dataclass

@@ -60,11 +60,17 @@ def tokenizer_json_bytes(source_dir: Path, max_len: int = MAX_LEN) -> bytes:
 
 
 class EncoderRunner:
-    """A compiled encoder (optionally with a head) plus the wordpiece featuriser, for batch work."""
+    """A compiled encoder (optionally with a head) plus the wordpiece featuriser, for batch work.
 
-    def __init__(self, model: ov.Model, tokenizer_json: bytes, *, threads: int | None = None) -> None:
+    It computes in f32 unless told otherwise (``precision``): the heads are trained on its
+    embeddings and the build checks them against numpy, so they must not depend on whether the
+    CPU has BF16 (OpenVINO's CPU default then is bf16)."""
+
+    def __init__(
+        self, model: ov.Model, tokenizer_json: bytes, *, threads: int | None = None, precision: str = "f32"
+    ) -> None:
         core = ov.Core()
-        config: dict[str, Any] = {"PERFORMANCE_HINT": "THROUGHPUT"}
+        config: dict[str, Any] = {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": precision}
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
         self._compiled = core.compile_model(model, "CPU", config)

@@ -6,9 +6,14 @@ so the figures include featurisation. Which benchmark applies is read from the m
 accuracy; one domain's intents -> accuracy on that domain's test texts; Banking77's categories ->
 its carved test split; embed models -> nearest-centroid intent accuracy. Models with an ``oos``
 label are also scored on ``oos_test`` (argmax ``oos``, and max-probability below the manifest's
-``oos_threshold``). Accuracy results are cached by the model's file hashes; latency (batch 1, p50)
-is always measured, interleaved across all models in rounds so that load on the machine hits all
-models alike.
+``oos_threshold``). Accuracy results are cached by the model's file hashes and the inference
+precision; latency (batch 1, p50) is always measured, interleaved across all models in rounds so
+that load on the machine hits all models alike.
+
+Every model is scored at f32 inference precision (pinned: OpenVINO's CPU default is bf16 on CPUs
+with BF16, which would make the figures depend on the machine). On a CPU with BF16 the wordpiece
+(MiniLM FP32 and INT8) models are also scored and timed at bf16, in the same run
+(``bf16_accuracy``, ``bf16_latency_ms_p50``).
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from factory.data import OOS_LABEL, Clinc150, Splits, per_label
 from fleet.models.manifest import Manifest, load_bundle
 from fleet.serving.runtime import TextModel
 
-EVAL_VERSION = "eval-1"
+EVAL_VERSION = "eval-2"  # eval-1 scored at OpenVINO's default precision (bf16 on BF16 CPUs)
 BATCH = 64
+BASELINE_PRECISION = "f32"
 
 
 @dataclass
@@ -53,6 +59,9 @@ class ModelEval:
     size_mb: float = 0.0
     n_test: int = 0
     error: str | None = None
+    inference_precision: str = BASELINE_PRECISION
+    bf16_accuracy: float | None = None
+    bf16_latency_ms_p50: float | None = None
 
     @property
     def ref(self) -> str:
@@ -105,28 +114,36 @@ class Evaluator:
         self.test = per_label(clinc.test, limit)
         self.oos_test = clinc.oos_test[: (limit * 20) if limit else None]
 
-    def _cache_path(self, manifest: Manifest, benchmark: str) -> Path | None:
+    def _cache_path(self, manifest: Manifest, benchmark: str, precision: str) -> Path | None:
         if self.cache is None:
             return None
         key = art.content_key(
-            EVAL_VERSION, manifest.files, manifest.labels, manifest.metrics, benchmark, self.limit
+            EVAL_VERSION, manifest.files, manifest.labels, manifest.metrics, benchmark, self.limit, precision
         )
         return self.cache / "eval" / f"{key[:32]}.json"
 
-    def score(self, result: ModelEval, manifest: Manifest, model: TextModel) -> None:
-        """Fill the accuracy fields of ``result`` (from cache when the model files are unchanged)."""
-        path = self._cache_path(manifest, result.benchmark)
+    def scores(self, manifest: Manifest, model: TextModel, benchmark: str) -> dict[str, Any]:
+        """The accuracy figures of ``model`` (from cache when the model files and its inference
+        precision are unchanged)."""
+        path = self._cache_path(manifest, benchmark, model.inference_precision)
         if path is not None and path.is_file():
-            cached = json.loads(path.read_text(encoding="utf-8"))
-            for key, value in cached.items():
-                setattr(result, key, value)
-            return
-        scored = self._score(manifest, model, result.benchmark)
-        for key, value in scored.items():
-            setattr(result, key, value)
+            cached: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            return cached
+        scored = self._score(manifest, model, benchmark)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(scored), encoding="utf-8")
+        return scored
+
+    def score(self, result: ModelEval, manifest: Manifest, model: TextModel) -> None:
+        """Fill the accuracy fields of ``result`` (and its ``inference_precision``)."""
+        for key, value in self.scores(manifest, model, result.benchmark).items():
+            setattr(result, key, value)
+        result.inference_precision = model.inference_precision
+
+    def score_bf16(self, result: ModelEval, manifest: Manifest, model: TextModel) -> None:
+        """Fill ``result.bf16_accuracy`` from ``model`` compiled at bf16."""
+        result.bf16_accuracy = self.scores(manifest, model, result.benchmark).get("accuracy")
 
     def _score(self, manifest: Manifest, model: TextModel, benchmark: str) -> dict[str, Any]:
         clinc = self.clinc
@@ -242,6 +259,11 @@ def describe(folder: Path, latest: bool, manifest: Manifest, benchmark: str) -> 
     )
 
 
-def load_model(folder: Path) -> TextModel:
-    """Load a version folder the way a replica does."""
-    return TextModel.load(load_bundle(folder), ("CPU",))
+def load_model(folder: Path, precision: str = BASELINE_PRECISION) -> TextModel:
+    """Load a version folder the way a replica does, at ``precision`` (default f32)."""
+    return TextModel.load(load_bundle(folder), ("CPU",), precision=precision)
+
+
+def measures_bf16(manifest: Manifest) -> bool:
+    """True for the models also measured at bf16 where the CPU has it: the wordpiece (MiniLM) ones."""
+    return manifest.featurizer.get("kind") == "wordpiece"

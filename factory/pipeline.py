@@ -28,6 +28,7 @@ from factory.evaluate import (
     describe,
     load_model,
     measure_latency,
+    measures_bf16,
     version_dirs,
 )
 from factory.flywheel import (
@@ -46,7 +47,7 @@ from factory.students import fit_student, student_datasets, write_student
 from fleet.errors import ModelLoadError
 from fleet.models.manifest import Manifest
 from fleet.models.registry import unique_version
-from fleet.serving.runtime import TextModel
+from fleet.serving.runtime import TextModel, device_supports_bf16
 
 __all__ = [
     "BuildConfig",
@@ -84,10 +85,13 @@ def evaluate_registry(
     latency_rounds: int = 5,
     progress: bool = False,
     names: Sequence[str] | None = None,
+    bf16: bool | None = None,
 ) -> EvalReport:
     """Score and time every model version in ``registry``; write eval.json/.md/.png into ``out``
     (default ``registry/report``). ``limit`` caps test examples per label (quick runs); ``names``
-    restricts the run to those models (all versions of each)."""
+    restricts the run to those models (all versions of each). Figures are at f32 inference
+    precision; ``bf16`` (default: where the CPU has BF16) also scores and times the wordpiece
+    models at bf16, side by side."""
     registry = Path(registry)
     if not registry.is_dir():
         raise ModelLoadError(f"registry {registry} does not exist; run `edgefleet models build` first")
@@ -97,6 +101,8 @@ def evaluate_registry(
     except DataError:
         banking = None
     evaluator = Evaluator(clinc, banking, art.cache_dir(registry), limit)
+    cpu_bf16 = device_supports_bf16("CPU")
+    bf16 = cpu_bf16 if bf16 is None else bf16 and cpu_bf16
     results: list[ModelEval] = []
     loaded: dict[str, TextModel] = {}
     dirs = [(d, latest) for d, latest in version_dirs(registry) if names is None or d.parent.name in names]
@@ -119,19 +125,28 @@ def evaluate_registry(
                 model = load_model(folder)
                 evaluator.score(result, manifest, model)
                 loaded[result.ref] = model
+                if bf16 and measures_bf16(manifest):
+                    model_bf16 = load_model(folder, "bf16")
+                    evaluator.score_bf16(result, manifest, model_bf16)
+                    loaded[f"{result.ref}@bf16"] = model_bf16
             except (ModelLoadError, ValueError) as exc:
                 result.error = str(exc)
             results.append(result)
             advance(1)
     texts = [t for t, _ in clinc.test[::37]]
     for ref, p50 in measure_latency(loaded, texts, rounds=latency_rounds).items():
-        next(r for r in results if r.ref == ref).latency_ms_p50 = round(p50, 3)
+        name, _, at = ref.partition("@")
+        result = next(r for r in results if r.ref == name)
+        if at == "bf16":
+            result.bf16_latency_ms_p50 = round(p50, 3)
+        else:
+            result.latency_ms_p50 = round(p50, 3)
     pruning_file = registry / art.REPORT_DIR / "pruning.json"
     report = EvalReport(
         registry=registry,
         out=Path(out) if out else registry / art.REPORT_DIR,
         models=results,
-        machine=rep.machine_info(),
+        machine=rep.machine_info(bf16_measured=bf16, cpu_bf16=cpu_bf16),
         pruning=json.loads(pruning_file.read_text(encoding="utf-8")) if pruning_file.is_file() else [],
     )
     rep.compare(report)

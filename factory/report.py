@@ -1,5 +1,6 @@
-"""The eval report: comparisons (FP32 vs INT8, students vs teacher, specialists vs generalist),
-targets met or missed by how much, and the JSON / markdown / PNG files."""
+"""The eval report: comparisons (FP32 vs INT8, students vs teacher, specialists vs generalist,
+bf16 vs f32 inference where the CPU has BF16), targets met or missed by how much, and the
+JSON / markdown / PNG files."""
 
 from __future__ import annotations
 
@@ -203,11 +204,39 @@ def compare(report: EvalReport) -> None:
                 "" if spec.accuracy >= g else f"{100 * (g - spec.accuracy):.2f} points below",
             )
         )
+    comps.extend(compare_bf16(models))
 
 
-def machine_info() -> dict[str, Any]:
-    """CPU and software facts for the report header."""
+def compare_bf16(models: list[ModelEval]) -> list[dict[str, Any]]:
+    """bf16 vs f32 inference of every model measured both ways (CPUs with BF16)."""
+    out: list[dict[str, Any]] = []
+    for m in models:
+        if m.error is not None or m.bf16_latency_ms_p50 is None or not m.latency_ms_p50:
+            continue
+        delta = (
+            None if m.accuracy is None or m.bf16_accuracy is None else 100 * (m.bf16_accuracy - m.accuracy)
+        )
+        out.append(
+            {
+                "kind": "bf16_vs_f32",
+                "model": m.ref,
+                "precision": m.precision,
+                "f32_ms": m.latency_ms_p50,
+                "bf16_ms": m.bf16_latency_ms_p50,
+                "speedup": m.latency_ms_p50 / m.bf16_latency_ms_p50,
+                "f32_accuracy": m.accuracy,
+                "bf16_accuracy": m.bf16_accuracy,
+                "accuracy_delta_points": delta,
+            }
+        )
+    return out
+
+
+def machine_info(bf16_measured: bool = False, cpu_bf16: bool = False) -> dict[str, Any]:
+    """CPU and software facts for the report header: ISA features, and whether bf16 was measured."""
     import openvino as ov
+
+    from fleet.serving.cpu import cpu_isa
 
     flags = ""
     with contextlib.suppress(OSError, StopIteration):
@@ -220,6 +249,10 @@ def machine_info() -> dict[str, Any]:
         "avx2": " avx2" in flags,
         "avx512_vnni": "avx512_vnni" in flags,
         "avx_vnni": " avx_vnni" in flags,
+        "isa": list(cpu_isa()),
+        "openvino_cpu_bf16": cpu_bf16,
+        "inference_precision": "f32",
+        "bf16_measured": bf16_measured,
         "openvino": ov.__version__,
         "load_avg": os.getloadavg(),
     }
@@ -236,6 +269,9 @@ def markdown(report: EvalReport) -> str:
         "",
         f"Machine: {json.dumps(report.machine)}",
         "",
+        "Accuracy and latency at f32 inference precision (pinned; OpenVINO's CPU default is bf16 on "
+        "CPUs with BF16). bf16 figures, where measured, are in their own table below.",
+        "",
         (
             "| model | version | latest | precision | featuriser | benchmark | accuracy | domain acc "
             "| oos recall | oos recall @thr | p50 ms (batch 1) | size MB |"
@@ -244,8 +280,9 @@ def markdown(report: EvalReport) -> str:
     ]
     for m in report.models:
         lines.append(
-            f"| {m.name} | {m.version} | {'yes' if m.latest else ''} | {m.precision} | {m.featurizer} | {m.benchmark} "
-            f"| {_f(m.accuracy)} | {_f(m.domain_accuracy)} | {_f(m.oos_recall)} | {_f(m.oos_recall_at_threshold)} "
+            f"| {m.name} | {m.version} | {'yes' if m.latest else ''} | {m.precision} | {m.featurizer} "
+            f"| {m.benchmark} | {_f(m.accuracy)} | {_f(m.domain_accuracy)} | {_f(m.oos_recall)} "
+            f"| {_f(m.oos_recall_at_threshold)} "
             f"| {_f(m.latency_ms_p50, 2)} | {m.size_mb:.1f} |" + (f" error: {m.error}" if m.error else "")
         )
     per_domain = [m for m in report.models if m.benchmark == "clinc150-intents" and m.per_domain]
@@ -260,6 +297,7 @@ def markdown(report: EvalReport) -> str:
         ]
         for m in per_domain:
             lines.append(f"| {m.ref} | " + " | ".join(_f(m.per_domain.get(d), 3) for d in domains) + " |")
+    lines += ["", *bf16_section(report)]
     lines += [
         "",
         "## Targets",
@@ -294,6 +332,35 @@ def markdown(report: EvalReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def bf16_section(report: EvalReport) -> list[str]:
+    """The 'bf16 vs f32 inference' markdown section (or why bf16 was not measured)."""
+    rows = [c for c in report.comparisons if c["kind"] == "bf16_vs_f32"]
+    isa = " ".join(report.machine.get("isa", [])) or "unknown"
+    lines = ["## bf16 vs f32 inference (CPU)", ""]
+    if not rows:
+        why = (
+            "this CPU has no BF16"
+            if not report.machine.get("openvino_cpu_bf16")
+            else "bf16 measurement was turned off"
+        )
+        return [*lines, f"bf16 not measured: {why} (ISA: {isa})."]
+    lines += [
+        f"Same models, compiled with INFERENCE_PRECISION_HINT f32 and bf16, side by side (ISA: {isa}).",
+        "",
+        "| model | precision | f32 accuracy | bf16 accuracy | delta points | f32 p50 ms | bf16 p50 ms "
+        "| bf16 speed-up |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in rows:
+        delta = c["accuracy_delta_points"]
+        lines.append(
+            f"| {c['model']} | {c['precision']} | {_f(c['f32_accuracy'])} | {_f(c['bf16_accuracy'])} "
+            f"| {'' if delta is None else f'{delta:+.2f}'} | {_f(c['f32_ms'], 2)} | {_f(c['bf16_ms'], 2)} "
+            f"| {c['speedup']:.2f}x |"
+        )
+    return lines
+
+
 def plot(report: EvalReport, path: Path) -> None:
     """Accuracy vs batch-1 latency (log scale), one point per model version."""
     import matplotlib
@@ -309,11 +376,14 @@ def plot(report: EvalReport, path: Path) -> None:
         colour = "tab:green" if m.featurizer == "hashed" else colours.get(m.precision, "tab:gray")
         ax.scatter(m.latency_ms_p50, m.accuracy, c=colour, s=20 + 2 * m.size_mb)
         ax.annotate(f"{m.name}:{m.version}", (m.latency_ms_p50, m.accuracy), fontsize=6, alpha=0.8)
+        if m.bf16_latency_ms_p50 and m.bf16_accuracy is not None:
+            ax.scatter(m.bf16_latency_ms_p50, m.bf16_accuracy, c=colour, marker="x", s=30)
     ax.set_xscale("log")
     ax.set_xlabel("batch-1 p50 latency, ms (log)")
     ax.set_ylabel("accuracy on the model's benchmark")
     ax.set_title(
-        "EdgeFleet models: accuracy vs latency (blue FP32, red INT8, orange INT8 weights, green hashed)"
+        "EdgeFleet models: accuracy vs latency at f32 inference\n"
+        "(blue FP32, red INT8, orange INT8 weights, green hashed; x: the same model at bf16)"
     )
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()

@@ -76,6 +76,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                 desired=d.desired,
                 ready=d.ready,
                 price_per_call_usd=d.price_per_call_usd,
+                precision_policy=d.precision_policy,
             )
             for r in d.replicas:
                 st = est.stats(r.replica_id)
@@ -96,6 +97,9 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                         queue_depth=st.outstanding,
                         requests=st.requests,
                     ),
+                    inference_precision=r.inference_precision,
+                    isa=list(r.isa),
+                    detail=r.detail,
                 )
         policy = self.engine.policy
         for route in policy.routes:

@@ -14,28 +14,43 @@ from tui.memory_client import MemoryFleetClient
 
 DEMO_EPOCH_MS = 1_767_225_600_000.0  # 2026-01-01 00:00:00 UTC: fixed so screenshots are stable
 
-_NODES = (
-    ("n-head", "edge-head", [("CPU", "Intel(R) Xeon(R) Gold 6338N", False)], {"site": "hq", "role": "head"}),
+_NodeSpec = tuple[str, str, list[tuple[str, str, bool]], dict[str, str], list[str]]
+_NODES: tuple[_NodeSpec, ...] = (  # node id, name, [(device, full name, simulated)], labels, CPU ISA
+    (
+        "n-head",
+        "edge-head",
+        [("CPU", "Intel(R) Xeon(R) Gold 6438N", False)],
+        {"site": "hq", "role": "head"},
+        ["AVX2", "AVX512", "VNNI", "AMX", "BF16"],
+    ),
     (
         "n-store1",
         "store-1",
         [("CPU", "Intel(R) Core(TM) i5-1340P", False), ("GPU.0", "Intel(R) Iris(R) Xe", True)],
         {"site": "store-1", "accel": "gpu"},
+        ["AVX2", "VNNI"],
     ),
     (
         "n-store2",
         "store-2",
         [("CPU", "Intel(R) Core(TM) Ultra 5 125U", False), ("NPU", "Intel(R) AI Boost", True)],
         {"site": "store-2", "accel": "npu"},
+        ["AVX2", "VNNI"],
     ),
-    ("n-kiosk", "kiosk-3", [("CPU", "Intel(R) Atom(R) x6425E", False)], {"site": "kiosk", "tier": "small"}),
+    (
+        "n-kiosk",
+        "kiosk-3",
+        [("CPU", "Intel(R) Atom(R) x6425E", False)],
+        {"site": "kiosk", "tier": "small"},
+        [],
+    ),
 )
-_DEPLOYMENTS = (  # name, version, precision, [(node index, device)], price per call
-    ("domain-router", "3", "INT8", [(0, "CPU"), (1, "CPU")], 0.0000004),
-    ("clinc-banking", "2", "INT8", [(1, "GPU.0"), (2, "CPU")], 0.0000006),
-    ("clinc-travel", "2", "INT8", [(2, "NPU")], 0.0000006),
-    ("clinc-kitchen_and_dining", "1", "FP32", [(3, "CPU")], 0.0000009),
-    ("generalist", "4", "FP32", [(0, "CPU")], 0.0000020),
+_DEPLOYMENTS = (  # name, version, precision, [(node index, device)], price per call, precision policy
+    ("domain-router", "3", "INT8", [(0, "CPU"), (1, "CPU")], 0.0000004, "auto"),
+    ("clinc-banking", "2", "INT8", [(1, "GPU.0"), (2, "CPU")], 0.0000006, "auto"),
+    ("clinc-travel", "2", "INT8", [(2, "NPU")], 0.0000006, "auto"),
+    ("clinc-kitchen_and_dining", "1", "FP32", [(3, "CPU")], 0.0000009, "bf16"),
+    ("generalist", "4", "FP32", [(0, "CPU")], 0.0000020, "f32"),
 )
 _TEXTS = (
     ("banking", "what's my checking account balance", "balance", "clinc-banking"),
@@ -53,7 +68,7 @@ def build_demo_snapshot(seed: int = 7, unix_ms: float = DEMO_EPOCH_MS) -> fleet_
     snap = fleet_pb2.FleetSnapshot(
         version=1, unix_ms=unix_ms, policy_path="edgefleet.yaml", policy_sha256="3f9a1c07d2e4b6a8"
     )
-    for node_id, name, devices, labels in _NODES:
+    for node_id, name, devices, labels, _ in _NODES:
         node = snap.nodes.add(
             node_id=node_id,
             name=name,
@@ -70,7 +85,7 @@ def build_demo_snapshot(seed: int = 7, unix_ms: float = DEMO_EPOCH_MS) -> fleet_
             node.devices.add(
                 name=device, full_name=full_name, capabilities=["FP32", "INT8"], simulated=simulated
             )
-    for name, version, precision, homes, price in _DEPLOYMENTS:
+    for name, version, precision, homes, price, policy in _DEPLOYMENTS:
         dep = snap.deployments.add(
             name=name,
             model=name,
@@ -79,10 +94,13 @@ def build_demo_snapshot(seed: int = 7, unix_ms: float = DEMO_EPOCH_MS) -> fleet_
             desired=len(homes),
             ready=len(homes),
             price_per_call_usd=price,
+            precision_policy=policy,
         )
         for index, (node_index, device) in enumerate(homes):
             node = snap.nodes[node_index]
+            isa = _NODES[node_index][4]
             replica_id = f"{name}-{index + 1}"
+            inference, detail = demo_inference_precision(policy, device, isa)
             dep.replicas.add(
                 replica_id=replica_id,
                 deployment=name,
@@ -91,6 +109,9 @@ def build_demo_snapshot(seed: int = 7, unix_ms: float = DEMO_EPOCH_MS) -> fleet_
                 device=device,
                 address=f"{node.address}:{9100 + index}",
                 state="ready",
+                inference_precision=inference,
+                isa=isa,
+                detail=detail,
             )
             node.replicas.append(replica_id)
     snap.routes.add(
@@ -117,6 +138,20 @@ def build_demo_snapshot(seed: int = 7, unix_ms: float = DEMO_EPOCH_MS) -> fleet_
         _add_trace(snap, rng)
     advance(snap, rng, unix_ms)
     return snap
+
+
+def demo_inference_precision(policy: str, device: str, isa: list[str]) -> tuple[str, str]:
+    """What a replica would compute in (and why, when not as asked): GPU/NPU default to f16, a CPU
+    to bf16 when it has BF16, else f32; bf16 asked without BF16 is f32 with the reason."""
+    accelerator = device.split(".")[0] != "CPU"
+    if policy == "f32":
+        return "f32", ""
+    if policy == "bf16" and (accelerator or "BF16" not in isa):
+        where = device if accelerator else "this CPU"
+        return "f32", f"precision bf16 requested but {where} has no BF16 support; compiled with f32"
+    if policy == "bf16":
+        return "bf16", ""
+    return ("f16" if accelerator else "bf16" if "BF16" in isa else "f32"), ""
 
 
 def _add_trace(snap: fleet_pb2.FleetSnapshot, rng: random.Random) -> None:

@@ -129,3 +129,19 @@ def labels_text(labels: Mapping[str, str]) -> str:
 def truncate(text: str, width: int) -> str:
     """Cut `text` to `width` characters with an ellipsis."""
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def isa_summary(isa: Sequence[str]) -> str:
+    """['AVX2', 'AVX512', 'VNNI', 'BF16'] -> 'AVX512 VNNI BF16' (AVX512 implies AVX2); '' for none."""
+    features = [f for f in isa if not (f == "AVX2" and "AVX512" in isa)]
+    return " ".join(features)
+
+
+def precision_text(inference: str, policy: str) -> Text:
+    """A replica's inference precision: yellow when it is not what the deployment's policy asked for
+    (e.g. bf16 asked on a CPU without BF16), bold for bf16/f16; empty until the replica reports it."""
+    if not inference:
+        return Text("")
+    if policy not in ("", "auto") and inference != policy:
+        return Text(inference, style="yellow")
+    return Text(inference, style="bold" if inference in ("bf16", "f16") else "")

@@ -149,6 +149,15 @@ def _usable_nodes(snapshot: fleet_pb2.FleetSnapshot) -> list[fleet_pb2.Node]:
     return [n for n in snapshot.nodes if n.alive and not n.drained] or list(snapshot.nodes)
 
 
+def _node_isa(snapshot: fleet_pb2.FleetSnapshot, node_id: str) -> list[str]:
+    """The ISA features a node's replicas report (the snapshot has them per replica)."""
+    for deployment in snapshot.deployments:
+        for replica in deployment.replicas:
+            if replica.node_id == node_id and replica.isa:
+                return list(replica.isa)
+    return []
+
+
 def _resize(snapshot: fleet_pb2.FleetSnapshot, deployment: fleet_pb2.Deployment, replicas: int) -> None:
     deployment.desired = replicas
     while len(deployment.replicas) > replicas:
@@ -163,6 +172,7 @@ def _resize(snapshot: fleet_pb2.FleetSnapshot, deployment: fleet_pb2.Deployment,
         serial += 1
         replica_id = f"{deployment.name}-{serial}"
         device = node.devices[0].name if node.devices else "CPU"
+        sibling = next((r for r in deployment.replicas if r.device == device), None)
         deployment.replicas.add(
             replica_id=replica_id,
             deployment=deployment.name,
@@ -171,6 +181,8 @@ def _resize(snapshot: fleet_pb2.FleetSnapshot, deployment: fleet_pb2.Deployment,
             device=device,
             address=f"{node.address}:0",
             state="ready",
+            inference_precision=sibling.inference_precision if sibling is not None else "",
+            isa=_node_isa(snapshot, node.node_id),
         )
         node.replicas.append(replica_id)
     deployment.ready = sum(1 for r in deployment.replicas if r.state == "ready")
@@ -190,6 +202,7 @@ def _move_replicas_off(snapshot: fleet_pb2.FleetSnapshot, drained: fleet_pb2.Nod
             moved += 1
             replica.node_id, replica.node_name = new_home.node_id, new_home.name
             replica.device = new_home.devices[0].name if new_home.devices else "CPU"
+            replica.isa[:] = _node_isa(snapshot, new_home.node_id)
             new_home.replicas.append(replica.replica_id)
         deployment.ready = sum(1 for r in deployment.replicas if r.state == "ready")
     del drained.replicas[:]

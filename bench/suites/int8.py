@@ -4,6 +4,12 @@ NNCF): batch-1 latency, batched throughput and CLINC150 accuracy, through fleet.
 The pair is the first model (generalist, then domain-router, then any) that has a wordpiece FP32
 version and an INT8 version in the registry; every other wordpiece version of that model (e.g. the
 weights-only INT8 variant) is measured alongside. Skipped with a clear entry when none is built.
+
+Every version runs at f32 inference precision (pinned: OpenVINO's CPU default is bf16 on CPUs with
+BF16, which would make the FP32/INT8 figures depend on the machine). Where the CPU has BF16, the
+FP32 and INT8 versions are also run at bf16 (batch-1 latency, interleaved with the f32 runs, and
+accuracy): ``bf16_speedup`` / ``bf16_accuracy_delta`` for the FP32 model, ``int8_bf16_*`` for the
+INT8 one. ``isa`` records the CPU's ISA features.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from bench.stats import ratio, summarize
 
 PREFERRED = ("generalist", "domain-router")
 NOT_BUILT = "not built: run `edgefleet models build` (the MiniLM FP32 and INT8 versions are missing)"
+BF16 = "@bf16"  # suffix of the bf16 runs' keys in the latency table
 
 
 def find_versions(registry: Path) -> tuple[str, dict[str, Path]] | None:
@@ -66,38 +73,68 @@ def _throughput(model: Any, texts: list[str], seconds: float, batch: int = 32) -
     return done / (time.perf_counter() - start)
 
 
+def bf16_figures(
+    out: dict[str, Any], bf16: dict[str, dict[str, Any]], fp32: str, int8: str
+) -> dict[str, float | None]:
+    """bf16 vs f32 of the FP32 and INT8 versions: p50 speed-up (f32 / bf16) and accuracy delta
+    (bf16 - f32); None where bf16 was not measured."""
+    figures: dict[str, float | None] = {}
+    for prefix, version in (("bf16", fp32), ("int8_bf16", int8)):
+        at = bf16.get(version)
+        figures[f"{prefix}_speedup"] = (
+            None if at is None else ratio(out[version]["latency"]["p50_ms"], at["latency"]["p50_ms"])
+        )
+        figures[f"{prefix}_accuracy_delta"] = (
+            None if at is None else at["accuracy"] - out[version]["accuracy"]
+        )
+    return figures
+
+
 def run(ctx: Any) -> dict[str, Any]:
-    """Measure every version of the chosen model; headline INT8 vs FP32."""
+    """Measure every version of the chosen model at f32 (and FP32/INT8 at bf16 where the CPU has
+    BF16); headline INT8 vs FP32."""
     from factory.data import load_clinc150
     from fleet.models.manifest import load_bundle
-    from fleet.serving.runtime import TextModel
+    from fleet.serving.cpu import cpu_isa
+    from fleet.serving.runtime import TextModel, device_supports_bf16
 
     registry = ctx.models_dir()
+    isa = list(cpu_isa())
     picked = find_versions(registry)
     if picked is None:
         return {
             "status": "skipped",
             "reason": f"{NOT_BUILT} (registry {registry})",
+            "isa": isa,
             "speedup": None,
             "accuracy_delta": None,
+            "bf16_speedup": None,
+            "bf16_accuracy_delta": None,
         }
     name, folders = picked
-    models = {v: TextModel.load(load_bundle(f), ("CPU",)) for v, f in folders.items()}
+    models = {v: TextModel.load(load_bundle(f), ("CPU",), precision="f32") for v, f in folders.items()}
     precision = {v: m.manifest.precision.upper() for v, m in models.items()}
     fp32 = next(v for v in models if precision[v] == "FP32")
     int8 = next(
         (v for v in models if precision[v] == "INT8" and "int8w" not in v),
         next(v for v in models if precision[v] == "INT8"),
     )
+    cpu_bf16 = device_supports_bf16("CPU")
+    at_bf16 = {
+        v: TextModel.load(load_bundle(folders[v]), ("CPU",), precision="bf16")
+        for v in dict.fromkeys((fp32, int8))
+        if cpu_bf16
+    }
+    timed = {**models, **{v + BF16: m for v, m in at_bf16.items()}}
     data = load_clinc150()
     examples = list(data.test) + list(data.oos_test)
     if ctx.tiny:
         examples = data.test[::150] + data.oos_test[::100]
     texts, gold = [t for t, _ in examples], [g for _, g in examples]
     n, rounds = ctx.size(20, 300), ctx.size(2, 6)
-    latency: dict[str, list[float]] = {v: [] for v in models}
+    latency: dict[str, list[float]] = {v: [] for v in timed}
     for r in range(rounds):  # interleaved so background load hits every version alike
-        for v, model in models.items():
+        for v, model in timed.items():
             for i in range(3):
                 model.classify([texts[i]])
             for i in range(n // rounds):
@@ -108,11 +145,21 @@ def run(ctx: Any) -> dict[str, Any]:
     for v, model in models.items():
         out[v] = {
             "precision": precision[v],
+            "inference_precision": model.inference_precision,
             "latency": summarize(latency[v]),
             "throughput_tps": _throughput(model, texts, ctx.size(1.0, 8.0)),
             "accuracy": _accuracy(model, texts, gold),
             "size_mb": round(sum(p.stat().st_size for p in folders[v].iterdir() if p.is_file()) / 1e6, 2),
         }
+    bf16: dict[str, dict[str, Any]] = {
+        v: {
+            "precision": precision[v],
+            "inference_precision": model.inference_precision,
+            "latency": summarize(latency[v + BF16]),
+            "accuracy": _accuracy(model, texts, gold),
+        }
+        for v, model in at_bf16.items()
+    }
     speedup = ratio(out[fp32]["latency"]["p50_ms"], out[int8]["latency"]["p50_ms"])
     rows = [
         [
@@ -126,6 +173,36 @@ def run(ctx: Any) -> dict[str, Any]:
         ]
         for v, o in out.items()
     ]
+    bf16_rows = [
+        [
+            v,
+            o["precision"],
+            o["inference_precision"],
+            o["latency"]["p50_ms"],
+            o["latency"]["p99_ms"],
+            o["accuracy"],
+            ratio(out[v]["latency"]["p50_ms"], o["latency"]["p50_ms"]),
+            o["accuracy"] - out[v]["accuracy"],
+        ]
+        for v, o in bf16.items()
+    ]
+    isa_text = " ".join(isa) or "none found"
+    bf16_note = (
+        f"bf16: the FP32 and INT8 versions also ran at bf16 (ISA {isa_text}); bf16_speedup = p50 f32 / "
+        "p50 bf16 of the FP32 version, bf16_accuracy_delta = bf16 - f32 (int8_bf16_*: the INT8 version)."
+        if bf16
+        else f"bf16 not measured: this CPU has no BF16 (ISA {isa_text}; not in OpenVINO's CPU capabilities)."
+    )
+    tables = [
+        (
+            "FP32 vs INT8 (f32 inference)",
+            ["version", "precision", "p50 ms", "p99 ms", "texts/s (batch 32)", "accuracy", "size MB"],
+            rows,
+        )
+    ]
+    if bf16_rows:
+        header = ["version", "precision", "inference", "p50 ms", "p99 ms", "accuracy", "speed-up vs f32"]
+        tables.append(("bf16 vs f32 inference (batch 1)", [*header, "accuracy delta"], bf16_rows))
     return {
         "model": name,
         "fp32_version": fp32,
@@ -135,17 +212,17 @@ def run(ctx: Any) -> dict[str, Any]:
         "throughput_ratio": ratio(out[int8]["throughput_tps"], out[fp32]["throughput_tps"]),
         "accuracy_delta": out[int8]["accuracy"] - out[fp32]["accuracy"],
         "size_ratio": ratio(out[int8]["size_mb"], out[fp32]["size_mb"]),
+        "isa": isa,
+        "inference_precision": "f32",
+        "bf16_status": "measured" if bf16 else "skipped: this CPU has no BF16",
+        "bf16_models": bf16,
+        **bf16_figures(out, bf16, fp32, int8),
         "method": (
-            f"in-process TextModel on CPU; batch-1 latency over {n} calls in {rounds} interleaved rounds; "
-            "throughput: batches of 32 texts, back to back; accuracy: argmax label == gold on "
-            f"{len(texts)} CLINC150 test texts (in-scope + oos, oos a label)."
+            f"in-process TextModel on CPU at f32 inference precision; batch-1 latency over {n} calls in "
+            f"{rounds} interleaved rounds; throughput: batches of 32 texts, back to back; accuracy: argmax "
+            f"label == gold on {len(texts)} CLINC150 test texts (in-scope + oos, oos a label). Where the "
+            "CPU has BF16, the FP32 and INT8 versions also at bf16, in the same latency rounds."
         ),
-        "tables": [
-            (
-                "FP32 vs INT8",
-                ["version", "precision", "p50 ms", "p99 ms", "texts/s (batch 32)", "accuracy", "size MB"],
-                rows,
-            )
-        ],
-        "notes": ["speedup = p50 FP32 / p50 INT8 at batch 1; accuracy_delta = INT8 - FP32."],
+        "tables": tables,
+        "notes": ["speedup = p50 FP32 / p50 INT8 at batch 1; accuracy_delta = INT8 - FP32.", bf16_note],
     }

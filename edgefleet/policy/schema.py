@@ -20,6 +20,7 @@ from edgefleet.constants import (
     DEFAULT_REGISTRY,
     DEFAULT_ROUTER_ADDRESS,
     DEFAULT_ROUTER_HTTP_ADDRESS,
+    InferencePrecision,
 )
 from edgefleet.generation import MAX_NEW_TOKENS_LIMIT
 
@@ -134,6 +135,12 @@ class DeploymentConfig(Strict):
     selector: dict[str, str] = Field(default_factory=dict, description="node labels that must match")
     price_per_call_usd: float = Field(0.0, ge=0)
     max_queue: int = Field(64, ge=1, description="outstanding requests per replica")
+    precision: InferencePrecision = Field(
+        "auto",
+        description="inference precision (OpenVINO INFERENCE_PRECISION_HINT): auto = the device's default "
+        "(bf16 on CPUs with AVX-512 BF16 or AMX, else f32), f32, or bf16 (f32 where the CPU has no BF16, "
+        "with the reason in the replica's detail)",
+    )
 
 
 class StandInConfig(Strict):

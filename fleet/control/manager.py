@@ -129,7 +129,7 @@ class FleetManager(OperatorActions):
             if until > now:
                 blocked.setdefault(dep, reason)
         views = [
-            ReplicaView(r.replica_id, r.deployment, r.node_id, r.state, r.version)
+            ReplicaView(r.replica_id, r.deployment, r.node_id, r.state, r.version, r.precision_setting)
             for r in self.replicas.values()
         ]
         versions = {name: b.version for name, b in self.bundles.items()}

@@ -5,9 +5,10 @@ No Ray and no I/O: the controller observes, calls :func:`plan`, and applies the 
 Rules, per deployment:
 - dead replicas (actor gone, node gone) and unhealthy ones are stopped and replaced;
 - replicas of deployments no longer desired are stopped;
-- *misplaced* replicas (node drained, selector or devices no longer match, stale model version)
-  are replaced first and stopped once enough replacements are ready (make-before-break); a
-  replica on a drained node is kept only while a replacement is still starting;
+- *misplaced* replicas (node drained, selector or devices no longer match, stale model version,
+  another inference precision setting) are replaced first and stopped once enough replacements
+  are ready (make-before-break); a replica on a drained node is kept only while a replacement is
+  still starting;
 - scale-down stops starting replicas before ready ones, and the most crowded nodes first;
 - when no node fits, the PlacementError reason is reported and the rest of the plan still runs.
 """
@@ -41,11 +42,13 @@ class ReplicaView:
     node_id: str
     state: ReplicaPhase
     version: str = ""
+    precision: str = "auto"  # the deployment's precision setting it was started with
 
 
 @dataclass(frozen=True)
 class StartReplica:
-    """Start a new replica of `deployment` on `node_id`, compiled for `device_prefs`."""
+    """Start a new replica of `deployment` on `node_id`, compiled for `device_prefs` at `precision`
+    (the deployment's setting: auto, f32 or bf16)."""
 
     replica_id: str
     deployment: str
@@ -53,6 +56,7 @@ class StartReplica:
     node_name: str
     device: str
     device_prefs: tuple[str, ...]
+    precision: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -119,8 +123,10 @@ def plan(
                 load[r.node_id] -= 1
             elif node.drained:
                 misplaced.append((r, True))
-            elif not fits(dep, node) or (
-                dep.name in versions and r.version and r.version != versions[dep.name]
+            elif (
+                not fits(dep, node)
+                or (dep.name in versions and r.version and r.version != versions[dep.name])
+                or r.precision != dep.precision
             ):
                 misplaced.append((r, False))
             else:
@@ -151,7 +157,13 @@ def plan(
                 rid = new_replica_id(dep.name)
                 out.starts.append(
                     StartReplica(
-                        rid, dep.name, where.node_id, where.node_name, where.device, where.device_prefs
+                        rid,
+                        dep.name,
+                        where.node_id,
+                        where.node_name,
+                        where.device,
+                        where.device_prefs,
+                        dep.precision,
                     )
                 )
                 load[where.node_id] += 1

@@ -49,6 +49,9 @@ class ReplicaRecord:
     failures: int = 0
     started_mono: float = field(default_factory=time.monotonic)
     stats: dict[str, float] = field(default_factory=dict)
+    precision_setting: str = "auto"  # the deployment's precision it was started with
+    inference_precision: str = ""  # what OpenVINO computes in, as the replica reports it
+    isa: list[str] = field(default_factory=list)
 
     @classmethod
     def starting(cls, action: StartReplica, handle: Any, bundle: ModelBundle) -> ReplicaRecord:
@@ -64,12 +67,16 @@ class ReplicaRecord:
             m.name,
             m.version,
             m.precision,
+            precision_setting=action.precision,
         )
 
     def update(self, report: dict[str, Any]) -> None:
-        """Take address, device, detail and statistics from a replica's health report."""
+        """Take address, device, inference precision, ISA, detail and statistics from a replica's
+        health report."""
         self.address = str(report.get("address") or self.address)
         self.device = str(report.get("device") or self.device)
+        self.inference_precision = str(report.get("inference_precision") or self.inference_precision)
+        self.isa = [str(f) for f in report.get("isa") or self.isa]
         error = str(report.get("error") or "")
         self.detail = error or str(report.get("detail") or "")
         self.stats = {
@@ -96,6 +103,8 @@ class ReplicaRecord:
             version=self.version,
             precision=self.precision,
             detail=self.detail,
+            inference_precision=self.inference_precision,
+            isa=list(self.isa),
         )
 
 
@@ -155,6 +164,7 @@ def build_state(obs: Observed, now: float | None = None) -> FleetState:
                 task=manifest.task if manifest else "",
                 labels=list(manifest.labels) if manifest else [],
                 error=obs.errors.get(dep.name, ""),
+                precision_policy=dep.precision,
             )
         )
     return FleetState(

@@ -105,6 +105,7 @@ class RayBackend:
             action.node_name,
             placed_device=action.device,
             max_queue=max_queue,
+            precision=action.precision,
         )
 
     async def start_agent(self, node: NodeView) -> Any:

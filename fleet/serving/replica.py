@@ -4,7 +4,9 @@ A plain class; :mod:`fleet.ray_adapter.backend` turns it into a Ray actor pinned
 (binding to the node's address; ``host`` defaults to loopback outside Ray). The
 constructor only records its arguments; :meth:`Replica.start` compiles the model and starts the
 gRPC server. A model that fails to load never crashes the replica: it reports not-ready with
-the reason (and its server answers UNAVAILABLE), so the controller can show why.
+the reason (and its server answers UNAVAILABLE), so the controller can show why. Its health
+report carries the effective inference precision (read back from the compiled model) and the
+node CPU's ISA features (:func:`fleet.serving.cpu.cpu_isa`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 
 from fleet.errors import ModelLoadError
 from fleet.models.manifest import ModelBundle
+from fleet.serving.cpu import cpu_isa
 from fleet.serving.kserve_server import KServeEndpoint, KServeServicer, start_kserve
 from fleet.serving.runtime import TextModel
 
@@ -38,6 +41,7 @@ class Replica:
         placed_device: str = "",
         max_queue: int = 64,
         host: str | None = None,
+        precision: str = "auto",
     ) -> None:
         self.replica_id = replica_id
         self.deployment = deployment
@@ -45,6 +49,7 @@ class Replica:
         self.device_prefs = list(device_prefs) or ["CPU"]
         self.placed_device = placed_device or self.device_prefs[0]
         self.max_queue = max_queue
+        self.precision = precision
         self._bundle: ModelBundle | None = bundle
         self.host = host
         self._model: TextModel | None = None
@@ -61,15 +66,8 @@ class Replica:
         bundle = self._bundle
         assert bundle is not None
         try:
-            self._model = TextModel.load(bundle, self.device_prefs)
-            if self._model.device.split(".")[0] != self.placed_device:
-                self._detail = (
-                    f"placed for {self.placed_device}; OpenVINO on {self.node_name} compiled for "
-                    f"{self._model.device}"
-                    + (f" ({self._model.fallback_reason})" if self._model.fallback_reason else "")
-                )
-            elif self._model.fallback_reason:
-                self._detail = self._model.fallback_reason
+            self._model = TextModel.load(bundle, self.device_prefs, precision=self.precision)
+            self._detail = _detail(self._model, self.placed_device, self.node_name)
         except ModelLoadError as exc:
             self._error = str(exc)
         except Exception as exc:  # noqa: BLE001 - any other failure is reported, never raised
@@ -103,6 +101,8 @@ class Replica:
             "model": model.manifest.name if model is not None else "",
             "version": model.manifest.version if model is not None else "",
             "precision": model.manifest.precision if model is not None else "",
+            "inference_precision": model.inference_precision if model is not None else "",
+            "isa": list(cpu_isa()),
             "uptime_s": time.time() - self._started_unix,
         }
         if self._endpoint is not None:
@@ -123,3 +123,18 @@ class Replica:
             self._endpoint.stop(grace_s)
             self._endpoint = None
         self._model = None
+
+
+def _detail(model: TextModel, placed_device: str, node_name: str) -> str:
+    """Why the replica runs other than asked: device fallback, then precision fallback."""
+    parts: list[str] = []
+    if model.device.split(".")[0] != placed_device:
+        parts.append(
+            f"placed for {placed_device}; OpenVINO on {node_name} compiled for {model.device}"
+            + (f" ({model.fallback_reason})" if model.fallback_reason else "")
+        )
+    elif model.fallback_reason:
+        parts.append(model.fallback_reason)
+    if model.precision_note:
+        parts.append(model.precision_note)
+    return "; ".join(parts)

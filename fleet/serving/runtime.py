@@ -2,9 +2,12 @@
 
 ``TextModel.load(bundle, device_prefs)`` compiles a model bundle's IR (read straight from the
 bundle's bytes, no temporary files) on the first preferred device OpenVINO really has, falling
-back to CPU with a recorded ``fallback_reason``. ``classify``/``embed`` featurise texts with the
-manifest's featuriser and run a per-instance pool of infer requests, so one TextModel may be
-shared by threads.
+back to CPU with a recorded ``fallback_reason``. ``precision`` chooses OpenVINO's
+``INFERENCE_PRECISION_HINT`` (``auto``: the device's default, which is bf16 on CPUs with BF16;
+``f32``; ``bf16``, compiled with f32 and a recorded ``precision_note`` where the device cannot),
+and the effective precision is read back from the compiled model (``inference_precision``).
+``classify``/``embed`` featurise texts with the manifest's featuriser and run a per-instance pool
+of infer requests, so one TextModel may be shared by threads.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from edgefleet.constants import INFERENCE_PRECISIONS
 from fleet.errors import ModelLoadError
 from fleet.models.featurize import Featurizer, make_featurizer
 from fleet.models.manifest import Manifest, ModelBundle
@@ -27,6 +31,8 @@ _core_lock = threading.Lock()
 _core: Any = None
 MAX_TEXT_CHARS = 10_000
 THREADS_ENV = "EDGEFLEET_OV_THREADS"
+PRECISIONS = INFERENCE_PRECISIONS
+_TYPE_NAMES = {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}
 
 
 def shared_core() -> Any:
@@ -76,11 +82,45 @@ def _pick_device(available: Sequence[str], prefs: Sequence[str]) -> tuple[str, s
     return "CPU", f"{wanted} not present on this node; compiled for CPU"
 
 
-def compile_config(device: str, featurizer_kind: str, num_threads: int | None = None) -> dict[str, Any]:
+def check_precision(precision: str) -> None:
+    """ValueError unless ``precision`` is one of :data:`PRECISIONS`."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+
+
+def device_supports_bf16(device: str) -> bool:
+    """True when OpenVINO lists ``BF16`` in the device's ``OPTIMIZATION_CAPABILITIES``."""
+    try:
+        capabilities = shared_core().get_property(device, "OPTIMIZATION_CAPABILITIES")
+    except RuntimeError:  # a plugin may not report it
+        return False
+    return "BF16" in [str(c) for c in capabilities]
+
+
+def choose_precision(precision: str, device: str, bf16_supported: bool) -> tuple[str, str]:
+    """The precision to ask OpenVINO for on ``device`` and, when it differs from the request, why.
+
+    ``auto`` and ``f32`` are asked as they are; ``bf16`` becomes ``f32`` when the device cannot
+    do it. Raises ValueError for anything but :data:`PRECISIONS`.
+    """
+    check_precision(precision)
+    if precision == "bf16" and not bf16_supported:
+        what = "this CPU" if device.split(".")[0] == "CPU" else device
+        return "f32", f"precision bf16 requested but {what} has no BF16 support; compiled with f32"
+    return precision, ""
+
+
+def compile_config(
+    device: str, featurizer_kind: str, num_threads: int | None = None, precision: str = "auto"
+) -> dict[str, Any]:
     """OpenVINO compile properties. On CPU, small hashed MLPs run best on one inference thread
     (thread hand-offs cost more than the maths, above all on busy 2-core nodes); transformer IRs
-    get the LATENCY hint. ``num_threads`` or ``$EDGEFLEET_OV_THREADS`` overrides the thread count."""
+    get the LATENCY hint. ``num_threads`` or ``$EDGEFLEET_OV_THREADS`` overrides the thread count.
+    ``precision`` (see :func:`choose_precision`) sets ``INFERENCE_PRECISION_HINT`` unless ``auto``."""
+    check_precision(precision)
     config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
+    if precision != "auto":
+        config["INFERENCE_PRECISION_HINT"] = precision
     if device.split(".")[0] != "CPU":
         return config
     env = os.environ.get(THREADS_ENV)
@@ -90,6 +130,20 @@ def compile_config(device: str, featurizer_kind: str, num_threads: int | None = 
     if threads:
         config.update(INFERENCE_NUM_THREADS=threads, NUM_STREAMS=1)
     return config
+
+
+def precision_name(value: Any) -> str:
+    """OpenVINO's precision value (an ``ov.Type`` or a string) as a short name: f32, bf16, f16."""
+    name = value.get_type_name() if hasattr(value, "get_type_name") else str(value)
+    return _TYPE_NAMES.get(name.lower(), name.lower())
+
+
+def effective_precision(compiled: Any) -> str:
+    """The inference precision a compiled model really runs with ("" when the plugin does not say)."""
+    try:
+        return precision_name(compiled.get_property("INFERENCE_PRECISION_HINT"))
+    except Exception:  # noqa: BLE001 - a plugin may not report it
+        return ""
 
 
 def _check_texts(texts: Sequence[str]) -> list[str]:
@@ -114,6 +168,9 @@ class TextModel:
     device: str
     fallback_reason: str | None
     labels: list[str]
+    precision: str
+    inference_precision: str
+    precision_note: str
 
     def __init__(
         self,
@@ -123,11 +180,21 @@ class TextModel:
         device: str,
         fallback_reason: str | None,
         pool_size: int = 2,
+        *,
+        precision: str = "auto",
+        precision_note: str = "",
     ) -> None:
         self.manifest = manifest
         self.device = device
         self.fallback_reason = fallback_reason
         self.labels = list(manifest.labels)
+        self.precision = precision
+        self.inference_precision = effective_precision(compiled)
+        if not precision_note and precision != "auto" and self.inference_precision not in ("", precision):
+            precision_note = (
+                f"precision {precision} requested; OpenVINO compiled with {self.inference_precision}"
+            )
+        self.precision_note = precision_note
         self._compiled = compiled
         self._featurizer = featurizer
         self._featurize_lock = threading.Lock()
@@ -138,13 +205,21 @@ class TextModel:
 
     @classmethod
     def load(
-        cls, bundle: ModelBundle, device_prefs: Sequence[str] = ("CPU",), *, num_threads: int | None = None
+        cls,
+        bundle: ModelBundle,
+        device_prefs: Sequence[str] = ("CPU",),
+        *,
+        num_threads: int | None = None,
+        precision: str = "auto",
     ) -> TextModel:
         """Compile ``bundle`` on the first preferred device OpenVINO has (CPU fallback).
 
-        ``num_threads`` sets the CPU inference threads (default: see :func:`compile_config`).
-        Raises ModelLoadError when the IR cannot be read or compiled or does not match the manifest.
+        ``num_threads`` sets the CPU inference threads (default: see :func:`compile_config`);
+        ``precision`` (auto, f32, bf16) the inference precision (see :func:`choose_precision`).
+        Raises ModelLoadError when the IR cannot be read or compiled or does not match the manifest,
+        ValueError for an unknown ``precision``.
         """
+        check_precision(precision)
         import openvino as ov
 
         manifest = bundle.manifest
@@ -173,18 +248,28 @@ class TextModel:
         featurizer = make_featurizer(manifest.featurizer, bundle.files, ir_inputs)
         device, fallback_reason = _pick_device(list(core.available_devices), list(device_prefs))
         kind = str(manifest.featurizer.get("kind"))
+
+        def config(device: str) -> tuple[dict[str, Any], str]:
+            bf16 = precision == "bf16" and device_supports_bf16(device)
+            asked, note = choose_precision(precision, device, bf16)
+            return compile_config(device, kind, num_threads, asked), note
+
+        properties, note = config(device)
         try:
-            compiled = core.compile_model(model, device, compile_config(device, kind, num_threads))
+            compiled = core.compile_model(model, device, properties)
         except Exception as exc:
             if device == "CPU":
                 raise ModelLoadError(f"{where}: compiling for CPU failed: {exc}") from exc
             fallback_reason = f"compiling for {device} failed ({exc}); compiled for CPU"
             device = "CPU"
+            properties, note = config(device)
             try:
-                compiled = core.compile_model(model, device, compile_config(device, kind, num_threads))
+                compiled = core.compile_model(model, device, properties)
             except Exception as exc2:
                 raise ModelLoadError(f"{where}: compiling for CPU failed: {exc2}") from exc2
-        return cls(manifest, compiled, featurizer, device, fallback_reason)
+        return cls(
+            manifest, compiled, featurizer, device, fallback_reason, precision=precision, precision_note=note
+        )
 
     @contextmanager
     def _request(self) -> Iterator[Any]:

@@ -15,6 +15,7 @@ from bench.report import lookup
 from bench.runner import SUITES, run_bench
 from bench.stats import SweepPoint, saturation, summarize
 from bench.suites.routing_eval import EdgeView, edge_view, score_pass, simulate
+from fleet.serving.cpu import cpu_isa
 
 pytestmark = pytest.mark.integration
 
@@ -44,6 +45,7 @@ def test_tiny_bench_writes_results_report_and_plots(tiny_results: tuple[dict[str
     assert list(out.glob("*.png")), "no plots written"
     machine = on_disk["machine"]
     assert machine["cores"] >= 1 and machine["cpu_model"]
+    assert machine["isa"] == list(cpu_isa()) and on_disk["int8"]["isa"] == machine["isa"]
     assert {"python", "openvino", "ray", "grpcio"} <= set(machine["versions"])
     for name in ("tax", "throughput", "routing", "scale"):
         assert results[name]["status"] == "ok", results[name].get("traceback") or results[name]
@@ -72,9 +74,12 @@ def test_tiny_bench_headline_figures(tiny_results: tuple[dict[str, Any], Path]) 
     int8 = results["int8"]
     if int8["status"] == "skipped":
         assert "edgefleet models build" in int8["reason"]
+        assert int8["bf16_speedup"] is None and int8["bf16_accuracy_delta"] is None
     else:
         _positive(results, "int8.speedup")
         assert math.isfinite(int8["accuracy_delta"])
+        if int8["bf16_status"] == "measured":
+            _positive(results, "int8.bf16_speedup")
 
 
 def test_unknown_suite_is_refused(tmp_path: Path) -> None:

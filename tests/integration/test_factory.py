@@ -21,7 +21,8 @@ from factory.data import load_clinc150
 from factory.pipeline import add_model, build_registry, distill_from_log, evaluate_registry
 from fleet.errors import ModelLoadError
 from fleet.models.manifest import load_bundle, resolve_model_dir
-from fleet.serving.runtime import TextModel
+from fleet.serving.cpu import cpu_isa
+from fleet.serving.runtime import TextModel, device_supports_bf16
 from router.escalation_writer import EscalationLog
 
 pytestmark = pytest.mark.integration
@@ -92,8 +93,9 @@ def test_build_writes_every_model_with_manifests(tiny_registry: tuple[Path, Buil
 
 def test_int8_serves_close_to_fp32_and_is_smaller(tiny_registry: tuple[Path, BuildSummary]) -> None:
     registry, _ = tiny_registry
-    fp32 = TextModel.load(load_bundle(registry / "generalist" / "2-minilm"))
-    int8 = TextModel.load(load_bundle(registry / "generalist" / "2-minilm-int8"))
+    # f32 inference: the probability sums are checked to 1e-4, which bf16 (a CPU default) misses.
+    fp32 = TextModel.load(load_bundle(registry / "generalist" / "2-minilm"), precision="f32")
+    int8 = TextModel.load(load_bundle(registry / "generalist" / "2-minilm-int8"), precision="f32")
     e32, e8 = fp32.embed(TEXTS), int8.embed(TEXTS)
     assert e32.shape == (len(TEXTS), 384)
     assert float((e32 * e8).sum(axis=1).min()) > 0.9
@@ -104,7 +106,7 @@ def test_int8_serves_close_to_fp32_and_is_smaller(tiny_registry: tuple[Path, Bui
         v: (registry / "generalist" / v / "model.bin").stat().st_size for v in ("2-minilm", "2-minilm-int8")
     }
     assert size["2-minilm-int8"] * 3 < size["2-minilm"]
-    router = TextModel.load(load_bundle(resolve_model_dir(registry, "domain-router")))
+    router = TextModel.load(load_bundle(resolve_model_dir(registry, "domain-router")), precision="f32")
     assert router.labels[-1] == "oos" and len(router.labels) == 11
     assert np.allclose(router.classify(TEXTS).sum(axis=1), 1.0, atol=1e-4)
 
@@ -133,7 +135,7 @@ def test_damaged_model_files_give_clear_errors(
         load_bundle(truncated)
     missing = copy()
     (missing / "tokenizer.json").unlink()
-    with pytest.raises(ModelLoadError, match=r"tokenizer.json.*missing"):
+    with pytest.raises(ModelLoadError, match=r"tokenizer\.json.*missing"):
         load_bundle(missing)
     bad_manifest = copy()
     (bad_manifest / "manifest.yaml").write_text("name: x\nversion: [unclosed\n")
@@ -167,6 +169,15 @@ def test_eval_writes_report_with_figures(tiny_registry: tuple[Path, BuildSummary
     assert any(c["kind"] == "fp32_vs_int8" for c in report.comparisons)
     assert any(t.name == "generalist in-scope accuracy" for t in report.targets)
     assert json.loads(report.json_path.read_text())["models"]
+    assert gen.inference_precision == "f32" and report.machine["isa"] == list(cpu_isa())
+    assert router_student.bf16_accuracy is None  # hashed students are measured at f32 only
+    text = report.markdown_path.read_text() if report.markdown_path else ""
+    if device_supports_bf16("CPU"):
+        assert gen.bf16_accuracy is not None and gen.bf16_latency_ms_p50
+        assert any(c["kind"] == "bf16_vs_f32" and c["model"] == gen.ref for c in report.comparisons)
+        assert "## bf16 vs f32 inference (CPU)" in text and f"| {gen.ref} | FP32 |" in text
+    else:
+        assert gen.bf16_accuracy is None and "bf16 not measured: this CPU has no BF16" in text
 
 
 def test_distill_from_escalation_log(tiny_registry: tuple[Path, BuildSummary], tmp_path: Path) -> None:
@@ -210,3 +221,27 @@ def test_add_model_registers_a_wordpiece_ir(tiny_registry: tuple[Path, BuildSumm
     assert bundle.manifest.featurizer["kind"] == "wordpiece" and bundle.manifest.precision == "INT8"
     model = TextModel.load(bundle)
     assert model.classify(TEXTS[:2]).shape == (2, len(labels))
+
+
+def test_bench_int8_measures_f32_and_bf16_where_the_cpu_has_it(
+    tiny_registry: tuple[Path, BuildSummary], tmp_path: Path
+) -> None:
+    from bench.runner import BenchContext
+    from bench.suites import int8
+
+    registry, _ = tiny_registry
+    result = int8.run(BenchContext(out_dir=tmp_path, tiny=True, registry=registry))
+    assert result["model"] == "generalist" and result["inference_precision"] == "f32"
+    assert result["isa"] == list(cpu_isa())
+    assert {m["inference_precision"] for m in result["models"].values()} == {"f32"}
+    assert result["speedup"] > 0
+    if device_supports_bf16("CPU"):
+        bf16 = result["bf16_models"]
+        assert set(bf16) == {result["fp32_version"], result["int8_version"]}
+        assert {m["inference_precision"] for m in bf16.values()} == {"bf16"}
+        assert result["bf16_speedup"] > 0 and result["int8_bf16_speedup"] > 0
+        assert abs(result["bf16_accuracy_delta"]) <= 1.0 and result["bf16_status"] == "measured"
+        assert [title for title, _, _ in result["tables"]][-1] == "bf16 vs f32 inference (batch 1)"
+    else:
+        assert result["bf16_models"] == {} and result["bf16_speedup"] is None
+        assert "no BF16" in result["bf16_status"]

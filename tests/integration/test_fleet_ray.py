@@ -17,6 +17,7 @@ from fleet.errors import FleetError, UnknownDeployment, UnknownNode
 from fleet.ray_adapter.backend import replica_actor_name
 from fleet.ray_adapter.client import ControllerClient
 from fleet.ray_adapter.controller import start_controller
+from fleet.serving.cpu import cpu_isa
 from protos.inference import grpc_service_pb2 as kserve_pb2
 from protos.inference import grpc_service_pb2_grpc as kserve_grpc
 from tests.fixtures.ray_cluster import TEST_NAMESPACE
@@ -26,7 +27,7 @@ MODEL = "domain-router"
 
 
 def policy_yaml(registry: Path, gpu_replicas: int = 1, store_replicas: int = 1, extra: str = "") -> str:
-    """A policy for the test cluster: one GPU-preferring deployment, one pinned to store-1."""
+    """A policy for the test cluster: one GPU-preferring deployment, one pinned to store-1 (f32)."""
     return f"""
 registry: {registry}
 fleet:
@@ -42,6 +43,7 @@ deployments:
     model: {MODEL}
     replicas: {store_replicas}
     selector: {{site: store-1}}
+    precision: f32
 {extra}"""
 
 
@@ -108,6 +110,9 @@ async def test_placement_follows_devices_and_labels(controller: ControllerClient
     assert g.device == "CPU" and "GPU" in g.detail  # simulated GPU: honest fallback
     [s] = store.replicas
     assert s.node_name == "edge-small"
+    assert (store.precision_policy, s.inference_precision) == ("f32", "f32")
+    assert gpu.precision_policy == "auto" and g.inference_precision in ("f32", "bf16")
+    assert s.isa == list(cpu_isa())  # the simulated nodes share this machine's CPU
     accel = state.node("edge-accel")
     assert accel is not None
     assert {d.name: d.simulated for d in accel.devices}["GPU"] is True

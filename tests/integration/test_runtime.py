@@ -1,5 +1,6 @@
 """fleet.serving.runtime with real OpenVINO: built CLINC models classify correctly, device fallback,
-thread safety, input validation and clear errors for damaged models."""
+inference precision (asked and read back), thread safety, input validation and clear errors for
+damaged models."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from fleet.errors import ModelLoadError
 from fleet.models.featurize import DEFAULT_HASHED_CONFIG, HashedFeaturizer
 from fleet.models.manifest import ModelBundle, load_bundle
 from fleet.models.registry import write_model_version
-from fleet.serving.runtime import TextModel, available_devices
+from fleet.serving import runtime
+from fleet.serving.cpu import cpu_isa
+from fleet.serving.runtime import TextModel, available_devices, device_supports_bf16
 from tests.fixtures.models import bundle
 
 pytestmark = pytest.mark.integration
@@ -74,6 +77,38 @@ def test_gpu_preference_falls_back_to_cpu(model_registry: Path) -> None:
     assert model.device == "CPU"
     assert model.fallback_reason == "GPU not present on this node; compiled for CPU"
     assert TextModel.load(bundle(model_registry, "clinc-travel"), ("GPU", "CPU")).fallback_reason is None
+
+
+def test_f32_precision_is_asked_and_reported(model_registry: Path) -> None:
+    model = TextModel.load(bundle(model_registry, "clinc-travel"), precision="f32")
+    assert (model.precision, model.inference_precision, model.precision_note) == ("f32", "f32", "")
+    assert model.classify(["book a flight"]).shape == (1, len(model.labels))
+    default = TextModel.load(bundle(model_registry, "clinc-travel"))
+    assert default.precision == "auto" and default.inference_precision in ("f32", "bf16")
+
+
+@pytest.mark.skipif(
+    not device_supports_bf16("CPU"),
+    reason=f"this CPU has no BF16 (not in OpenVINO's CPU capabilities; ISA: {' '.join(cpu_isa()) or '-'})",
+)
+def test_bf16_precision_is_asked_and_reported(model_registry: Path) -> None:
+    model = TextModel.load(bundle(model_registry, "clinc-travel"), precision="bf16")
+    assert (model.precision, model.inference_precision, model.precision_note) == ("bf16", "bf16", "")
+    probs = model.classify(["book a flight", "what is my balance"])
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-2)  # bf16 keeps ~3 significant digits
+    f32 = TextModel.load(bundle(model_registry, "clinc-travel"), precision="f32")
+    assert model.predict_labels(["book a flight"])[0][0] == f32.predict_labels(["book a flight"])[0][0]
+
+
+def test_bf16_without_cpu_support_compiles_f32_and_says_why(
+    model_registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime, "device_supports_bf16", lambda device: False)
+    model = TextModel.load(bundle(model_registry, "clinc-travel"), precision="bf16")
+    assert model.inference_precision == "f32"
+    assert "bf16 requested" in model.precision_note and "no BF16" in model.precision_note
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TextModel.load(bundle(model_registry, "clinc-travel"), precision="fp8")
 
 
 def test_thread_safe_inference(generalist: TextModel) -> None:
@@ -135,7 +170,7 @@ def test_exported_ir_matches_numpy(tmp_path: Path) -> None:
         outputs=outputs,
         files={"model.xml": xml, "model.bin": weights_bin},
     )
-    model = TextModel.load(load_bundle(folder))
+    model = TextModel.load(load_bundle(folder), precision="f32")  # numpy computes in f32
     texts = ["hello there", "transfer money to savings", "x"]
     probs, embedding = numpy_forward(weights, HashedFeaturizer().dense(texts))
     np.testing.assert_allclose(model.classify(texts), probs, atol=1e-5)

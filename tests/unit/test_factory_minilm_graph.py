@@ -1,4 +1,6 @@
-"""The OpenVINO BERT graph against its numpy reference, on a tiny random BERT (no MiniLM weights)."""
+"""The OpenVINO BERT graph against its numpy reference, on a tiny random BERT (no MiniLM weights).
+
+Compiled with f32 inference precision: OpenVINO's CPU default is bf16 on CPUs with BF16."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ import openvino as ov
 import pytest
 
 from factory.minilm_graph import BertConfig, attach_head, build_encoder_model, reference_embed
+
+F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 
 
 def _tiny_weights(cfg: BertConfig, vocab: int = 40, seed: int = 0) -> dict[str, np.ndarray]:
@@ -53,7 +57,7 @@ def _inputs() -> tuple[np.ndarray, np.ndarray]:
 def test_graph_matches_numpy_reference(tiny: tuple[dict[str, np.ndarray], BertConfig]) -> None:
     weights, cfg = tiny
     ids, mask = _inputs()
-    compiled = ov.Core().compile_model(build_encoder_model(weights, cfg), "CPU")
+    compiled = ov.Core().compile_model(build_encoder_model(weights, cfg), "CPU", F32)
     got = compiled({"input_ids": ids, "attention_mask": mask})[compiled.output("EMBEDDING")]
     ref = reference_embed(weights, cfg, ids, mask)
     assert got.shape == (2, cfg.hidden)
@@ -64,7 +68,7 @@ def test_graph_matches_numpy_reference(tiny: tuple[dict[str, np.ndarray], BertCo
 def test_padding_does_not_change_the_embedding(tiny: tuple[dict[str, np.ndarray], BertConfig]) -> None:
     weights, cfg = tiny
     ids, mask = _inputs()
-    compiled = ov.Core().compile_model(build_encoder_model(weights, cfg), "CPU")
+    compiled = ov.Core().compile_model(build_encoder_model(weights, cfg), "CPU", F32)
     padded = compiled({"input_ids": ids, "attention_mask": mask})[compiled.output("EMBEDDING")][0]
     alone = compiled({"input_ids": ids[:1, :5], "attention_mask": mask[:1, :5]})[
         compiled.output("EMBEDDING")
@@ -82,7 +86,7 @@ def test_attach_head_adds_probs_and_keeps_embedding(tiny: tuple[dict[str, np.nda
     assert names == {"PROBS", "EMBEDDING"}
     assert len(encoder.outputs) == 1  # the encoder itself is untouched
     ids, mask = _inputs()
-    compiled = ov.Core().compile_model(model, "CPU")
+    compiled = ov.Core().compile_model(model, "CPU", F32)
     result = compiled({"input_ids": ids, "attention_mask": mask})
     probs, emb = result[compiled.output("PROBS")], result[compiled.output("EMBEDDING")]
     assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)

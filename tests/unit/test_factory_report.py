@@ -105,3 +105,29 @@ def test_write_produces_json_markdown_and_png(tmp_path: Path) -> None:
     text = report.markdown_path.read_text()
     assert "| generalist | 2-minilm | yes | FP32 |" in text and "## Targets" in text and "sparsity" in text
     assert report.png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bf16_figures_are_compared_and_tabled(tmp_path: Path) -> None:
+    report = _report(tmp_path)
+    report.models[0].bf16_accuracy, report.models[0].bf16_latency_ms_p50 = 0.953, 4.0
+    report.models[1].bf16_accuracy, report.models[1].bf16_latency_ms_p50 = 0.950, 5.0
+    report.machine = {"isa": ["AVX2", "AVX512", "BF16"], "openvino_cpu_bf16": True, "bf16_measured": True}
+    compare(report)
+    bf16 = {c["model"]: c for c in report.comparisons if c["kind"] == "bf16_vs_f32"}
+    assert set(bf16) == {"generalist:2-minilm", "generalist:2-minilm-int8"}
+    fp32 = bf16["generalist:2-minilm"]
+    assert fp32["speedup"] == 2.0 and round(fp32["accuracy_delta_points"], 2) == -0.2
+    write(report)
+    text = report.markdown_path.read_text() if report.markdown_path else ""
+    assert "## bf16 vs f32 inference (CPU)" in text and "ISA: AVX2 AVX512 BF16" in text
+    assert "| generalist:2-minilm | FP32 | 0.9550 | 0.9530 | -0.20 | 8.00 | 4.00 | 2.00x |" in text
+    assert json.loads(report.json_path.read_text())["models"][0]["bf16_latency_ms_p50"] == 4.0  # type: ignore[union-attr]
+
+
+def test_without_bf16_the_report_says_why(tmp_path: Path) -> None:
+    report = _report(tmp_path)
+    report.machine = {"isa": ["AVX2"], "openvino_cpu_bf16": False, "bf16_measured": False}
+    compare(report)
+    write(report)
+    text = report.markdown_path.read_text() if report.markdown_path else ""
+    assert "bf16 not measured: this CPU has no BF16 (ISA: AVX2)." in text

@@ -32,6 +32,8 @@ class FakeReplica:
             "address": f"10.0.0.1:{abs(hash(self.action.replica_id)) % 60000}",
             "device": "CPU",
             "requests": 0,
+            "inference_precision": "f32" if self.action.precision == "f32" else "bf16",
+            "isa": ["AVX2", "AVX512", "BF16"],
         }
 
 
@@ -133,6 +135,32 @@ async def test_replicas_start_spread_and_publish(tmp_path: Path) -> None:
     assert state.version > 0 and (await mgr.get_state(0)).version == state.version
     same = await mgr.get_state(state.version, timeout_s=0.05)  # nothing changed: returns after the timeout
     assert same.version == state.version
+
+
+async def test_precision_reaches_replicas_and_is_published(tmp_path: Path) -> None:
+    deployments = [{"name": "d", "model": "m", "precision": "f32"}, {"name": "e", "model": "m"}]
+    mgr, backend = make_manager(tmp_path, deployments, [node("a")])
+    state = await settle(mgr, lambda s: ready_count(s, "d") == 1 and ready_count(s, "e") == 1)
+    assert {r.action.deployment: r.action.precision for r in backend.replicas.values()} == {
+        "d": "f32",
+        "e": "auto",
+    }
+    d, e = state.deployment("d"), state.deployment("e")
+    assert d is not None and e is not None
+    assert (d.precision_policy, e.precision_policy) == ("f32", "auto")
+    assert [(r.inference_precision, r.isa) for r in d.replicas] == [("f32", ["AVX2", "AVX512", "BF16"])]
+    assert [r.inference_precision for r in e.replicas] == ["bf16"]
+    old_e = [r.replica_id for r in e.replicas]
+    policy = mgr.desired.policy
+    new_e = policy.deployments[1].model_copy(update={"precision": "bf16"})
+    await mgr.apply_policy(policy.model_copy(update={"deployments": [policy.deployments[0], new_e]}))
+    state = await settle(
+        mgr,
+        lambda s: ready_count(s, "e") == 1 and [r.replica_id for r in s.deployments[1].replicas] != old_e,
+    )
+    [rolled] = state.deployments[1].replicas
+    assert backend.replicas[rolled.replica_id].action.precision == "bf16"
+    assert state.deployments[1].precision_policy == "bf16"
 
 
 async def test_dead_replica_is_replaced(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import random
 import grpc
 import pytest
 
+from edgefleet.state import FleetState
 from protos.edgefleet.v1 import fleet_pb2
 from router.accounting import Accounting
 from router.domain import InferInput
@@ -29,8 +30,8 @@ class FakeContext:
         raise Aborted(details)
 
 
-def _servicer() -> tuple[FleetServicer, RouterEngine, StaticFleet, list[str]]:
-    fleet = StaticFleet(make_state())
+def _servicer(state: FleetState | None = None) -> tuple[FleetServicer, RouterEngine, StaticFleet, list[str]]:
+    fleet = StaticFleet(state or make_state())
     engine = RouterEngine(
         make_policy(),
         fleet,
@@ -63,6 +64,25 @@ async def test_snapshot_has_fleet_routes_hosted_and_traffic() -> None:
     assert snap.traffic.requests == 1 and snap.traffic.edge == 1 and snap.traffic.saved_usd > 0
     assert snap.recent[0].request_id == "r1" and snap.recent[0].label == "balance"
     assert len(snap.recent[0].trace) == 2 and len(snap.nodes) == 2
+
+
+async def test_snapshot_carries_precision_isa_and_detail() -> None:
+    state = make_state()
+    banking = state.deployment("clinc-banking")
+    assert banking is not None
+    banking.precision_policy = "bf16"
+    first = banking.replicas[0]
+    first.inference_precision, first.isa = "f32", ["AVX2", "VNNI"]
+    first.detail = "precision bf16 requested but this CPU has no BF16 support; compiled with f32"
+    servicer, _, _, _ = _servicer(state)
+    snap = await servicer.GetFleet(fleet_pb2.GetFleetRequest(), FakeContext())  # type: ignore[arg-type]
+    dep = next(d for d in snap.deployments if d.name == "clinc-banking")
+    assert dep.precision_policy == "bf16" and dep.precision == "FP32"
+    replica = dep.replicas[0]
+    assert (replica.inference_precision, list(replica.isa)) == ("f32", ["AVX2", "VNNI"])
+    assert "no BF16" in replica.detail
+    other = next(d for d in snap.deployments if d.name == "generalist")
+    assert other.precision_policy == "auto" and other.replicas[0].inference_precision == ""
 
 
 async def test_watch_yields_now_then_on_change() -> None:

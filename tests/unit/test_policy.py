@@ -46,6 +46,18 @@ def test_minimal_policy_parses_with_defaults() -> None:
     assert policy.hosted_endpoint("big").retries == 2
 
 
+def test_deployment_precision_defaults_to_auto_and_is_checked() -> None:
+    assert parse_policy(MINIMAL).deployment("spec").precision == "auto"
+    for value in ("f32", "bf16"):
+        text = MINIMAL.replace(
+            "    model: clinc-banking\n", f"    model: clinc-banking\n    precision: {value}\n"
+        )
+        assert parse_policy(text).deployment("spec").precision == value
+    text = MINIMAL.replace("    model: clinc-banking\n", "    model: clinc-banking\n    precision: fp16\n")
+    (msg,) = issues(text)
+    assert msg.startswith("line 5: deployments[0].precision:") and "'auto', 'f32' or 'bf16'" in msg
+
+
 def test_unknown_key_names_path_and_line() -> None:
     text = MINIMAL.replace("    model: clinc-banking\n", "    model: clinc-banking\n    replicass: 3\n")
     assert issues(text) == ["line 5: deployments[0].replicass: unknown key"]

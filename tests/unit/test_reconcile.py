@@ -23,8 +23,10 @@ A, B = node("a"), node("b")
 DEP2 = DeploymentConfig(name="d", model="m", replicas=2)
 
 
-def rep(rid: str, node_name: str, state: str = "ready", dep: str = "d", version: str = "") -> ReplicaView:
-    return ReplicaView(rid, dep, f"id-{node_name}", state, version)
+def rep(
+    rid: str, node_name: str, state: str = "ready", dep: str = "d", version: str = "", precision: str = "auto"
+) -> ReplicaView:
+    return ReplicaView(rid, dep, f"id-{node_name}", state, version, precision)  # type: ignore[arg-type]
 
 
 def test_scale_up_spreads_across_nodes() -> None:
@@ -87,6 +89,21 @@ def test_stale_version_rolls_over() -> None:
     assert len(p.starts) == 1 and not p.stops
     p2 = plan([one], [A, B], [rep("r1", "a", version="1"), rep("n", "b", version="2")], ids(), {"d": "2"})
     assert [s.replica_id for s in p2.stops] == ["r1"]
+
+
+def test_starts_carry_the_deployment_precision() -> None:
+    bf16 = DeploymentConfig(name="d", model="m", replicas=2, precision="bf16")
+    assert [s.precision for s in plan([bf16], [A, B], [], ids()).starts] == ["bf16", "bf16"]
+    assert [s.precision for s in plan([DEP2], [A, B], [], ids()).starts] == ["auto", "auto"]
+
+
+def test_precision_change_rolls_over() -> None:
+    f32 = DeploymentConfig(name="d", model="m", replicas=1, precision="f32")
+    assert plan([f32], [A, B], [rep("r1", "a", precision="f32")], ids()).empty()
+    p = plan([f32], [A, B], [rep("r1", "a", precision="auto")], ids())
+    assert [s.precision for s in p.starts] == ["f32"] and not p.stops  # make before break
+    p2 = plan([f32], [A, B], [rep("r1", "a"), rep("n", "b", precision="f32")], ids())
+    assert [s.replica_id for s in p2.stops] == ["r1"] and not p2.starts
 
 
 def test_placement_error_does_not_stop_other_deployments() -> None:

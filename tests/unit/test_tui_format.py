@@ -37,6 +37,30 @@ def test_number_formats() -> None:
     assert fmt.truncate("abcdef", 4) == "abc…"
 
 
+def test_isa_and_precision_formats() -> None:
+    assert fmt.isa_summary(["AVX2", "AVX512", "VNNI", "AMX", "BF16"]) == "AVX512 VNNI AMX BF16"
+    assert fmt.isa_summary(["AVX2", "VNNI"]) == "AVX2 VNNI"
+    assert fmt.isa_summary([]) == ""
+    assert str(fmt.precision_text("", "auto")) == ""  # not reported yet
+    assert fmt.precision_text("bf16", "auto").style == "bold"
+    assert fmt.precision_text("f32", "auto").style == ""
+    fallback = fmt.precision_text("f32", "bf16")  # bf16 asked, the CPU has none
+    assert str(fallback) == "f32" and fallback.style == "yellow"
+    assert fmt.precision_text("bf16", "bf16").style == "bold"
+
+
+def test_demo_replicas_report_precision_and_isa() -> None:
+    snap = build_demo_snapshot()
+    replicas = {r.replica_id: r for d in snap.deployments for r in d.replicas}
+    assert replicas["domain-router-1"].inference_precision == "bf16"  # auto on a CPU with AMX/BF16
+    assert replicas["domain-router-2"].inference_precision == "f32"  # auto on an AVX2 VNNI CPU
+    assert replicas["clinc-travel-1"].inference_precision == "f16"  # NPU
+    assert replicas["generalist-1"].inference_precision == "f32"  # pinned f32 on a BF16 CPU
+    kiosk = replicas["clinc-kitchen_and_dining-1"]
+    assert kiosk.inference_precision == "f32" and "no BF16" in kiosk.detail and list(kiosk.isa) == []
+    assert list(replicas["domain-router-1"].isa) == ["AVX2", "AVX512", "VNNI", "AMX", "BF16"]
+
+
 def test_backoff_doubles_up_to_the_cap_and_resets() -> None:
     backoff = Backoff(initial_s=0.5, cap_s=3.0, jitter=0.0)
     assert [backoff.next_delay() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]

@@ -1,4 +1,5 @@
-"""Deployments with their replicas: placement, device, rps, p50/p95, error rate, queue depth."""
+"""Deployments with their replicas: placement, device, inference precision, rps, p50/p95, error
+rate, queue depth."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ class DeploymentsTable(FleetTable):
                         fmt.ms(p95),
                         _error_text(err),
                         str(sum(r.stats.queue_depth for r in replicas)),
-                        Text.assemble(model_version(dep), " ", (dep.precision, "bold")),
+                        _version_text(dep),
                     ],
                 )
             )
@@ -68,7 +69,7 @@ class DeploymentsTable(FleetTable):
                     (
                         f"rep:{dep.name}:{replica.replica_id}",
                         [
-                            Text(" └ " + fmt.truncate(replica.replica_id, 24), style="dim"),
+                            Text(" └ " + fmt.truncate(replica.replica_id, 21), style="dim"),
                             Text(replica.state, style=state_style),
                             "",
                             f"{stats.rps:.1f}",
@@ -76,7 +77,7 @@ class DeploymentsTable(FleetTable):
                             fmt.ms(stats.p95_ms),
                             _error_text(stats.error_rate),
                             str(stats.queue_depth),
-                            f"{replica.node_name} · {replica.device}",
+                            _where_text(replica, dep.precision_policy),
                         ],
                     )
                 )
@@ -94,6 +95,25 @@ def model_version(dep: fleet_pb2.Deployment) -> str:
     """'v3' when the model is named like the deployment, else 'model:v3'."""
     version = f"v{dep.version}" if dep.version[:1].isdigit() else dep.version
     return version if dep.model in ("", dep.name) else f"{dep.model}:{version}"
+
+
+def _where_text(replica: fleet_pb2.Replica, policy: str) -> Text:
+    """'store-1 · CPU bf16': node, device and (once reported) the inference precision."""
+    where = Text(f"{replica.node_name} · {replica.device}")
+    if replica.inference_precision:
+        where.append_text(Text(" ") + fmt.precision_text(replica.inference_precision, policy))
+    return where
+
+
+def _version_text(dep: fleet_pb2.Deployment) -> Text:
+    """'v3 INT8', plus the precision policy when it is not auto: 'v4 FP32 f32'."""
+    policy = dep.precision_policy
+    return Text.assemble(
+        model_version(dep),
+        " ",
+        (dep.precision, "bold"),
+        (f" {policy}" if policy not in ("", "auto") else "", "dim"),
+    )
 
 
 def _error_text(rate: float) -> Text:

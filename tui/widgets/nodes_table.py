@@ -1,4 +1,4 @@
-"""Nodes: name, devices, labels, CPU/memory, health, heartbeat age, replicas hosted."""
+"""Nodes: name, devices, labels, CPU/memory, health, heartbeat age, replicas hosted, CPU ISA."""
 
 from __future__ import annotations
 
@@ -20,12 +20,14 @@ class NodesTable(FleetTable):
         ("hb", "Beat"),
         ("devices", "Devices"),
         ("replicas", "Replicas"),
+        ("isa", "ISA"),
         ("labels", "Labels"),
     )
 
     def show(self, snapshot: fleet_pb2.FleetSnapshot) -> None:
         """Refresh from a snapshot."""
         deployment_of = {r.replica_id: d.name for d in snapshot.deployments for r in d.replicas}
+        isa_of = {r.node_id: list(r.isa) for d in snapshot.deployments for r in d.replicas if r.isa}
         rows: list[Row] = []
         for node in snapshot.nodes:
             health = node.health or ("healthy" if node.alive else "dead")
@@ -47,6 +49,7 @@ class NodesTable(FleetTable):
                         f"{len(hosted)} " + fmt.truncate(", ".join(sorted(set(hosted))), 36)
                         if hosted
                         else "0",
+                        fmt.isa_summary(isa_of.get(node.node_id, [])) or "–",
                         fmt.labels_text(node.labels) or "–",
                     ],
                 )

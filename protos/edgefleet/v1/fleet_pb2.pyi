@@ -90,7 +90,7 @@ class ReplicaStats(_message.Message):
     def __init__(self, rps: _Optional[float] = ..., p50_ms: _Optional[float] = ..., p95_ms: _Optional[float] = ..., error_rate: _Optional[float] = ..., queue_depth: _Optional[int] = ..., requests: _Optional[int] = ...) -> None: ...
 
 class Replica(_message.Message):
-    __slots__ = ("replica_id", "deployment", "node_id", "node_name", "device", "address", "state", "stats")
+    __slots__ = ("replica_id", "deployment", "node_id", "node_name", "device", "address", "state", "stats", "inference_precision", "isa", "detail")
     REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
     DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -99,6 +99,9 @@ class Replica(_message.Message):
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     STATS_FIELD_NUMBER: _ClassVar[int]
+    INFERENCE_PRECISION_FIELD_NUMBER: _ClassVar[int]
+    ISA_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
     replica_id: str
     deployment: str
     node_id: str
@@ -107,10 +110,13 @@ class Replica(_message.Message):
     address: str
     state: str
     stats: ReplicaStats
-    def __init__(self, replica_id: _Optional[str] = ..., deployment: _Optional[str] = ..., node_id: _Optional[str] = ..., node_name: _Optional[str] = ..., device: _Optional[str] = ..., address: _Optional[str] = ..., state: _Optional[str] = ..., stats: _Optional[_Union[ReplicaStats, _Mapping]] = ...) -> None: ...
+    inference_precision: str
+    isa: _containers.RepeatedScalarFieldContainer[str]
+    detail: str
+    def __init__(self, replica_id: _Optional[str] = ..., deployment: _Optional[str] = ..., node_id: _Optional[str] = ..., node_name: _Optional[str] = ..., device: _Optional[str] = ..., address: _Optional[str] = ..., state: _Optional[str] = ..., stats: _Optional[_Union[ReplicaStats, _Mapping]] = ..., inference_precision: _Optional[str] = ..., isa: _Optional[_Iterable[str]] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class Deployment(_message.Message):
-    __slots__ = ("name", "model", "version", "precision", "desired", "ready", "replicas", "price_per_call_usd")
+    __slots__ = ("name", "model", "version", "precision", "desired", "ready", "replicas", "price_per_call_usd", "precision_policy")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -119,6 +125,7 @@ class Deployment(_message.Message):
     READY_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     PRICE_PER_CALL_USD_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_POLICY_FIELD_NUMBER: _ClassVar[int]
     name: str
     model: str
     version: str
@@ -127,7 +134,8 @@ class Deployment(_message.Message):
     ready: int
     replicas: _containers.RepeatedCompositeFieldContainer[Replica]
     price_per_call_usd: float
-    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., version: _Optional[str] = ..., precision: _Optional[str] = ..., desired: _Optional[int] = ..., ready: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., price_per_call_usd: _Optional[float] = ...) -> None: ...
+    precision_policy: str
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., version: _Optional[str] = ..., precision: _Optional[str] = ..., desired: _Optional[int] = ..., ready: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., price_per_call_usd: _Optional[float] = ..., precision_policy: _Optional[str] = ...) -> None: ...
 
 class Route(_message.Message):
     __slots__ = ("name", "task", "domains", "candidates", "min_confidence")
