@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from edgefleet.constants import CONTROLLER_NAME, DEFAULT_NAMESPACE, DEFAULT_REGISTRY, DEFAULT_ROUTER_ADDRESS
+from edgefleet.policy.llm_options import LLMOptions
 
 Task = Literal["classify", "embed"]
 DeviceName = Literal["CPU", "GPU", "NPU"]
@@ -107,6 +108,7 @@ class DeploymentConfig(Strict):
     selector: dict[str, str] = Field(default_factory=dict, description="node labels that must match")
     price_per_call_usd: float = Field(0.0, ge=0)
     max_queue: int = Field(64, ge=1, description="outstanding requests per replica")
+    llm: LLMOptions | None = Field(None, description="generation settings (LLM models only)")
 
 
 class StandInConfig(Strict):
