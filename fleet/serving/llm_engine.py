@@ -200,8 +200,22 @@ class LLMEngine:
 class BatchingEngine(LLMEngine):
     """Continuous batching: one step thread drives the pipeline for all requests."""
 
-    def __init__(self, pipeline: BatchPipeline, **kwargs: object) -> None:
-        super().__init__(pipeline.tokenizer, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        pipeline: BatchPipeline,
+        *,
+        context_length: int,
+        options: LLMOptions | None = None,
+        max_queue: int = 64,
+        stats: GenerationStats | None = None,
+    ) -> None:
+        super().__init__(
+            pipeline.tokenizer,
+            context_length=context_length,
+            options=options,
+            max_queue=max_queue,
+            stats=stats,
+        )
         self.pipeline = pipeline
         self.steps = 0
         self._active: dict[int, GenerationRequest] = {}
@@ -302,8 +316,22 @@ class BatchingEngine(LLMEngine):
 class SerialEngine(LLMEngine):
     """One request at a time, in arrival order, on one worker thread (no per-token logprobs)."""
 
-    def __init__(self, pipeline: SerialPipeline, **kwargs: object) -> None:
-        super().__init__(pipeline.tokenizer, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        pipeline: SerialPipeline,
+        *,
+        context_length: int,
+        options: LLMOptions | None = None,
+        max_queue: int = 64,
+        stats: GenerationStats | None = None,
+    ) -> None:
+        super().__init__(
+            pipeline.tokenizer,
+            context_length=context_length,
+            options=options,
+            max_queue=max_queue,
+            stats=stats,
+        )
         self.pipeline = pipeline
         self._pending: deque[GenerationRequest] = deque()
         self._cond = threading.Condition()

@@ -80,7 +80,10 @@ class BatchPipeline(Protocol):
     ``GenHandle.cancel`` may be called from any thread; ``step`` and ``GenHandle.read`` only from
     the engine's step thread."""
 
-    tokenizer: GenTokenizer
+    @property
+    def tokenizer(self) -> GenTokenizer:
+        """The model's tokenizer."""
+        ...
 
     def add_request(self, request_id: int, prompt: EncodedPrompt, params: SamplingParams) -> GenHandle:
         """Queue a request; it is scheduled by the next steps."""
@@ -98,7 +101,10 @@ class BatchPipeline(Protocol):
 class SerialPipeline(Protocol):
     """A pipeline that generates one request at a time (blocking)."""
 
-    tokenizer: GenTokenizer
+    @property
+    def tokenizer(self) -> GenTokenizer:
+        """The model's tokenizer."""
+        ...
 
     def generate(
         self, prompt: EncodedPrompt, params: SamplingParams, on_tokens: Callable[[list[int]], bool]

@@ -1,4 +1,5 @@
-"""One replica of a deployment: a TextModel served over KServe v2 gRPC on its node.
+"""One replica of a deployment: a TextModel (or, for a generative model, an LLM engine loaded
+from the registry folder on this node) served over KServe v2 gRPC on its node.
 
 A plain class; :mod:`fleet.ray_adapter.backend` turns it into a Ray actor pinned to a node
 (binding to the node's address; ``host`` defaults to loopback outside Ray). The
@@ -16,9 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from edgefleet.policy.llm_options import LLMOptions
 from fleet.errors import ModelLoadError
+from fleet.models.llm_manifest import GENERATE_TASK
 from fleet.models.manifest import ModelBundle
-from fleet.serving.kserve_server import KServeEndpoint, KServeServicer, start_kserve
+from fleet.serving.kserve_server import InferenceServicer, KServeEndpoint, KServeServicer, start_kserve
+from fleet.serving.llm_model import LLMModel, load_llm
+from fleet.serving.llm_servicer import LLMServicer
 from fleet.serving.runtime import TextModel
 
 log = logging.getLogger("edgefleet.replica")
@@ -38,6 +43,7 @@ class Replica:
         placed_device: str = "",
         max_queue: int = 64,
         host: str | None = None,
+        llm: LLMOptions | None = None,
     ) -> None:
         self.replica_id = replica_id
         self.deployment = deployment
@@ -47,7 +53,8 @@ class Replica:
         self.max_queue = max_queue
         self._bundle: ModelBundle | None = bundle
         self.host = host
-        self._model: TextModel | None = None
+        self.llm = llm
+        self._model: TextModel | LLMModel | None = None
         self._endpoint: KServeEndpoint | None = None
         self._error: str | None = None
         self._detail = ""
@@ -60,8 +67,12 @@ class Replica:
             return self.health()
         bundle = self._bundle
         assert bundle is not None
+        generative = bundle.manifest.task == GENERATE_TASK
         try:
-            self._model = TextModel.load(bundle, self.device_prefs)
+            if generative:
+                self._model = load_llm(bundle, self.device_prefs, self.llm, max_queue=self.max_queue)
+            else:
+                self._model = TextModel.load(bundle, self.device_prefs)
             if self._model.device.split(".")[0] != self.placed_device:
                 self._detail = (
                     f"placed for {self.placed_device}; OpenVINO on {self.node_name} compiled for "
@@ -76,13 +87,24 @@ class Replica:
             self._error = f"{type(exc).__name__}: {exc}"
         self._bundle = None  # the compiled model is all we need now
         host = self.host or "127.0.0.1"
-        servicer = KServeServicer(
-            self._model,
-            node=self.node_name,
-            replica=self.replica_id,
-            load_error=self._error,
-            max_queue=self.max_queue,
-        )
+        servicer: InferenceServicer
+        if generative:
+            model = self._model if isinstance(self._model, LLMModel) else None
+            servicer = LLMServicer(
+                model,
+                node=self.node_name,
+                replica=self.replica_id,
+                load_error=self._error,
+                max_queue=self.max_queue,
+            )
+        else:
+            servicer = KServeServicer(
+                self._model if isinstance(self._model, TextModel) else None,
+                node=self.node_name,
+                replica=self.replica_id,
+                load_error=self._error,
+                max_queue=self.max_queue,
+            )
         self._endpoint = start_kserve(servicer, host, 0)
         self._address = f"{host}:{self._endpoint.port}"
         if self._error:
@@ -115,6 +137,8 @@ class Replica:
             raise ModelLoadError(
                 f"replica {self.replica_id}: model not loaded: {self._error or 'not started'}"
             )
+        if not isinstance(self._model, TextModel):
+            raise ValueError("a generative model answers over KServe ModelInfer/ModelStreamInfer only")
         return self._model.infer(texts)
 
     def stop(self, grace_s: float = 2.0) -> None:
@@ -122,4 +146,6 @@ class Replica:
         if self._endpoint is not None:
             self._endpoint.stop(grace_s)
             self._endpoint = None
+        if isinstance(self._model, LLMModel):
+            self._model.close()
         self._model = None
