@@ -74,6 +74,11 @@ class ReplicaState:
     version: str = ""
     precision: str = ""
     detail: str = ""  # e.g. device fallback reason or the last health error
+    # LLM replicas only (from their health reports, rounded so that noise does not bump the snapshot):
+    tokens_per_s: float = 0.0
+    ttft_p50_ms: float = 0.0
+    ttft_p95_ms: float = 0.0
+    queue_depth: int = 0  # requests waiting for their first token
 
 
 @dataclass
@@ -91,6 +96,7 @@ class DeploymentState:
     task: str = ""
     labels: list[str] = field(default_factory=list)
     error: str = ""  # why it cannot be (fully) served, e.g. a PlacementError
+    context_length: int = 0
 
 
 @dataclass

@@ -76,6 +76,8 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                 desired=d.desired,
                 ready=d.ready,
                 price_per_call_usd=d.price_per_call_usd,
+                task=d.task,
+                context_length=d.context_length,
             )
             for r in d.replicas:
                 st = est.stats(r.replica_id)
@@ -95,6 +97,10 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                         error_rate=st.error_ewma,
                         queue_depth=st.outstanding,
                         requests=st.requests,
+                        tokens_per_s=r.tokens_per_s,
+                        ttft_p50_ms=r.ttft_p50_ms,
+                        ttft_p95_ms=r.ttft_p95_ms,
+                        waiting=r.queue_depth,
                     ),
                 )
         policy = self.engine.policy

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from edgefleet.policy.llm_options import LLMOptions
 from edgefleet.policy.schema import DeploymentConfig
 from edgefleet.state import ReplicaPhase
 from fleet.control.placement import NodeView, choose_node, fits
@@ -53,6 +54,7 @@ class StartReplica:
     node_name: str
     device: str
     device_prefs: tuple[str, ...]
+    llm: LLMOptions | None = None  # generation settings (LLM models only)
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,13 @@ def plan(
                 rid = new_replica_id(dep.name)
                 out.starts.append(
                     StartReplica(
-                        rid, dep.name, where.node_id, where.node_name, where.device, where.device_prefs
+                        rid,
+                        dep.name,
+                        where.node_id,
+                        where.node_name,
+                        where.device,
+                        where.device_prefs,
+                        dep.llm,
                     )
                 )
                 load[where.node_id] += 1

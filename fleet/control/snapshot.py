@@ -27,6 +27,14 @@ from fleet.control.reconcile import StartReplica
 from fleet.models.manifest import ModelBundle
 
 EVENTS_IN_SNAPSHOT = 50
+STAT_KEYS = ("requests", "errors", "rps", "p50_ms", "p95_ms", "queue_depth", "inflight")
+LLM_STAT_KEYS = ("tokens_per_s", "ttft_p50_ms", "ttft_p95_ms", "generating")
+
+
+def _coarse(value: float) -> float:
+    """Two significant digits: enough for a dashboard, and steady enough not to bump the snapshot
+    version on every health check."""
+    return float(f"{value:.2g}") if value else 0.0
 
 
 @dataclass
@@ -72,11 +80,7 @@ class ReplicaRecord:
         self.device = str(report.get("device") or self.device)
         error = str(report.get("error") or "")
         self.detail = error or str(report.get("detail") or "")
-        self.stats = {
-            k: float(v)
-            for k, v in report.items()
-            if k in ("requests", "errors", "rps", "p50_ms", "p95_ms", "queue_depth", "inflight")
-        }
+        self.stats = {k: float(v) for k, v in report.items() if k in STAT_KEYS or k in LLM_STAT_KEYS}
 
     def published_state(self) -> ReplicaPhase:
         """The state as published (a dead replica shows as unhealthy until it is replaced)."""
@@ -96,7 +100,18 @@ class ReplicaRecord:
             version=self.version,
             precision=self.precision,
             detail=self.detail,
+            **self._llm_stats(),
         )
+
+    def _llm_stats(self) -> dict[str, Any]:
+        if "tokens_per_s" not in self.stats:
+            return {}
+        return {
+            "tokens_per_s": _coarse(self.stats["tokens_per_s"]),
+            "ttft_p50_ms": _coarse(self.stats["ttft_p50_ms"]),
+            "ttft_p95_ms": _coarse(self.stats["ttft_p95_ms"]),
+            "queue_depth": int(self.stats.get("queue_depth", 0)),
+        }
 
 
 def _node_health(alive: bool, drained: bool, age: float | None, stale_after: float) -> NodeHealth:
@@ -155,6 +170,7 @@ def build_state(obs: Observed, now: float | None = None) -> FleetState:
                 task=manifest.task if manifest else "",
                 labels=list(manifest.labels) if manifest else [],
                 error=obs.errors.get(dep.name, ""),
+                context_length=manifest.llm.context_length if manifest and manifest.llm else 0,
             )
         )
     return FleetState(

@@ -105,6 +105,7 @@ class RayBackend:
             action.node_name,
             placed_device=action.device,
             max_queue=max_queue,
+            llm=action.llm,
         )
 
     async def start_agent(self, node: NodeView) -> Any:

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from edgefleet.generation import ChatMessage, SamplingParams
+from fleet.models.llm_manifest import LLMSpec
+from fleet.models.manifest import Manifest, TensorSpec, sha256_bytes
 from fleet.serving.llm_types import EncodedPrompt, HandleStatus
 
 EOS = 0
@@ -154,3 +156,20 @@ class FakeSerialPipeline:
                     return
         finally:
             self.concurrent -= 1
+
+
+def llm_manifest(files: dict[str, bytes], version: str = "1") -> Manifest:
+    """A manifest of a generative model with these files (context 8192)."""
+    return Manifest(
+        name="tiny-llm",
+        version=version,
+        task="generate",
+        labels=[],
+        precision="INT4",
+        featurizer={"kind": "openvino_genai"},
+        inputs=[TensorSpec(name="text_input", datatype="BYTES", shape=[1])],
+        outputs=[TensorSpec(name="text_output", datatype="BYTES", shape=[1])],
+        files={n: sha256_bytes(d) for n, d in files.items()},
+        created_unix=time.time(),
+        llm=LLMSpec(context_length=8192, chat_template="{{ messages }}", architecture="llama"),
+    )

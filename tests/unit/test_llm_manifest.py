@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import pickle
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from fleet.errors import ModelLoadError
-from fleet.models.llm_manifest import REQUIRED_LLM_FILES, LLMSpec, file_sha256, verify_folder
-from fleet.models.manifest import Manifest, ModelBundle, TensorSpec, load_bundle, sha256_bytes
+from fleet.models.llm_manifest import REQUIRED_LLM_FILES, file_sha256, verify_folder
+from fleet.models.manifest import Manifest, ModelBundle, load_bundle, sha256_bytes
 from fleet.models.registry import save_bundle, write_model_version
+from tests.unit.llm_fakes import llm_manifest
 
 LLM_FILES = {name: f"{name} bytes".encode() * 10 for name in REQUIRED_LLM_FILES} | {"config.json": b"{}"}
-
-
-def llm_manifest(files: dict[str, bytes], version: str = "1") -> Manifest:
-    return Manifest(
-        name="tiny-llm",
-        version=version,
-        task="generate",
-        labels=[],
-        precision="INT4",
-        featurizer={"kind": "openvino_genai"},
-        inputs=[TensorSpec(name="text_input", datatype="BYTES", shape=[1])],
-        outputs=[TensorSpec(name="text_output", datatype="BYTES", shape=[1])],
-        files={n: sha256_bytes(d) for n, d in files.items()},
-        created_unix=time.time(),
-        llm=LLMSpec(context_length=8192, chat_template="{{ messages }}", architecture="llama"),
-    )
 
 
 def write_llm(registry: Path, files: dict[str, bytes] = LLM_FILES) -> Path:
