@@ -19,6 +19,8 @@ HEADLINES: list[tuple[str, str, str]] = [
     ("routing.escalated_share", "share of requests escalated to hosted", ""),
     ("int8.speedup", "INT8 / FP32 speed-up (batch-1 p50)", ""),
     ("int8.accuracy_delta", "INT8 - FP32 accuracy", ""),
+    ("generate.cb_vs_serial_tps", "LLM output tokens/s, continuous batching / serial, top concurrency", ""),
+    ("generate.serial_vs_cb_ttft_p50", "LLM TTFT p50, serial / continuous batching, top concurrency", ""),
 ]
 
 
@@ -75,7 +77,7 @@ def write_report(results: dict[str, Any], out_dir: Path) -> Path:
         parts.append(f"(plots skipped: {exc}; install matplotlib)")
     else:
         images = plots.draw_all(results, out_dir)
-    for name in ("tax", "throughput", "routing", "scale", "int8"):
+    for name in ("tax", "throughput", "routing", "scale", "int8", "generate"):
         suite = results.get(name)
         if suite is None:
             continue

@@ -91,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     tui.add_argument("--demo", action="store_true", help="show built-in DEMO DATA (no router)")
 
     bench = sub.add_parser("bench", help="run the benchmark suites")
-    bench.add_argument("suites", nargs="*", help="tax throughput routing scale int8 (default: all)")
+    bench.add_argument("suites", nargs="*", help="tax throughput routing scale int8 generate (default: all)")
     bench.add_argument("--out", default="bench-out")
     bench.add_argument("--tiny", action="store_true", help="a tiny configuration (smoke test)")
 
