@@ -41,7 +41,8 @@ def test_decoder_decodes_only_a_window() -> None:
     decoder = IncrementalDecoder(decode)
     for b in b"x" * 200:
         decoder.push([b])
-    assert max(calls) <= 6
+    assert max(calls) <= 17  # a bounded window, whatever the answer's length
+    assert len(calls) < 200 * 1.2  # about one detokenizer call per push
 
 
 @pytest.mark.parametrize(
