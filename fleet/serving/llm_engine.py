@@ -2,8 +2,9 @@
 
 :class:`BatchingEngine` drives a continuous-batching pipeline from ONE step thread: every
 ``step()`` advances all running requests, then each request's new tokens are decoded, checked for
-stop strings and handed to its sink as a :class:`GenerationChunk`. :class:`SerialEngine` runs a
-pipeline that generates one request at a time (OpenVINO's LLMPipeline, for comparison).
+stop strings and handed to its sink as a :class:`GenerationChunk`.
+:class:`fleet.serving.llm_serial.SerialEngine` runs a pipeline that generates one request at a
+time (OpenVINO's LLMPipeline, for comparison).
 
 Both admit a request only if it fits: valid messages and sampling settings, prompt tokens plus
 ``max_tokens`` within the context (else :class:`GenerationInputError`), fewer than ``max_queue``
@@ -19,7 +20,6 @@ import itertools
 import logging
 import queue
 import threading
-from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
 
 from edgefleet.generation import (
@@ -35,7 +35,7 @@ from edgefleet.policy.llm_options import LLMOptions
 from fleet.errors import FleetError
 from fleet.serving.llm_request import ChunkSink, GenerationRequest
 from fleet.serving.llm_stats import GenerationStats
-from fleet.serving.llm_types import BatchPipeline, EncodedPrompt, GenTokenizer, HandleStatus, SerialPipeline
+from fleet.serving.llm_types import BatchPipeline, EncodedPrompt, GenTokenizer, HandleStatus
 
 log = logging.getLogger("edgefleet.llm")
 CHARS_PER_TOKEN_LIMIT = 16  # a prompt with more characters than this x context cannot fit
@@ -311,78 +311,3 @@ class BatchingEngine(LLMEngine):
             requests, self._active = list(self._active.values()), {}
         for request in requests:
             request.finish("cancelled")
-
-
-class SerialEngine(LLMEngine):
-    """One request at a time, in arrival order, on one worker thread (no per-token logprobs)."""
-
-    def __init__(
-        self,
-        pipeline: SerialPipeline,
-        *,
-        context_length: int,
-        options: LLMOptions | None = None,
-        max_queue: int = 64,
-        stats: GenerationStats | None = None,
-    ) -> None:
-        super().__init__(
-            pipeline.tokenizer,
-            context_length=context_length,
-            options=options,
-            max_queue=max_queue,
-            stats=stats,
-        )
-        self.pipeline = pipeline
-        self._pending: deque[GenerationRequest] = deque()
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._loop, name="llm-serial", daemon=True)
-        self._thread.start()
-
-    def _enqueue(self, request: GenerationRequest) -> None:
-        with self._cond:
-            self._pending.append(request)
-            self._cond.notify()
-
-    def _cancelled(self, request: GenerationRequest) -> None:
-        with self._cond:
-            if request in self._pending:
-                self._pending.remove(request)
-            else:
-                return
-        request.finish("cancelled")
-
-    def _loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._pending and not self._closing:
-                    self._cond.wait()
-                if self._closing:
-                    return
-                request = self._pending.popleft()
-            self._run(request)
-
-    def _run(self, request: GenerationRequest) -> None:
-        def on_tokens(ids: list[int]) -> bool:
-            request.take(ids, [])
-            return request.stop_hit or request.cancel_requested or self._closing
-
-        try:
-            self.pipeline.generate(request.prompt, request.params, on_tokens)
-        except Exception as exc:
-            log.exception("serial generation failed")
-            request.finish("error", f"{type(exc).__name__}: {exc}")
-            return
-        if request.cancel_requested or self._closing:
-            request.finish("cancelled")
-        else:
-            request.finish("stop" if request.stop_hit else request.natural_finish())
-
-    def close(self) -> None:
-        """Stop the worker after the current request; pending requests end as cancelled."""
-        with self._cond:
-            super().close()
-            pending, self._pending = list(self._pending), deque()
-            self._cond.notify_all()
-        for request in pending:
-            request.finish("cancelled")
-        self._thread.join(timeout=30.0)

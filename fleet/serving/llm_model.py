@@ -20,7 +20,8 @@ from fleet.errors import ModelLoadError
 from fleet.models.llm_manifest import GENERATE_TASK, LLMSpec, verify_folder
 from fleet.models.manifest import Manifest, ModelBundle
 from fleet.models.registry import REGISTRY_ENV
-from fleet.serving.llm_engine import BatchingEngine, LLMEngine, SerialEngine
+from fleet.serving.llm_engine import BatchingEngine, LLMEngine
+from fleet.serving.llm_serial import SerialEngine
 
 
 @dataclass

@@ -16,6 +16,9 @@ from fleet.models.manifest import Manifest, TensorSpec, sha256_bytes
 from fleet.serving.llm_types import EncodedPrompt, HandleStatus
 
 EOS = 0
+ANSWERS = {"capital": " The capital w5 Paris.", "stop": " w1 w2 STOP w3 w4"}
+ASK = [ChatMessage("user", "what is the capital of france")]
+CTX = 4096
 VOCAB = ["</s>", *[f" w{i}" for i in range(1, 200)], " Paris", ".", " The", " capital", " STOP", "\n"]
 IDS = {piece: i for i, piece in enumerate(VOCAB)}
 
@@ -173,3 +176,11 @@ def llm_manifest(files: dict[str, bytes], version: str = "1") -> Manifest:
         created_unix=time.time(),
         llm=LLMSpec(context_length=8192, chat_template="{{ messages }}", architecture="llama"),
     )
+
+
+def wait_for(condition: object, timeout: float = 5.0) -> None:
+    """Poll `condition()` until it holds (AssertionError after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.005)

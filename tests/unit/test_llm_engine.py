@@ -5,19 +5,14 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from edgefleet.generation import ChatMessage, GenerationChunk, GenerationInputError, SamplingParams
 from edgefleet.policy.llm_options import LLMOptions
-from fleet.serving.llm_engine import BatchingEngine, EngineBusy, EngineClosed, GenerationFailed, SerialEngine
-from tests.unit.llm_fakes import FakeBatchPipeline, FakeSerialPipeline
-
-ANSWERS = {"capital": " The capital w5 Paris.", "stop": " w1 w2 STOP w3 w4"}
-ASK = [ChatMessage("user", "what is the capital of france")]
-CTX = 4096
+from fleet.serving.llm_engine import BatchingEngine, EngineBusy, EngineClosed, GenerationFailed
+from tests.unit.llm_fakes import ANSWERS, ASK, CTX, FakeBatchPipeline, wait_for
 
 
 @pytest.fixture
@@ -30,13 +25,6 @@ def engine(pipeline: FakeBatchPipeline) -> Iterator[BatchingEngine]:
     eng = BatchingEngine(pipeline, context_length=CTX, max_queue=3, options=LLMOptions(max_tokens_limit=4096))
     yield eng
     eng.close()
-
-
-def wait_for(condition: object, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.005)
 
 
 def test_streams_text_logprobs_and_counts(engine: BatchingEngine) -> None:
@@ -211,32 +199,3 @@ def test_close_cancels_and_refuses(pipeline: FakeBatchPipeline) -> None:
     assert request.done
     with pytest.raises(EngineClosed):
         engine.submit(ASK, SamplingParams(), sink.put)
-
-
-def test_serial_engine_one_at_a_time_without_logprobs() -> None:
-    pipeline = FakeSerialPipeline(ANSWERS)
-    engine = SerialEngine(pipeline, context_length=CTX, options=LLMOptions(continuous_batching=False))
-    try:
-        pipeline.release.clear()
-        sinks = [queue.SimpleQueue[GenerationChunk]() for _ in range(3)]
-        requests = [engine.submit(ASK, SamplingParams(max_tokens=20), s.put) for s in sinks]
-        requests[2].cancel()  # still pending: dropped at once
-        assert requests[2].done and requests[2].finish_reason == "cancelled"
-        pipeline.release.set()
-        wait_for(lambda: requests[0].done and requests[1].done)
-        assert pipeline.max_concurrent == 1
-        chunks = []
-        while not sinks[0].empty():
-            chunks.append(sinks[0].get())
-        assert "".join(c.text for c in chunks) == " The capital w5 Paris."
-        assert chunks[-1].finish_reason == "stop" and all(not c.logprobs for c in chunks)
-        stopped = engine.generate(
-            [ChatMessage("user", "stop")], SamplingParams(max_tokens=30, stop=(" STOP",)), 5
-        )
-        assert stopped.text == " w1 w2" and stopped.finish_reason == "stop"
-        running = engine.stream([ChatMessage("user", "count")], SamplingParams(max_tokens=1000), timeout_s=5)
-        next(running)
-        running.close()
-        wait_for(lambda: engine.outstanding == 0)
-    finally:
-        engine.close()
