@@ -21,6 +21,8 @@ HEADLINES: list[tuple[str, str, str]] = [
     ("int8.accuracy_delta", "INT8 - FP32 accuracy (f32 inference)", ""),
     ("int8.bf16_speedup", "bf16 / f32 inference speed-up, FP32 model (batch-1 p50)", "CPUs with BF16 only"),
     ("int8.bf16_accuracy_delta", "bf16 - f32 inference accuracy, FP32 model", "CPUs with BF16 only"),
+    ("generate.cb_vs_serial_tps", "LLM output tokens/s, continuous batching / serial, top concurrency", ""),
+    ("generate.serial_vs_cb_ttft_p50", "LLM TTFT p50, serial / continuous batching, top concurrency", ""),
 ]
 
 
@@ -77,7 +79,7 @@ def write_report(results: dict[str, Any], out_dir: Path) -> Path:
         parts.append(f"(plots skipped: {exc}; install matplotlib)")
     else:
         images = plots.draw_all(results, out_dir)
-    for name in ("tax", "throughput", "routing", "scale", "int8"):
+    for name in ("tax", "throughput", "routing", "scale", "int8", "generate"):
         suite = results.get(name)
         if suite is None:
             continue

@@ -83,12 +83,20 @@ def _parser() -> argparse.ArgumentParser:
     ma.add_argument("--labels", help="file with one label per line (classify)")
     ma.add_argument("--registry", default=".edgefleet/models")
 
+    ml = msub.add_parser("add-llm", help="register a generative model (GGUF file or OpenVINO IR folder)")
+    ml.add_argument("path", help="a .gguf file or an OpenVINO GenAI IR folder")
+    ml.add_argument("--name", help="registry name (default: from the file name)")
+    ml.add_argument(
+        "--compress", default="none", choices=["none", "int8", "int4"], help="NNCF weight compression"
+    )
+    ml.add_argument("--registry", default=".edgefleet/models")
+
     tui = sub.add_parser("tui", help="the operator dashboard")
     tui.add_argument("--router", help="router address host:port")
     tui.add_argument("--demo", action="store_true", help="show built-in DEMO DATA (no router)")
 
     bench = sub.add_parser("bench", help="run the benchmark suites")
-    bench.add_argument("suites", nargs="*", help="tax throughput routing scale int8 (default: all)")
+    bench.add_argument("suites", nargs="*", help="tax throughput routing scale int8 generate (default: all)")
     bench.add_argument("--out", default="bench-out")
     bench.add_argument("--tiny", action="store_true", help="a tiny configuration (smoke test)")
 
@@ -135,7 +143,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if cmd == "models":
         from cli import model_commands
 
-        return int(getattr(model_commands, args.models_command)(args))
+        return int(getattr(model_commands, args.models_command.replace("-", "_"))(args))
     if cmd == "tui":
         from cli.client_commands import tui
 

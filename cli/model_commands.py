@@ -1,4 +1,4 @@
-"""``edgefleet models build|eval|distill|add``: the model factory from the command line."""
+"""``edgefleet models build|eval|distill|add|add-llm``: the model factory from the command line."""
 
 from __future__ import annotations
 
@@ -20,6 +20,13 @@ def build(args: argparse.Namespace) -> int:
     print_build_summary(paths, console)
     if args.hashed_only:
         return 0
+    from factory.llm_import import build_default_llm
+
+    llm = build_default_llm(out)
+    console.print(
+        f"{llm.name} {llm.version}: "
+        + ("up to date" if llm.skipped else f"added ({llm.weights_mb} MB weights)")
+    )
     from factory.pipeline import build_registry
 
     summary = build_registry(out, quick=args.quick, progress=True)
@@ -75,4 +82,22 @@ def add(args: argparse.Namespace) -> int:
         print(f"cannot add {args.path}: {exc}", file=sys.stderr)
         return 1
     console.print(f"registered {args.name} at {folder}")
+    return 0
+
+
+def add_llm(args: argparse.Namespace) -> int:
+    """Register a generative model: a GGUF file (converted once to OpenVINO IR) or an IR folder."""
+    from factory.llm_import import register_llm
+    from fleet.errors import ModelLoadError
+
+    try:
+        result = register_llm(Path(args.registry), Path(args.path), args.name, args.compress)
+    except (ModelLoadError, ValueError, OSError) as exc:
+        print(f"cannot add {args.path}: {exc}", file=sys.stderr)
+        return 1
+    times = ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in result.timings.items())
+    console.print(
+        f"registered {result.name} {result.version} at {result.folder}: {result.precision}, "
+        f"{result.weights_mb} MB weights, context {result.context_length} tokens ({times})"
+    )
     return 0

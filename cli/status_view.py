@@ -58,6 +58,35 @@ def render_snapshot(
             if r.detail:
                 console.print(Text.assemble((r.replica_id, "yellow"), f": {r.detail}"))
 
+    generative = [d for d in snap.deployments if d.task == "generate"]
+    if generative:
+        llm = Table(title="LLM replicas", title_justify="left")
+        for col in (
+            "replica",
+            "deployment",
+            "node",
+            "state",
+            "tokens/s",
+            "TTFT p50 / p95 ms",
+            "waiting",
+            "context",
+        ):
+            llm.add_column(col)
+        for d in generative:
+            for rep in d.replicas:
+                s = rep.stats
+                llm.add_row(
+                    rep.replica_id,
+                    d.name,
+                    rep.node_name,
+                    rep.state,
+                    f"{s.tokens_per_s:.0f}",
+                    f"{s.ttft_p50_ms:.0f} / {s.ttft_p95_ms:.0f}",
+                    str(s.waiting),
+                    str(d.context_length),
+                )
+        console.print(llm)
+
     routes = Table(title="Routes", title_justify="left")
     for col in ("route", "task", "domains", "candidates", "min conf"):
         routes.add_column(col)

@@ -68,6 +68,11 @@ def ensure_models(policy: Policy, registry: Path) -> None:
     if not missing:
         return
     log.info("building missing models: %s", ", ".join(missing))
+    from factory.llm_import import DEFAULT_LLM_NAME, build_default_llm
+
+    if DEFAULT_LLM_NAME in missing:
+        build_default_llm(registry)
+        missing = missing_models(policy, registry)
     if set(missing) - set(default_model_names()):
         from factory.pipeline import build_registry
 

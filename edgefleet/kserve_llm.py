@@ -129,8 +129,11 @@ def read_generate_request(request: kserve_pb2.ModelInferRequest) -> tuple[list[C
             raise BadRequest("parameter 'stop' must be a JSON list of strings")
         stop = tuple(parsed)
     seed = _int(p, "seed", None)
+    max_tokens = _int(p, "max_tokens", None)
+    if max_tokens is None:
+        max_tokens = _int(p, "max_new_tokens", 256)
     params = SamplingParams(
-        max_tokens=int(_int(p, "max_tokens", None) or _int(p, "max_new_tokens", 256) or 256),
+        max_tokens=int(max_tokens if max_tokens is not None else 256),  # 0 stays 0: check_sampling refuses it
         temperature=_float(p, "temperature", 0.0),
         top_p=_float(p, "top_p", 1.0),
         stop=stop,

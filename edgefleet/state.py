@@ -81,6 +81,11 @@ class ReplicaState:
     detail: str = ""  # e.g. device or precision fallback reason, or the last health error
     inference_precision: str = ""
     isa: list[str] = field(default_factory=list)
+    # LLM replicas only (from their health reports, rounded so that noise does not bump the snapshot):
+    tokens_per_s: float = 0.0
+    ttft_p50_ms: float = 0.0
+    ttft_p95_ms: float = 0.0
+    queue_depth: int = 0  # requests waiting for their first token
 
 
 @dataclass

@@ -118,6 +118,9 @@ def evaluate_registry(
                     ModelEval(folder.parent.name, folder.name, "?", "?", "?", latest, "none", error=str(exc))
                 )
                 continue
+            if manifest.task == "generate":  # LLMs are measured by `edgefleet bench generate`
+                advance(1)
+                continue
             result = describe(
                 folder, latest, manifest, benchmark_of(manifest, clinc, evaluator.banking_labels)
             )

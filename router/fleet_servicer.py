@@ -77,6 +77,8 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                 ready=d.ready,
                 price_per_call_usd=d.price_per_call_usd,
                 precision_policy=d.precision_policy,
+                task=d.task,
+                context_length=d.context_length,
             )
             for r in d.replicas:
                 st = est.stats(r.replica_id)
@@ -96,6 +98,10 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                         error_rate=st.error_ewma,
                         queue_depth=st.outstanding,
                         requests=st.requests,
+                        tokens_per_s=r.tokens_per_s,
+                        ttft_p50_ms=r.ttft_p50_ms,
+                        ttft_p95_ms=r.ttft_p95_ms,
+                        waiting=r.queue_depth,
                     ),
                     inference_precision=r.inference_precision,
                     isa=list(r.isa),

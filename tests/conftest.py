@@ -2,5 +2,6 @@
 
 pytest_plugins = [
     "tests.fixtures.models",
+    "tests.fixtures.llm",
     "tests.fixtures.ray_cluster",
 ]

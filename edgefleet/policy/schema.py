@@ -23,6 +23,7 @@ from edgefleet.constants import (
     InferencePrecision,
 )
 from edgefleet.generation import MAX_NEW_TOKENS_LIMIT
+from edgefleet.policy.llm_options import LLMOptions
 
 Task = Literal["classify", "embed", "generate"]
 EdgeStream = Literal["buffered", "immediate"]
@@ -141,6 +142,7 @@ class DeploymentConfig(Strict):
         "(bf16 on CPUs with AVX-512 BF16 or AMX, else f32), f32, or bf16 (f32 where the CPU has no BF16, "
         "with the reason in the replica's detail)",
     )
+    llm: LLMOptions | None = Field(None, description="generation settings (LLM models only)")
 
 
 class StandInConfig(Strict):

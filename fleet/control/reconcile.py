@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from edgefleet.policy.llm_options import LLMOptions
 from edgefleet.policy.schema import DeploymentConfig
 from edgefleet.state import ReplicaPhase
 from fleet.control.placement import NodeView, choose_node, fits
@@ -57,6 +58,7 @@ class StartReplica:
     device: str
     device_prefs: tuple[str, ...]
     precision: str = "auto"
+    llm: LLMOptions | None = None  # generation settings (LLM models only)
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ def plan(
                         where.device,
                         where.device_prefs,
                         dep.precision,
+                        dep.llm,
                     )
                 )
                 load[where.node_id] += 1

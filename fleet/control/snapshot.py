@@ -27,6 +27,14 @@ from fleet.control.reconcile import StartReplica
 from fleet.models.manifest import ModelBundle
 
 EVENTS_IN_SNAPSHOT = 50
+STAT_KEYS = ("requests", "errors", "rps", "p50_ms", "p95_ms", "queue_depth", "inflight")
+LLM_STAT_KEYS = ("tokens_per_s", "ttft_p50_ms", "ttft_p95_ms", "generating")
+
+
+def _coarse(value: float) -> float:
+    """Two significant digits: enough for a dashboard, and steady enough not to bump the snapshot
+    version on every health check."""
+    return float(f"{value:.2g}") if value else 0.0
 
 
 @dataclass
@@ -79,11 +87,7 @@ class ReplicaRecord:
         self.isa = [str(f) for f in report.get("isa") or self.isa]
         error = str(report.get("error") or "")
         self.detail = error or str(report.get("detail") or "")
-        self.stats = {
-            k: float(v)
-            for k, v in report.items()
-            if k in ("requests", "errors", "rps", "p50_ms", "p95_ms", "queue_depth", "inflight")
-        }
+        self.stats = {k: float(v) for k, v in report.items() if k in STAT_KEYS or k in LLM_STAT_KEYS}
 
     def published_state(self) -> ReplicaPhase:
         """The state as published (a dead replica shows as unhealthy until it is replaced)."""
@@ -105,7 +109,18 @@ class ReplicaRecord:
             detail=self.detail,
             inference_precision=self.inference_precision,
             isa=list(self.isa),
+            **self._llm_stats(),
         )
+
+    def _llm_stats(self) -> dict[str, Any]:
+        if "tokens_per_s" not in self.stats:
+            return {}
+        return {
+            "tokens_per_s": _coarse(self.stats["tokens_per_s"]),
+            "ttft_p50_ms": _coarse(self.stats["ttft_p50_ms"]),
+            "ttft_p95_ms": _coarse(self.stats["ttft_p95_ms"]),
+            "queue_depth": int(self.stats.get("queue_depth", 0)),
+        }
 
 
 def _node_health(alive: bool, drained: bool, age: float | None, stale_after: float) -> NodeHealth:
@@ -165,6 +180,7 @@ def build_state(obs: Observed, now: float | None = None) -> FleetState:
                 labels=list(manifest.labels) if manifest else [],
                 error=obs.errors.get(dep.name, ""),
                 precision_policy=dep.precision,
+                context_length=manifest.llm.context_length if manifest and manifest.llm else 0,
             )
         )
     return FleetState(

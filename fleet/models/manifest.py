@@ -4,6 +4,8 @@ A model version lives in ``REGISTRY/<name>/<version>/`` with ``manifest.yaml``, 
 ``model.bin`` and any featuriser files (e.g. ``tokenizer.json``). ``REGISTRY/<name>/latest`` is a
 text file holding the latest version string. :func:`load_bundle` reads a version folder into a
 picklable :class:`ModelBundle` after checking every file against the sha256 in the manifest.
+Generative models (task ``generate``, :mod:`fleet.models.llm_manifest`) are checked the same way
+but stay on disk: their bundle carries the folder, not the bytes.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from fleet.errors import ModelLoadError
+from fleet.models.llm_manifest import GENERATE_TASK, LLMSpec, verify_folder
 
 MANIFEST_FILE = "manifest.yaml"
 LATEST_FILE = "latest"
@@ -42,7 +45,7 @@ class Manifest(BaseModel):
 
     name: str
     version: str
-    task: Literal["classify", "embed"]
+    task: Literal["classify", "embed", "generate"]
     labels: list[str]
     precision: str
     featurizer: dict[str, Any]
@@ -52,10 +55,22 @@ class Manifest(BaseModel):
     data_sha256: str | None = None
     metrics: dict[str, float] = {}
     created_unix: float
+    llm: LLMSpec | None = None  # task "generate" only
+
+    @model_validator(mode="after")
+    def _llm_iff_generate(self) -> Manifest:
+        if (self.task == GENERATE_TASK) != (self.llm is not None):
+            raise ValueError("task 'generate' needs the 'llm' section, and only it may have one")
+        return self
 
     def to_yaml(self) -> str:
         """Serialise to the YAML text stored as ``manifest.yaml``."""
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+        data = self.model_dump(mode="json", exclude={"llm"} if self.llm is None else None)
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+    def required_files(self) -> list[str]:
+        """Files every version folder of this kind of model must hold."""
+        return self.llm.required_files() if self.llm is not None else list(REQUIRED_MODEL_FILES)
 
     @classmethod
     def from_yaml(cls, text: str, *, source: str = MANIFEST_FILE) -> Manifest:
@@ -103,11 +118,15 @@ def sha256_bytes(data: bytes) -> str:
 class ModelBundle:
     """A verified model version held in memory: the manifest plus the bytes of every file.
 
-    Picklable, so it can be shipped to replica actors through Ray.
+    Picklable, so it can be shipped to replica actors through Ray. A generative model's bundle
+    holds no bytes (`files` is empty): `folder` is its version folder, which the replica reads on
+    its own node (a remote node needs the registry synced or mounted at the same path, or under
+    ``$EDGEFLEET_MODELS_DIR``).
     """
 
     manifest: Manifest
     files: dict[str, bytes] = field(repr=False)
+    folder: str = ""
 
     @property
     def name(self) -> str:
@@ -130,12 +149,17 @@ class ModelBundle:
             ) from None
 
     def verify(self) -> None:
-        """Re-check every file against the manifest's sha256 (e.g. after unpickling)."""
-        _verify_files(self.manifest, self.files, where=f"bundle {self.manifest.name}:{self.manifest.version}")
+        """Re-check every file against the manifest's sha256 (e.g. after unpickling; on disk for a
+        folder bundle)."""
+        where = f"bundle {self.manifest.name}:{self.manifest.version}"
+        if self.folder:
+            verify_folder(Path(self.folder), self.manifest.files, self.manifest.required_files(), where=where)
+        else:
+            _verify_files(self.manifest, self.files, where=where)
 
 
 def _verify_files(manifest: Manifest, files: dict[str, bytes], *, where: str) -> None:
-    for required in REQUIRED_MODEL_FILES:
+    for required in manifest.required_files():
         if required not in manifest.files:
             raise ModelLoadError(f"{where}: manifest does not list required file {required!r}")
     for filename, expected in manifest.files.items():
@@ -171,6 +195,9 @@ def load_bundle(path: Path) -> ModelBundle:
     except (OSError, UnicodeDecodeError) as exc:
         raise ModelLoadError(f"{manifest_path} cannot be read: {exc}") from exc
     manifest = Manifest.from_yaml(manifest_text, source=str(manifest_path))
+    if manifest.task == GENERATE_TASK:
+        verify_folder(path, manifest.files, manifest.required_files(), where=str(path))
+        return ModelBundle(manifest=manifest, files={}, folder=str(path.absolute()))
     files: dict[str, bytes] = {}
     for filename in manifest.files:
         if Path(filename).name != filename:

@@ -90,9 +90,13 @@ def write_model_version(
 
 
 def save_bundle(registry: Path, bundle: ModelBundle, *, set_latest: bool = True) -> Path:
-    """Write an in-memory bundle into ``registry`` unchanged (manifest kept as is)."""
+    """Write an in-memory bundle into ``registry`` unchanged (manifest kept as is); a folder bundle
+    (a generative model) is copied from its folder."""
     bundle.verify()
-    return _write_version(registry, bundle.name, bundle.version, bundle.files, bundle.manifest, set_latest)
+    files = bundle.files
+    if bundle.folder:
+        files = {name: (Path(bundle.folder) / name).read_bytes() for name in bundle.manifest.files}
+    return _write_version(registry, bundle.name, bundle.version, files, bundle.manifest, set_latest)
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,7 @@ class RayBackend:
             placed_device=action.device,
             max_queue=max_queue,
             precision=action.precision,
+            llm=action.llm,
         )
 
     async def start_agent(self, node: NodeView) -> Any:

@@ -13,7 +13,7 @@ import threading
 import time
 from concurrent import futures
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 import numpy as np
@@ -31,6 +31,23 @@ SERVER_NAME = "edgefleet-replica"
 SERVER_VERSION = "0.1.0"
 SPARE_THREADS = 4  # beyond max_queue: health checks, metadata, reflection
 MAX_THREADS = 32  # more threads only contend for the GIL; the rest wait inside gRPC
+
+
+class InferenceServicer(Protocol):
+    """What :func:`start_kserve` needs of a servicer (this module's, or the LLM one in
+    :mod:`fleet.serving.llm_servicer`)."""
+
+    max_queue: int
+
+    @property
+    def stats(self) -> ServingStats:
+        """The servicer's serving statistics."""
+        ...
+
+    @property
+    def ready(self) -> bool:
+        """True when the model is loaded."""
+        ...
 
 
 class KServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
@@ -200,7 +217,7 @@ class KServeEndpoint:
 
     server: grpc.Server
     port: int
-    servicer: KServeServicer
+    servicer: InferenceServicer
     health: health.HealthServicer
 
     def set_serving(self, serving: bool) -> None:
@@ -218,7 +235,7 @@ class KServeEndpoint:
 
 
 def start_kserve(
-    servicer: KServeServicer, host: str = "127.0.0.1", port: int = 0, *, max_workers: int | None = None
+    servicer: InferenceServicer, host: str = "127.0.0.1", port: int = 0, *, max_workers: int | None = None
 ) -> KServeEndpoint:
     """Start a gRPC server for `servicer` (+ health + reflection) on host:port (0 = any).
 

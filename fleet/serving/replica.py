@@ -1,4 +1,5 @@
-"""One replica of a deployment: a TextModel served over KServe v2 gRPC on its node.
+"""One replica of a deployment: a TextModel (or, for a generative model, an LLM engine loaded
+from the registry folder on this node) served over KServe v2 gRPC on its node.
 
 A plain class; :mod:`fleet.ray_adapter.backend` turns it into a Ray actor pinned to a node
 (binding to the node's address; ``host`` defaults to loopback outside Ray). The
@@ -18,10 +19,14 @@ from typing import Any
 
 import numpy as np
 
+from edgefleet.policy.llm_options import LLMOptions
 from fleet.errors import ModelLoadError
+from fleet.models.llm_manifest import GENERATE_TASK
 from fleet.models.manifest import ModelBundle
 from fleet.serving.cpu import cpu_isa
-from fleet.serving.kserve_server import KServeEndpoint, KServeServicer, start_kserve
+from fleet.serving.kserve_server import InferenceServicer, KServeEndpoint, KServeServicer, start_kserve
+from fleet.serving.llm_model import LLMModel, load_llm
+from fleet.serving.llm_servicer import LLMServicer
 from fleet.serving.runtime import TextModel
 
 log = logging.getLogger("edgefleet.replica")
@@ -42,6 +47,7 @@ class Replica:
         max_queue: int = 64,
         host: str | None = None,
         precision: str = "auto",
+        llm: LLMOptions | None = None,
     ) -> None:
         self.replica_id = replica_id
         self.deployment = deployment
@@ -52,7 +58,8 @@ class Replica:
         self.precision = precision
         self._bundle: ModelBundle | None = bundle
         self.host = host
-        self._model: TextModel | None = None
+        self.llm = llm
+        self._model: TextModel | LLMModel | None = None
         self._endpoint: KServeEndpoint | None = None
         self._error: str | None = None
         self._detail = ""
@@ -65,8 +72,12 @@ class Replica:
             return self.health()
         bundle = self._bundle
         assert bundle is not None
+        generative = bundle.manifest.task == GENERATE_TASK
         try:
-            self._model = TextModel.load(bundle, self.device_prefs, precision=self.precision)
+            if generative:
+                self._model = load_llm(bundle, self.device_prefs, self.llm, max_queue=self.max_queue)
+            else:
+                self._model = TextModel.load(bundle, self.device_prefs, precision=self.precision)
             self._detail = _detail(self._model, self.placed_device, self.node_name)
         except ModelLoadError as exc:
             self._error = str(exc)
@@ -74,13 +85,24 @@ class Replica:
             self._error = f"{type(exc).__name__}: {exc}"
         self._bundle = None  # the compiled model is all we need now
         host = self.host or "127.0.0.1"
-        servicer = KServeServicer(
-            self._model,
-            node=self.node_name,
-            replica=self.replica_id,
-            load_error=self._error,
-            max_queue=self.max_queue,
-        )
+        servicer: InferenceServicer
+        if generative:
+            model = self._model if isinstance(self._model, LLMModel) else None
+            servicer = LLMServicer(
+                model,
+                node=self.node_name,
+                replica=self.replica_id,
+                load_error=self._error,
+                max_queue=self.max_queue,
+            )
+        else:
+            servicer = KServeServicer(
+                self._model if isinstance(self._model, TextModel) else None,
+                node=self.node_name,
+                replica=self.replica_id,
+                load_error=self._error,
+                max_queue=self.max_queue,
+            )
         self._endpoint = start_kserve(servicer, host, 0)
         self._address = f"{host}:{self._endpoint.port}"
         if self._error:
@@ -101,7 +123,7 @@ class Replica:
             "model": model.manifest.name if model is not None else "",
             "version": model.manifest.version if model is not None else "",
             "precision": model.manifest.precision if model is not None else "",
-            "inference_precision": model.inference_precision if model is not None else "",
+            "inference_precision": getattr(model, "inference_precision", "") if model is not None else "",
             "isa": list(cpu_isa()),
             "uptime_s": time.time() - self._started_unix,
         }
@@ -115,6 +137,8 @@ class Replica:
             raise ModelLoadError(
                 f"replica {self.replica_id}: model not loaded: {self._error or 'not started'}"
             )
+        if not isinstance(self._model, TextModel):
+            raise ValueError("a generative model answers over KServe ModelInfer/ModelStreamInfer only")
         return self._model.infer(texts)
 
     def stop(self, grace_s: float = 2.0) -> None:
@@ -122,10 +146,12 @@ class Replica:
         if self._endpoint is not None:
             self._endpoint.stop(grace_s)
             self._endpoint = None
+        if isinstance(self._model, LLMModel):
+            self._model.close()
         self._model = None
 
 
-def _detail(model: TextModel, placed_device: str, node_name: str) -> str:
+def _detail(model: TextModel | LLMModel, placed_device: str, node_name: str) -> str:
     """Why the replica runs other than asked: device fallback, then precision fallback."""
     parts: list[str] = []
     if model.device.split(".")[0] != placed_device:
@@ -135,6 +161,7 @@ def _detail(model: TextModel, placed_device: str, node_name: str) -> str:
         )
     elif model.fallback_reason:
         parts.append(model.fallback_reason)
-    if model.precision_note:
-        parts.append(model.precision_note)
+    note = getattr(model, "precision_note", None)  # text models: a precision that fell back
+    if note:
+        parts.append(note)
     return "; ".join(parts)

@@ -28,7 +28,7 @@ def _positive(results: dict[str, Any], key: str) -> float:
 
 @pytest.fixture(scope="module")
 def tiny_results(
-    model_registry: Path, tmp_path_factory: pytest.TempPathFactory
+    model_registry: Path, llm_registry: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[dict[str, Any], Path]:
     out = tmp_path_factory.mktemp("bench")
     results = run_bench(None, out, tiny=True, registry=Path(model_registry))
@@ -71,6 +71,14 @@ def test_tiny_bench_headline_figures(tiny_results: tuple[dict[str, Any], Path]) 
     decision = results["scale"]["decision_us"]
     assert {"replicas_10_routes_10", "replicas_1000_routes_100"} <= set(decision)
     assert all(math.isfinite(v) and v > 0 for v in decision.values())
+    generate = results["generate"]
+    assert generate["status"] == "ok", generate.get("traceback") or generate
+    for mode in ("cb", "serial"):
+        for level in generate["modes"][mode]["levels"].values():
+            assert level["ttft_p50_ms"] > 0 and level["tokens_per_s"] > 0
+        assert generate["modes"][mode]["rss_mb"] > 0
+    _positive(results, "generate.cb_vs_serial_tps")
+    assert generate["router_added_ttft"]["status"] == "pending"
     int8 = results["int8"]
     if int8["status"] == "skipped":
         assert "edgefleet models build" in int8["reason"]

@@ -14,8 +14,10 @@ from fleet.control.manager import FleetManager
 from fleet.control.placement import NodeView
 from fleet.control.reconcile import StartReplica
 from fleet.errors import ActorGone, FleetError, UnknownDeployment, UnknownNode
+from fleet.models.llm_manifest import REQUIRED_LLM_FILES
 from fleet.models.manifest import ModelBundle, TensorSpec
-from fleet.models.registry import write_model_version
+from fleet.models.registry import save_bundle, write_model_version
+from tests.unit.llm_fakes import llm_manifest
 
 
 class FakeReplica:
@@ -235,3 +237,56 @@ async def test_rolled_out_versions_are_not_kept_pinned(tmp_path: Path) -> None:
         )
         assert {r.version for r in state.deployments[0].replicas} == {version}
         assert backend.pinned == {("m", version)}  # the retired versions were released
+
+
+def make_llm_registry(root: Path, version: str) -> None:
+    files = {name: f"{name} {version}".encode() for name in REQUIRED_LLM_FILES}
+    save_bundle(root, ModelBundle(llm_manifest(files, version), files))
+
+
+async def test_llm_deployment_ships_no_weights_and_publishes_llm_figures(tmp_path: Path) -> None:
+    registry = tmp_path / "reg"
+    make_llm_registry(registry, "1")
+    policy = Policy.model_validate(
+        {
+            "registry": str(registry),
+            "deployments": [
+                {"name": "chat", "model": "tiny-llm", "llm": {"continuous_batching": False, "max_batch": 4}}
+            ],
+        }
+    )
+    backend = FakeBackend([node("a")])
+    seen: list[tuple[StartReplica, ModelBundle]] = []
+    start = backend.start_replica
+
+    async def spy(action: StartReplica, bundle: ModelBundle, max_queue: int) -> Any:
+        seen.append((action, bundle))
+        replica = await start(action, bundle, max_queue)
+        replica.report = lambda: {  # type: ignore[method-assign]
+            "ready": True,
+            "address": "10.0.0.1:1",
+            "device": "CPU",
+            "tokens_per_s": 123.456,
+            "ttft_p50_ms": 41.7,
+            "ttft_p95_ms": 187.2,
+            "queue_depth": 2,
+        }
+        return replica
+
+    backend.start_replica = spy  # type: ignore[method-assign]
+    mgr = FleetManager(policy, tmp_path, backend)
+    state = await settle(
+        mgr, lambda s: ready_count(s, "chat") == 1 and s.deployments[0].replicas[0].tokens_per_s > 0
+    )
+    action, bundle = seen[0]
+    assert bundle.files == {} and bundle.folder.endswith("tiny-llm/1")
+    assert action.llm is not None and action.llm.max_batch == 4 and not action.llm.continuous_batching
+    dep = state.deployments[0]
+    assert dep.task == "generate" and dep.context_length == 8192
+    replica = dep.replicas[0]
+    assert (replica.tokens_per_s, replica.ttft_p50_ms, replica.ttft_p95_ms) == (120.0, 42.0, 190.0)
+    assert replica.queue_depth == 2
+    make_llm_registry(registry, "2")  # a rolling update compares versions as for any model
+    await mgr.apply_policy(mgr.desired.policy)
+    state = await settle(mgr, lambda s: [r.version for r in s.deployments[0].replicas] == ["2"])
+    assert backend.pinned == {("tiny-llm", "2")}

@@ -112,3 +112,13 @@ def test_validation() -> None:
             check_sampling(bad)
     assert check_sampling(SamplingParams()) == SamplingParams()
     assert json.loads(json.dumps(["ok"])) == ["ok"]
+
+
+def test_max_tokens_zero_is_kept_for_validation_to_refuse() -> None:
+    req = generate_request("m", "", [ChatMessage("user", "hi")], SamplingParams(max_tokens=0))
+    _, params = read_generate_request(req)
+    assert params.max_tokens == 0
+    del req.parameters["max_tokens"]
+    assert read_generate_request(req)[1].max_tokens == 256
+    req.parameters["max_new_tokens"].int64_param = 5
+    assert read_generate_request(req)[1].max_tokens == 5

@@ -74,20 +74,28 @@ class Node(_message.Message):
     def __init__(self, node_id: _Optional[str] = ..., name: _Optional[str] = ..., address: _Optional[str] = ..., devices: _Optional[_Iterable[_Union[Device, _Mapping]]] = ..., labels: _Optional[_Mapping[str, str]] = ..., resources: _Optional[_Mapping[str, float]] = ..., alive: bool = ..., drained: bool = ..., cpu_percent: _Optional[float] = ..., memory_percent: _Optional[float] = ..., heartbeat_age_s: _Optional[float] = ..., replicas: _Optional[_Iterable[str]] = ..., health: _Optional[str] = ...) -> None: ...
 
 class ReplicaStats(_message.Message):
-    __slots__ = ("rps", "p50_ms", "p95_ms", "error_rate", "queue_depth", "requests")
+    __slots__ = ("rps", "p50_ms", "p95_ms", "error_rate", "queue_depth", "requests", "tokens_per_s", "ttft_p50_ms", "ttft_p95_ms", "waiting")
     RPS_FIELD_NUMBER: _ClassVar[int]
     P50_MS_FIELD_NUMBER: _ClassVar[int]
     P95_MS_FIELD_NUMBER: _ClassVar[int]
     ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
     QUEUE_DEPTH_FIELD_NUMBER: _ClassVar[int]
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_PER_S_FIELD_NUMBER: _ClassVar[int]
+    TTFT_P50_MS_FIELD_NUMBER: _ClassVar[int]
+    TTFT_P95_MS_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FIELD_NUMBER: _ClassVar[int]
     rps: float
     p50_ms: float
     p95_ms: float
     error_rate: float
     queue_depth: int
     requests: int
-    def __init__(self, rps: _Optional[float] = ..., p50_ms: _Optional[float] = ..., p95_ms: _Optional[float] = ..., error_rate: _Optional[float] = ..., queue_depth: _Optional[int] = ..., requests: _Optional[int] = ...) -> None: ...
+    tokens_per_s: float
+    ttft_p50_ms: float
+    ttft_p95_ms: float
+    waiting: int
+    def __init__(self, rps: _Optional[float] = ..., p50_ms: _Optional[float] = ..., p95_ms: _Optional[float] = ..., error_rate: _Optional[float] = ..., queue_depth: _Optional[int] = ..., requests: _Optional[int] = ..., tokens_per_s: _Optional[float] = ..., ttft_p50_ms: _Optional[float] = ..., ttft_p95_ms: _Optional[float] = ..., waiting: _Optional[int] = ...) -> None: ...
 
 class Replica(_message.Message):
     __slots__ = ("replica_id", "deployment", "node_id", "node_name", "device", "address", "state", "stats", "inference_precision", "isa", "detail")
@@ -116,7 +124,7 @@ class Replica(_message.Message):
     def __init__(self, replica_id: _Optional[str] = ..., deployment: _Optional[str] = ..., node_id: _Optional[str] = ..., node_name: _Optional[str] = ..., device: _Optional[str] = ..., address: _Optional[str] = ..., state: _Optional[str] = ..., stats: _Optional[_Union[ReplicaStats, _Mapping]] = ..., inference_precision: _Optional[str] = ..., isa: _Optional[_Iterable[str]] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class Deployment(_message.Message):
-    __slots__ = ("name", "model", "version", "precision", "desired", "ready", "replicas", "price_per_call_usd", "precision_policy")
+    __slots__ = ("name", "model", "version", "precision", "desired", "ready", "replicas", "price_per_call_usd", "precision_policy", "task", "context_length")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -126,6 +134,8 @@ class Deployment(_message.Message):
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     PRICE_PER_CALL_USD_FIELD_NUMBER: _ClassVar[int]
     PRECISION_POLICY_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_LENGTH_FIELD_NUMBER: _ClassVar[int]
     name: str
     model: str
     version: str
@@ -135,7 +145,9 @@ class Deployment(_message.Message):
     replicas: _containers.RepeatedCompositeFieldContainer[Replica]
     price_per_call_usd: float
     precision_policy: str
-    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., version: _Optional[str] = ..., precision: _Optional[str] = ..., desired: _Optional[int] = ..., ready: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., price_per_call_usd: _Optional[float] = ..., precision_policy: _Optional[str] = ...) -> None: ...
+    task: str
+    context_length: int
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., version: _Optional[str] = ..., precision: _Optional[str] = ..., desired: _Optional[int] = ..., ready: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., price_per_call_usd: _Optional[float] = ..., precision_policy: _Optional[str] = ..., task: _Optional[str] = ..., context_length: _Optional[int] = ...) -> None: ...
 
 class Route(_message.Message):
     __slots__ = ("name", "task", "domains", "candidates", "min_confidence")
