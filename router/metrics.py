@@ -132,8 +132,17 @@ class RouterMetrics:
             "What the answered requests would have cost on the hosted tier, in US dollars.",
             registry=r,
         )
-        for kind in ("edge", "hosted", "shadow"):  # present from the start, so rate() works at once
-            self.spend.labels(kind)
+        self._spend = {kind: self.spend.labels(kind) for kind in ("edge", "hosted", "shadow")}
+        # label children by their values: a dict lookup per request instead of labels()' checks
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _child(self, metric: Any, *values: str) -> Any:
+        """The child of `metric` (a Counter or Histogram) with label `values`, cached."""
+        key = (id(metric), *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     def request(
         self, route: str, task: str, tiers: Iterable[str], exc: BaseException | None, s: float
@@ -141,8 +150,8 @@ class RouterMetrics:
         """One request routed (or refused inside the engine) after `s` seconds."""
         route = route or NO_ROUTE
         task = task_label(task)
-        self.requests.labels(route, task, tier_label(tiers), outcome_label(exc)).inc()
-        self.latency.labels(route, task).observe(s)
+        self._child(self.requests, route, task, tier_label(tiers), outcome_label(exc)).inc()
+        self._child(self.latency, route, task).observe(s)
 
     def rejected(self, task: str, exc: BaseException) -> None:
         """A request refused before routing (authentication, validation)."""
@@ -151,20 +160,20 @@ class RouterMetrics:
     def answered(self, route: str, task: str, escalations: Sequence[str]) -> None:
         """One answered text's escalation reasons."""
         for reason in escalations:
-            self.escalations.labels(route, task, reason).inc()
+            self._child(self.escalations, route, task, reason).inc()
 
     def generation(self, route: str, tier: str, prompt: int, completion: int, ttft_s: float | None) -> None:
         """One answered generation's tokens and time to first token."""
-        self.tokens.labels(tier, "prompt").inc(prompt)
-        self.tokens.labels(tier, "completion").inc(completion)
+        self._child(self.tokens, tier, "prompt").inc(prompt)
+        self._child(self.tokens, tier, "completion").inc(completion)
         if ttft_s is not None:
-            self.ttft.labels(route).observe(ttft_s)
+            self._child(self.ttft, route).observe(ttft_s)
 
     def ledger_entry(self, e: LedgerEntry) -> None:
         """Money of one cost-ledger entry (every answered request, and shadow calls)."""
         kind = "shadow" if e.shadow else e.tier
         if e.cost_usd > 0:
-            self.spend.labels(kind).inc(e.cost_usd)
+            (self._spend.get(kind) or self.spend.labels(kind)).inc(e.cost_usd)
         if not e.shadow and e.hosted_equivalent_usd > 0:
             self.hosted_equivalent.inc(e.hosted_equivalent_usd)
 

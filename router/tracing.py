@@ -149,8 +149,11 @@ class Tracing:
         config: TracingConfig | None = None,
         *,
         exporter: Any = None,
+        batch: bool = False,
         service_name: str = "edgefleet-router",
     ) -> None:
+        """`exporter` (a SpanExporter) overrides the policy's, exported synchronously unless
+        `batch` (as the policy's exporters are)."""
         self.enabled = False
         self._provider: Any = None
         self._tracer: Any = None
@@ -166,7 +169,8 @@ class Tracing:
         resource = Resource.create({"service.name": config.service_name or service_name})
         self._provider = TracerProvider(resource=resource, sampler=sampler)
         if exporter is not None:
-            self._provider.add_span_processor(SimpleSpanProcessor(exporter))
+            processor = BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
+            self._provider.add_span_processor(processor)
         else:
             self._provider.add_span_processor(BatchSpanProcessor(_exporter_of(config)))
         self._tracer = self._provider.get_tracer("edgefleet.router")
