@@ -1,5 +1,6 @@
 """``edgefleet demo``: start the local fleet, route a CLINC150 sample through the
-router, print a summary table, stop everything, exit 0 (non-zero on failure)."""
+router, print a summary table, stop everything, exit 0 (non-zero on failure). The terminal shows
+progress and the summary only; logs and Ray's output go to the fleet log (:mod:`cli.fleet_log`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.demo_generate import stream_prompts
+from cli.fleet_log import fleet_log_path, output_to_log
 from cli.workload import Summary, clinc_sample, send_all, summarise
+from edgefleet.logfmt import LogFormat
 from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc
 
 console = Console()
@@ -21,25 +24,39 @@ console = Console()
 
 def run_demo(args: argparse.Namespace) -> int:
     """Run the demo; returns the process exit code."""
-    logging.basicConfig(level=logging.WARNING)
-    return asyncio.run(_demo(args.config, args.requests, args.concurrency))
-
-
-async def _demo(config: str, n: int, concurrency: int) -> int:
-    from cli.supervisor import running_fleet
-
-    if n < 1:
+    global console
+    if args.requests < 1:
         console.print("[red]--requests must be at least 1[/]")
         return 2
+    log_format: LogFormat = getattr(args, "log_format", "text")
+    path = fleet_log_path()
+    with output_to_log(path, log_format) as terminal:
+        logging.getLogger().setLevel(logging.INFO)
+        console = Console(file=terminal)
+        try:
+            code = asyncio.run(_demo(args.config, args.requests, args.concurrency, log_format))
+        except Exception as exc:
+            logging.getLogger("edgefleet.demo").exception("demo failed")
+            console.print(f"[red]demo failed:[/] {type(exc).__name__}: {exc}")
+            code = 1
+        console.print(f"fleet log: {path}")
+        return code
+
+
+async def _demo(config: str, n: int, concurrency: int, log_format: LogFormat = "text") -> int:
+    from cli.supervisor import running_fleet
+
     samples = clinc_sample(n)
     t0 = time.monotonic()
     with console.status("starting the fleet (Ray head + simulated nodes, replicas, stand-in, router)..."):
-        cm = running_fleet(config)
+        cm = running_fleet(config, log_format=log_format)
         fleet = await cm.__aenter__()
     try:
         console.print(f"fleet up in {time.monotonic() - t0:.1f}s; router {fleet.router_address}")
         for name, url in fleet.hosted_urls.items():
             console.print(f"hosted tier [bold]{name}[/]: [yellow]offline STAND-IN[/] at {url}")
+        # The router's totals include earlier runs (the durable ledger): this run is the difference.
+        before = await _hosted_equivalent(fleet.router_address)
         with console.status(
             f"routing {len(samples)} CLINC150 test requests "
             f"({sum(s.intent == 'oos' for s in samples)} out of scope)..."
@@ -47,9 +64,8 @@ async def _demo(config: str, n: int, concurrency: int) -> int:
             t1 = time.monotonic()
             outcomes = await send_all(fleet.router_address, samples, concurrency=concurrency)
             wall = time.monotonic() - t1
-        async with grpc.aio.insecure_channel(fleet.router_address) as channel:
-            snap = await fleet_pb2_grpc.FleetStub(channel).GetFleet(fleet_pb2.GetFleetRequest(), timeout=10)
-        summary = summarise(outcomes, snap.traffic.hosted_equivalent_usd)
+        after = await _hosted_equivalent(fleet.router_address)
+        summary = summarise(outcomes, after - before)
         _print_summary(summary, wall)
         errors = [o.error for o in outcomes if o.error]
         chat = next((r.name for r in fleet.policy.routes if r.task == "generate"), None)
@@ -65,6 +81,13 @@ async def _demo(config: str, n: int, concurrency: int) -> int:
         with console.status("stopping the fleet..."):
             await cm.__aexit__(None, None, None)
         console.print("fleet stopped")
+
+
+async def _hosted_equivalent(address: str) -> float:
+    """What the router's traffic so far would have cost all-hosted (its running total)."""
+    async with grpc.aio.insecure_channel(address) as channel:
+        snap = await fleet_pb2_grpc.FleetStub(channel).GetFleet(fleet_pb2.GetFleetRequest(), timeout=10)
+    return float(snap.traffic.hosted_equivalent_usd)
 
 
 def _print_summary(s: Summary, wall_s: float) -> None:

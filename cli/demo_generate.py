@@ -67,16 +67,21 @@ async def _one(
             elif kind == "final":
                 f = event.final
                 ttft = ((first or time.perf_counter()) - start) * 1000.0
-                gen_s = max((time.perf_counter() - (first or start)), 1e-3)
+                gen_s = max(time.perf_counter() - start, 1e-3)  # a buffered answer arrives all at once
                 s = Streamed(
                     prompt, f.text, common_pb2.Tier.Name(f.served_by.tier).lower(), f.served_by.model,
                     f.served_by.stand_in, ttft, f.completion_tokens, f.completion_tokens / gen_s,
                     f.confidence, f.cost_usd,
                 )  # fmt: skip
                 tag = " [yellow]STAND-IN[/]" if s.stand_in else ""
+                conf = f"{s.confidence:.2f}" if s.confidence > 0 else "n/a"
+                why = next((f"{t.outcome}: {t.reason}" for t in f.trace if t.outcome == "escalate"), "")
                 console.print(
-                    f"\n  [dim]{s.tier}: {s.model}{tag} · TTFT {s.ttft_ms:.0f} ms · {s.tokens} tokens at "
-                    f"{s.tokens_per_s:.0f}/s · confidence {s.confidence:.2f} · ${s.cost_usd:.6f}[/]"
+                    f"\n  [dim]{s.tier}: {s.model}{tag} · first text after {s.ttft_ms:.0f} ms · {s.tokens} "
+                    f"tokens, {s.tokens_per_s:.0f} tokens/s end to end · confidence {conf} · ${s.cost_usd:.6f}"
+                    + (f" · {why}" if why else "")
+                    + "[/]",
+                    highlight=False,
                 )
                 return s
     except grpc.aio.AioRpcError as exc:

@@ -22,6 +22,12 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--config", default="edgefleet.yaml", help="policy file (default: edgefleet.yaml)")
     up.add_argument("--detach", action="store_true", help="run in the background; stop with `edgefleet down`")
     up.add_argument("--ready-timeout", type=float, default=300.0, help="seconds to wait for the fleet")
+    up.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="fleet log lines (router, controller, replicas): text, or JSON (ts, level, logger, message, ids)",
+    )
 
     down = sub.add_parser("down", help="stop the fleet started by `edgefleet up`")
     down.add_argument("--timeout", type=float, default=60.0)
@@ -129,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--config", default="edgefleet.yaml")
     demo.add_argument("--requests", type=int, default=600)
     demo.add_argument("--concurrency", type=int, default=8)
+    demo.add_argument("--log-format", choices=("text", "json"), default="text", help="fleet log lines")
 
     return p
 

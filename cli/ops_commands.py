@@ -30,7 +30,9 @@ def up(args: argparse.Namespace) -> int:
     if not args.detach:
         from cli.supervisor import run_supervisor
 
-        return run_supervisor(config, ready_timeout=args.ready_timeout)
+        return run_supervisor(
+            config, ready_timeout=args.ready_timeout, log_format=args.log_format, foreground=True
+        )
     log = home() / "run" / "fleet.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
@@ -43,6 +45,8 @@ def up(args: argparse.Namespace) -> int:
                 config,
                 "--ready-timeout",
                 str(args.ready_timeout),
+                "--log-format",
+                args.log_format,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

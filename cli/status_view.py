@@ -116,3 +116,14 @@ def render_snapshot(
     for h in snap.hosted:
         tag = " [yellow](STAND-IN)[/]" if h.stand_in else ""
         console.print(f"hosted {h.name}: {h.base_url} model={h.model} circuit={h.circuit}{tag}")
+    scrape = metrics_targets(snap, http)
+    if scrape:
+        console.print(f"Prometheus /metrics: {', '.join(scrape)}")
+
+
+def metrics_targets(snap: fleet_pb2.FleetSnapshot, http: str = "") -> list[str]:
+    """Where Prometheus scrapes ``/metrics``: the router's front door (from its base URL), then
+    every replica that reports an endpoint."""
+    targets = [http.removesuffix("/v1").removeprefix("http://")] if http else []
+    targets += [r.metrics_address for d in snap.deployments for r in d.replicas if r.metrics_address]
+    return targets

@@ -16,9 +16,11 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from cli.fleet_log import export_log_format, fleet_log_path, output_to_log
 from cli.runstate import RunState
+from edgefleet.logfmt import LogFormat, configure_logging
 from edgefleet.policy import Policy, load_policy
 
 log = logging.getLogger("edgefleet.supervisor")
@@ -90,8 +92,11 @@ def ensure_models(policy: Policy, registry: Path) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_fleet(config: str, *, ready_timeout: float = 300.0) -> AsyncIterator[RunningFleet]:
-    """Start a whole local fleet; stop it (in reverse order) on exit."""
+async def running_fleet(
+    config: str, *, ready_timeout: float = 300.0, log_format: LogFormat = "text"
+) -> AsyncIterator[RunningFleet]:
+    """Start a whole local fleet; stop it (in reverse order) on exit. The actors log in
+    `log_format` (exported to them through the environment Ray's raylets inherit)."""
     from fleet.ray_adapter.cluster import start_local_cluster
     from fleet.ray_adapter.controller import start_controller
     from fleet.ray_adapter.fleet_source import RayFleetSource
@@ -102,10 +107,12 @@ async def running_fleet(config: str, *, ready_timeout: float = 300.0) -> AsyncIt
     registry = registry_path(policy, config)
     config_path = await asyncio.to_thread(Path(config).resolve)
     await asyncio.to_thread(ensure_models, policy, registry)
+    export_log_format(log_format)
     async with contextlib.AsyncExitStack() as stack:
         cluster = start_local_cluster(policy)  # on the main thread: ray.init installs signal handlers
         stack.callback(cluster.shutdown)
-        tier = await HostedTier.start(policy.hosted, registry)
+        generation_fallbacks = {r.fallback for r in policy.routes if r.task == "generate" and r.fallback}
+        tier = await HostedTier.start(policy.hosted, registry, warm_llm=generation_fallbacks)
         stack.push_async_callback(tier.aclose)
         controller = await start_controller(policy, config_path, registry)
         stack.push_async_callback(controller.shutdown)
@@ -126,10 +133,28 @@ async def running_fleet(config: str, *, ready_timeout: float = 300.0) -> AsyncIt
         yield RunningFleet(policy, config, server.address, cluster.address, urls, server, server.http_url)
 
 
-def run_supervisor(config: str, *, ready_timeout: float = 300.0) -> int:
-    """Run a fleet until SIGTERM/SIGINT; keep the run-state file up to date."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    state = RunState(pid=os.getpid(), pgid=os.getpgid(0), config=config, router="")
+def run_supervisor(
+    config: str,
+    *,
+    ready_timeout: float = 300.0,
+    log_format: LogFormat = "text",
+    foreground: bool = False,
+) -> int:
+    """Run a fleet until SIGTERM/SIGINT; keep the run-state file up to date. In the `foreground`
+    (``edgefleet up`` without ``--detach``) the terminal shows progress and the addresses only,
+    everything else goes to the fleet log; detached, this process's output already is the log."""
+    if not foreground:
+        configure_logging(log_format)
+        return _supervise(config, ready_timeout, log_format, sys.stdout, "")
+    path = fleet_log_path()
+    with output_to_log(path, log_format) as terminal:
+        print(f"starting the fleet (Ray head + simulated nodes, replicas, stand-in, router); log: {path}",
+              file=terminal)  # fmt: skip
+        return _supervise(config, ready_timeout, log_format, terminal, str(path))
+
+
+def _supervise(config: str, ready_timeout: float, log_format: LogFormat, out: TextIO, log_path: str) -> int:
+    state = RunState(pid=os.getpid(), pgid=os.getpgid(0), config=config, router="", log=log_path)
     state.write()
 
     async def main() -> int:
@@ -139,7 +164,7 @@ def run_supervisor(config: str, *, ready_timeout: float = 300.0) -> int:
             loop.add_signal_handler(sig, stop.set)
         t0 = time.monotonic()
         try:
-            async with running_fleet(config, ready_timeout=ready_timeout) as fleet:
+            async with running_fleet(config, ready_timeout=ready_timeout, log_format=log_format) as fleet:
                 state.router = fleet.router_address
                 state.ray_address = fleet.ray_address
                 state.hosted = fleet.hosted_urls
@@ -148,13 +173,18 @@ def run_supervisor(config: str, *, ready_timeout: float = 300.0) -> int:
                 state.write()
                 log.info("fleet ready in %.1fs; router %s", time.monotonic() - t0, fleet.router_address)
                 front_door = f", OpenAI API {fleet.http_url}" if fleet.http_url else ""
-                print(f"fleet ready: router {fleet.router_address}{front_door} (Ctrl-C to stop)", flush=True)
+                metrics = f", metrics {fleet.http_url.removesuffix('/v1')}/metrics" if fleet.http_url else ""
+                print(f"fleet ready: router {fleet.router_address}{front_door}{metrics} (Ctrl-C to stop)",
+                      file=out, flush=True)  # fmt: skip
                 await stop.wait()
                 log.info("stopping")
+                print("stopping the fleet...", file=out, flush=True)
         except Exception as exc:  # start-up failure: record it for `edgefleet up --detach`
             log.exception("fleet failed")
             state.error = f"{type(exc).__name__}: {exc}"
             state.write()
+            where = f" (log: {log_path})" if log_path else ""
+            print(f"fleet failed: {state.error}{where}", file=out, flush=True)
             return 1
         return 0
 
@@ -171,8 +201,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", required=True)
     parser.add_argument("--ready-timeout", type=float, default=300.0)
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
     args = parser.parse_args()
-    return run_supervisor(args.config, ready_timeout=args.ready_timeout)
+    return run_supervisor(args.config, ready_timeout=args.ready_timeout, log_format=args.log_format)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,7 @@ class ReplicaState:
     ttft_p50_ms: float = 0.0
     ttft_p95_ms: float = 0.0
     queue_depth: int = 0  # requests waiting for their first token
+    metrics_address: str = ""  # host:port of the replica's Prometheus /metrics ("" until it serves one)
 
 
 @dataclass

@@ -12,13 +12,19 @@ class Versioned:
 
     def __init__(self) -> None:
         self.current: Any = None
+        self.synced_unix: float | None = None  # when the value was last published or confirmed
         self._changed = asyncio.Event()
 
     def publish(self, state: Any) -> None:
         """Make `state` current and wake every waiter."""
         self.current = state
+        self.synced_unix = time.time()
         self._changed.set()
         self._changed = asyncio.Event()
+
+    def confirm(self) -> None:
+        """The source said the current value is still current (e.g. a long-poll timed out)."""
+        self.synced_unix = time.time()
 
     async def wait_newer(self, after_version: int, timeout_s: float | None) -> Any:
         """The current value once its ``version`` exceeds `after_version` (or on timeout)."""

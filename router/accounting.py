@@ -12,6 +12,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgefleet.escalation_log import EdgeVerdict, EscalationRecord, HostedVerdict
 from edgefleet.generation import ChatMessage
@@ -19,6 +20,9 @@ from edgefleet.stats import percentile
 from router.domain import GenerateFinal, Result, TargetAnswer
 from router.escalation_writer import EscalationLog
 from router.ledger import Ledger, LedgerEntry
+
+if TYPE_CHECKING:
+    from router.metrics import RouterMetrics
 
 HISTORY_S = 60
 TRACE_TEXT_CHARS = 120
@@ -129,6 +133,12 @@ class Accounting:
         self._totals.hosted_equivalent_usd = past.hosted_equivalent_usd
         self._lock = threading.Lock()
         self.version = 0  # bumps on every change (for WatchFleet)
+        self.metrics: RouterMetrics | None = None
+
+    def attach_metrics(self, metrics: RouterMetrics) -> None:
+        """Also count escalations, generation tokens and (through the ledger) spend in `metrics`."""
+        self.metrics = metrics
+        self.ledger.on_record = metrics.ledger_entry
 
     def record_request(self, latency_ms: float, ok: bool) -> None:
         """One request (of any number of texts) finished after `latency_ms`."""
@@ -180,6 +190,8 @@ class Accounting:
             short = text if len(text) <= TRACE_TEXT_CHARS else text[: TRACE_TEXT_CHARS - 1] + "…"
             self.recent.append(RecentRequest(request_id, self._clock() * 1000.0, short, result))
             self.version += 1
+        if self.metrics is not None and escalations:
+            self.metrics.answered(result.route, task, escalations)
 
     def log_escalation(
         self, request_id: str, text: str, result: Result, edge_answers: list[TargetAnswer], reasons: list[str]
@@ -247,6 +259,12 @@ class Accounting:
             g.spend_usd += final.cost_usd
             g.hosted_equivalent_usd += hosted_equivalent_usd
             g.escalations.update(escalations)
+        if self.metrics is not None:
+            ttft_ms = final.time_to_first_token_ms
+            self.metrics.generation(
+                final.route, tier, final.prompt_tokens, final.completion_tokens,
+                ttft_ms / 1000.0 if ttft_ms > 0 else None,
+            )  # fmt: skip
 
     def record_generate_cancelled(self) -> None:
         """A generation the caller cancelled (not an error)."""

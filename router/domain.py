@@ -7,11 +7,14 @@ engine works only with these.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from edgefleet.generation import ChatMessage, GenerationChunk, SamplingParams
+
+if TYPE_CHECKING:
+    from router.tracing import Trace
 
 TierName = Literal["edge", "hosted"]
 Outcome = Literal["ok", "escalate", "skip", "error", "timeout"]
@@ -47,6 +50,7 @@ class InferInput:
     domain: str | None = None
     route: str | None = None
     constraints: Constraints = field(default_factory=Constraints)
+    trace: Trace | None = field(default=None, compare=False, repr=False)  # when tracing is on
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ class Result:
     trace: tuple[Step, ...]
     domain: str
     route: str
+    trace_id: str = ""  # the OpenTelemetry trace id (hex) when the request was traced
 
 
 @dataclass(frozen=True)
@@ -128,9 +133,18 @@ class EdgeCaller(Protocol):
     """Calls one KServe v2 replica (router.edge_client.EdgeClient, or a fake in tests)."""
 
     async def infer(
-        self, address: str, model: str, version: str, texts: Sequence[str], task: str, timeout_s: float
+        self,
+        address: str,
+        model: str,
+        version: str,
+        texts: Sequence[str],
+        task: str,
+        timeout_s: float,
+        *,
+        metadata: Sequence[tuple[str, str]] | None = None,
     ) -> list[EdgeOutput]:
-        """Outputs for `texts`, in order; raises router.errors.TargetError on failure."""
+        """Outputs for `texts`, in order; raises router.errors.TargetError on failure. `metadata`
+        (gRPC metadata, e.g. the W3C ``traceparent``) is only passed when there is some."""
         ...
 
     async def aclose(self) -> None:
@@ -159,11 +173,16 @@ class HostedCaller(Protocol):
         """ "closed" | "open" | "half-open"."""
         ...
 
-    async def classify(self, text: str, labels: Sequence[str], timeout_s: float) -> HostedAnswerLike:
-        """Classify one text among `labels`; raises TargetError on failure."""
+    async def classify(
+        self, text: str, labels: Sequence[str], timeout_s: float, *, headers: Mapping[str, str] | None = None
+    ) -> HostedAnswerLike:
+        """Classify one text among `labels`; raises TargetError on failure. `headers` (extra HTTP
+        headers, e.g. the W3C ``traceparent``) is only passed when there are some."""
         ...
 
-    async def embed(self, texts: Sequence[str], timeout_s: float) -> Sequence[HostedAnswerLike]:
+    async def embed(
+        self, texts: Sequence[str], timeout_s: float, *, headers: Mapping[str, str] | None = None
+    ) -> Sequence[HostedAnswerLike]:
         """Embed texts; raises TargetError on failure."""
         ...
 
@@ -192,6 +211,7 @@ class GenerateInput:
     domain: str | None = None
     constraints: GenerateConstraints = field(default_factory=GenerateConstraints)
     allow_retraction: bool = False  # the client can handle Retraction events (see Retraction)
+    trace: Trace | None = field(default=None, compare=False, repr=False)  # when tracing is on
 
 
 @dataclass(frozen=True)
@@ -227,6 +247,7 @@ class GenerateFinal:
     trace: tuple[Step, ...]
     route: str
     domain: str = ""
+    trace_id: str = ""  # the OpenTelemetry trace id (hex) when the request was traced
 
 
 GenerateEvent = TextDelta | Retraction | GenerateFinal
@@ -245,8 +266,11 @@ class EdgeGenerator(Protocol):
         messages: Sequence[ChatMessage],
         params: SamplingParams,
         timeout_s: float,
+        *,
+        metadata: Sequence[tuple[str, str]] | None = None,
     ) -> AsyncIterator[GenerationChunk]:
-        """The answer's chunks, the last one ``final``; raises router.errors.TargetError on failure."""
+        """The answer's chunks, the last one ``final``; raises router.errors.TargetError on failure.
+        `metadata` (gRPC metadata, e.g. ``traceparent``) is only passed when there is some."""
         ...
 
 
@@ -259,7 +283,12 @@ class HostedGenerator(Protocol):
         ...
 
     def chat_stream(
-        self, messages: Sequence[ChatMessage], params: SamplingParams, timeout_s: float
+        self,
+        messages: Sequence[ChatMessage],
+        params: SamplingParams,
+        timeout_s: float,
+        *,
+        headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[GenerationChunk]:
         """The answer's chunks (the last one ``final``, with token usage); raises TargetError on
         failure, also mid-stream (with the text received so far in its message)."""

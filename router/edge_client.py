@@ -42,12 +42,22 @@ class EdgeClient:
         return stub
 
     async def infer(
-        self, address: str, model: str, version: str, texts: Sequence[str], task: str, timeout_s: float
+        self,
+        address: str,
+        model: str,
+        version: str,
+        texts: Sequence[str],
+        task: str,
+        timeout_s: float,
+        *,
+        metadata: Sequence[tuple[str, str]] | None = None,
     ) -> list[EdgeOutput]:
-        """Run `texts` through `model` at `address` within `timeout_s`."""
+        """Run `texts` through `model` at `address` within `timeout_s`; `metadata` goes with the
+        call (e.g. the W3C ``traceparent``)."""
         request = build_request(model, version, texts, task)
         try:
-            response = await self._stub(address).ModelInfer(request, timeout=max(timeout_s, 0.001))
+            extra = {"metadata": metadata} if metadata else {}
+            response = await self._stub(address).ModelInfer(request, timeout=max(timeout_s, 0.001), **extra)
         except grpc.aio.AioRpcError as exc:
             raise rpc_error(f"{model} at {address}", exc) from exc
         try:
@@ -64,13 +74,16 @@ class EdgeClient:
         params: SamplingParams,
         timeout_s: float,
         request_id: str = "",
+        *,
+        metadata: Sequence[tuple[str, str]] | None = None,
     ) -> AsyncIterator[GenerationChunk]:
         """Stream a generation from `model` at `address`: one request on a ``ModelStreamInfer``
         stream, its chunks until the final one. The request side stays open until the final
         response (as tritonclient does), then is closed. Leaving the iteration early (``aclose``,
         task cancelled) cancels the RPC, so the replica stops generating."""
         where = f"{model} at {address}"
-        call = self._stub(address).ModelStreamInfer(timeout=max(timeout_s, 0.001))
+        extra = {"metadata": metadata} if metadata else {}
+        call = self._stub(address).ModelStreamInfer(timeout=max(timeout_s, 0.001), **extra)
         finished = False
         try:
             await call.write(generate_request(model, version, messages, params, request_id))

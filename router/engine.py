@@ -43,7 +43,9 @@ from router.estimates import Estimates
 from router.fleet_source import FleetSource
 from router.generate_engine import GenerateEngine
 from router.ledger import Ledger
+from router.metrics import RouterMetrics
 from router.targets import FleetIndex, TargetCaller
+from router.tracing import NO_TRACE, Trace, Tracing
 from router.validate import known_domains
 
 
@@ -60,6 +62,7 @@ class _Walk:
     edge_answers: list[TargetAnswer] = field(default_factory=list)
     edge_targets: list[str] = field(default_factory=list)
     domain: str = ""
+    trace: Trace = NO_TRACE
 
 
 class RouterEngine:
@@ -78,9 +81,13 @@ class RouterEngine:
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.perf_counter,
         generator: EdgeGenerator | None = None,
+        metrics: RouterMetrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         """`generator` streams generations from edge LLM replicas (default: `edge`, when it
-        can); the hosted clients generate with their ``chat_stream``."""
+        can); the hosted clients generate with their ``chat_stream``. `metrics` (None: none kept)
+        counts requests, latency, escalations, tokens and spend for Prometheus; `tracing` (default:
+        off) is what the servicers start request traces with."""
         self.policy = policy
         self.fleet = fleet
         self.accounting = accounting or Accounting(
@@ -92,6 +99,10 @@ class RouterEngine:
             policy.router.ewma_alpha, breaker_failures=circuit.failures, breaker_reset_s=circuit.reset_s
         )
         self.targets = TargetCaller(edge, hosted, self.estimates, rng, clock)
+        self.metrics = metrics
+        self.tracing = tracing or Tracing()
+        if metrics is not None:
+            self.accounting.attach_metrics(metrics)
         self._clock = clock
         self._index: FleetIndex | None = None
         self._labels: dict[tuple[str, int], list[str]] = {}
@@ -138,6 +149,9 @@ class RouterEngine:
         self.inflight += 1
         start = self._clock()
         ok = False
+        route_name = ""
+        results: Sequence[Result] = ()
+        error: BaseException | None = None
         try:
             budget_ms = req.constraints.max_latency_ms or self.policy.router.default_timeout_ms
             if client_timeout_s is not None:
@@ -145,6 +159,7 @@ class RouterEngine:
             policy = self.policy
             index = await self.fleet_index()
             route = match_route(policy.routes, req.task, req.domain, req.route)
+            route_name = route.name
             deadline = start + budget_ms / 1000.0
             if len(req.texts) == 1:  # the common case: no task, no gather (one loop turn less)
                 results = [await self._route_text(req, policy, route, index, req.texts[0], deadline)]
@@ -161,9 +176,16 @@ class RouterEngine:
             latency_ms = (self._clock() - start) * 1000.0
             ok = True
             return InferOutput(req.request_id, tuple(results), sum(r.cost_usd for r in results), latency_ms)
+        except BaseException as exc:
+            error = exc
+            raise
         finally:
             self.inflight -= 1
-            self.accounting.record_request((self._clock() - start) * 1000.0, ok)
+            elapsed = self._clock() - start
+            self.accounting.record_request(elapsed * 1000.0, ok)
+            if self.metrics is not None:
+                tiers = (r.served_by.tier for r in results) if ok else ()
+                self.metrics.request(route_name, req.task, tiers, error, elapsed)
 
     def generate(
         self, req: GenerateInput, client_timeout_s: float | None = None
@@ -197,10 +219,20 @@ class RouterEngine:
         deadline: float,
     ) -> Result:
         walk = _Walk(self._clock(), deadline, req.constraints.max_cost_usd, domain=req.domain or "")
+        if req.trace is not None:
+            walk.trace = req.trace
         labels = self._hosted_labels(route, index) if req.task == "classify" else []
         hosted_only = False
         if req.domain is None and route.domain_model is not None and req.task == "classify":
-            hosted_only, final = await self._detect_domain(route, index, text, walk)
+            if walk.trace.enabled:
+                with walk.trace.step("domain_detection", {"edgefleet.model": route.domain_model}) as span:
+                    hosted_only, final = await self._detect_domain(route, index, text, walk)
+                    if span is not None:
+                        span.set_attributes(
+                            {"edgefleet.domain": walk.domain, "edgefleet.hosted_only": hosted_only}
+                        )
+            else:
+                hosted_only, final = await self._detect_domain(route, index, text, walk)
             if final is not None:
                 return self._finish(req, route, text, route.domain_model, final, walk, index)
         planned = self.plan(route, index, policy, req.task, text, labels, walk.domain or None, hosted_only)
@@ -236,6 +268,8 @@ class RouterEngine:
                 return self._finish(req, route, text, cand.target, answer, walk, index)
             walk.steps.append(Step(cand.target, "escalate", why[1], answer.latency_ms))
             walk.escalations.append(why[0])
+            if walk.trace.enabled:
+                walk.trace.mark("escalate", {"edgefleet.target": cand.target, "edgefleet.reason": why[0]})
             walk.edge_answers.append(answer)
             walk.edge_targets.append(cand.target)
         if not attempted and latency_skipped and walk.deadline > self._clock():
@@ -308,6 +342,8 @@ class RouterEngine:
         if why is not None:
             walk.steps.append(Step(cand.target, "escalate", f"domain detection: {why[1]}", answer.latency_ms))
             walk.escalations.append(why[0])
+            if walk.trace.enabled:
+                walk.trace.mark("escalate", {"edgefleet.target": cand.target, "edgefleet.reason": why[0]})
             walk.domain = answer.label or ""
             return route.fallback is not None, None
         walk.domain = answer.label or ""
@@ -319,15 +355,40 @@ class RouterEngine:
     async def _attempt(
         self, cand: Candidate, chosen: Any, task: str, text: str, labels: Sequence[str], walk: _Walk
     ) -> TargetAnswer | None:
-        """Call one candidate; failures become an error/timeout step and None."""
+        """Call one candidate; failures become an error/timeout step and None. Traced requests get
+        an ``edge_call``/``hosted_call`` span whose ``traceparent`` goes to the target."""
+        trace = walk.trace
+        if not trace.enabled:
+            return await self._call(cand, chosen, task, text, labels, walk, None)
+        attributes = {"edgefleet.target": cand.target, "edgefleet.tier": cand.tier}
+        with trace.step(f"{cand.tier}_call", attributes) as span:
+            answer = await self._call(cand, chosen, task, text, labels, walk, trace.headers(span))
+            if span is not None:
+                span.set_attribute(
+                    "edgefleet.outcome", "ok" if answer is not None else walk.steps[-1].outcome
+                )
+            return answer
+
+    async def _call(
+        self,
+        cand: Candidate,
+        chosen: Any,
+        task: str,
+        text: str,
+        labels: Sequence[str],
+        walk: _Walk,
+        headers: dict[str, str] | None,
+    ) -> TargetAnswer | None:
         timeout_s = max(walk.deadline - self._clock(), 0.001)
         start = self._clock()
         try:
             if cand.tier == "edge":
                 dep, replica = chosen
-                answer = await self.targets.call_edge(dep, replica, text, task, timeout_s)
+                answer = await self.targets.call_edge(dep, replica, text, task, timeout_s, headers)
             else:
-                answer = await self.targets.call_hosted(cand.name, chosen, text, task, labels, timeout_s)
+                answer = await self.targets.call_hosted(
+                    cand.name, chosen, text, task, labels, timeout_s, headers
+                )
         except TargetError as exc:
             ms = (self._clock() - start) * 1000.0
             walk.steps.append(Step(cand.target, "timeout" if exc.timeout else "error", str(exc), ms))
@@ -368,6 +429,7 @@ class RouterEngine:
             trace=tuple(walk.steps),
             domain=walk.domain,
             route=route.name,
+            trace_id=walk.trace.trace_id,
         )
         equivalent = self._hosted_equivalent(route, req.task, text, index)
         self.accounting.record_result(req.request_id, text, result, equivalent, walk.escalations, req.task)

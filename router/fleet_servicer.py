@@ -106,6 +106,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                     inference_precision=r.inference_precision,
                     isa=list(r.isa),
                     detail=r.detail,
+                    metrics_address=r.metrics_address,
                 )
         policy = self.engine.policy
         for route in policy.routes:

@@ -42,7 +42,9 @@ from router.errors import DeadlineExceeded, Overloaded, Unavailable
 from router.estimates import Estimates
 from router.generate_run import GenerateRun
 from router.generate_targets import GenerateTargets
+from router.metrics import RouterMetrics
 from router.targets import FleetIndex, TargetCaller
+from router.tracing import NO_TRACE
 
 
 class GenerateCore(Protocol):
@@ -53,6 +55,7 @@ class GenerateCore(Protocol):
     estimates: Estimates
     targets: TargetCaller
     inflight: int
+    metrics: RouterMetrics | None
 
     async def fleet_index(self) -> FleetIndex:
         """The indexed fleet state."""
@@ -97,24 +100,34 @@ class GenerateEngine:
         start = self._clock()
         run: GenerateRun | None = None
         cancelled = False
+        error: BaseException | None = None
         try:
             index = await core.fleet_index()
             run = self._start(req, policy, start, client_timeout_s)
             async with aclosing(self._walk(run, policy, index)) as events:
                 async for event in events:
                     yield event
-        except (asyncio.CancelledError, GeneratorExit):
+        except (asyncio.CancelledError, GeneratorExit) as exc:
             cancelled = True
+            error = exc
+            raise
+        except BaseException as exc:
+            error = exc
             raise
         finally:
             core.inflight -= 1
-            ms = (self._clock() - start) * 1000.0
-            if run is not None and run.final is not None:
-                core.accounting.record_request(ms, True)
+            elapsed = self._clock() - start
+            answered = run is not None and run.final is not None
+            if answered:
+                core.accounting.record_request(elapsed * 1000.0, True)
             elif cancelled:
                 core.accounting.record_generate_cancelled()
             else:
-                core.accounting.record_request(ms, False)
+                core.accounting.record_request(elapsed * 1000.0, False)
+            if core.metrics is not None:
+                route = run.route.name if run is not None else ""
+                tiers = (run.final.served_by.tier,) if run is not None and run.final is not None else ()
+                core.metrics.request(route, "generate", tiers, None if answered else error, elapsed)
 
     def _start(
         self, req: GenerateInput, policy: Policy, start: float, client_timeout_s: float | None
@@ -136,6 +149,7 @@ class GenerateEngine:
             prompt_tokens=estimate_chat_tokens(m.content for m in req.messages),
             immediate=route.edge_stream == "immediate" and req.allow_retraction,
             clock=self._clock,
+            trace=req.trace if req.trace is not None else NO_TRACE,
         )
 
     async def _walk(

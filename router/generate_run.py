@@ -30,6 +30,7 @@ from router.domain import (
     TextDelta,
 )
 from router.errors import RouterError, TargetBusy, TargetError
+from router.tracing import NO_TRACE, Trace
 
 
 @dataclass
@@ -98,6 +99,7 @@ class GenerateRun:
     retractions: int = 0
     hosted_failure: str = ""
     final: GenerateFinal | None = None
+    trace: Trace = NO_TRACE
 
     def remaining_ms(self) -> float:
         """Time left of the latency budget."""
@@ -149,6 +151,7 @@ class GenerateRun:
             trace=tuple(self.steps),
             route=self.route.name,
             domain=self.req.domain or "",
+            trace_id=self.trace.trace_id,
         )
         return self.final
 

@@ -4,6 +4,7 @@ status that ends the stream. Authentication as for Infer."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
@@ -16,9 +17,11 @@ from router.domain import GenerateEvent, GenerateFinal, Retraction, TextDelta
 from router.engine import RouterEngine
 from router.errors import RouterError
 from router.proto_convert import served_by_proto, status_of, steps_proto
+from router.tracing import NO_TRACE, Trace, traceparent_of
 from router.validate import RawGenerateRequest, validate_generate
 
 log = logging.getLogger(__name__)
+GENERATE_SPAN = "edgefleet.v1.Router/Generate"
 
 
 def raw_generate_request(msg: router_pb2.GenerateRequest) -> RawGenerateRequest:
@@ -62,6 +65,7 @@ def final_proto(final: GenerateFinal) -> router_pb2.GenerateResult:
         trace=steps_proto(final.trace),
         route=final.route,
         domain=final.domain,
+        trace_id=final.trace_id,
     )
 
 
@@ -84,15 +88,37 @@ async def generate_responses(
     """The responses of one Generate call; failures abort the call with their status (events
     already sent stay sent). When the call is cancelled, the engine's iteration is closed, which
     cancels the target's stream."""
+    metrics, tracing = engine.metrics, engine.tracing
+    trace: Trace = NO_TRACE
+    if tracing.enabled:
+        parent = traceparent_of(context.invocation_metadata())
+        attributes = {"edgefleet.request_id": request.request_id, "rpc.system": "grpc"}
+        trace = tracing.start(GENERATE_SPAN, parent, attributes)
+    error: BaseException | None = None
     try:
-        keys.check(context.invocation_metadata())
-        domains = await engine.known_domains()
-        req = validate_generate(raw_generate_request(request), engine.policy, domains)
+        with trace.step("validate"):
+            try:
+                keys.check(context.invocation_metadata())
+                domains = await engine.known_domains()
+                req = validate_generate(raw_generate_request(request), engine.policy, domains)
+            except RouterError as exc:
+                if metrics is not None:
+                    metrics.rejected("generate", exc)
+                raise
+        if trace.enabled:
+            req = dataclasses.replace(req, trace=trace)
         async with aclosing(engine.generate(req, context.time_remaining())) as events:
             async for event in events:
                 yield event_proto(req.request_id, event)
     except RouterError as exc:
+        error = exc
         await context.abort(status_of(exc), str(exc))
-    except Exception:
-        log.exception("Generate failed")
+    except Exception as exc:
+        error = exc
+        log.exception("Generate failed", extra={"request_id": request.request_id, "trace_id": trace.trace_id})
         await context.abort(grpc.StatusCode.INTERNAL, "internal router error (see the router log)")
+    except BaseException as exc:  # cancelled, or the stream closed
+        error = exc
+        raise
+    finally:
+        trace.end(error)

@@ -123,14 +123,19 @@ class GenerateTargets:
         ttft_ms = run.req.constraints.max_time_to_first_token_ms
         first_by = done_by if ttft_ms is None else min(done_by, now + ttft_ms / 1000.0)
         attempt = Attempt(cand.target, now)
-        stream = self.edge.generate(
-            replica.address, dep.model, dep.version, run.req.messages, run.params, done_by - now
-        )
-        forward = run.delta if run.immediate else None
-        reading = self._read(replica.replica_id, stream, attempt, first_by, done_by, forward)
-        async with aclosing(reading) as events:
-            async for event in events:
-                yield event
+        with run.trace.step("edge_call", _attributes(run, cand.target, "edge")) as span:
+            args = (replica.address, dep.model, dep.version, run.req.messages, run.params, done_by - now)
+            headers = run.trace.headers(span)
+            if headers:
+                stream = self.edge.generate(*args, metadata=tuple(headers.items()))
+            else:
+                stream = self.edge.generate(*args)
+            forward = run.delta if run.immediate else None
+            reading = self._read(replica.replica_id, stream, attempt, first_by, done_by, forward)
+            async with aclosing(reading) as events:
+                async for event in events:
+                    yield event
+            _settle(span, attempt)
         served = ServedBy(
             dep.model, dep.version, replica.replica_id, replica.node_name, replica.device, "edge"
         )
@@ -149,6 +154,10 @@ class GenerateTargets:
             reason = f"confidence {confidence:.2f} < {run.threshold:.2f} ({detail})"
             run.steps.append(Step(cand.target, "escalate", reason, attempt.ms))
             run.escalations.append(LOW_CONFIDENCE)
+            if run.trace.enabled:
+                run.trace.mark(
+                    "escalate", {"edgefleet.target": cand.target, "edgefleet.reason": LOW_CONFIDENCE}
+                )
             run.drafts.append(EdgeDraft(dep.model, summary.text, confidence, LOW_CONFIDENCE))
             run.kept.append(KeptAnswer(cand.target, served, attempt, confidence))
             if (retraction := run.retract(LOW_CONFIDENCE)) is not None:
@@ -195,13 +204,17 @@ class GenerateTargets:
         cfg = est.choice
         now = self._clock()
         attempt = Attempt(cand.target, now)
-        stream = client.chat_stream(run.req.messages, run.params, run.deadline - now)
-        reading = self._read(
-            f"{cand.target}:generate", stream, attempt, run.deadline, run.deadline, run.delta
-        )
-        async with aclosing(reading) as events:
-            async for event in events:
-                yield event
+        with run.trace.step("hosted_call", _attributes(run, cand.target, "hosted")) as span:
+            headers = run.trace.headers(span)
+            extra = {"headers": headers} if headers else {}
+            stream = client.chat_stream(run.req.messages, run.params, run.deadline - now, **extra)
+            reading = self._read(
+                f"{cand.target}:generate", stream, attempt, run.deadline, run.deadline, run.delta
+            )
+            async with aclosing(reading) as events:
+                async for event in events:
+                    yield event
+            _settle(span, attempt)
         summary = attempt.summary
         if attempt.failure is not None:
             outcome: Outcome = "timeout" if attempt.timed_out else "error"
@@ -255,3 +268,17 @@ class GenerateTargets:
         finally:
             if not recorded:
                 estimates.abandon(key)
+
+
+def _attributes(run: GenerateRun, target: str, tier: str) -> dict[str, str] | None:
+    """A target call span's attributes (None when the request is not traced)."""
+    return {"edgefleet.target": target, "edgefleet.tier": tier} if run.trace.enabled else None
+
+
+def _settle(span: Any, attempt: Attempt) -> None:
+    """Record an attempt's outcome on its span (no span: not traced)."""
+    if span is None:
+        return
+    span.set_attribute("edgefleet.outcome", attempt.failure or "ok")
+    if attempt.first_token_ms is not None:
+        span.set_attribute("edgefleet.first_token_ms", round(attempt.first_token_ms, 3))

@@ -15,6 +15,7 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,6 +112,7 @@ class Ledger:
         self._daily: dict[tuple[str, str], SpendTotals] = defaultdict(SpendTotals)
         self._monthly: dict[tuple[str, str], SpendTotals] = defaultdict(SpendTotals)
         self.all_time = SpendTotals()
+        self.on_record: Callable[[LedgerEntry], None] | None = None  # e.g. the Prometheus spend counters
         self._queue: queue.Queue[LedgerEntry | threading.Event | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         if self.path is not None:
@@ -125,6 +127,8 @@ class Ledger:
         """Count `entry` now and queue it for the database."""
         with self._lock:
             self._count(entry)
+        if self.on_record is not None:
+            self.on_record(entry)
         if self._thread is not None:
             self._queue.put(entry)
 

@@ -22,9 +22,12 @@ from router.edge_client import EdgeClient
 from router.engine import RouterEngine
 from router.fleet_servicer import FleetServicer
 from router.fleet_source import FleetSource
+from router.http.metrics_route import metrics_route
 from router.http.port import EnginePort
 from router.http.server import HttpFrontDoor
+from router.metrics import RouterMetrics, RouterStateCollector
 from router.servicer import RouterServicer
+from router.tracing import Tracing
 
 log = logging.getLogger(__name__)
 ROUTER_SERVICE = router_pb2.DESCRIPTOR.services_by_name["Router"].full_name
@@ -44,15 +47,32 @@ class RouterServer:
         edge: EdgeCaller | None = None,
         policy_path: str | Path | None = None,
         generator: EdgeGenerator | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         """`edge` calls replicas (default: an EdgeClient, which also streams generations unless
-        `generator` is given)."""
+        `generator` is given). Prometheus metrics (``router.metrics``) are served at ``/metrics``
+        on the front door; traces follow ``router.tracing`` (or `tracing`, e.g. a test's
+        in-memory exporter)."""
         self.fleet = fleet
         self.hosted = dict(hosted)
         self.edge = edge or EdgeClient()
         self.policy_path = Path(policy_path) if policy_path else None
         self._policy_sha = _sha_of(self.policy_path)
-        self.engine = RouterEngine(policy, fleet, self.edge, self.hosted, generator=generator)
+        self.metrics = RouterMetrics() if policy.router.metrics else None
+        self.tracing = tracing or Tracing(policy.router.tracing)
+        self.engine = RouterEngine(
+            policy,
+            fleet,
+            self.edge,
+            self.hosted,
+            generator=generator,
+            metrics=self.metrics,
+            tracing=self.tracing,
+        )
+        self.metrics_state: RouterStateCollector | None = None
+        if self.metrics is not None:
+            self.metrics_state = RouterStateCollector(self.engine, self.hosted)
+            self.metrics.registry.register(self.metrics_state)
         self.api_keys = ApiKeys.from_env(policy.router.api_keys_env)
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
@@ -103,7 +123,16 @@ class RouterServer:
 
     async def start_http(self, listen: str) -> str:
         """Start the OpenAI-compatible front door on `listen`; returns its bound "host:port"."""
-        front_door = HttpFrontDoor(EnginePort(self.engine), lambda: self.api_keys)
+        routes = []
+        if self.metrics is not None and self.metrics_state is not None:
+            routes.append(metrics_route(self.metrics, self.metrics_state))
+        front_door = HttpFrontDoor(
+            EnginePort(self.engine),
+            lambda: self.api_keys,
+            routes=routes,
+            tracing=self.tracing,
+            metrics=self.metrics,
+        )
         address = await front_door.start(listen)
         self.http = front_door
         return address
@@ -141,6 +170,7 @@ class RouterServer:
         await self.server.stop(grace)
         await self.edge.aclose()
         self.engine.accounting.close()
+        self.tracing.shutdown()
 
     async def wait_for_termination(self) -> None:
         """Block until the server stops."""
@@ -157,12 +187,15 @@ async def serve(
     policy_path: str | Path | None = None,
     generator: EdgeGenerator | None = None,
     http_listen: str | None = None,
+    tracing: Tracing | None = None,
 ) -> RouterServer:
     """Start a router on `listen`, and its OpenAI-compatible front door on `http_listen` (None: no
     front door; `edgefleet up` passes the policy's ``router.http_listen``); the returned server's
     `port` is the bound gRPC port, `http_address` the front door's. The caller owns `fleet` and the
     hosted clients (close them after `stop()`)."""
-    server = RouterServer(policy, fleet, hosted, edge=edge, policy_path=policy_path, generator=generator)
+    server = RouterServer(
+        policy, fleet, hosted, edge=edge, policy_path=policy_path, generator=generator, tracing=tracing
+    )
     await server.start(listen)
     if http_listen is not None:
         try:

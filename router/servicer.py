@@ -5,6 +5,7 @@ in router.generate_servicer."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -19,10 +20,18 @@ from router.engine import RouterEngine
 from router.errors import RouterError
 from router.generate_servicer import generate_responses
 from router.proto_convert import served_by_proto, status_of, steps_proto
+from router.tracing import NO_TRACE, Trace, traceparent_of
 from router.validate import RawRequest, validate_request
 
 log = logging.getLogger(__name__)
 STREAM_CONCURRENCY = 32
+INFER_SPAN = "edgefleet.v1.Router/Infer"
+INFER_STREAM_SPAN = "edgefleet.v1.Router/InferStream"
+
+
+def log_ids(request_id: str, trace_id: str) -> dict[str, str]:
+    """A log record's request and trace ids (``extra=``; JSON logs show them)."""
+    return {"request_id": request_id, "trace_id": trace_id}
 
 
 def raw_request(msg: router_pb2.InferRequest) -> RawRequest:
@@ -52,6 +61,7 @@ def result_proto(r: Result) -> router_pb2.Result:
         trace=steps_proto(r.trace),
         domain=r.domain,
         route=r.route,
+        trace_id=r.trace_id,
     )
     if r.embedding is not None:
         msg.embedding.values.extend(r.embedding)
@@ -79,52 +89,89 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
         self._api_keys = api_keys
 
     async def _answer(
-        self, msg: router_pb2.InferRequest, time_remaining: float | None
+        self, msg: router_pb2.InferRequest, time_remaining: float | None, trace: Trace = NO_TRACE
     ) -> router_pb2.InferResponse:
-        domains = await self.engine.known_domains()
-        req = validate_request(raw_request(msg), self.engine.policy, domains)
-        return response_proto(await self.engine.infer(req, time_remaining))
+        engine = self.engine
+        domains = await engine.known_domains()
+        with trace.step("validate"):
+            try:
+                req = validate_request(raw_request(msg), engine.policy, domains)
+            except RouterError as exc:
+                if engine.metrics is not None:
+                    engine.metrics.rejected(msg.task, exc)
+                raise
+        if trace.enabled:
+            req = dataclasses.replace(req, trace=trace)
+        return response_proto(await engine.infer(req, time_remaining))
+
+    def _check_keys(self, context: grpc.aio.ServicerContext, task: str) -> None:
+        """Authenticate the call (refusals are counted as requests refused before routing)."""
+        keys = self._api_keys()
+        if not keys.enabled:  # reading the metadata costs a copy: only when keys are checked
+            return
+        try:
+            keys.check(context.invocation_metadata())
+        except RouterError as exc:
+            if self.engine.metrics is not None:
+                self.engine.metrics.rejected(task, exc)
+            raise
+
+    def _trace(self, name: str, context: grpc.aio.ServicerContext, request_id: str) -> Trace:
+        """The request's trace, continuing the caller's ``traceparent`` (NO_TRACE when off)."""
+        tracing = self.engine.tracing
+        if not tracing.enabled:
+            return NO_TRACE
+        parent = traceparent_of(context.invocation_metadata())
+        return tracing.start(name, parent, {"edgefleet.request_id": request_id, "rpc.system": "grpc"})
 
     async def Infer(
         self, request: router_pb2.InferRequest, context: grpc.aio.ServicerContext
     ) -> router_pb2.InferResponse:
         """One request, one response; failures as gRPC status."""
+        trace = self._trace(INFER_SPAN, context, request.request_id)
+        error: BaseException | None = None
         try:
-            keys = self._api_keys()
-            if keys.enabled:  # reading the metadata costs a copy: only when keys are checked
-                keys.check(context.invocation_metadata())
-            return await self._answer(request, context.time_remaining())
+            self._check_keys(context, request.task)
+            return await self._answer(request, context.time_remaining(), trace)
         except RouterError as exc:
+            error = exc
             await context.abort(status_of(exc), str(exc))
-        except Exception:
-            log.exception("Infer failed")
+        except Exception as exc:
+            error = exc
+            log.exception("Infer failed", extra=log_ids(request.request_id, trace.trace_id))
             await context.abort(grpc.StatusCode.INTERNAL, "internal router error (see the router log)")
+        finally:
+            trace.end(error)
         raise AssertionError("unreachable")  # context.abort always raises
 
     async def _stream_one(
-        self, msg: router_pb2.InferRequest, time_remaining: float | None
+        self, msg: router_pb2.InferRequest, time_remaining: float | None, trace: Trace = NO_TRACE
     ) -> router_pb2.InferResponse:
         start = time.perf_counter()
+        error: BaseException | None = None
         try:
-            return await self._answer(msg, time_remaining)
+            return await self._answer(msg, time_remaining, trace)
         except Exception as exc:
+            error = exc
             if isinstance(exc, RouterError):
                 code, text = exc.code, str(exc)
             else:
-                log.exception("InferStream request failed")
+                log.exception("InferStream request failed", extra=log_ids(msg.request_id, trace.trace_id))
                 code, text = "INTERNAL", "internal router error (see the router log)"
             return router_pb2.InferResponse(
                 request_id=msg.request_id,
                 latency_ms=(time.perf_counter() - start) * 1000.0,
                 error=router_pb2.Error(code=code, message=text),
             )
+        finally:
+            trace.end(error)
 
     async def InferStream(
         self, request_iterator: AsyncIterator[router_pb2.InferRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[router_pb2.InferResponse]:
         """Many requests, responses as they complete (each carries its request_id)."""
         try:
-            self._api_keys().check(context.invocation_metadata())
+            self._check_keys(context, "")
         except RouterError as exc:
             await context.abort(status_of(exc), str(exc))
         done: asyncio.Queue[router_pb2.InferResponse | None] = asyncio.Queue()
@@ -133,7 +180,8 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
 
         async def run(msg: router_pb2.InferRequest) -> None:
             try:
-                await done.put(await self._stream_one(msg, context.time_remaining()))
+                trace = self._trace(INFER_STREAM_SPAN, context, msg.request_id)
+                await done.put(await self._stream_one(msg, context.time_remaining(), trace))
             finally:
                 slots.release()
 

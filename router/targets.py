@@ -89,14 +89,26 @@ class TargetCaller:
             cand, self.estimates.estimate_ms(pick.replica_id), cost, choice=(dep, replica)
         )
 
-    async def call_edge(self, dep: Any, replica: Any, text: str, task: str, timeout_s: float) -> TargetAnswer:
-        """Ask one replica about one text."""
+    async def call_edge(
+        self,
+        dep: Any,
+        replica: Any,
+        text: str,
+        task: str,
+        timeout_s: float,
+        headers: Mapping[str, str] | None = None,
+    ) -> TargetAnswer:
+        """Ask one replica about one text (`headers`, e.g. ``traceparent``, go as gRPC metadata)."""
         key = replica.replica_id
         self.estimates.begin(key)
         start = self._clock()
         ok = False
         try:
-            outputs = await self.edge.infer(replica.address, dep.model, dep.version, [text], task, timeout_s)
+            args = (replica.address, dep.model, dep.version, [text], task, timeout_s)
+            if headers:
+                outputs = await self.edge.infer(*args, metadata=tuple(headers.items()))
+            else:
+                outputs = await self.edge.infer(*args)
             ok = True
         finally:
             ms = (self._clock() - start) * 1000.0
@@ -122,19 +134,27 @@ class TargetCaller:
         )
 
     async def call_hosted(
-        self, name: str, cfg: HostedConfig, text: str, task: str, labels: Sequence[str], timeout_s: float
+        self,
+        name: str,
+        cfg: HostedConfig,
+        text: str,
+        task: str,
+        labels: Sequence[str],
+        timeout_s: float,
+        headers: Mapping[str, str] | None = None,
     ) -> TargetAnswer:
-        """Ask a hosted endpoint about one text."""
+        """Ask a hosted endpoint about one text (`headers`, e.g. ``traceparent``, go with it)."""
         client = self.hosted[name]
         key = f"hosted:{name}"
         self.estimates.begin(key)
         start = self._clock()
         ok = False
+        extra = {"headers": headers} if headers else {}
         try:
             if task == "classify":
-                answer = await client.classify(text, labels, timeout_s)
+                answer = await client.classify(text, labels, timeout_s, **extra)
             else:
-                answer = (await client.embed([text], timeout_s))[0]
+                answer = (await client.embed([text], timeout_s, **extra))[0]
             ok = True
         finally:
             ms = (self._clock() - start) * 1000.0

@@ -116,6 +116,19 @@ class StandInServer:
             registry=Path(registry),
         )
 
+    def warm_llm(self) -> None:
+        """Load the generation LLM in the background now (routes that fall back to this stand-in for
+        generation should not pay the load on their first escalation); failures are logged and
+        reported again on the first generation request."""
+
+        def load() -> None:
+            try:
+                self.local_llm()
+            except Exception as exc:  # noqa: BLE001 - reported again when a request needs it
+                log.warning("stand-in LLM could not be loaded ahead of time: %s", exc)
+
+        threading.Thread(target=load, name="standin-llm-warmup", daemon=True).start()
+
     def local_llm(self) -> Generator:
         """The LLM that answers generation, loaded on first use (raises standin.llm.LlmUnavailable)."""
         with self._llm_lock:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from edgefleet.policy.schema import HostedConfig
@@ -29,8 +29,11 @@ class HostedTier:
         self.stand_ins = stand_ins
 
     @classmethod
-    async def start(cls, configs: Sequence[HostedConfig], registry: Path) -> HostedTier:
-        """Start stand-ins (model load off the event loop) and build one client per endpoint.
+    async def start(
+        cls, configs: Sequence[HostedConfig], registry: Path, warm_llm: Collection[str] = ()
+    ) -> HostedTier:
+        """Start stand-ins (model load off the event loop) and build one client per endpoint; the
+        stand-ins named in `warm_llm` (generation fallbacks) load their LLM in the background now.
 
         Raises what loading a stand-in's model raises (fleet.errors.ModelLoadError, with a
         clear message) after stopping anything already started.
@@ -44,6 +47,8 @@ class HostedTier:
                     server = await asyncio.to_thread(StandInServer.from_registry, registry, cfg.stand_in)
                     stand_ins[cfg.name] = server
                     base_url = await asyncio.to_thread(server.start)
+                    if cfg.name in warm_llm:
+                        server.warm_llm()
                     log.info("hosted endpoint %r uses the offline STAND-IN at %s", cfg.name, base_url)
                 clients[cfg.name] = HostedClient(cfg, base_url=base_url)
         except BaseException:

@@ -49,6 +49,23 @@ class CircuitConfig(Strict):
     reset_s: float = Field(10.0, gt=0)
 
 
+class TracingConfig(Strict):
+    """OpenTelemetry traces of routed requests (off by default)."""
+
+    exporter: Literal["none", "console", "otlp"] = Field(
+        "none",
+        description="none (no spans at all), console (spans printed as JSON lines to stdout), or otlp "
+        "(OTLP over HTTP; needs the optional package opentelemetry-exporter-otlp-proto-http)",
+    )
+    endpoint: str | None = Field(
+        None, description="OTLP traces URL (default: OpenTelemetry's, http://localhost:4318/v1/traces)"
+    )
+    service_name: str = "edgefleet-router"
+    sample_ratio: float = Field(
+        1.0, ge=0, le=1, description="share of new traces recorded; a caller's sampled flag is followed"
+    )
+
+
 class RouterConfig(Strict):
     """The router's front doors: gRPC, and the OpenAI-compatible HTTP API."""
 
@@ -86,6 +103,8 @@ class RouterConfig(Strict):
         description="circuit breaker per edge replica: open after `failures` consecutive failures, "
         "probe once after `reset_s`",
     )
+    metrics: bool = Field(True, description="Prometheus metrics at /metrics on the HTTP front door")
+    tracing: TracingConfig = Field(default_factory=TracingConfig)
 
 
 class SimulatedNode(Strict):

@@ -60,6 +60,7 @@ class ReplicaRecord:
     precision_setting: str = "auto"  # the deployment's precision it was started with
     inference_precision: str = ""  # what OpenVINO computes in, as the replica reports it
     isa: list[str] = field(default_factory=list)
+    metrics_address: str = ""  # the replica's Prometheus /metrics endpoint, as it reports it
 
     @classmethod
     def starting(cls, action: StartReplica, handle: Any, bundle: ModelBundle) -> ReplicaRecord:
@@ -85,6 +86,7 @@ class ReplicaRecord:
         self.device = str(report.get("device") or self.device)
         self.inference_precision = str(report.get("inference_precision") or self.inference_precision)
         self.isa = [str(f) for f in report.get("isa") or self.isa]
+        self.metrics_address = str(report.get("metrics_address") or self.metrics_address)
         error = str(report.get("error") or "")
         self.detail = error or str(report.get("detail") or "")
         self.stats = {k: float(v) for k, v in report.items() if k in STAT_KEYS or k in LLM_STAT_KEYS}
@@ -109,6 +111,7 @@ class ReplicaRecord:
             detail=self.detail,
             inference_precision=self.inference_precision,
             isa=list(self.isa),
+            metrics_address=self.metrics_address,
             **self._llm_stats(),
         )
 

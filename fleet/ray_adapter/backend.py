@@ -15,6 +15,7 @@ from typing import Any
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from edgefleet.logfmt import configure_from_env
 from fleet.control.placement import NODE_NAME_LABEL, NodeView
 from fleet.control.reconcile import StartReplica
 from fleet.errors import ActorGone, FleetError
@@ -29,7 +30,9 @@ class ReplicaActor(Replica):
     """A :class:`Replica` as a Ray actor: its KServe server binds to this Ray node's address."""
 
     def start(self) -> dict[str, Any]:
-        """Start serving on the node's IP address (see :meth:`Replica.start`)."""
+        """Start serving on the node's IP address (see :meth:`Replica.start`), logging in the
+        supervisor's format."""
+        configure_from_env()
         if self.host is None:
             self.host = str(ray.util.get_node_ip_address())
         return super().start()

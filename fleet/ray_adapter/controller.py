@@ -18,6 +18,7 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from edgefleet.errors import PolicyError
+from edgefleet.logfmt import configure_from_env
 from edgefleet.policy.loader import parse_policy
 from edgefleet.policy.schema import Policy
 from edgefleet.state import FleetState
@@ -33,7 +34,7 @@ class ControllerActor:
     """Holds the desired state and reconciles it; runs as an async Ray actor."""
 
     def __init__(self, policy: Policy, base_dir: str, registry: str | None = None) -> None:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        configure_from_env()  # the supervisor's --log-format (text or JSON lines)
         self._manager = FleetManager(
             policy, Path(base_dir), RayBackend(), Path(registry) if registry else None
         )

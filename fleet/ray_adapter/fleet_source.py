@@ -55,6 +55,8 @@ class RayFleetSource(Versioned):
                 self.last_error = None
                 if st is not None and (self.current is None or st.version > self.current.version):
                     self.publish(st)
+                else:
+                    self.confirm()  # the fleet view is current (its age is a router metric)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 -- the loop never dies on one error

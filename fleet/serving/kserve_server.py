@@ -131,6 +131,7 @@ class KServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
                 )
             try:
                 texts, raw = decode_texts(request)
+                self.stats.batch(len(texts))
                 task = string_param(request, "task") or model.manifest.task
                 if task not in ("classify", "embed"):
                     raise BadRequest(f"parameter 'task' must be 'classify' or 'embed', got {task!r}")

@@ -50,6 +50,8 @@ class GenerationStats(ServingStats):
         with self._lock:
             self._ttft_ms.append(ttft_ms)
             self.generating += 1
+        if self.metrics is not None:
+            self.metrics.observe_ttft(ttft_ms / 1000.0)
 
     def tokens(self, n: int) -> None:
         """`n` output tokens were generated."""

@@ -27,6 +27,7 @@ from fleet.serving.cpu import cpu_isa
 from fleet.serving.kserve_server import InferenceServicer, KServeEndpoint, KServeServicer, start_kserve
 from fleet.serving.llm_model import LLMModel, load_llm
 from fleet.serving.llm_servicer import LLMServicer
+from fleet.serving.replica_metrics import MetricsServer, ReplicaMetrics
 from fleet.serving.runtime import TextModel
 
 log = logging.getLogger("edgefleet.replica")
@@ -64,6 +65,7 @@ class Replica:
         self._error: str | None = None
         self._detail = ""
         self._address = ""
+        self._metrics: MetricsServer | None = None
         self._started_unix = time.time()
 
     def start(self) -> dict[str, Any]:
@@ -105,9 +107,27 @@ class Replica:
             )
         self._endpoint = start_kserve(servicer, host, 0)
         self._address = f"{host}:{self._endpoint.port}"
+        self._start_metrics(servicer, host)
         if self._error:
             log.error("replica %s: model failed to load: %s", self.replica_id, self._error)
         return self.health()
+
+    def _start_metrics(self, servicer: InferenceServicer, host: str) -> None:
+        """Serve the replica's Prometheus metrics beside its gRPC server (a failure to bind is
+        logged, never fatal: the replica serves without metrics)."""
+        model = self._model
+        info = {
+            "replica": self.replica_id,
+            "node": self.node_name,
+            "device": model.device if model is not None else "",
+            "version": model.manifest.version if model is not None else "",
+        }
+        metrics = ReplicaMetrics(self.deployment, model.manifest.name if model is not None else "", info)
+        metrics.watch(servicer.stats)
+        try:
+            self._metrics = MetricsServer(metrics, host, 0)
+        except OSError as exc:
+            log.warning("replica %s: no /metrics endpoint: %s", self.replica_id, exc)
 
     def health(self) -> dict[str, Any]:
         """Readiness, address, device and serving statistics."""
@@ -126,6 +146,7 @@ class Replica:
             "inference_precision": getattr(model, "inference_precision", "") if model is not None else "",
             "isa": list(cpu_isa()),
             "uptime_s": time.time() - self._started_unix,
+            "metrics_address": self._metrics.address if self._metrics is not None else "",
         }
         if self._endpoint is not None:
             report.update(self._endpoint.servicer.stats.snapshot().as_dict())
@@ -146,6 +167,9 @@ class Replica:
         if self._endpoint is not None:
             self._endpoint.stop(grace_s)
             self._endpoint = None
+        if self._metrics is not None:
+            self._metrics.stop()
+            self._metrics = None
         if isinstance(self._model, LLMModel):
             self._model.close()
         self._model = None

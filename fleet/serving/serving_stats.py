@@ -6,8 +6,26 @@ import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
 from edgefleet.stats import percentiles
+
+
+class StatsSink(Protocol):
+    """Where the statistics also go, request by request (the replica's Prometheus histograms,
+    :class:`fleet.serving.replica_metrics.ReplicaMetrics`)."""
+
+    def observe_request(self, latency_s: float) -> None:
+        """One request finished."""
+        ...
+
+    def observe_batch(self, texts: int) -> None:
+        """One inference request with `texts` texts."""
+        ...
+
+    def observe_ttft(self, ttft_s: float) -> None:
+        """One generation's first token."""
+        ...
 
 
 @dataclass
@@ -43,6 +61,7 @@ class ServingStats:
         self.queue_depth = 0
         self.inflight = 0
         self._started = time.monotonic()
+        self.metrics: StatsSink | None = None
 
     def enter(self) -> int:
         """A request arrived; returns the number in flight including it."""
@@ -61,6 +80,13 @@ class ServingStats:
             self._latencies_ms.append(latency_ms)
             self._done_at.append(now)
             self._trim(now)
+        if self.metrics is not None:
+            self.metrics.observe_request(latency_ms / 1000.0)
+
+    def batch(self, texts: int) -> None:
+        """An inference request carried `texts` texts."""
+        if self.metrics is not None:
+            self.metrics.observe_batch(texts)
 
     def queued(self, delta: int) -> None:
         """A request started (+1) or stopped (-1) waiting for an inference slot."""

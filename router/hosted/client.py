@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,8 +98,11 @@ class HostedClient:
         """Close the connection pool."""
         await self._endpoint.aclose()
 
-    async def classify(self, text: str, labels: Sequence[str], timeout_s: float) -> HostedAnswer:
-        """Ask the endpoint to pick one of `labels` for `text` (structured output)."""
+    async def classify(
+        self, text: str, labels: Sequence[str], timeout_s: float, *, headers: Mapping[str, str] | None = None
+    ) -> HostedAnswer:
+        """Ask the endpoint to pick one of `labels` for `text` (structured output); `headers` are
+        added to the request (e.g. the W3C ``traceparent``)."""
         candidates = list(dict.fromkeys(labels))
         if not candidates:
             raise TargetError(f"{self._where}: classify called with no candidate labels")
@@ -122,9 +125,11 @@ class HostedClient:
                 stand_in=self._is_stand_in(response, payload),
             )
 
-        return await self._endpoint.call(CHAT_PATH, body, timeout_s, parse)
+        return await self._endpoint.call(CHAT_PATH, body, timeout_s, parse, headers)
 
-    async def embed(self, texts: Sequence[str], timeout_s: float) -> list[HostedAnswer]:
+    async def embed(
+        self, texts: Sequence[str], timeout_s: float, *, headers: Mapping[str, str] | None = None
+    ) -> list[HostedAnswer]:
         """Embeddings of `texts`, one HostedAnswer each (batch usage shared out by size)."""
         inputs = list(texts)
         if not inputs:
@@ -154,7 +159,7 @@ class HostedClient:
             ]
 
         return await self._endpoint.call(
-            "/embeddings", wire.embeddings_request(self.cfg.model, inputs), timeout_s, parse
+            "/embeddings", wire.embeddings_request(self.cfg.model, inputs), timeout_s, parse, headers
         )
 
     def _model_of(self, payload: Any) -> str:
@@ -192,7 +197,12 @@ class HostedClient:
         return await self._endpoint.call(CHAT_PATH, body, timeout_s, parse)
 
     async def chat_stream(
-        self, messages: Sequence[ChatMessage], params: SamplingParams, timeout_s: float
+        self,
+        messages: Sequence[ChatMessage],
+        params: SamplingParams,
+        timeout_s: float,
+        *,
+        headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[GenerationChunk]:
         """The answer's chunks as the endpoint streams them (``stream: true``); the last one is
         ``final``, with the finish reason and the token usage. Attempts are retried only until the
@@ -205,7 +215,7 @@ class HostedClient:
         endpoint.admit()
         settled = False
         try:
-            stream = await endpoint.open_stream(CHAT_PATH, body, timeout_s)
+            stream = await endpoint.open_stream(CHAT_PATH, body, timeout_s, headers)
             try:
                 if wire.STAND_IN_HEADER in stream.response.headers:
                     self._seen_stand_in = True

@@ -23,7 +23,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -119,9 +119,12 @@ class Endpoint:
             message = message.replace(self.api_key, "***")
         return message
 
-    def headers(self) -> dict[str, str]:
-        """Request headers: the bearer key when there is one."""
-        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+    def headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Request headers: the bearer key when there is one, plus `extra` (e.g. ``traceparent``)."""
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        if extra:
+            headers.update(extra)
+        return headers
 
     def admit(self) -> None:
         """Raise TargetError when a call must not even be tried (no key, circuit open)."""
@@ -142,13 +145,18 @@ class Endpoint:
         return TargetError(f"{self.where}: {self.redact(str(failure))}", timeout=failure.timeout)
 
     async def call(
-        self, path: str, body: dict[str, Any], timeout_s: float, parse: Callable[[httpx.Response, Any], T]
+        self,
+        path: str,
+        body: dict[str, Any],
+        timeout_s: float,
+        parse: Callable[[httpx.Response, Any], T],
+        headers: Mapping[str, str] | None = None,
     ) -> T:
         """POST `body` with retries under the circuit breaker; `parse` turns the answer into T."""
         self.admit()
         recorded = False
         try:
-            result = await self.retrying(lambda t: self._post(path, body, t, parse), timeout_s)
+            result = await self.retrying(lambda t: self._post(path, body, t, parse, headers), timeout_s)
             self.breaker.record_success()
             recorded = True
             return result
@@ -159,10 +167,12 @@ class Endpoint:
             if not recorded:  # cancelled or an unexpected error: free a half-open probe slot
                 self.breaker.record_ignored()
 
-    async def open_stream(self, path: str, body: dict[str, Any], timeout_s: float) -> OpenStream:
+    async def open_stream(
+        self, path: str, body: dict[str, Any], timeout_s: float, headers: Mapping[str, str] | None = None
+    ) -> OpenStream:
         """POST `body` and wait for the first line of a 2xx answer, retrying failed attempts
         within `timeout_s`; raises AttemptFailure (the caller settles the breaker)."""
-        return await self.retrying(lambda t: self._open(path, body, t), timeout_s)
+        return await self.retrying(lambda t: self._open(path, body, t, headers), timeout_s)
 
     async def retrying(self, attempt: Callable[[float], Awaitable[T]], timeout_s: float) -> T:
         """Run `attempt(attempt_timeout_s)` until it succeeds, a failure is not retryable, the
@@ -203,12 +213,17 @@ class Endpoint:
                 number += 1
 
     async def _post(
-        self, path: str, body: dict[str, Any], timeout_s: float, parse: Callable[[httpx.Response, Any], T]
+        self,
+        path: str,
+        body: dict[str, Any],
+        timeout_s: float,
+        parse: Callable[[httpx.Response, Any], T],
+        headers: Mapping[str, str] | None = None,
     ) -> T:
         try:
             async with asyncio.timeout(timeout_s):
                 response = await self.http.post(
-                    self.base_url + path, json=body, headers=self.headers(), timeout=timeout_s
+                    self.base_url + path, json=body, headers=self.headers(headers), timeout=timeout_s
                 )
         except (httpx.TimeoutException, TimeoutError):
             raise AttemptFailure(
@@ -229,9 +244,15 @@ class Endpoint:
                 raise AttemptFailure(f"bad answer to POST {path}: {exc}", retryable=False) from None
         raise _status_failure(path, response, payload)
 
-    async def _open(self, path: str, body: dict[str, Any], timeout_s: float) -> OpenStream:
+    async def _open(
+        self, path: str, body: dict[str, Any], timeout_s: float, headers: Mapping[str, str] | None = None
+    ) -> OpenStream:
         request = self.http.build_request(
-            "POST", self.base_url + path, json=body, headers=self.headers(), timeout=self.config_timeout_s
+            "POST",
+            self.base_url + path,
+            json=body,
+            headers=self.headers(headers),
+            timeout=self.config_timeout_s,
         )
         try:
             async with asyncio.timeout(timeout_s):

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from edgefleet.openai_serve import Completion, OpenAIError, bad
 from edgefleet.openai_wire import SSE_DONE
@@ -35,6 +36,8 @@ from router.errors import DeadlineExceeded, RouterError
 from router.http import errors, responses
 from router.http.port import RoutingPort
 from router.http.requests import AUTO_MODEL, ChatCall, chat_call, embed_call, request_id
+from router.metrics import RouterMetrics
+from router.tracing import NO_TRACE, TRACEPARENT, Trace, Tracing
 
 log = logging.getLogger("edgefleet.router.http")
 T = TypeVar("T")
@@ -75,17 +78,27 @@ def _guarded(
 class OpenAIApi:
     """The front door's request handling over a RoutingPort."""
 
-    def __init__(self, port: RoutingPort, api_keys: Callable[[], ApiKeys]) -> None:
+    def __init__(
+        self,
+        port: RoutingPort,
+        api_keys: Callable[[], ApiKeys],
+        *,
+        tracing: Tracing | None = None,
+        metrics: RouterMetrics | None = None,
+    ) -> None:
         self.port = port
         self._api_keys = api_keys
         self.created = int(time.time())
+        self.tracing = tracing or Tracing()
+        self.metrics = metrics
 
-    def app(self, lifespan: Any = None) -> Starlette:
-        """The Starlette application."""
+    def app(self, lifespan: Any = None, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+        """The Starlette application (plus `extra_routes`, e.g. ``/metrics``)."""
         routes = [
             Route("/v1/chat/completions", _guarded(self.chat), methods=["POST"]),
             Route("/v1/embeddings", _guarded(self.embeddings), methods=["POST"]),
             Route("/v1/models", _guarded(self.models), methods=["GET"]),
+            *extra_routes,
         ]
         app = Starlette(routes=routes, lifespan=lifespan)
         app.add_exception_handler(404, self._not_found)
@@ -140,37 +153,80 @@ class OpenAIApi:
         )
         return JSONResponse({"object": "list", "data": data})
 
+    def _trace(self, name: str, request: Request) -> Trace:
+        """The request's trace, continuing the caller's ``traceparent`` header (NO_TRACE when off)."""
+        if not self.tracing.enabled:
+            return NO_TRACE
+        attributes = {"http.request.method": request.method, "url.path": request.url.path}
+        return self.tracing.start(name, request.headers.get(TRACEPARENT), attributes)
+
+    async def _checked(self, request: Request, task: str, trace: Trace, check: Callable[[Any], T]) -> T:
+        """Authenticate, read the body and validate it (`check`) within the ``validate`` step;
+        refusals are counted as requests refused before routing."""
+        with trace.step("validate"):
+            try:
+                return check(await self._authorised_body(request))
+            except (OpenAIError, RouterError) as exc:
+                if self.metrics is not None:
+                    self.metrics.rejected(task, exc)
+                raise
+
     async def embeddings(self, request: Request) -> Response:
         """``POST /v1/embeddings`` through the embed route."""
-        body = await self._authorised_body(request)
-        call = embed_call(
-            body, self.port.policy, await self.port.known_domains(), request_id(request.headers)
-        )
-        route = call.request.route or ""
-        out = await _bounded(self.port.infer(call.request, call.timeout_s), call.timeout_s)
-        payload = responses.embeddings_body(out, call.request.texts, route, call.base64)
-        return JSONResponse(payload, headers=responses.infer_headers(out, route))
+        trace = self._trace("POST /v1/embeddings", request)
+        error: BaseException | None = None
+        try:
+            domains = await self.port.known_domains()
+            rid = request_id(request.headers)
+            call = await self._checked(
+                request, "embed", trace, lambda body: embed_call(body, self.port.policy, domains, rid)
+            )
+            if trace.enabled:
+                call = dataclasses.replace(call, request=dataclasses.replace(call.request, trace=trace))
+            route = call.request.route or ""
+            out = await _bounded(self.port.infer(call.request, call.timeout_s), call.timeout_s)
+            payload = responses.embeddings_body(out, call.request.texts, route, call.base64)
+            return JSONResponse(payload, headers=responses.infer_headers(out, route))
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            trace.end(error)
 
     async def chat(self, request: Request) -> Response:
         """``POST /v1/chat/completions`` through a generate route."""
-        body = await self._authorised_body(request)
-        call = chat_call(body, self.port.policy, await self.port.known_domains(), request_id(request.headers))
-        events = self.port.generate(call.request, call.timeout_s)
-        if not call.stream:
-            try:
-                return await _bounded(self._whole(call, events), call.timeout_s)
-            finally:
-                await _close(events)
+        trace = self._trace("POST /v1/chat/completions", request)
         try:
-            first = await _bounded(anext(events, None), call.timeout_s)
-            if first is None:
-                raise RouterError("the routing engine ended a generation without any event")
-        except BaseException:
-            await _close(events)
+            domains = await self.port.known_domains()
+            rid = request_id(request.headers)
+            call = await self._checked(
+                request, "generate", trace, lambda body: chat_call(body, self.port.policy, domains, rid)
+            )
+            if trace.enabled:
+                call = dataclasses.replace(call, request=dataclasses.replace(call.request, trace=trace))
+            events = self.port.generate(call.request, call.timeout_s)
+            if not call.stream:
+                try:
+                    response = await _bounded(self._whole(call, events), call.timeout_s)
+                finally:
+                    await _close(events)
+                trace.end()
+                return response
+            try:
+                first = await _bounded(anext(events, None), call.timeout_s)
+                if first is None:
+                    raise RouterError("the routing engine ended a generation without any event")
+            except BaseException:
+                await _close(events)
+                raise
+        except BaseException as exc:
+            trace.end(exc)
             raise
         head = {responses.H_REQUEST_ID: call.request.request_id, responses.H_ROUTE: call.request.route or ""}
+        if trace.trace_id:
+            head[responses.H_TRACE_ID] = trace.trace_id
         return StreamingResponse(
-            self._stream(call, first, events),
+            self._stream(call, first, events, trace),
             media_type="text/event-stream",
             headers={**_SSE_HEADERS, **head},
         )
@@ -196,11 +252,12 @@ class OpenAIApi:
         raise RouterError("the routing engine ended a generation without a final event")
 
     async def _stream(
-        self, call: ChatCall, first: GenerateEvent, events: AsyncIterator[GenerateEvent]
+        self, call: ChatCall, first: GenerateEvent, events: AsyncIterator[GenerateEvent], trace: Trace
     ) -> AsyncIterator[bytes]:
         completion = Completion(f"chatcmpl-{call.request.request_id}", call.request.route or "")
         started = False
         event: GenerateEvent | None = first
+        error: BaseException | None = None
         try:
             while event is not None:
                 if isinstance(event, TextDelta):
@@ -214,12 +271,19 @@ class OpenAIApi:
                 event = await anext(events, None)
             raise RouterError("the routing engine ended a generation without a final event")
         except RouterError as exc:
+            error = exc
             yield encode_json(errors.from_router_error(exc).body())
-        except Exception:
-            log.exception("front door stream %s failed", call.request.request_id)
+        except Exception as exc:
+            error = exc
+            log.exception(
+                "front door stream %s failed",
+                call.request.request_id,
+                extra={"request_id": call.request.request_id, "trace_id": trace.trace_id},
+            )
             yield encode_json(errors.internal().body())
         finally:
             await _close(events)
+            trace.end(error)
 
 
 def from_final(completion: Completion, final: GenerateFinal, include_usage: bool, started: bool) -> bytes:

@@ -24,6 +24,7 @@ H_LATENCY = "X-EdgeFleet-Latency-Ms"
 H_TTFT = "X-EdgeFleet-TTFT-Ms"
 H_DOMAIN = "X-EdgeFleet-Domain"
 H_TRACE = "X-EdgeFleet-Trace"
+H_TRACE_ID = "X-EdgeFleet-Trace-Id"
 
 MAX_HEADER_CHARS = 2000
 
@@ -84,6 +85,7 @@ def generate_extension(final: GenerateFinal) -> dict[str, Any]:
         "latency_ms": final.latency_ms,
         "time_to_first_token_ms": final.time_to_first_token_ms,
         "trace": trace_json(final.trace),
+        "trace_id": final.trace_id,
     }
 
 
@@ -103,6 +105,8 @@ def generate_headers(final: GenerateFinal) -> dict[str, str]:
     }
     if final.domain:
         headers[H_DOMAIN] = final.domain
+    if final.trace_id:
+        headers[H_TRACE_ID] = final.trace_id
     return {k: _header_safe(v) for k, v in headers.items()}
 
 
@@ -115,6 +119,7 @@ def _result_json(r: Result) -> dict[str, Any]:
         "latency_ms": r.latency_ms,
         "domain": r.domain,
         "trace": trace_json(r.trace),
+        "trace_id": r.trace_id,
     }
 
 
@@ -132,6 +137,9 @@ def infer_headers(out: InferOutput, route: str) -> dict[str, str]:
         H_LATENCY: f"{out.latency_ms:.1f}",
         H_TRACE: " | ".join(trace_text(r.trace) for r in out.results),
     }
+    trace_id = next((r.trace_id for r in out.results if r.trace_id), "")
+    if trace_id:
+        headers[H_TRACE_ID] = trace_id
     return {k: _header_safe(v) for k, v in headers.items()}
 
 

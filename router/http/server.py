@@ -13,14 +13,17 @@ import contextlib
 import logging
 import math
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.routing import BaseRoute
 
 from router.auth import ApiKeys
 from router.http.openai_api import OpenAIApi
 from router.http.port import RoutingPort
+from router.metrics import RouterMetrics
+from router.tracing import Tracing
 
 log = logging.getLogger("edgefleet.router.http")
 
@@ -62,8 +65,19 @@ def _bind(host: str, port: int) -> socket.socket:
 class HttpFrontDoor:
     """The OpenAI-compatible HTTP API of one router: `address`, `base_url`, `stop()`."""
 
-    def __init__(self, port: RoutingPort, api_keys: Callable[[], ApiKeys]) -> None:
-        self.api = OpenAIApi(port, api_keys)
+    def __init__(
+        self,
+        port: RoutingPort,
+        api_keys: Callable[[], ApiKeys],
+        *,
+        routes: Sequence[BaseRoute] = (),
+        tracing: Tracing | None = None,
+        metrics: RouterMetrics | None = None,
+    ) -> None:
+        """`routes` are served beside the OpenAI API (``/metrics``); `tracing` and `metrics`
+        (default: none) trace and count the front door's requests."""
+        self.api = OpenAIApi(port, api_keys, tracing=tracing, metrics=metrics)
+        self._routes = list(routes)
         self.address = ""
         self._server: _Uvicorn | None = None
         self._task: asyncio.Task[None] | None = None
@@ -90,7 +104,7 @@ class HttpFrontDoor:
             yield
 
         config = uvicorn.Config(
-            self.api.app(lifespan),
+            self.api.app(lifespan, self._routes),
             lifespan="on",
             log_level="warning",
             access_log=False,

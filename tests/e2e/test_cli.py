@@ -100,7 +100,8 @@ def fleet_env(tmp_path: Path, llm_registry: Path) -> Iterator[tuple[dict[str, st
 
 def test_up_status_infer_down(fleet_env: tuple[dict[str, str], Path]) -> None:
     env, config = fleet_env
-    up = run("up", "--config", str(config), "--detach", "--ready-timeout", "240", env=env, timeout=300)
+    up = run("up", "--config", str(config), "--detach", "--ready-timeout", "240", "--log-format", "json",
+             env=env, timeout=300)  # fmt: skip
     assert up.returncode == 0, up.stdout + up.stderr
     state = json.loads((Path(env["EDGEFLEET_HOME"]) / "run" / "state.json").read_text())
     router = state["router"]
@@ -159,6 +160,23 @@ def test_up_status_infer_down(fleet_env: tuple[dict[str, str], Path]) -> None:
         with pytest.raises(grpc.RpcError) as exc:
             stub.Infer(router_pb2.InferRequest(task="classify", text=""), timeout=10)
         assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+    # Prometheus: the router's /metrics on the front door's port, every replica's from the snapshot.
+    metrics = httpx.get(state["http"].removesuffix("/v1") + "/metrics", timeout=10).text
+    assert 'edgefleet_router_requests_total{outcome="invalid_argument",route="none"' in metrics
+    assert "edgefleet_fleet_replicas{" in metrics
+    replicas = [r for d in json.loads(run("status", "--json", env=env).stdout)["deployments"]
+                for r in d.get("replicas", [])]  # fmt: skip
+    assert replicas and all(r.get("metrics_address") for r in replicas), replicas
+    banking = next(r for r in replicas if r["deployment"] == "clinc-banking")
+    scraped = httpx.get(f"http://{banking['metrics_address']}/metrics", timeout=10).text
+    assert 'edgefleet_replica_requests_total{deployment="clinc-banking"' in scraped
+    assert "Prometheus /metrics: " in run("status", env=env).stdout
+
+    # --log-format json: the fleet log's own lines are JSON objects.
+    log_lines = (Path(env["EDGEFLEET_HOME"]) / "run" / "fleet.log").read_text().splitlines()
+    ours = [json.loads(line) for line in log_lines if line.startswith('{"ts"')]
+    assert any(o["logger"] == "router.server" for o in ours), log_lines[:20]
 
     down = run("down", env=env, timeout=180)
     assert down.returncode == 0, down.stdout + down.stderr

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from edgefleet.generation import ChatMessage, GenerationChunk, SamplingParams
@@ -129,6 +129,7 @@ class FakeEdgeGenerator:
     def __init__(self, scripts: dict[str, Script] | None = None) -> None:
         self.scripts = scripts or {}
         self.calls: list[tuple[str, str, SamplingParams, float]] = []  # (address, model, params, timeout_s)
+        self.metadata: list[Sequence[tuple[str, str]] | None] = []  # gRPC metadata of each call
         self.open = 0
         self.cancelled: list[str] = []
         self.started = asyncio.Event()
@@ -141,8 +142,11 @@ class FakeEdgeGenerator:
         messages: Sequence[ChatMessage],
         params: SamplingParams,
         timeout_s: float,
+        *,
+        metadata: Sequence[tuple[str, str]] | None = None,
     ) -> AsyncIterator[GenerationChunk]:
         self.calls.append((address, model, params, timeout_s))
+        self.metadata.append(metadata)
         return self._stream(model)
 
     async def _stream(self, model: str) -> AsyncIterator[GenerationChunk]:
@@ -176,12 +180,19 @@ class FakeHostedGenerator:
         self.circuit_state = "closed"
         self.base_url = "http://big.example/v1"
         self.calls: list[tuple[tuple[ChatMessage, ...], SamplingParams, float]] = []
+        self.headers: list[Mapping[str, str] | None] = []  # extra HTTP headers of each call
         self.cancelled = 0
 
     async def chat_stream(
-        self, messages: Sequence[ChatMessage], params: SamplingParams, timeout_s: float
+        self,
+        messages: Sequence[ChatMessage],
+        params: SamplingParams,
+        timeout_s: float,
+        *,
+        headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[GenerationChunk]:
         self.calls.append((tuple(messages), params, timeout_s))
+        self.headers.append(headers)
         done = False
         try:
             for i, chunk in enumerate(chunks(self.text, math.log(0.95), prompt_tokens=100)):

@@ -3,7 +3,7 @@ and a hosted client implementing the same interfaces as the real ones."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from edgefleet.policy.loader import parse_policy
@@ -130,12 +130,22 @@ class FakeEdge:
         self.answer = answer
         self.fail: dict[str, TargetError] = {}
         self.calls: list[tuple[str, str, str, float]] = []  # (address, model, text, timeout_s)
+        self.metadata: list[Sequence[tuple[str, str]] | None] = []  # gRPC metadata of each call
         self.closed = False
 
     async def infer(
-        self, address: str, model: str, version: str, texts: Sequence[str], task: str, timeout_s: float
+        self,
+        address: str,
+        model: str,
+        version: str,
+        texts: Sequence[str],
+        task: str,
+        timeout_s: float,
+        *,
+        metadata: Sequence[tuple[str, str]] | None = None,
     ) -> list[EdgeOutput]:
         self.calls.append((address, model, texts[0], timeout_s))
+        self.metadata.append(metadata)
         err = self.fail.get(address) or self.fail.get(model)
         if err is not None:
             raise err
@@ -167,15 +177,22 @@ class FakeHosted:
     circuit_state: str = "closed"
     base_url: str = "http://big.example/v1"
     calls: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    headers: list[Mapping[str, str] | None] = field(default_factory=list)  # extra HTTP headers per call
 
-    async def classify(self, text: str, labels: Sequence[str], timeout_s: float) -> FakeAnswer:
+    async def classify(
+        self, text: str, labels: Sequence[str], timeout_s: float, *, headers: Mapping[str, str] | None = None
+    ) -> FakeAnswer:
         self.calls.append((text, tuple(labels)))
+        self.headers.append(headers)
         if self.down:
             raise TargetError("hosted endpoint 'big' failed: connection refused")
         label = "transfer" if "transfer" in text else "oos"
         return FakeAnswer(label, 0.93, None, 1000, 10, 5.0, "big-model", False)
 
-    async def embed(self, texts: Sequence[str], timeout_s: float) -> list[FakeAnswer]:
+    async def embed(
+        self, texts: Sequence[str], timeout_s: float, *, headers: Mapping[str, str] | None = None
+    ) -> list[FakeAnswer]:
+        self.headers.append(headers)
         if self.down:
             raise TargetError("hosted endpoint 'big' failed: connection refused")
         return [FakeAnswer(None, 1.0, [1.0, 0.0], 10, 0, 5.0, "big-model", False) for _ in texts]

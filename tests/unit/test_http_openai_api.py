@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from prometheus_client import generate_latest
 
 from edgefleet.sse import SseDecoder
 from router.auth import ApiKeys
@@ -256,3 +257,36 @@ async def test_bad_embedding_requests(
     _, http = port_and_http
     response = await http.post("/embeddings", json=body, headers=AUTH)
     assert response.status_code == status and response.json()["error"]["param"] == param
+
+
+CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
+CALLER_PARENT = f"00-{CALLER_TRACE}-b7ad6b7169203331-01"
+
+
+async def test_traced_front_door_continues_the_callers_trace_and_counts_refusals() -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from router.metrics import RouterMetrics
+    from router.tracing import Tracing
+
+    port, exporter, metrics = ScriptedPort(), InMemorySpanExporter(), RouterMetrics()
+    keys = ApiKeys("EDGEFLEET_TEST_HTTP_KEYS", [KEY])
+    app = OpenAIApi(port, lambda: keys, tracing=Tracing(exporter=exporter), metrics=metrics).app()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://front.door/v1", timeout=10) as http:
+        headers = {**AUTH, "traceparent": CALLER_PARENT}
+        streamed = await http.post("/chat/completions", json=chat(stream=True), headers=headers)
+        assert streamed.headers["X-EdgeFleet-Trace-Id"] == CALLER_TRACE
+        assert (
+            await http.post("/chat/completions", json=chat(), headers={"traceparent": CALLER_PARENT})
+        ).status_code == 401
+        assert (await http.post("/chat/completions", json=chat(messages=[]), headers=AUTH)).status_code == 400
+    req, _ = port.requests[0]
+    assert req.trace is not None and req.trace.trace_id == CALLER_TRACE  # the engine continues it
+    roots = [s for s in exporter.get_finished_spans() if s.name == "POST /v1/chat/completions"]
+    assert len(roots) == 3 and all(format(s.context.trace_id, "032x") == CALLER_TRACE for s in roots[:2])
+    assert roots[0].status.is_ok and not roots[1].status.is_ok
+    assert sum(s.name == "validate" for s in exporter.get_finished_spans()) == 3
+    text = generate_latest(metrics.registry).decode()
+    assert 'outcome="unauthenticated",route="none",task="generate",tier="none"} 1.0' in text
+    assert 'outcome="invalid_argument",route="none",task="generate",tier="none"} 1.0' in text

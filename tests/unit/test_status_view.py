@@ -55,3 +55,15 @@ def test_no_llm_table_without_generative_deployments() -> None:
     console = Console(record=True, width=200)
     render_snapshot(snap, "x", console)
     assert "LLM replicas" not in console.export_text()
+
+
+def test_status_lists_the_prometheus_targets_router_first() -> None:
+    from cli.status_view import metrics_targets
+
+    snap = build_demo_snapshot()
+    replica = snap.deployments[0].replicas[0]
+    replica.metrics_address = "10.0.0.7:41234"
+    assert metrics_targets(snap, "http://127.0.0.1:8080/v1") == ["127.0.0.1:8080", "10.0.0.7:41234"]
+    console = Console(record=True, width=240, color_system=None)
+    render_snapshot(snap, "127.0.0.1:50051", console, http="http://127.0.0.1:8080/v1")
+    assert "Prometheus /metrics: 127.0.0.1:8080, 10.0.0.7:41234" in console.export_text()

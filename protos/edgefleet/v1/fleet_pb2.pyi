@@ -98,7 +98,7 @@ class ReplicaStats(_message.Message):
     def __init__(self, rps: _Optional[float] = ..., p50_ms: _Optional[float] = ..., p95_ms: _Optional[float] = ..., error_rate: _Optional[float] = ..., queue_depth: _Optional[int] = ..., requests: _Optional[int] = ..., tokens_per_s: _Optional[float] = ..., ttft_p50_ms: _Optional[float] = ..., ttft_p95_ms: _Optional[float] = ..., waiting: _Optional[int] = ...) -> None: ...
 
 class Replica(_message.Message):
-    __slots__ = ("replica_id", "deployment", "node_id", "node_name", "device", "address", "state", "stats", "inference_precision", "isa", "detail")
+    __slots__ = ("replica_id", "deployment", "node_id", "node_name", "device", "address", "state", "stats", "inference_precision", "isa", "detail", "metrics_address")
     REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
     DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +110,7 @@ class Replica(_message.Message):
     INFERENCE_PRECISION_FIELD_NUMBER: _ClassVar[int]
     ISA_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
+    METRICS_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     replica_id: str
     deployment: str
     node_id: str
@@ -121,7 +122,8 @@ class Replica(_message.Message):
     inference_precision: str
     isa: _containers.RepeatedScalarFieldContainer[str]
     detail: str
-    def __init__(self, replica_id: _Optional[str] = ..., deployment: _Optional[str] = ..., node_id: _Optional[str] = ..., node_name: _Optional[str] = ..., device: _Optional[str] = ..., address: _Optional[str] = ..., state: _Optional[str] = ..., stats: _Optional[_Union[ReplicaStats, _Mapping]] = ..., inference_precision: _Optional[str] = ..., isa: _Optional[_Iterable[str]] = ..., detail: _Optional[str] = ...) -> None: ...
+    metrics_address: str
+    def __init__(self, replica_id: _Optional[str] = ..., deployment: _Optional[str] = ..., node_id: _Optional[str] = ..., node_name: _Optional[str] = ..., device: _Optional[str] = ..., address: _Optional[str] = ..., state: _Optional[str] = ..., stats: _Optional[_Union[ReplicaStats, _Mapping]] = ..., inference_precision: _Optional[str] = ..., isa: _Optional[_Iterable[str]] = ..., detail: _Optional[str] = ..., metrics_address: _Optional[str] = ...) -> None: ...
 
 class Deployment(_message.Message):
     __slots__ = ("name", "model", "version", "precision", "desired", "ready", "replicas", "price_per_call_usd", "precision_policy", "task", "context_length")
