@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from edgefleet.generation import ChatMessage, GenerationChunk, SamplingParams
+from edgefleet.kserve_retrieval import Retrieved
 
 TierName = Literal["edge", "hosted"]
 Outcome = Literal["ok", "escalate", "skip", "error", "timeout"]
@@ -211,6 +212,20 @@ class Retraction:
 
 
 @dataclass(frozen=True)
+class Citation:
+    """A passage that was put into the prompt: its number in the prompt ([n]), where it comes from
+    and its retrieval score."""
+
+    index: int
+    collection: str
+    version: str
+    doc: str
+    chunk: int
+    title: str
+    score: float
+
+
+@dataclass(frozen=True)
 class GenerateFinal:
     """The end of a generation: who answered, what it cost, how sure it was, and why."""
 
@@ -227,6 +242,7 @@ class GenerateFinal:
     trace: tuple[Step, ...]
     route: str
     domain: str = ""
+    citations: tuple[Citation, ...] = ()  # the passages in the prompt (routes with retrieval)
 
 
 GenerateEvent = TextDelta | Retraction | GenerateFinal
@@ -247,6 +263,17 @@ class EdgeGenerator(Protocol):
         timeout_s: float,
     ) -> AsyncIterator[GenerationChunk]:
         """The answer's chunks, the last one ``final``; raises router.errors.TargetError on failure."""
+        ...
+
+
+class EdgeRetriever(Protocol):
+    """Asks one retriever replica for passages (KServe v2 ``ModelInfer`` per
+    edgefleet.kserve_retrieval: router.edge_client, or a fake in tests)."""
+
+    async def retrieve(
+        self, address: str, model: str, version: str, queries: Sequence[str], top_k: int, timeout_s: float
+    ) -> list[Retrieved]:
+        """Each query's passages, best first; raises router.errors.TargetError on failure."""
         ...
 
 

@@ -29,6 +29,7 @@ from router.domain import (
     LATENCY_BUDGET,
     EdgeCaller,
     EdgeGenerator,
+    EdgeRetriever,
     GenerateEvent,
     GenerateInput,
     HostedCaller,
@@ -78,9 +79,11 @@ class RouterEngine:
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.perf_counter,
         generator: EdgeGenerator | None = None,
+        retriever: EdgeRetriever | None = None,
     ) -> None:
-        """`generator` streams generations from edge LLM replicas (default: `edge`, when it
-        can); the hosted clients generate with their ``chat_stream``."""
+        """`generator` streams generations from edge LLM replicas and `retriever` asks retriever
+        replicas for passages (default: `edge`, when it can); the hosted clients generate with their
+        ``chat_stream``."""
         self.policy = policy
         self.fleet = fleet
         self.accounting = accounting or Accounting(
@@ -100,7 +103,9 @@ class RouterEngine:
         self.policy_generation = 0
         if generator is None and hasattr(edge, "generate"):
             generator = cast(EdgeGenerator, edge)
-        self.generation = GenerateEngine(self, generator, clock)
+        if retriever is None and hasattr(edge, "retrieve"):
+            retriever = cast(EdgeRetriever, edge)
+        self.generation = GenerateEngine(self, generator, clock, retriever)
 
     def reload_policy(self, policy: Policy) -> None:
         """Route with `policy` from the next request on."""

@@ -62,6 +62,18 @@ def final_proto(final: GenerateFinal) -> router_pb2.GenerateResult:
         trace=steps_proto(final.trace),
         route=final.route,
         domain=final.domain,
+        citations=[
+            router_pb2.Citation(
+                index=c.index,
+                collection=c.collection,
+                version=c.version,
+                document=c.doc,
+                chunk=c.chunk,
+                title=c.title,
+                score=c.score,
+            )
+            for c in final.citations
+        ],
     )
 
 

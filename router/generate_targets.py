@@ -124,7 +124,7 @@ class GenerateTargets:
         first_by = done_by if ttft_ms is None else min(done_by, now + ttft_ms / 1000.0)
         attempt = Attempt(cand.target, now)
         stream = self.edge.generate(
-            replica.address, dep.model, dep.version, run.req.messages, run.params, done_by - now
+            replica.address, dep.model, dep.version, run.messages("edge"), run.params, done_by - now
         )
         forward = run.delta if run.immediate else None
         reading = self._read(replica.replica_id, stream, attempt, first_by, done_by, forward)
@@ -195,7 +195,7 @@ class GenerateTargets:
         cfg = est.choice
         now = self._clock()
         attempt = Attempt(cand.target, now)
-        stream = client.chat_stream(run.req.messages, run.params, run.deadline - now)
+        stream = client.chat_stream(run.messages("hosted"), run.params, run.deadline - now)
         reading = self._read(
             f"{cand.target}:generate", stream, attempt, run.deadline, run.deadline, run.delta
         )

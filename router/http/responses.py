@@ -84,6 +84,18 @@ def generate_extension(final: GenerateFinal) -> dict[str, Any]:
         "latency_ms": final.latency_ms,
         "time_to_first_token_ms": final.time_to_first_token_ms,
         "trace": trace_json(final.trace),
+        "citations": [
+            {
+                "index": c.index,
+                "collection": c.collection,
+                "version": c.version,
+                "document": c.doc,
+                "chunk": c.chunk,
+                "title": c.title,
+                "score": round(c.score, 6),
+            }
+            for c in final.citations
+        ],
     }
 
 

@@ -45,13 +45,17 @@ def test_weight_zero_or_no_bm25_is_dense_only() -> None:
     vectors = _vectors()
     dense_only = hybrid_search(BruteForceIndex(vectors), vectors, None, vectors[2], "apples", 2)
     assert dense_only[0].chunk == 2 and dense_only[0].lexical == 0.0
-    zero = hybrid_search(BruteForceIndex(vectors), vectors, BM25Index.build(TEXTS), vectors[2], "pears", 2, weight=0.0)
+    zero = hybrid_search(
+        BruteForceIndex(vectors), vectors, BM25Index.build(TEXTS), vectors[2], "pears", 2, weight=0.0
+    )
     assert [h.chunk for h in zero] == [h.chunk for h in dense_only]
 
 
 def test_k_larger_than_the_collection_and_empty_queries() -> None:
     vectors = _vectors()
-    assert len(hybrid_search(BruteForceIndex(vectors), vectors, BM25Index.build(TEXTS), vectors[0], "", 10)) == 4
+    assert (
+        len(hybrid_search(BruteForceIndex(vectors), vectors, BM25Index.build(TEXTS), vectors[0], "", 10)) == 4
+    )
     assert hybrid_search(BruteForceIndex(vectors), vectors, None, vectors[0], "x", 0) == []
 
 

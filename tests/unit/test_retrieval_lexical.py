@@ -13,8 +13,19 @@ from fleet.retrieval.lexical import BM25Index, s_stem, terms
 
 @pytest.mark.parametrize(
     ("word", "stem"),
-    [("cities", "city"), ("ponies", "pony"), ("aies", "aie"), ("horses", "horse"), ("shoes", "shoe"),
-     ("cats", "cat"), ("bus", "bus"), ("glass", "glass"), ("is", "is"), ("goes", "goe"), ("gas", "ga")],
+    [
+        ("cities", "city"),
+        ("ponies", "pony"),
+        ("aies", "aie"),
+        ("horses", "horse"),
+        ("shoes", "shoe"),
+        ("cats", "cat"),
+        ("bus", "bus"),
+        ("glass", "glass"),
+        ("is", "is"),
+        ("goes", "goe"),
+        ("gas", "ga"),
+    ],
 )
 def test_s_stemmer_strips_plurals_only(word: str, stem: str) -> None:
     assert s_stem(word) == stem
