@@ -58,7 +58,7 @@ def test_system_placement_extends_or_adds_the_system_message() -> None:
 
 def test_default_templates_and_no_passages() -> None:
     user = RetrievalConfig(deployment="r")
-    out, used = augment_messages((ChatMessage("user", "q?"),), [_passage(0)], user)
+    out, _ = augment_messages((ChatMessage("user", "q?"),), [_passage(0)], user)
     assert "[1] T0: text 0" in out[0].content and out[0].content.endswith("Question: q?")
     messages = (ChatMessage("user", "q"),)
     assert augment_messages(messages, [], user) == (messages, [])
