@@ -55,3 +55,29 @@ def test_no_llm_table_without_generative_deployments() -> None:
     console = Console(record=True, width=200)
     render_snapshot(snap, "x", console)
     assert "LLM replicas" not in console.export_text()
+
+
+def test_collections_show_name_version_and_chunks() -> None:
+    snap = fleet_pb2.FleetSnapshot(version=2)
+    snap.deployments.add(name="router", model="domain-router", task="classify", desired=1, ready=1)
+    rag = snap.deployments.add(
+        name="squad-retriever",
+        model="squad-dev",
+        version="1-6caa0727b2de",
+        task="retrieve",
+        desired=1,
+        ready=1,
+    )
+    rag.collection.CopyFrom(
+        fleet_pb2.Collection(chunks=2464, documents=2067, index="brute", encoder="MiniLM")
+    )
+    console = Console(record=True, width=200)
+    render_snapshot(snap, "127.0.0.1:50051", console)
+    text = console.export_text()
+    assert "Collections (retriever deployments)" in text
+    row = next(line for line in text.splitlines() if "squad-retriever" in line and "2464" in line)
+    for value in ("squad-dev", "1-6caa0727b2de", "2067", "brute", "1/1"):
+        assert value in row
+    console = Console(record=True, width=200)
+    render_snapshot(fleet_pb2.FleetSnapshot(version=1), "x", console)
+    assert "Collections" not in console.export_text()
