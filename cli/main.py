@@ -101,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
         action.add_argument("--registry", default=".edgefleet/models")
         action.add_argument(
             "--passage-precision",
-            default="FP32",
+            default="INT8",
             choices=["FP32", "INT8", "fp32", "int8"],
             help="passage encoder",
         )

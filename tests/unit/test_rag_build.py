@@ -45,7 +45,10 @@ def test_the_version_folder_holds_everything_a_retriever_needs(tiny_collection: 
 
 def test_building_the_same_documents_again_is_skipped(tiny_collection: TinyCollection) -> None:
     again = build_collection(
-        tiny_collection.registry, "tiny", tiny_documents(), options=CollectionOptions(query_precision="FP32")
+        tiny_collection.registry,
+        "tiny",
+        tiny_documents(),
+        options=CollectionOptions(passage_precision="FP32", query_precision="FP32"),
     )
     assert again.skipped and again.version == tiny_collection.version and again.chunks == len(TINY_DOCS)
 
@@ -55,7 +58,10 @@ def test_the_version_follows_the_documents_and_the_recipe() -> None:
     base = collection_version(docs, CollectionOptions(), "w")
     assert collection_version(docs, CollectionOptions(), "w") == base
     assert collection_version(docs[:-1], CollectionOptions(), "w") != base
-    assert collection_version(docs, CollectionOptions(query_precision="FP32"), "w") != base
+    assert (
+        collection_version(docs, CollectionOptions(passage_precision="FP32", query_precision="FP32"), "w")
+        != base
+    )
     assert collection_version(docs, CollectionOptions(), "other weights") != base
 
 

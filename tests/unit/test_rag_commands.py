@@ -26,7 +26,7 @@ def test_rag_index_builds_then_skips(tmp_path: Path, capsys: pytest.CaptureFixtu
         str(tmp_path / "notes.md"),
         str(tmp_path / "faq.jsonl"),
     ]
-    args += ["--registry", str(registry), "--query-precision", "FP32"]
+    args += ["--registry", str(registry), "--passage-precision", "FP32", "--query-precision", "FP32"]
     assert main(args) == 0
     assert "3 chunks from 2 documents, brute index" in capsys.readouterr().out
     manifest = load_bundle(registry / "handbook").manifest
