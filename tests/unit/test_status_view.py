@@ -76,8 +76,13 @@ def test_collections_show_name_version_and_chunks() -> None:
     text = console.export_text()
     assert "Collections (retriever deployments)" in text
     row = next(line for line in text.splitlines() if "squad-retriever" in line and "2464" in line)
-    for value in ("squad-dev", "1-6caa0727b2de", "2067", "brute", "1/1"):
+    for value in ("squad-dev", "1-6caa0727b2de", "2067", "brute"):
         assert value in row
+    narrow = Console(record=True, width=80)
+    render_snapshot(snap, "127.0.0.1:50051", narrow)
+    assert any(
+        "squad-retriever" in line and "1-6caa0727b2de" in line for line in narrow.export_text().splitlines()
+    )
     console = Console(record=True, width=200)
     render_snapshot(fleet_pb2.FleetSnapshot(version=1), "x", console)
     assert "Collections" not in console.export_text()
