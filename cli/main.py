@@ -97,6 +97,35 @@ def _parser() -> argparse.ArgumentParser:
     )
     ml.add_argument("--registry", default=".edgefleet/models")
 
+    rag = sub.add_parser("rag", help="retrieval collections for the edge LLMs")
+    rsub = rag.add_subparsers(dest="rag_command", required=True, metavar="ACTION")
+    ri = rsub.add_parser("index", help="chunk, embed and index files as a collection (idempotent)")
+    ri.add_argument("files", nargs="+", help="plain text (.txt), Markdown (.md) or JSON lines (.jsonl)")
+    ri.add_argument("--collection", required=True, help="collection name in the registry")
+    rs = rsub.add_parser("squad", help="build the squad-dev collection (SQuAD v1.1 dev paragraphs)")
+    for action in (ri, rs):
+        action.add_argument("--registry", default=".edgefleet/models")
+        action.add_argument(
+            "--passage-precision",
+            default="INT8",
+            choices=["FP32", "INT8", "fp32", "int8"],
+            help="passage encoder",
+        )
+        action.add_argument(
+            "--query-precision",
+            default="INT8",
+            choices=["FP32", "INT8", "fp32", "int8"],
+            help="query encoder",
+        )
+    re_ = rsub.add_parser("eval", help="recall@1/@5 of a squad-dev collection on SQuAD tune and report")
+    re_.add_argument("--registry", default=".edgefleet/models")
+    re_.add_argument("--collection", default="", help="default squad-dev")
+    re_.add_argument("--version", default="latest")
+    re_.add_argument(
+        "--address", default="", help="a retriever replica's KServe address (default: in process)"
+    )
+    re_.add_argument("--limit", type=int, default=0, help="questions per split (0: all)")
+
     tui = sub.add_parser("tui", help="the operator dashboard")
     tui.add_argument("--router", help="router address host:port")
     tui.add_argument("--demo", action="store_true", help="show built-in DEMO DATA (no router)")
@@ -171,6 +200,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from cli import model_commands
 
         return int(getattr(model_commands, args.models_command.replace("-", "_"))(args))
+    if cmd == "rag":
+        from cli import rag_commands
+
+        return int(getattr(rag_commands, args.rag_command)(args))
     if cmd == "tui":
         from cli.client_commands import tui
 

@@ -31,6 +31,10 @@ def build(args: argparse.Namespace) -> int:
 
     summary = build_registry(out, quick=args.quick, progress=True)
     console.print(summary)
+    from cli.rag_commands import print_collection
+    from factory.rag_squad import build_squad_collection
+
+    print_collection(build_squad_collection(out))
     return 0
 
 

@@ -87,6 +87,18 @@ def render_snapshot(
                 )
         console.print(llm)
 
+    collections = [d for d in snap.deployments if d.task == "retrieve"]
+    if collections:
+        table = Table(title="Collections (retriever deployments)", title_justify="left")
+        for col in ("deployment", "collection", "version"):
+            table.add_column(col, no_wrap=True)
+        for col in ("chunks", "docs", "index"):
+            table.add_column(col)
+        for d in collections:
+            c = d.collection
+            table.add_row(d.name, d.model, d.version, str(c.chunks), str(c.documents), c.index or "-")
+        console.print(table)
+
     routes = Table(title="Routes", title_justify="left")
     for col in ("route", "task", "domains", "candidates", "min conf"):
         routes.add_column(col)

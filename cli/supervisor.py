@@ -61,8 +61,9 @@ def missing_models(policy: Policy, registry: Path) -> list[str]:
 
 
 def ensure_models(policy: Policy, registry: Path) -> None:
-    """Build what the policy needs and the registry lacks: the model factory (MiniLM models and
-    students; minutes on first run, cached after), then the hashed default set."""
+    """Build what the policy needs and the registry lacks: SmolLM2, the squad-dev collection, the
+    model factory (MiniLM models and students; minutes on first run, cached after), then the hashed
+    default set."""
     from factory.hashed_models import build_default_models, default_model_names
     from fleet.errors import ModelLoadError
 
@@ -71,9 +72,13 @@ def ensure_models(policy: Policy, registry: Path) -> None:
         return
     log.info("building missing models: %s", ", ".join(missing))
     from factory.llm_import import DEFAULT_LLM_NAME, build_default_llm
+    from factory.rag_squad import SQUAD_COLLECTION, build_squad_collection
 
     if DEFAULT_LLM_NAME in missing:
         build_default_llm(registry)
+        missing = missing_models(policy, registry)
+    if SQUAD_COLLECTION in missing:
+        build_squad_collection(registry)
         missing = missing_models(policy, registry)
     if set(missing) - set(default_model_names()):
         from factory.pipeline import build_registry

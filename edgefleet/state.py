@@ -90,6 +90,16 @@ class ReplicaState:
 
 
 @dataclass
+class CollectionInfo:
+    """What a retriever deployment searches (task ``retrieve``): its size, index and encoder."""
+
+    chunks: int
+    documents: int
+    index: str  # "brute" or "hnsw"
+    encoder: str
+
+
+@dataclass
 class DeploymentState:
     """Desired and actual replicas of one deployment, plus what the router needs of its model."""
 
@@ -106,6 +116,7 @@ class DeploymentState:
     error: str = ""  # why it cannot be (fully) served, e.g. a PlacementError
     context_length: int = 0  # generative models: context window in tokens (from the manifest); 0 = unknown
     precision_policy: str = "auto"  # the deployment's `precision` setting: auto, f32 or bf16
+    collection: CollectionInfo | None = None  # retriever deployments (task "retrieve") only
 
 
 @dataclass

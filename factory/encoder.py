@@ -62,19 +62,27 @@ def tokenizer_json_bytes(source_dir: Path, max_len: int = MAX_LEN) -> bytes:
 class EncoderRunner:
     """A compiled encoder (optionally with a head) plus the wordpiece featuriser, for batch work.
 
-    It computes in f32 unless told otherwise (``precision``): the heads are trained on its
+    Texts are truncated at ``max_len`` wordpieces (64: utterances; passages use 256). It computes in
+    f32 unless told otherwise (``precision``): the heads are trained on its
     embeddings and the build checks them against numpy, so they must not depend on whether the
     CPU has BF16 (OpenVINO's CPU default then is bf16)."""
 
     def __init__(
-        self, model: ov.Model, tokenizer_json: bytes, *, threads: int | None = None, precision: str = "f32"
+        self,
+        model: ov.Model,
+        tokenizer_json: bytes,
+        *,
+        threads: int | None = None,
+        precision: str = "f32",
+        max_len: int = MAX_LEN,
     ) -> None:
         core = ov.Core()
         config: dict[str, Any] = {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": precision}
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
         self._compiled = core.compile_model(model, "CPU", config)
-        self._featurize = make_featurizer(WORDPIECE_FEATURIZER, {TOKENIZER_FILE: tokenizer_json})
+        featurizer = {**WORDPIECE_FEATURIZER, "max_len": max_len}
+        self._featurize = make_featurizer(featurizer, {TOKENIZER_FILE: tokenizer_json})
         self._outputs = {port.get_any_name() for port in self._compiled.outputs}
         self._request = self._compiled.create_infer_request()
 

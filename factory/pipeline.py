@@ -118,7 +118,7 @@ def evaluate_registry(
                     ModelEval(folder.parent.name, folder.name, "?", "?", "?", latest, "none", error=str(exc))
                 )
                 continue
-            if manifest.task == "generate":  # LLMs are measured by `edgefleet bench generate`
+            if manifest.task in ("generate", "retrieve"):  # measured by `bench generate` / `rag eval`
                 advance(1)
                 continue
             result = describe(

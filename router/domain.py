@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from edgefleet.generation import ChatMessage, GenerationChunk, SamplingParams
+from edgefleet.kserve_retrieval import Retrieved
 
 if TYPE_CHECKING:
     from router.tracing import Trace
@@ -231,6 +232,20 @@ class Retraction:
 
 
 @dataclass(frozen=True)
+class Citation:
+    """A passage that was put into the prompt: its number in the prompt ([n]), where it comes from
+    and its retrieval score."""
+
+    index: int
+    collection: str
+    version: str
+    doc: str
+    chunk: int
+    title: str
+    score: float
+
+
+@dataclass(frozen=True)
 class GenerateFinal:
     """The end of a generation: who answered, what it cost, how sure it was, and why."""
 
@@ -248,6 +263,7 @@ class GenerateFinal:
     route: str
     domain: str = ""
     trace_id: str = ""  # the OpenTelemetry trace id (hex) when the request was traced
+    citations: tuple[Citation, ...] = ()  # the passages in the prompt (routes with retrieval)
 
 
 GenerateEvent = TextDelta | Retraction | GenerateFinal
@@ -271,6 +287,17 @@ class EdgeGenerator(Protocol):
     ) -> AsyncIterator[GenerationChunk]:
         """The answer's chunks, the last one ``final``; raises router.errors.TargetError on failure.
         `metadata` (gRPC metadata, e.g. ``traceparent``) is only passed when there is some."""
+        ...
+
+
+class EdgeRetriever(Protocol):
+    """Asks one retriever replica for passages (KServe v2 ``ModelInfer`` per
+    edgefleet.kserve_retrieval: router.edge_client, or a fake in tests)."""
+
+    async def retrieve(
+        self, address: str, model: str, version: str, queries: Sequence[str], top_k: int, timeout_s: float
+    ) -> list[Retrieved]:
+        """Each query's passages, best first; raises router.errors.TargetError on failure."""
         ...
 
 

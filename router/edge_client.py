@@ -1,7 +1,8 @@
 """Async KServe v2 client for edge replicas: grpc.aio channels pooled per address, TEXT sent as
 BYTES, PROBS / LABEL / EMBEDDING read back (tensors encoded and decoded by
 :mod:`edgefleet.kserve_codec`); generation streamed over ``ModelStreamInfer`` with the wire
-convention of :mod:`edgefleet.kserve_llm`. Every failure becomes router.errors.TargetError
+convention of :mod:`edgefleet.kserve_llm`; passages retrieved per :mod:`edgefleet.kserve_retrieval`.
+Every failure becomes router.errors.TargetError
 (RESOURCE_EXHAUSTED: :class:`router.errors.TargetBusy`)."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import grpc
 from edgefleet.generation import ChatMessage, GenerationChunk, SamplingParams
 from edgefleet.kserve_codec import decode_outputs, text_request
 from edgefleet.kserve_llm import generate_request, read_chunk
+from edgefleet.kserve_retrieval import Retrieved, read_retrieval_response, retrieve_request
 from protos.inference import grpc_service_pb2 as kserve_pb2
 from protos.inference import grpc_service_pb2_grpc as kserve_grpc
 from router.domain import EdgeOutput
@@ -27,7 +29,8 @@ _CHANNEL_OPTIONS = [
 
 class EdgeClient:
     """Calls KServe v2 `ModelInfer` (and `ModelStreamInfer` for generation) on replicas; one
-    channel per address. Implements router.domain.EdgeCaller and router.domain.EdgeGenerator."""
+    channel per address. Implements router.domain.EdgeCaller, router.domain.EdgeGenerator and
+    router.domain.EdgeRetriever."""
 
     def __init__(self) -> None:
         self._channels: dict[str, grpc.aio.Channel] = {}
@@ -64,6 +67,20 @@ class EdgeClient:
             return parse_response(response, len(texts))
         except (ValueError, KeyError, struct.error) as exc:
             raise TargetError(f"{model} at {address} sent a malformed response: {exc}") from exc
+
+    async def retrieve(
+        self, address: str, model: str, version: str, queries: Sequence[str], top_k: int, timeout_s: float
+    ) -> list[Retrieved]:
+        """The ``top_k`` passages of each query from the retriever `model` at `address`."""
+        request = retrieve_request(model, version, queries, top_k)
+        try:
+            response = await self._stub(address).ModelInfer(request, timeout=max(timeout_s, 0.001))
+        except grpc.aio.AioRpcError as exc:
+            raise rpc_error(f"{model} at {address}", exc) from exc
+        try:
+            return read_retrieval_response(response, len(queries))
+        except (ValueError, KeyError, struct.error) as exc:
+            raise TargetError(f"{model} at {address} sent a malformed retrieval response: {exc}") from exc
 
     async def generate(
         self,

@@ -29,6 +29,7 @@ from router.domain import (
     LATENCY_BUDGET,
     EdgeCaller,
     EdgeGenerator,
+    EdgeRetriever,
     GenerateEvent,
     GenerateInput,
     HostedCaller,
@@ -83,11 +84,13 @@ class RouterEngine:
         generator: EdgeGenerator | None = None,
         metrics: RouterMetrics | None = None,
         tracing: Tracing | None = None,
+        retriever: EdgeRetriever | None = None,
     ) -> None:
-        """`generator` streams generations from edge LLM replicas (default: `edge`, when it
-        can); the hosted clients generate with their ``chat_stream``. `metrics` (None: none kept)
-        counts requests, latency, escalations, tokens and spend for Prometheus; `tracing` (default:
-        off) is what the servicers start request traces with."""
+        """`generator` streams generations from edge LLM replicas and `retriever` asks retriever
+        replicas for passages (default: `edge`, when it can); the hosted clients generate with their
+        ``chat_stream``. `metrics` (None: none kept) counts requests, latency, escalations, tokens
+        and spend for Prometheus; `tracing` (default: off) is what the servicers start request
+        traces with."""
         self.policy = policy
         self.fleet = fleet
         self.accounting = accounting or Accounting(
@@ -111,7 +114,9 @@ class RouterEngine:
         self.policy_generation = 0
         if generator is None and hasattr(edge, "generate"):
             generator = cast(EdgeGenerator, edge)
-        self.generation = GenerateEngine(self, generator, clock)
+        if retriever is None and hasattr(edge, "retrieve"):
+            retriever = cast(EdgeRetriever, edge)
+        self.generation = GenerateEngine(self, generator, clock, retriever)
 
     def reload_policy(self, policy: Policy) -> None:
         """Route with `policy` from the next request on."""

@@ -80,6 +80,13 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                 task=d.task,
                 context_length=d.context_length,
             )
+            if d.collection is not None:
+                c = d.collection
+                dep.collection.CopyFrom(
+                    fleet_pb2.Collection(
+                        chunks=c.chunks, documents=c.documents, index=c.index, encoder=c.encoder
+                    )
+                )
             for r in d.replicas:
                 st = est.stats(r.replica_id)
                 rps, p50, p95 = est.window(r.replica_id)
@@ -111,6 +118,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
         policy = self.engine.policy
         for route in policy.routes:
             names = [route.domain_model] if route.domain_model else []
+            names += [f"retrieve:{route.retrieval.deployment}"] if route.retrieval is not None else []
             names += [n for ns in route.specialists.values() for n in ns] + list(route.targets)
             names += [f"hosted:{route.fallback}"] if route.fallback else []
             snap.routes.add(

@@ -3,6 +3,9 @@ cheapest first and then its hosted fallback within the latency and cost budgets,
 answer by its confidence (exp of the mean token log-probability), and stream the answer to the
 caller.
 
+A route with ``retrieval`` first asks its retriever deployment for passages and puts them into the
+prompt (:mod:`router.generate_retrieval`); the answer then carries their citations.
+
 An edge candidate is escalated from when it fails, its queue is full (RESOURCE_EXHAUSTED), it has
 no first token within ``max_time_to_first_token_ms``, it is not done when only the hosted
 fallback's expected generation time is left of the budget, the prompt does not fit its context
@@ -33,6 +36,7 @@ from router.domain import (
     LATENCY_BUDGET,
     QUEUE_FULL,
     EdgeGenerator,
+    EdgeRetriever,
     GenerateEvent,
     GenerateFinal,
     GenerateInput,
@@ -40,6 +44,7 @@ from router.domain import (
 )
 from router.errors import DeadlineExceeded, Overloaded, Unavailable
 from router.estimates import Estimates
+from router.generate_retrieval import RetrievalStep
 from router.generate_run import GenerateRun
 from router.generate_targets import GenerateTargets
 from router.metrics import RouterMetrics
@@ -80,10 +85,15 @@ class GenerateEngine:
     """Routes validated generation requests (one per :meth:`generate` call)."""
 
     def __init__(
-        self, core: GenerateCore, edge: EdgeGenerator | None, clock: Callable[[], float] = time.perf_counter
+        self,
+        core: GenerateCore,
+        edge: EdgeGenerator | None,
+        clock: Callable[[], float] = time.perf_counter,
+        retriever: EdgeRetriever | None = None,
     ) -> None:
         self.core = core
         self.targets = GenerateTargets(core.targets, edge, clock)
+        self.retrieval = RetrievalStep(core.targets, retriever, clock)
         self._clock = clock
 
     async def generate(
@@ -104,6 +114,11 @@ class GenerateEngine:
         try:
             index = await core.fleet_index()
             run = self._start(req, policy, start, client_timeout_s)
+            if run.route.retrieval is not None:
+                await self.retrieval.run(run, policy, index)
+                run.prompt_tokens = max(
+                    estimate_chat_tokens(m.content for m in run.messages(tier)) for tier in ("edge", "hosted")
+                )
             async with aclosing(self._walk(run, policy, index)) as events:
                 async for event in events:
                     yield event

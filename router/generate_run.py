@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from edgefleet.generation import GenerationChunk, GenerationSummary, SamplingParams
+from edgefleet.generation import ChatMessage, GenerationChunk, GenerationSummary, SamplingParams
 from edgefleet.policy.schema import RouteConfig
 from edgefleet.tokens import estimate_tokens
 from router.accounting import EdgeDraft
@@ -22,6 +22,7 @@ from router.domain import (
     FIRST_TOKEN_TIMEOUT,
     LATENCY_BUDGET,
     QUEUE_FULL,
+    Citation,
     GenerateFinal,
     GenerateInput,
     Retraction,
@@ -100,6 +101,15 @@ class GenerateRun:
     hosted_failure: str = ""
     final: GenerateFinal | None = None
     trace: Trace = NO_TRACE
+    edge_messages: tuple[ChatMessage, ...] | None = None  # with retrieved passages (None: as requested)
+    hosted_messages: tuple[ChatMessage, ...] | None = None
+    citations: tuple[Citation, ...] = ()
+
+    def messages(self, tier: str) -> tuple[ChatMessage, ...]:
+        """The conversation a model of `tier` ("edge"/"hosted") is sent: with the retrieved
+        passages when the route put them in for that tier, else as requested."""
+        chosen = self.edge_messages if tier == "edge" else self.hosted_messages
+        return chosen if chosen is not None else self.req.messages
 
     def remaining_ms(self) -> float:
         """Time left of the latency budget."""
@@ -152,6 +162,7 @@ class GenerateRun:
             route=self.route.name,
             domain=self.req.domain or "",
             trace_id=self.trace.trace_id,
+            citations=self.citations,
         )
         return self.final
 

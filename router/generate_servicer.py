@@ -66,6 +66,18 @@ def final_proto(final: GenerateFinal) -> router_pb2.GenerateResult:
         route=final.route,
         domain=final.domain,
         trace_id=final.trace_id,
+        citations=[
+            router_pb2.Citation(
+                index=c.index,
+                collection=c.collection,
+                version=c.version,
+                document=c.doc,
+                chunk=c.chunk,
+                title=c.title,
+                score=c.score,
+            )
+            for c in final.citations
+        ],
     )
 
 

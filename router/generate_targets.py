@@ -124,7 +124,7 @@ class GenerateTargets:
         first_by = done_by if ttft_ms is None else min(done_by, now + ttft_ms / 1000.0)
         attempt = Attempt(cand.target, now)
         with run.trace.step("edge_call", _attributes(run, cand.target, "edge")) as span:
-            args = (replica.address, dep.model, dep.version, run.req.messages, run.params, done_by - now)
+            args = (replica.address, dep.model, dep.version, run.messages("edge"), run.params, done_by - now)
             headers = run.trace.headers(span)
             if headers:
                 stream = self.edge.generate(*args, metadata=tuple(headers.items()))
@@ -207,7 +207,7 @@ class GenerateTargets:
         with run.trace.step("hosted_call", _attributes(run, cand.target, "hosted")) as span:
             headers = run.trace.headers(span)
             extra = {"headers": headers} if headers else {}
-            stream = client.chat_stream(run.req.messages, run.params, run.deadline - now, **extra)
+            stream = client.chat_stream(run.messages("hosted"), run.params, run.deadline - now, **extra)
             reading = self._read(
                 f"{cand.target}:generate", stream, attempt, run.deadline, run.deadline, run.delta
             )

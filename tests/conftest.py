@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.models",
     "tests.fixtures.llm",
     "tests.fixtures.ray_cluster",
+    "tests.fixtures.collections",
 ]

@@ -137,6 +137,8 @@ def trim_policy(raw: dict[str, Any], registry: Path) -> tuple[dict[str, Any], li
         route["targets"] = [n for n in route.get("targets", []) if n not in gone]
         if route.get("domain_model") in gone:
             route["domain_model"] = None
+        if (route.get("retrieval") or {}).get("deployment") in gone:
+            route.pop("retrieval")
         if route["specialists"] or route["targets"] or route.get("fallback"):
             routes.append(route)
     data["routes"] = routes

@@ -24,10 +24,11 @@ from edgefleet.constants import (
 )
 from edgefleet.generation import MAX_NEW_TOKENS_LIMIT
 from edgefleet.policy.llm_options import LLMOptions
+from edgefleet.policy.retrieval_options import RetrievalConfig
 
 Task = Literal["classify", "embed", "generate"]
 EdgeStream = Literal["buffered", "immediate"]
-GENERATE_ONLY_KEYS = ("edge_stream", "max_tokens")
+GENERATE_ONLY_KEYS = ("edge_stream", "max_tokens", "retrieval")
 NOT_FOR_GENERATE_KEYS = ("domain_model", "escalate_labels", "edge_oos_final_confidence")
 DeviceName = Literal["CPU", "GPU", "NPU"]
 
@@ -231,6 +232,11 @@ class RouteConfig(Strict):
     max_tokens: int | None = Field(
         None, ge=1, le=MAX_NEW_TOKENS_LIMIT, description="generate routes: cap on a request's max_tokens"
     )
+    retrieval: RetrievalConfig | None = Field(
+        None,
+        description="generate routes: retrieve passages from a retriever deployment and put them into the "
+        'prompt (README "Retrieval")',
+    )
 
     @model_validator(mode="after")
     def _has_candidates(self) -> RouteConfig:
@@ -306,6 +312,13 @@ class Policy(Strict):
             for j, n in enumerate(r.targets):
                 if n not in deployments:
                     errors.append((("routes", i, "targets", j), _unknown("deployment", n, deployments)))
+            if r.retrieval is not None and r.retrieval.deployment not in deployments:
+                errors.append(
+                    (
+                        ("routes", i, "retrieval", "deployment"),
+                        _unknown("deployment", r.retrieval.deployment, deployments),
+                    )
+                )
             if r.fallback is not None and r.fallback not in hosted:
                 errors.append((("routes", i, "fallback"), _unknown("hosted endpoint", r.fallback, hosted)))
             errors += _task_keys(i, r)

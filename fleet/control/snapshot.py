@@ -14,6 +14,7 @@ from typing import Any
 
 from edgefleet.policy.schema import DeploymentConfig
 from edgefleet.state import (
+    CollectionInfo,
     DeploymentState,
     DeviceState,
     FleetState,
@@ -24,7 +25,7 @@ from edgefleet.state import (
 )
 from fleet.control.placement import NodeView
 from fleet.control.reconcile import StartReplica
-from fleet.models.manifest import ModelBundle
+from fleet.models.manifest import Manifest, ModelBundle
 
 EVENTS_IN_SNAPSHOT = 50
 STAT_KEYS = ("requests", "errors", "rps", "p50_ms", "p95_ms", "queue_depth", "inflight")
@@ -184,6 +185,7 @@ def build_state(obs: Observed, now: float | None = None) -> FleetState:
                 error=obs.errors.get(dep.name, ""),
                 precision_policy=dep.precision,
                 context_length=manifest.llm.context_length if manifest and manifest.llm else 0,
+                collection=collection_info(manifest),
             )
         )
     return FleetState(
@@ -193,6 +195,16 @@ def build_state(obs: Observed, now: float | None = None) -> FleetState:
         deployments=deployments,
         events=list(obs.events)[-EVENTS_IN_SNAPSHOT:],
     )
+
+
+def collection_info(manifest: Manifest | None) -> CollectionInfo | None:
+    """A retrieval collection's size, index and encoder (None for other models)."""
+    spec = manifest.retrieval if manifest is not None else None
+    if spec is None:
+        return None
+    enc = spec.encoder
+    encoder = f"{enc.name} (passages {enc.passage_precision}, queries {enc.query_precision})"
+    return CollectionInfo(spec.chunks, spec.documents, spec.index, encoder)
 
 
 def _node_state(n: NodeView, obs: Observed, replica_ids: list[str], now: float) -> NodeState:

@@ -4,8 +4,9 @@ A model version lives in ``REGISTRY/<name>/<version>/`` with ``manifest.yaml``, 
 ``model.bin`` and any featuriser files (e.g. ``tokenizer.json``). ``REGISTRY/<name>/latest`` is a
 text file holding the latest version string. :func:`load_bundle` reads a version folder into a
 picklable :class:`ModelBundle` after checking every file against the sha256 in the manifest.
-Generative models (task ``generate``, :mod:`fleet.models.llm_manifest`) are checked the same way
-but stay on disk: their bundle carries the folder, not the bytes.
+Generative models (task ``generate``, :mod:`fleet.models.llm_manifest`) and retrieval collections
+(task ``retrieve``, :mod:`fleet.models.collection_manifest`) are checked the same way but stay on
+disk: their bundle carries the folder, not the bytes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from fleet.errors import ModelLoadError
+from fleet.models.collection_manifest import RETRIEVE_TASK, RetrievalSpec
 from fleet.models.llm_manifest import GENERATE_TASK, LLMSpec, verify_folder
 
 MANIFEST_FILE = "manifest.yaml"
@@ -45,7 +47,7 @@ class Manifest(BaseModel):
 
     name: str
     version: str
-    task: Literal["classify", "embed", "generate"]
+    task: Literal["classify", "embed", "generate", "retrieve"]
     labels: list[str]
     precision: str
     featurizer: dict[str, Any]
@@ -56,21 +58,34 @@ class Manifest(BaseModel):
     metrics: dict[str, float] = {}
     created_unix: float
     llm: LLMSpec | None = None  # task "generate" only
+    retrieval: RetrievalSpec | None = None  # task "retrieve" only
 
     @model_validator(mode="after")
-    def _llm_iff_generate(self) -> Manifest:
+    def _sections_match_task(self) -> Manifest:
         if (self.task == GENERATE_TASK) != (self.llm is not None):
             raise ValueError("task 'generate' needs the 'llm' section, and only it may have one")
+        if (self.task == RETRIEVE_TASK) != (self.retrieval is not None):
+            raise ValueError("task 'retrieve' needs the 'retrieval' section, and only it may have one")
         return self
+
+    @property
+    def on_disk(self) -> bool:
+        """True for models that stay in their folder (LLMs, collections): bundles carry the path."""
+        return self.task in (GENERATE_TASK, RETRIEVE_TASK)
 
     def to_yaml(self) -> str:
         """Serialise to the YAML text stored as ``manifest.yaml``."""
-        data = self.model_dump(mode="json", exclude={"llm"} if self.llm is None else None)
+        absent = {name for name in ("llm", "retrieval") if getattr(self, name) is None}
+        data = self.model_dump(mode="json", exclude=absent or None)
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
     def required_files(self) -> list[str]:
         """Files every version folder of this kind of model must hold."""
-        return self.llm.required_files() if self.llm is not None else list(REQUIRED_MODEL_FILES)
+        if self.llm is not None:
+            return self.llm.required_files()
+        if self.retrieval is not None:
+            return self.retrieval.required_files()
+        return list(REQUIRED_MODEL_FILES)
 
     @classmethod
     def from_yaml(cls, text: str, *, source: str = MANIFEST_FILE) -> Manifest:
@@ -118,8 +133,8 @@ def sha256_bytes(data: bytes) -> str:
 class ModelBundle:
     """A verified model version held in memory: the manifest plus the bytes of every file.
 
-    Picklable, so it can be shipped to replica actors through Ray. A generative model's bundle
-    holds no bytes (`files` is empty): `folder` is its version folder, which the replica reads on
+    Picklable, so it can be shipped to replica actors through Ray. A generative model's or a
+    collection's bundle holds no bytes (`files` is empty): `folder` is its version folder, which the replica reads on
     its own node (a remote node needs the registry synced or mounted at the same path, or under
     ``$EDGEFLEET_MODELS_DIR``).
     """
@@ -195,7 +210,7 @@ def load_bundle(path: Path) -> ModelBundle:
     except (OSError, UnicodeDecodeError) as exc:
         raise ModelLoadError(f"{manifest_path} cannot be read: {exc}") from exc
     manifest = Manifest.from_yaml(manifest_text, source=str(manifest_path))
-    if manifest.task == GENERATE_TASK:
+    if manifest.on_disk:
         verify_folder(path, manifest.files, manifest.required_files(), where=str(path))
         return ModelBundle(manifest=manifest, files={}, folder=str(path.absolute()))
     files: dict[str, bytes] = {}

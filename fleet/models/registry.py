@@ -99,6 +99,20 @@ def save_bundle(registry: Path, bundle: ModelBundle, *, set_latest: bool = True)
     return _write_version(registry, bundle.name, bundle.version, files, bundle.manifest, set_latest)
 
 
+def write_manifest_version(
+    registry: Path, manifest: Manifest, files: Mapping[str, bytes], *, set_latest: bool = True
+) -> Path:
+    """Write ``files`` with ``manifest`` (its ``files`` must already list their sha256s) as one
+    version, crash-safe; returns its folder. For kinds of models the generic writer does not
+    describe (collections)."""
+    expected = {name: sha256_bytes(data) for name, data in files.items()}
+    if expected != manifest.files:
+        raise ModelLoadError(
+            f"{manifest.name}:{manifest.version}: the manifest's files do not match the data"
+        )
+    return _write_version(registry, manifest.name, manifest.version, files, manifest, set_latest)
+
+
 @dataclass(frozen=True)
 class RegistryEntry:
     """One model in a registry listing."""

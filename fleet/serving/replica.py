@@ -1,5 +1,6 @@
-"""One replica of a deployment: a TextModel (or, for a generative model, an LLM engine loaded
-from the registry folder on this node) served over KServe v2 gRPC on its node.
+"""One replica of a deployment: a TextModel (or, for a generative model, an LLM engine, and for a
+retrieval collection, a retriever, both loaded from the registry folder on this node) served over
+KServe v2 gRPC on its node.
 
 A plain class; :mod:`fleet.ray_adapter.backend` turns it into a Ray actor pinned to a node
 (binding to the node's address; ``host`` defaults to loopback outside Ray). The
@@ -21,6 +22,7 @@ import numpy as np
 
 from edgefleet.policy.llm_options import LLMOptions
 from fleet.errors import ModelLoadError
+from fleet.models.collection_manifest import RETRIEVE_TASK
 from fleet.models.llm_manifest import GENERATE_TASK
 from fleet.models.manifest import ModelBundle
 from fleet.serving.cpu import cpu_isa
@@ -28,7 +30,11 @@ from fleet.serving.kserve_server import InferenceServicer, KServeEndpoint, KServ
 from fleet.serving.llm_model import LLMModel, load_llm
 from fleet.serving.llm_servicer import LLMServicer
 from fleet.serving.replica_metrics import MetricsServer, ReplicaMetrics
+from fleet.serving.retrieve_servicer import RetrieveServicer
+from fleet.serving.retriever import RetrieverModel, load_retriever
 from fleet.serving.runtime import TextModel
+
+ServedModel = TextModel | LLMModel | RetrieverModel
 
 log = logging.getLogger("edgefleet.replica")
 
@@ -60,7 +66,7 @@ class Replica:
         self._bundle: ModelBundle | None = bundle
         self.host = host
         self.llm = llm
-        self._model: TextModel | LLMModel | None = None
+        self._model: ServedModel | None = None
         self._endpoint: KServeEndpoint | None = None
         self._error: str | None = None
         self._detail = ""
@@ -74,10 +80,12 @@ class Replica:
             return self.health()
         bundle = self._bundle
         assert bundle is not None
-        generative = bundle.manifest.task == GENERATE_TASK
+        task = bundle.manifest.task
         try:
-            if generative:
+            if task == GENERATE_TASK:
                 self._model = load_llm(bundle, self.device_prefs, self.llm, max_queue=self.max_queue)
+            elif task == RETRIEVE_TASK:
+                self._model = load_retriever(bundle, self.device_prefs, precision=self.precision)
             else:
                 self._model = TextModel.load(bundle, self.device_prefs, precision=self.precision)
             self._detail = _detail(self._model, self.placed_device, self.node_name)
@@ -88,7 +96,15 @@ class Replica:
         self._bundle = None  # the compiled model is all we need now
         host = self.host or "127.0.0.1"
         servicer: InferenceServicer
-        if generative:
+        if task == RETRIEVE_TASK:
+            servicer = RetrieveServicer(
+                self._model if isinstance(self._model, RetrieverModel) else None,
+                node=self.node_name,
+                replica=self.replica_id,
+                load_error=self._error,
+                max_queue=self.max_queue,
+            )
+        elif task == GENERATE_TASK:
             model = self._model if isinstance(self._model, LLMModel) else None
             servicer = LLMServicer(
                 model,
@@ -159,7 +175,9 @@ class Replica:
                 f"replica {self.replica_id}: model not loaded: {self._error or 'not started'}"
             )
         if not isinstance(self._model, TextModel):
-            raise ValueError("a generative model answers over KServe ModelInfer/ModelStreamInfer only")
+            raise ValueError(
+                f"a {self._model.manifest.task} model answers over KServe ModelInfer/ModelStreamInfer only"
+            )
         return self._model.infer(texts)
 
     def stop(self, grace_s: float = 2.0) -> None:
@@ -175,7 +193,7 @@ class Replica:
         self._model = None
 
 
-def _detail(model: TextModel | LLMModel, placed_device: str, node_name: str) -> str:
+def _detail(model: ServedModel, placed_device: str, node_name: str) -> str:
     """Why the replica runs other than asked: device fallback, then precision fallback."""
     parts: list[str] = []
     if model.device.split(".")[0] != placed_device:

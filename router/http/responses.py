@@ -86,6 +86,18 @@ def generate_extension(final: GenerateFinal) -> dict[str, Any]:
         "time_to_first_token_ms": final.time_to_first_token_ms,
         "trace": trace_json(final.trace),
         "trace_id": final.trace_id,
+        "citations": [
+            {
+                "index": c.index,
+                "collection": c.collection,
+                "version": c.version,
+                "document": c.doc,
+                "chunk": c.chunk,
+                "title": c.title,
+                "score": round(c.score, 6),
+            }
+            for c in final.citations
+        ],
     }
 
 

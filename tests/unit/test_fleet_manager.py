@@ -15,7 +15,7 @@ from fleet.control.placement import NodeView
 from fleet.control.reconcile import StartReplica
 from fleet.errors import ActorGone, FleetError, UnknownDeployment, UnknownNode
 from fleet.models.llm_manifest import REQUIRED_LLM_FILES
-from fleet.models.manifest import ModelBundle, TensorSpec
+from fleet.models.manifest import Manifest, ModelBundle, TensorSpec, sha256_bytes
 from fleet.models.registry import save_bundle, write_model_version
 from tests.unit.llm_fakes import llm_manifest
 
@@ -290,3 +290,55 @@ async def test_llm_deployment_ships_no_weights_and_publishes_llm_figures(tmp_pat
     await mgr.apply_policy(mgr.desired.policy)
     state = await settle(mgr, lambda s: [r.version for r in s.deployments[0].replicas] == ["2"])
     assert backend.pinned == {("tiny-llm", "2")}
+
+
+def make_collection_registry(root: Path, version: str) -> None:
+    """A FAKE collection (task retrieve): the required files with made-up bytes."""
+    from fleet.models.collection_manifest import EncoderSpec, RetrievalSpec
+
+    spec = RetrievalSpec(chunks=7, documents=3, encoder=EncoderSpec(graph="g", weights_sha256="w"))
+    files = {name: f"{name} {version}".encode() for name in spec.required_files()}
+    manifest = Manifest(
+        name="docs",
+        version=version,
+        task="retrieve",
+        labels=[],
+        precision="INT8",
+        featurizer={"kind": "wordpiece", "tokenizer": "tokenizer.json", "max_len": 256},
+        inputs=[TensorSpec(name="TEXT", datatype="BYTES", shape=[-1])],
+        outputs=[TensorSpec(name="SCORES", datatype="FP32", shape=[-1, -1])],
+        files={name: sha256_bytes(data) for name, data in files.items()},
+        created_unix=0.0,
+        retrieval=spec,
+    )
+    save_bundle(root, ModelBundle(manifest, files))
+
+
+async def test_retriever_deployment_ships_no_collection_and_publishes_it(tmp_path: Path) -> None:
+    registry = tmp_path / "reg"
+    make_collection_registry(registry, "1")
+    policy = Policy.model_validate(
+        {"registry": str(registry), "deployments": [{"name": "rag", "model": "docs"}]}
+    )
+    backend = FakeBackend([node("a"), node("b")])
+    seen: list[ModelBundle] = []
+    start = backend.start_replica
+
+    async def spy(action: StartReplica, bundle: ModelBundle, max_queue: int) -> Any:
+        seen.append(bundle)
+        return await start(action, bundle, max_queue)
+
+    backend.start_replica = spy  # type: ignore[method-assign]
+    mgr = FleetManager(policy, tmp_path, backend)
+    state = await settle(mgr, lambda s: ready_count(s, "rag") == 1)
+    assert seen[0].files == {} and seen[0].folder.endswith("docs/1")  # the replica reads its node's folder
+    dep = state.deployments[0]
+    assert dep.task == "retrieve" and dep.collection is not None
+    assert (dep.collection.chunks, dep.collection.documents, dep.collection.index) == (7, 3, "brute")
+    assert dep.collection.encoder == "all-MiniLM-L6-v2 (passages FP32, queries FP32)"
+    await mgr.scale("rag", 2)  # scaled like any model
+    state = await settle(mgr, lambda s: ready_count(s, "rag") == 2)
+    make_collection_registry(registry, "2")  # a new collection version rolls the replicas over
+    await mgr.apply_policy(mgr.desired.policy)
+    state = await settle(mgr, lambda s: sorted(r.version for r in s.deployments[0].replicas) == ["2", "2"])
+    assert backend.pinned == {("docs", "2")}

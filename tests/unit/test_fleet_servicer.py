@@ -112,3 +112,24 @@ async def test_actions_report_ok_or_the_error() -> None:
         await servicer.Drain(fleet_pb2.DrainRequest(node=""), ctx)  # type: ignore[arg-type]
     res = await servicer.ReloadPolicy(fleet_pb2.ReloadPolicyRequest(yaml="v"), ctx)  # type: ignore[arg-type]
     assert res.ok and reloads == ["v"]
+
+
+async def test_snapshot_carries_the_collection_of_a_retriever_deployment() -> None:
+    from edgefleet.state import CollectionInfo
+
+    state = make_state()
+    embedder = state.deployment("embedder")
+    assert embedder is not None
+    embedder.task = "retrieve"
+    embedder.collection = CollectionInfo(
+        2464, 2067, "brute", "all-MiniLM-L6-v2 (passages FP32, queries INT8)"
+    )
+    servicer, _, _, _ = _servicer(state)
+    snap = await servicer.GetFleet(fleet_pb2.GetFleetRequest(), FakeContext())  # type: ignore[arg-type]
+    dep = next(d for d in snap.deployments if d.name == "embedder")
+    assert (dep.task, dep.collection.chunks, dep.collection.documents, dep.collection.index) == (
+        "retrieve", 2464, 2067, "brute",
+    )  # fmt: skip
+    assert "queries INT8" in dep.collection.encoder
+    other = next(d for d in snap.deployments if d.name == "generalist")
+    assert not other.HasField("collection")

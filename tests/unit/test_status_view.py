@@ -67,3 +67,34 @@ def test_status_lists_the_prometheus_targets_router_first() -> None:
     console = Console(record=True, width=240, color_system=None)
     render_snapshot(snap, "127.0.0.1:50051", console, http="http://127.0.0.1:8080/v1")
     assert "Prometheus /metrics: 127.0.0.1:8080, 10.0.0.7:41234" in console.export_text()
+
+
+def test_collections_show_name_version_and_chunks() -> None:
+    snap = fleet_pb2.FleetSnapshot(version=2)
+    snap.deployments.add(name="router", model="domain-router", task="classify", desired=1, ready=1)
+    rag = snap.deployments.add(
+        name="squad-retriever",
+        model="squad-dev",
+        version="1-6caa0727b2de",
+        task="retrieve",
+        desired=1,
+        ready=1,
+    )
+    rag.collection.CopyFrom(
+        fleet_pb2.Collection(chunks=2464, documents=2067, index="brute", encoder="MiniLM")
+    )
+    console = Console(record=True, width=200)
+    render_snapshot(snap, "127.0.0.1:50051", console)
+    text = console.export_text()
+    assert "Collections (retriever deployments)" in text
+    row = next(line for line in text.splitlines() if "squad-retriever" in line and "2464" in line)
+    for value in ("squad-dev", "1-6caa0727b2de", "2067", "brute"):
+        assert value in row
+    narrow = Console(record=True, width=80)
+    render_snapshot(snap, "127.0.0.1:50051", narrow)
+    assert any(
+        "squad-retriever" in line and "1-6caa0727b2de" in line for line in narrow.export_text().splitlines()
+    )
+    console = Console(record=True, width=200)
+    render_snapshot(fleet_pb2.FleetSnapshot(version=1), "x", console)
+    assert "Collections" not in console.export_text()

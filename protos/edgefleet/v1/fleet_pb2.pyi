@@ -126,7 +126,7 @@ class Replica(_message.Message):
     def __init__(self, replica_id: _Optional[str] = ..., deployment: _Optional[str] = ..., node_id: _Optional[str] = ..., node_name: _Optional[str] = ..., device: _Optional[str] = ..., address: _Optional[str] = ..., state: _Optional[str] = ..., stats: _Optional[_Union[ReplicaStats, _Mapping]] = ..., inference_precision: _Optional[str] = ..., isa: _Optional[_Iterable[str]] = ..., detail: _Optional[str] = ..., metrics_address: _Optional[str] = ...) -> None: ...
 
 class Deployment(_message.Message):
-    __slots__ = ("name", "model", "version", "precision", "desired", "ready", "replicas", "price_per_call_usd", "precision_policy", "task", "context_length")
+    __slots__ = ("name", "model", "version", "precision", "desired", "ready", "replicas", "price_per_call_usd", "precision_policy", "task", "context_length", "collection")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -138,6 +138,7 @@ class Deployment(_message.Message):
     PRECISION_POLICY_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
     name: str
     model: str
     version: str
@@ -149,7 +150,20 @@ class Deployment(_message.Message):
     precision_policy: str
     task: str
     context_length: int
-    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., version: _Optional[str] = ..., precision: _Optional[str] = ..., desired: _Optional[int] = ..., ready: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., price_per_call_usd: _Optional[float] = ..., precision_policy: _Optional[str] = ..., task: _Optional[str] = ..., context_length: _Optional[int] = ...) -> None: ...
+    collection: Collection
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., version: _Optional[str] = ..., precision: _Optional[str] = ..., desired: _Optional[int] = ..., ready: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., price_per_call_usd: _Optional[float] = ..., precision_policy: _Optional[str] = ..., task: _Optional[str] = ..., context_length: _Optional[int] = ..., collection: _Optional[_Union[Collection, _Mapping]] = ...) -> None: ...
+
+class Collection(_message.Message):
+    __slots__ = ("chunks", "documents", "index", "encoder")
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    ENCODER_FIELD_NUMBER: _ClassVar[int]
+    chunks: int
+    documents: int
+    index: str
+    encoder: str
+    def __init__(self, chunks: _Optional[int] = ..., documents: _Optional[int] = ..., index: _Optional[str] = ..., encoder: _Optional[str] = ...) -> None: ...
 
 class Route(_message.Message):
     __slots__ = ("name", "task", "domains", "candidates", "min_confidence")

@@ -164,7 +164,7 @@ class Retraction(_message.Message):
     def __init__(self, chars: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class GenerateResult(_message.Message):
-    __slots__ = ("text", "served_by", "prompt_tokens", "completion_tokens", "cost_usd", "confidence", "finish_reason", "latency_ms", "time_to_first_token_ms", "trace", "route", "domain", "trace_id")
+    __slots__ = ("text", "served_by", "prompt_tokens", "completion_tokens", "cost_usd", "confidence", "finish_reason", "latency_ms", "time_to_first_token_ms", "trace", "route", "domain", "trace_id", "citations")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     SERVED_BY_FIELD_NUMBER: _ClassVar[int]
     PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -178,6 +178,7 @@ class GenerateResult(_message.Message):
     ROUTE_FIELD_NUMBER: _ClassVar[int]
     DOMAIN_FIELD_NUMBER: _ClassVar[int]
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    CITATIONS_FIELD_NUMBER: _ClassVar[int]
     text: str
     served_by: _common_pb2.ServedBy
     prompt_tokens: int
@@ -191,7 +192,26 @@ class GenerateResult(_message.Message):
     route: str
     domain: str
     trace_id: str
-    def __init__(self, text: _Optional[str] = ..., served_by: _Optional[_Union[_common_pb2.ServedBy, _Mapping]] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., confidence: _Optional[float] = ..., finish_reason: _Optional[str] = ..., latency_ms: _Optional[float] = ..., time_to_first_token_ms: _Optional[float] = ..., trace: _Optional[_Iterable[_Union[_common_pb2.TraceStep, _Mapping]]] = ..., route: _Optional[str] = ..., domain: _Optional[str] = ..., trace_id: _Optional[str] = ...) -> None: ...
+    citations: _containers.RepeatedCompositeFieldContainer[Citation]
+    def __init__(self, text: _Optional[str] = ..., served_by: _Optional[_Union[_common_pb2.ServedBy, _Mapping]] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., confidence: _Optional[float] = ..., finish_reason: _Optional[str] = ..., latency_ms: _Optional[float] = ..., time_to_first_token_ms: _Optional[float] = ..., trace: _Optional[_Iterable[_Union[_common_pb2.TraceStep, _Mapping]]] = ..., route: _Optional[str] = ..., domain: _Optional[str] = ..., trace_id: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[Citation, _Mapping]]] = ...) -> None: ...
+
+class Citation(_message.Message):
+    __slots__ = ("index", "collection", "version", "document", "chunk", "title", "score")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    collection: str
+    version: str
+    document: str
+    chunk: int
+    title: str
+    score: float
+    def __init__(self, index: _Optional[int] = ..., collection: _Optional[str] = ..., version: _Optional[str] = ..., document: _Optional[str] = ..., chunk: _Optional[int] = ..., title: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
 
 class GenerateResponse(_message.Message):
     __slots__ = ("request_id", "delta", "retraction", "final")
