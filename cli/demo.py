@@ -12,6 +12,7 @@ import grpc
 from rich.console import Console
 from rich.table import Table
 
+from cli.demo_generate import stream_prompts
 from cli.workload import Summary, clinc_sample, send_all, summarise
 from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc
 
@@ -51,6 +52,11 @@ async def _demo(config: str, n: int, concurrency: int) -> int:
         summary = summarise(outcomes, snap.traffic.hosted_equivalent_usd)
         _print_summary(summary, wall)
         errors = [o.error for o in outcomes if o.error]
+        chat = next((r.name for r in fleet.policy.routes if r.task == "generate"), None)
+        if chat is not None:
+            console.rule(f"generation: route {chat} (edge LLM, hosted fallback)")
+            streamed = await stream_prompts(fleet.router_address, chat, console)
+            errors += [f"generate: {s.error}" for s in streamed if s.error]
         if errors:
             console.print(f"[red]{len(errors)} request(s) failed[/], first: {errors[0]}")
             return 1

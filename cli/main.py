@@ -100,6 +100,26 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", default="bench-out")
     bench.add_argument("--tiny", action="store_true", help="a tiny configuration (smoke test)")
 
+    chat = sub.add_parser("chat", help="generate: stream an answer from the router (edge LLM or hosted)")
+    chat.add_argument("prompt", help="the user message")
+    chat.add_argument("--system", help="a system message")
+    chat.add_argument("--route", default="", help="a generate route (default: the first one)")
+    chat.add_argument("--max-tokens", type=int, default=128)
+    chat.add_argument("--temperature", type=float)
+    chat.add_argument("--seed", type=int)
+    chat.add_argument("--stop", action="append", help="a stop string (repeat for more)")
+    chat.add_argument("--max-latency-ms", type=float)
+    chat.add_argument("--max-ttft-ms", type=float, help="most milliseconds to the first token")
+    chat.add_argument("--max-cost-usd", type=float)
+    chat.add_argument("--min-confidence", type=float)
+    chat.add_argument(
+        "--allow-retraction", action="store_true", help="accept edge text that may be retracted"
+    )
+    chat.add_argument("--trace", action="store_true", help="print the route trace")
+    chat.add_argument("--router", help="router address host:port")
+    chat.add_argument("--api-key", help="API key (or set EDGEFLEET_API_KEY)")
+    chat.add_argument("--timeout", type=float, default=60.0)
+
     spend = sub.add_parser("spend", help="spend per day, route and tier from the durable ledger")
     spend.add_argument("--config", default="edgefleet.yaml", help="policy file naming router.ledger")
     spend.add_argument("--ledger", help="ledger file (default: router.ledger of the policy)")
@@ -152,6 +172,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from cli.client_commands import bench
 
         return bench(args)
+    if cmd == "chat":
+        from cli.chat_command import chat
+
+        return chat(args)
     if cmd == "spend":
         from cli.client_commands import spend
 

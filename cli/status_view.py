@@ -106,6 +106,13 @@ def render_snapshot(
         f"traffic: {t.requests} requests, {edge_share:.0%} at the edge, spend ${t.spend_usd:.6f}, "
         f"all-hosted would be ${t.hosted_equivalent_usd:.6f} (saved ${t.saved_usd:.6f})"
     )
+    g = t.generation
+    if g.requests:
+        console.print(
+            f"generation: {g.requests} answers ({g.edge} edge, {g.hosted} hosted, {g.cancelled} cancelled, "
+            f"{g.retractions} retracted); tokens out at the edge {g.edge_completion_tokens}, "
+            f"hosted {g.hosted_completion_tokens} (in: {g.edge_prompt_tokens} / {g.hosted_prompt_tokens})"
+        )
     for h in snap.hosted:
         tag = " [yellow](STAND-IN)[/]" if h.stand_in else ""
         console.print(f"hosted {h.name}: {h.base_url} model={h.model} circuit={h.circuit}{tag}")

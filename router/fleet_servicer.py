@@ -145,6 +145,20 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                 p95_ms=t.p95_ms,
             )
         )
+        g = self.engine.accounting.generate_snapshot()
+        snap.traffic.generation.CopyFrom(
+            fleet_pb2.Generation(
+                requests=g.requests,
+                edge=g.edge,
+                hosted=g.hosted,
+                cancelled=g.cancelled,
+                retractions=g.retractions,
+                edge_prompt_tokens=g.edge_prompt_tokens,
+                edge_completion_tokens=g.edge_completion_tokens,
+                hosted_prompt_tokens=g.hosted_prompt_tokens,
+                hosted_completion_tokens=g.hosted_completion_tokens,
+            )
+        )
         for rec in reversed(list(self.engine.accounting.recent)[-50:]):  # newest first
             res = rec.result
             proto = result_proto(res)

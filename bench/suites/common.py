@@ -68,11 +68,14 @@ def kserve_request(model: str, version: str, text: str, task: str = "classify") 
 
 
 def bench_policy_yaml(policy: dict[str, Any]) -> str:
-    """Policy YAML for a benchmark router: listen on a free port, no escalation log."""
+    """Policy YAML for a benchmark router: listen on a free port, no escalation log, no durable
+    ledger and no HTTP front door (a benchmark must not write the user's files or take ports)."""
     data = dict(policy)
     router = dict(data.get("router", {}))
     router["listen"] = "127.0.0.1:0"
     router["escalation_log"] = None
+    router["ledger"] = None
+    router["http_listen"] = None
     data["router"] = router
     return yaml.safe_dump(data, sort_keys=False)
 

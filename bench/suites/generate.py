@@ -15,12 +15,13 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from bench.llm_load import stream_level
+from bench.llm_load import prompt, stream_level
 from bench.procs import ServerHost
 from bench.stats import ratio, summarize
 
@@ -29,19 +30,54 @@ NOT_BUILT = f"not built: run `edgefleet models build` (model {LLM_NAME} is missi
 MODES = {"cb": {"continuous_batching": True, "max_batch": 8}, "serial": {"continuous_batching": False}}
 
 
-def measure_routed_ttft(router_address: str, direct_address: str, rounds: int = 20) -> dict[str, Any]:
-    """ROUTER'S ADDED TIME TO FIRST TOKEN -- TO BE FILLED IN once the router's Generate RPC is merged.
+ROUTER_POLICY = """\
+version: 1
+router: {listen: "127.0.0.1:0", escalation_log: null, ledger: null, http_listen: null}
+deployments:
+  - {name: llm, model: smollm2-135m}
+routes:
+  - {name: chat, task: generate, targets: [llm], min_confidence: 0.0, edge_stream: immediate}
+"""
 
-    Meant to send the same short prompt `rounds` times (a) through the router's Generate stream at
-    `router_address` and (b) straight to the replica's ModelStreamInfer at `direct_address`,
-    interleaved, and to return the TTFT p50/p95 of each and their ratio (``routed_vs_direct``).
-    """
+
+async def _routed_once(address: str, i: int, max_tokens: int) -> float:
+    """TTFT (ms) of one Generate call through the router (first delta)."""
+    import grpc
+
+    from protos.edgefleet.v1 import router_pb2, router_pb2_grpc
+
+    req = router_pb2.GenerateRequest(route="chat", max_tokens=max_tokens, allow_retraction=True)
+    req.messages.add(role="user", content=prompt(i))
+    async with grpc.aio.insecure_channel(address) as channel:
+        started = time.perf_counter()
+        async for event in router_pb2_grpc.RouterStub(channel).Generate(req, timeout=300):
+            if event.WhichOneof("event") in ("delta", "final"):
+                return (time.perf_counter() - started) * 1000.0
+    raise RuntimeError("the router's stream ended without text")
+
+
+def measure_routed_ttft(
+    router_address: str, direct_address: str, rounds: int, max_tokens: int
+) -> dict[str, Any]:
+    """The router's added time to first token: the same prompts sent one at a time (a) straight to the
+    replica's ModelStreamInfer and (b) through the router's Generate stream (route with
+    ``edge_stream: immediate``, so the first token is forwarded as soon as it arrives), interleaved."""
+    direct: list[float] = []
+    routed: list[float] = []
+    for i in range(rounds):
+        level = asyncio.run(stream_level(direct_address, LLM_NAME, 1, max_tokens, offset=i))
+        direct.extend(level["ttft_ms"])
+        routed.append(asyncio.run(_routed_once(router_address, i, max_tokens)))
+    d, r = summarize(direct), summarize(routed)
     return {
-        "status": "pending",
-        "reason": "the router's Generate RPC is not merged yet; fill in bench.suites.generate.measure_routed_ttft",
-        "router": router_address,
-        "direct": direct_address,
+        "status": "ok",
         "rounds": rounds,
+        "direct_ttft_p50_ms": d["p50_ms"],
+        "direct_ttft_p95_ms": d["p95_ms"],
+        "routed_ttft_p50_ms": r["p50_ms"],
+        "routed_ttft_p95_ms": r["p95_ms"],
+        "added_ttft_p50_ms": r["p50_ms"] - d["p50_ms"],
+        "routed_vs_direct_ttft": ratio(r["p50_ms"], d["p50_ms"]),
     }
 
 
@@ -75,6 +111,21 @@ def _variants(registry: Path, max_tokens: int) -> list[dict[str, Any]]:
             row["error"] = proc.stderr.strip().splitlines()[-1:] or ["failed"]
         out.append(row)
     return out
+
+
+def _router_pass(replica: str, folder: Path, rounds: int, max_tokens: int) -> dict[str, Any]:
+    """A router process in front of the CB replica (StaticFleet), and the routed vs direct TTFT."""
+    from fleet.models.registry import read_manifest
+
+    manifest = read_manifest(folder)
+    dep = {
+        "name": "llm", "address": replica, "model": LLM_NAME, "version": manifest.version,
+        "precision": manifest.precision, "price_per_call_usd": 0.0, "task": "generate", "labels": [],
+    }  # fmt: skip
+    with ServerHost(
+        "bench.services:build_routers", {"routers": {"r": ROUTER_POLICY}, "deployments": [dep]}
+    ) as r:
+        return measure_routed_ttft(r["r"], replica, rounds, max_tokens)
 
 
 def run(ctx: Any) -> dict[str, Any]:
@@ -115,6 +166,7 @@ def run(ctx: Any) -> dict[str, Any]:
         for m, host in hosts.items():
             if host.pid is not None:
                 rss[m] = round(psutil.Process(host.pid).memory_info().rss / 2**20, 1)
+        routed = _router_pass(addresses["cb"]["kserve"], folder, ctx.size(4, 20), max_tokens)
     finally:
         for host in hosts.values():
             host.close()
@@ -136,7 +188,8 @@ def run(ctx: Any) -> dict[str, Any]:
     cb, serial = result["modes"]["cb"]["levels"][top], result["modes"]["serial"]["levels"][top]
     result["cb_vs_serial_tps"] = ratio(cb["tokens_per_s"], serial["tokens_per_s"])
     result["serial_vs_cb_ttft_p50"] = ratio(serial["ttft_p50_ms"], cb["ttft_p50_ms"])
-    result["router_added_ttft"] = measure_routed_ttft("", "")
+    result["router_added_ttft"] = routed
+    result["routed_vs_direct_ttft"] = routed.get("routed_vs_direct_ttft")
     tables = [
         (
             "TTFT and output tokens/s per replica",
@@ -180,7 +233,8 @@ def run(ctx: Any) -> dict[str, Any]:
         notes=[
             "cb_vs_serial_tps = CB / serial output tokens/s at the highest concurrency; "
             "serial_vs_cb_ttft_p50 = serial / CB TTFT p50 there.",
-            "router_added_ttft: pending until the router's Generate RPC is merged (measure_routed_ttft).",
+            "router_added_ttft: a router process (StaticFleet, route edge_stream: immediate) in front of the CB "
+            "replica; the same prompts one at a time, direct ModelStreamInfer and routed Generate interleaved.",
         ],
     )
     return result

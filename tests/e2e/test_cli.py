@@ -1,5 +1,5 @@
-"""The CLI as a user runs it: policy check, up --detach, status, infer, a
-generated gRPC client, down (leaving no process behind)."""
+"""The CLI as a user runs it: policy check, up --detach, status, infer, chat (an edge LLM streamed),
+a generated gRPC client, the official openai SDK on the front door, down (leaving no process behind)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import grpc
 import httpx
+import openai
 import psutil
 import pytest
 
@@ -44,6 +45,8 @@ deployments:
   - {{name: domain-router, model: domain-router, replicas: 1, devices: [GPU, CPU], price_per_call_usd: 0.0000005}}
   - {{name: clinc-banking, model: clinc-banking, replicas: 1, selector: {{site: store-1}},
       price_per_call_usd: 0.000001}}
+  - {{name: smollm2, model: smollm2-135m, replicas: 1, selector: {{site: store-2}}, price_per_call_usd: 0.00001,
+      llm: {{max_batch: 4, max_tokens_limit: 256}}}}
 hosted:
   - name: big
     stand_in: {{model: generalist, latency_ms: 0}}
@@ -58,6 +61,11 @@ routes:
     specialists: {{banking: [clinc-banking]}}
     fallback: big
     min_confidence: 0.5
+  - name: chat
+    task: generate
+    targets: [smollm2]
+    fallback: big
+    min_confidence: 0.0
 """
 
 
@@ -80,9 +88,9 @@ def test_policy_check_ok_and_bad(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def fleet_env(tmp_path: Path, model_registry: Path) -> Iterator[tuple[dict[str, str], Path]]:
+def fleet_env(tmp_path: Path, llm_registry: Path) -> Iterator[tuple[dict[str, str], Path]]:
     config = tmp_path / "edgefleet.yaml"
-    config.write_text(POLICY.format(registry=model_registry))
+    config.write_text(POLICY.format(registry=llm_registry))  # the test models plus SmolLM2
     env = dict(os.environ, EDGEFLEET_HOME=str(tmp_path / "home"))
     try:
         yield env, config
@@ -111,7 +119,21 @@ def test_up_status_infer_down(fleet_env: tuple[dict[str, str], Path]) -> None:
     # The OpenAI-compatible front door of the same router process.
     assert state["http"].startswith("http://127.0.0.1:") and state["http"] in up.stdout
     models = httpx.get(state["http"] + "/models", timeout=10).json()
-    assert [m["id"] for m in models["data"]] == ["clinc", "edgefleet/auto"]
+    assert [m["id"] for m in models["data"]] == ["clinc", "chat", "edgefleet/auto"]
+
+    # Generation: `edgefleet chat` streams the edge LLM's answer (min_confidence 0: kept at the edge).
+    chat = run("chat", "What is the capital of France?", "--max-tokens", "24", "--trace", env=env)
+    assert chat.returncode == 0, chat.stdout + chat.stderr
+    assert (
+        chat.stdout.strip() and "edge: smollm2-135m" in chat.stderr and "time to first token" in chat.stderr
+    )
+    # ... and any OpenAI SDK app gets the same through the front door, streamed.
+    client = openai.OpenAI(base_url=state["http"], api_key="unused", timeout=60)
+    stream = client.chat.completions.create(
+        model="chat", messages=[{"role": "user", "content": "Name a colour."}], max_tokens=16, stream=True
+    )
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert text.strip()
 
     res = run("infer", "--text", "what is the balance in my checking account", env=env)
     assert res.returncode == 0, res.stderr

@@ -98,10 +98,20 @@ def model_version(dep: fleet_pb2.Deployment) -> str:
 
 
 def _where_text(replica: fleet_pb2.Replica, policy: str) -> Text:
-    """'store-1 · CPU bf16': node, device and (once reported) the inference precision."""
+    """'store-1 · CPU bf16': node, device and (once reported) the inference precision; for LLM
+    replicas also tokens/s, time to first token p50/p95 and requests waiting."""
     where = Text(f"{replica.node_name} · {replica.device}")
     if replica.inference_precision:
         where.append_text(Text(" ") + fmt.precision_text(replica.inference_precision, policy))
+    stats = replica.stats
+    if stats.tokens_per_s or stats.ttft_p50_ms:  # an LLM replica: generation speed
+        where.append_text(
+            Text(
+                f" · {stats.tokens_per_s:.0f} tok/s · TTFT {stats.ttft_p50_ms:.0f}/{stats.ttft_p95_ms:.0f} ms"
+                + (f" · {stats.waiting} waiting" if stats.waiting else ""),
+                style="cyan",
+            )
+        )
     return where
 
 

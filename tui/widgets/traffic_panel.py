@@ -95,7 +95,32 @@ def traffic_figures(snapshot: fleet_pb2.FleetSnapshot) -> RenderableType:
         for h in snapshot.hosted
     ]
     bar = Text.assemble(("edge ", "green"), _share_bar(traffic.edge, answered), (" hosted", "magenta"))
-    return Group(bar, Text(""), columns, Text(""), _titled("Spend", money), *hosted_lines)
+    parts: list[RenderableType] = [bar, Text(""), columns, Text(""), _titled("Spend", money)]
+    if traffic.generation.requests:
+        parts += [Text(""), _titled("Generation", generation_figures(traffic.generation))]
+    return Group(*parts, *hosted_lines)
+
+
+def generation_figures(g: fleet_pb2.Generation) -> RenderableType:
+    """Answers and output tokens at the edge vs hosted, retractions and cancellations."""
+    tokens = g.edge_completion_tokens + g.hosted_completion_tokens
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column(justify="right", no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_row(
+        "Answers edge / hosted", f"{g.edge:,} / {g.hosted:,}", fmt.ratio_percent(g.edge, g.edge + g.hosted)
+    )
+    table.add_row(
+        "Tokens out edge / hosted",
+        f"{g.edge_completion_tokens:,} / {g.hosted_completion_tokens:,}",
+        Text(fmt.ratio_percent(g.edge_completion_tokens, tokens), style="green"),
+    )
+    table.add_row("Retracted / cancelled", f"{g.retractions:,} / {g.cancelled:,}", "")
+    bar = Text.assemble(
+        ("edge tokens ", "green"), _share_bar(g.edge_completion_tokens, tokens), (" hosted", "magenta")
+    )
+    return Group(bar, table)
 
 
 def _titled(title: str, body: RenderableType) -> RenderableType:

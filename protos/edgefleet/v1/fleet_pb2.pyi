@@ -178,7 +178,7 @@ class HostedEndpoint(_message.Message):
     def __init__(self, name: _Optional[str] = ..., base_url: _Optional[str] = ..., model: _Optional[str] = ..., stand_in: bool = ..., circuit: _Optional[str] = ...) -> None: ...
 
 class Traffic(_message.Message):
-    __slots__ = ("rps", "requests", "edge", "hosted", "errors", "escalations", "spend_usd", "hosted_equivalent_usd", "saved_usd", "rps_history", "p50_ms", "p95_ms")
+    __slots__ = ("rps", "requests", "edge", "hosted", "errors", "escalations", "spend_usd", "hosted_equivalent_usd", "saved_usd", "rps_history", "p50_ms", "p95_ms", "generation")
     class EscalationsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -198,6 +198,7 @@ class Traffic(_message.Message):
     RPS_HISTORY_FIELD_NUMBER: _ClassVar[int]
     P50_MS_FIELD_NUMBER: _ClassVar[int]
     P95_MS_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
     rps: float
     requests: int
     edge: int
@@ -210,7 +211,30 @@ class Traffic(_message.Message):
     rps_history: _containers.RepeatedScalarFieldContainer[float]
     p50_ms: float
     p95_ms: float
-    def __init__(self, rps: _Optional[float] = ..., requests: _Optional[int] = ..., edge: _Optional[int] = ..., hosted: _Optional[int] = ..., errors: _Optional[int] = ..., escalations: _Optional[_Mapping[str, int]] = ..., spend_usd: _Optional[float] = ..., hosted_equivalent_usd: _Optional[float] = ..., saved_usd: _Optional[float] = ..., rps_history: _Optional[_Iterable[float]] = ..., p50_ms: _Optional[float] = ..., p95_ms: _Optional[float] = ...) -> None: ...
+    generation: Generation
+    def __init__(self, rps: _Optional[float] = ..., requests: _Optional[int] = ..., edge: _Optional[int] = ..., hosted: _Optional[int] = ..., errors: _Optional[int] = ..., escalations: _Optional[_Mapping[str, int]] = ..., spend_usd: _Optional[float] = ..., hosted_equivalent_usd: _Optional[float] = ..., saved_usd: _Optional[float] = ..., rps_history: _Optional[_Iterable[float]] = ..., p50_ms: _Optional[float] = ..., p95_ms: _Optional[float] = ..., generation: _Optional[_Union[Generation, _Mapping]] = ...) -> None: ...
+
+class Generation(_message.Message):
+    __slots__ = ("requests", "edge", "hosted", "cancelled", "retractions", "edge_prompt_tokens", "edge_completion_tokens", "hosted_prompt_tokens", "hosted_completion_tokens")
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    EDGE_FIELD_NUMBER: _ClassVar[int]
+    HOSTED_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    RETRACTIONS_FIELD_NUMBER: _ClassVar[int]
+    EDGE_PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    EDGE_COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    HOSTED_PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    HOSTED_COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    requests: int
+    edge: int
+    hosted: int
+    cancelled: int
+    retractions: int
+    edge_prompt_tokens: int
+    edge_completion_tokens: int
+    hosted_prompt_tokens: int
+    hosted_completion_tokens: int
+    def __init__(self, requests: _Optional[int] = ..., edge: _Optional[int] = ..., hosted: _Optional[int] = ..., cancelled: _Optional[int] = ..., retractions: _Optional[int] = ..., edge_prompt_tokens: _Optional[int] = ..., edge_completion_tokens: _Optional[int] = ..., hosted_prompt_tokens: _Optional[int] = ..., hosted_completion_tokens: _Optional[int] = ...) -> None: ...
 
 class RequestTrace(_message.Message):
     __slots__ = ("request_id", "unix_ms", "route", "domain", "text", "label", "confidence", "served_by", "cost_usd", "latency_ms", "trace")
