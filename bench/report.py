@@ -23,7 +23,11 @@ HEADLINES: list[tuple[str, str, str]] = [
     ("int8.bf16_accuracy_delta", "bf16 - f32 inference accuracy, FP32 model", "CPUs with BF16 only"),
     ("generate.cb_vs_serial_tps", "LLM output tokens/s, continuous batching / serial, top concurrency", ""),
     ("generate.serial_vs_cb_ttft_p50", "LLM TTFT p50, serial / continuous batching, top concurrency", ""),
-    ("generate.routed_vs_direct_ttft", "LLM TTFT p50, routed Generate / direct ModelStreamInfer", "1.0 = the router adds nothing"),
+    (
+        "generate.routed_vs_direct_ttft",
+        "LLM TTFT p50, routed Generate / direct ModelStreamInfer",
+        "1.0 = the router adds nothing",
+    ),
 ]
 
 
