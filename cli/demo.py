@@ -8,13 +8,12 @@ import asyncio
 import logging
 import time
 
-import grpc
 from rich.console import Console
 from rich.table import Table
 
 from cli.demo_generate import stream_prompts
 from cli.workload import Summary, clinc_sample, send_all, summarise
-from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc
+from client import AsyncEdgeFleetClient
 
 console = Console()
 
@@ -47,8 +46,8 @@ async def _demo(config: str, n: int, concurrency: int) -> int:
             t1 = time.monotonic()
             outcomes = await send_all(fleet.router_address, samples, concurrency=concurrency)
             wall = time.monotonic() - t1
-        async with grpc.aio.insecure_channel(fleet.router_address) as channel:
-            snap = await fleet_pb2_grpc.FleetStub(channel).GetFleet(fleet_pb2.GetFleetRequest(), timeout=10)
+        async with AsyncEdgeFleetClient(fleet.router_address) as ef:
+            snap = await ef.fleet.get(timeout_s=10)
         summary = summarise(outcomes, snap.traffic.hosted_equivalent_usd)
         _print_summary(summary, wall)
         errors = [o.error for o in outcomes if o.error]

@@ -5,7 +5,7 @@ The channel is made on first use, inside the event loop that uses it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from types import TracebackType
 from typing import Any, Self, Unpack
 
@@ -143,7 +143,7 @@ class AsyncFleetAPI:
 
     async def watch(
         self, min_interval_ms: int = 500, *, timeout_s: float | None = None
-    ) -> AsyncIterator[fleet_pb2.FleetSnapshot]:
+    ) -> AsyncGenerator[fleet_pb2.FleetSnapshot, None]:
         """A snapshot now, then one per change (at most every `min_interval_ms`), until the caller
         stops iterating (the call is then cancelled) or `timeout_s` passes. Not retried: a broken
         stream raises, and the caller decides when to watch again. The iterator simply ends when

@@ -23,32 +23,33 @@ dicts or (role, content) pairs."""
 
 
 class InferOptions(TypedDict, total=False):
-    """Optional arguments of an Infer call."""
+    """Optional arguments of an Infer call (a constraint given as None is not sent)."""
 
     task: str  # "classify" (default) or "embed"
     domain: str  # skip domain detection
     route: str  # force a named route
     request_id: str  # echoed back; the router makes one when empty
-    max_latency_ms: float
-    max_cost_usd: float
-    min_confidence: float
+    max_latency_ms: float | None
+    max_cost_usd: float | None
+    min_confidence: float | None
 
 
 class GenerateOptions(TypedDict, total=False):
-    """Optional arguments of a Generate call (the router checks the values: INVALID_ARGUMENT)."""
+    """Optional arguments of a Generate call (None: not sent; the router checks the values and
+    answers INVALID_ARGUMENT)."""
 
-    temperature: float  # 0..2, default 0 (greedy)
-    top_p: float
+    temperature: float | None  # 0..2, default 0 (greedy)
+    top_p: float | None
     stop: Sequence[str]  # at most 4 stop strings
-    seed: int
+    seed: int | None
     route: str
     domain: str
     request_id: str
     allow_retraction: bool  # this client handles Retraction events (a route may then stream early)
-    max_time_to_first_token_ms: float
-    max_latency_ms: float
-    max_cost_usd: float
-    min_confidence: float
+    max_time_to_first_token_ms: float | None
+    max_latency_ms: float | None
+    max_cost_usd: float | None
+    min_confidence: float | None
 
 
 _INFER_CONSTRAINTS = ("max_latency_ms", "max_cost_usd", "min_confidence")

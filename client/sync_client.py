@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from types import TracebackType
 from typing import Any, Self, Unpack
 
@@ -113,7 +113,7 @@ class FleetAPI:
 
     def watch(
         self, min_interval_ms: int = 500, *, timeout_s: float | None = None
-    ) -> Iterator[fleet_pb2.FleetSnapshot]:
+    ) -> Generator[fleet_pb2.FleetSnapshot, None, None]:
         """A snapshot now, then one per change (at most every `min_interval_ms`), until the caller
         stops iterating (the call is then cancelled) or `timeout_s` passes. Not retried: a broken
         stream raises, and the caller decides when to watch again."""
