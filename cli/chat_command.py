@@ -1,85 +1,70 @@
-"""``edgefleet chat``: send a prompt to the router's Generate rpc and stream the answer to the
-terminal as it arrives, then say who answered, how fast, what it cost and why."""
+"""``edgefleet chat``: send a prompt to the router's Generate rpc (client SDK) and stream the answer
+to the terminal as it arrives, then say who answered, how fast, what it cost and why."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
-import grpc
-
-from cli.runstate import router_address
-from edgefleet.constants import API_KEY_ENV
-from protos.edgefleet.v1 import common_pb2, router_pb2, router_pb2_grpc
+from cli.runstate import api_key, router_address
+from client import EdgeFleetClient, EdgeFleetError, GenerateResult, Retraction, TextDelta, Tier
 
 
-def build_request(args: argparse.Namespace) -> router_pb2.GenerateRequest:
-    """The GenerateRequest for the command's arguments."""
-    req = router_pb2.GenerateRequest(
-        max_tokens=args.max_tokens, route=args.route or "", allow_retraction=args.allow_retraction
-    )
-    if args.system:
-        req.messages.add(role="system", content=args.system)
-    req.messages.add(role="user", content=args.prompt)
-    if args.temperature is not None:
-        req.temperature = args.temperature
-    if args.seed is not None:
-        req.seed = args.seed
-    req.stop.extend(args.stop or [])
-    if args.max_latency_ms is not None:
-        req.constraints.max_latency_ms = args.max_latency_ms
-    if args.max_ttft_ms is not None:
-        req.constraints.max_time_to_first_token_ms = args.max_ttft_ms
-    if args.max_cost_usd is not None:
-        req.constraints.max_cost_usd = args.max_cost_usd
-    if args.min_confidence is not None:
-        req.constraints.min_confidence = args.min_confidence
-    return req
+def conversation(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The messages for the command's arguments: an optional system message, then the prompt."""
+    system = [("system", args.system)] if args.system else []
+    return [*system, ("user", args.prompt)]
+
+
+def generate_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The SDK's generate options for the command's arguments (None: not sent)."""
+    return {
+        "max_tokens": args.max_tokens,
+        "route": args.route or "",
+        "allow_retraction": args.allow_retraction,
+        "temperature": args.temperature,
+        "seed": args.seed,
+        "stop": args.stop or (),
+        "max_latency_ms": args.max_latency_ms,
+        "max_time_to_first_token_ms": args.max_ttft_ms,
+        "max_cost_usd": args.max_cost_usd,
+        "min_confidence": args.min_confidence,
+    }
 
 
 def chat(args: argparse.Namespace) -> int:
     """Stream one generation to stdout; a summary line (and the trace with --trace) to stderr."""
-    metadata = []
-    key = args.api_key or os.environ.get(API_KEY_ENV)
-    if key:
-        metadata.append(("authorization", f"Bearer {key}"))
     out, err = sys.stdout, sys.stderr
     start = time.perf_counter()
     first: float | None = None
-    shown = 0
-    with grpc.insecure_channel(router_address(args.router)) as channel:
-        stub = router_pb2_grpc.RouterStub(channel)
+    address = router_address(args.router)
+    with EdgeFleetClient(address, api_key=api_key(args.api_key), generate_timeout_s=args.timeout) as ef:
         try:
-            for event in stub.Generate(build_request(args), timeout=args.timeout, metadata=metadata):
-                kind = event.WhichOneof("event")
-                if kind == "delta":
-                    first = first if first is not None else time.perf_counter()
-                    out.write(event.delta.text)
-                    out.flush()
-                    shown += len(event.delta.text)
-                elif kind == "retraction":
-                    out.write(
-                        f"\n[retracted {event.retraction.chars} characters: {event.retraction.reason}]\n"
-                    )
-                    shown = 0
-                elif kind == "final":
-                    out.write("\n")
-                    _summary(event.final, start, first, err, show_trace=args.trace)
-        except grpc.RpcError as exc:
-            print(f"\nerror: {exc.code().name}: {exc.details()}", file=err)
+            with ef.generate(conversation(args), **generate_options(args)) as stream:
+                for event in stream:
+                    if isinstance(event, TextDelta):
+                        first = first if first is not None else time.perf_counter()
+                        out.write(event.text)
+                        out.flush()
+                    elif isinstance(event, Retraction):
+                        out.write(f"\n[retracted {event.chars} characters: {event.reason}]\n")
+                    else:
+                        out.write("\n")
+                        _summary(event, start, first, err, show_trace=args.trace)
+        except EdgeFleetError as exc:
+            print(f"\nerror: {exc}", file=err)
             return 2
     return 0
 
 
 def _summary(
-    final: router_pb2.GenerateResult, start: float, first: float | None, err: TextIO, *, show_trace: bool
+    final: GenerateResult, start: float, first: float | None, err: TextIO, *, show_trace: bool
 ) -> None:
     s = final.served_by
-    tier = common_pb2.Tier.Name(s.tier).lower()
-    where = f"{s.model} on {s.node}/{s.device}" if tier == "edge" else f"{s.model} ({s.replica})"
+    tier = s.tier.value.lower()
+    where = f"{s.model} on {s.node}/{s.device}" if s.tier is Tier.EDGE else f"{s.model} ({s.replica})"
     stand_in = " [STAND-IN]" if s.stand_in else ""
     seconds = max(final.latency_ms - final.time_to_first_token_ms, 1e-3) / 1000.0
     tps = final.completion_tokens / seconds if final.completion_tokens else 0.0

@@ -4,42 +4,36 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-import grpc
 from google.protobuf import json_format
 
-from cli.runstate import router_address
+from cli.runstate import api_key, router_address
 
 
 def infer(args: argparse.Namespace) -> int:
-    """Send one request to the router and print the response as JSON."""
-    from protos.edgefleet.v1 import router_pb2, router_pb2_grpc
+    """Send one request to the router (client SDK) and print the response as JSON."""
+    from client import EdgeFleetClient, EdgeFleetError
 
     texts: list[str] = args.text
-    req = router_pb2.InferRequest(task=args.task, domain=args.domain, route=args.route)
-    if len(texts) == 1:
-        req.text = texts[0]
-    else:
-        req.texts.extend(texts)
-    for name in ("max_latency_ms", "max_cost_usd", "min_confidence"):
-        value = getattr(args, name)
-        if value is not None:
-            setattr(req.constraints, name, value)
-    metadata = []
-    key = args.api_key or os.environ.get("EDGEFLEET_API_KEY")
-    if key:
-        metadata.append(("authorization", f"Bearer {key}"))
     address = router_address(args.router)
-    with grpc.insecure_channel(address) as channel:
-        stub = router_pb2_grpc.RouterStub(channel)
+    with EdgeFleetClient(address, api_key=api_key(args.api_key)) as ef:
         try:
-            resp = stub.Infer(req, timeout=args.timeout, metadata=metadata)
-        except grpc.RpcError as exc:
-            print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            resp = ef.infer(
+                texts[0] if len(texts) == 1 else texts,
+                task=args.task,
+                domain=args.domain,
+                route=args.route,
+                max_latency_ms=args.max_latency_ms,
+                max_cost_usd=args.max_cost_usd,
+                min_confidence=args.min_confidence,
+                timeout_s=args.timeout,
+            )
+        except EdgeFleetError as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return 2
-    print(json_format.MessageToJson(resp, preserving_proto_field_name=True))
+    assert resp.raw is not None
+    print(json_format.MessageToJson(resp.raw, preserving_proto_field_name=True))
     return 0
 
 

@@ -9,15 +9,14 @@ import asyncio
 import logging
 import time
 
-import grpc
 from rich.console import Console
 from rich.table import Table
 
 from cli.demo_generate import stream_prompts
 from cli.fleet_log import fleet_log_path, output_to_log
 from cli.workload import Summary, clinc_sample, send_all, summarise
+from client import AsyncEdgeFleetClient
 from edgefleet.logfmt import LogFormat
-from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc
 
 console = Console()
 
@@ -85,8 +84,8 @@ async def _demo(config: str, n: int, concurrency: int, log_format: LogFormat = "
 
 async def _hosted_equivalent(address: str) -> float:
     """What the router's traffic so far would have cost all-hosted (its running total)."""
-    async with grpc.aio.insecure_channel(address) as channel:
-        snap = await fleet_pb2_grpc.FleetStub(channel).GetFleet(fleet_pb2.GetFleetRequest(), timeout=10)
+    async with AsyncEdgeFleetClient(address) as ef:
+        snap = await ef.fleet.get(timeout_s=10)
     return float(snap.traffic.hosted_equivalent_usd)
 
 

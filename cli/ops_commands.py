@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from cli.runstate import RunState, home, pid_alive, router_address
+from cli.runstate import RunState, api_key, home, pid_alive, router_address
 
 
 def up(args: argparse.Namespace) -> int:
@@ -126,18 +126,17 @@ def _stop_session(pid: int, timeout: float) -> int:
 
 def status(args: argparse.Namespace) -> int:
     """Print nodes, deployments, routes and traffic of a running router."""
-    import grpc
     from google.protobuf import json_format
 
     from cli.status_view import render_snapshot
-    from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc
+    from client import EdgeFleetClient, EdgeFleetError
 
     address = router_address(args.router)
-    with grpc.insecure_channel(address) as channel:
+    with EdgeFleetClient(address, api_key=api_key(None), timeout_s=10.0) as ef:
         try:
-            snap = fleet_pb2_grpc.FleetStub(channel).GetFleet(fleet_pb2.GetFleetRequest(), timeout=10)
-        except grpc.RpcError as exc:
-            print(f"router {address} unreachable: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            snap = ef.fleet.get()
+        except EdgeFleetError as exc:
+            print(f"router {address} unreachable: {exc}", file=sys.stderr)
             return 2
     running = RunState.read()
     http = running.http if running is not None and running.router == address else ""

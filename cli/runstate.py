@@ -8,7 +8,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from edgefleet.constants import DEFAULT_ROUTER_ADDRESS
+from edgefleet.constants import API_KEY_ENV, DEFAULT_ROUTER_ADDRESS
 
 DEFAULT_ROUTER = DEFAULT_ROUTER_ADDRESS
 
@@ -70,6 +70,11 @@ def router_address(explicit: str | None) -> str:
     if state is not None and state.router:
         return state.router
     return DEFAULT_ROUTER
+
+
+def api_key(explicit: str | None) -> str | None:
+    """The API key to send the router: the flag, else $EDGEFLEET_API_KEY, else none."""
+    return explicit or os.environ.get(API_KEY_ENV) or None
 
 
 def pid_alive(pid: int) -> bool:

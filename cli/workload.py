@@ -11,10 +11,8 @@ import random
 import time
 from dataclasses import dataclass
 
-import grpc
-
+from client import AsyncEdgeFleetClient, EdgeFleetError
 from edgefleet.stats import percentile
-from protos.edgefleet.v1 import common_pb2, router_pb2, router_pb2_grpc
 
 
 @dataclass(frozen=True)
@@ -58,25 +56,22 @@ def clinc_sample(n: int, *, oos_share: float = 0.2, seed: int = 7) -> list[Sampl
 async def send_all(
     address: str, samples: list[Sample], *, concurrency: int = 8, timeout_s: float = 30.0
 ) -> list[Outcome]:
-    """Send every sample as one Infer call (at most `concurrency` in flight)."""
+    """Send every sample as one Infer call (at most `concurrency` in flight), with the client SDK."""
     sem = asyncio.Semaphore(concurrency)
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = router_pb2_grpc.RouterStub(channel)
+    async with AsyncEdgeFleetClient(address, timeout_s=timeout_s) as ef:
 
         async def one(i: int, s: Sample) -> Outcome:
             async with sem:
-                req = router_pb2.InferRequest(request_id=f"demo-{i}", task="classify", text=s.text)
                 t0 = time.perf_counter()
                 try:
-                    resp = await stub.Infer(req, timeout=timeout_s)
-                except grpc.aio.AioRpcError as exc:
+                    resp = await ef.infer(s.text, task="classify", request_id=f"demo-{i}")
+                except EdgeFleetError as exc:
                     ms = (time.perf_counter() - t0) * 1000
-                    return Outcome(s, "", "ERROR", "", 0.0, ms, False, f"{exc.code().name}: {exc.details()}")
+                    return Outcome(s, "", "ERROR", "", 0.0, ms, False, str(exc))
                 ms = (time.perf_counter() - t0) * 1000
                 r = resp.results[0]
-                tier = common_pb2.Tier.Name(r.served_by.tier)
-                escalated = any(step.outcome == "escalate" for step in r.trace)
-                return Outcome(s, r.classification.label, tier, r.served_by.model, r.cost_usd, ms, escalated)
+                tier = r.served_by.tier.value
+                return Outcome(s, r.label or "", tier, r.served_by.model, r.cost_usd, ms, r.escalated)
 
         return list(await asyncio.gather(*(one(i, s) for i, s in enumerate(samples))))
 

@@ -1,26 +1,33 @@
 """The dashboard's one data-source interface, and its real gRPC implementation.
 
 The app only ever talks to a `FleetClient`. `GrpcFleetClient` speaks to a router's
-`edgefleet.v1.Fleet` service over grpc.aio; `tui.memory_client.MemoryFleetClient`
-implements the same protocol in memory for tests and the demo. Lower-level gRPC
-errors are translated to `FleetClientError` / `RouterUnavailable` here, in one place.
+`edgefleet.v1.Fleet` service with the client SDK (`client.AsyncEdgeFleetClient`);
+`tui.memory_client.MemoryFleetClient` implements the same protocol in memory for tests and
+the demo. The SDK's errors are translated to `FleetClientError` / `RouterUnavailable` here,
+in one place.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from typing import Protocol, runtime_checkable
 
 import grpc
-import grpc.aio
 
-from edgefleet.constants import DEFAULT_ROUTER_ADDRESS
-from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc
+from client import AsyncEdgeFleetClient, EdgeFleetError, RetryPolicy
+from edgefleet.constants import API_KEY_ENV, DEFAULT_ROUTER_ADDRESS
+from protos.edgefleet.v1 import fleet_pb2
 
 """Where `edgefleet tui` looks for a router when no --router is given."""
 
 _UNREACHABLE_CODES = frozenset(
     {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
+)
+_CHANNEL_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 250),
+    ("grpc.min_reconnect_backoff_ms", 250),
+    ("grpc.max_reconnect_backoff_ms", 5000),
 )
 
 
@@ -69,100 +76,105 @@ class FleetClient(Protocol):
         ...
 
 
-def translate_rpc_error(error: grpc.aio.AioRpcError) -> FleetClientError:
-    """Map a gRPC error to the dashboard's error tree, with a message fit for a banner."""
-    code = error.code()
-    details = error.details() or code.name
-    if code in _UNREACHABLE_CODES:
-        return RouterUnavailable(f"{code.name}: {details}")
-    return FleetClientError(f"{code.name}: {details}")
+def translate_error(error: EdgeFleetError) -> FleetClientError:
+    """Map the SDK's error to the dashboard's error tree, with a message fit for a banner."""
+    if error.code in _UNREACHABLE_CODES:
+        return RouterUnavailable(str(error))
+    return FleetClientError(str(error))
 
 
 class GrpcFleetClient:
-    """`FleetClient` over grpc.aio. Unary calls carry a deadline; the watch stream does not.
+    """`FleetClient` over the asyncio client SDK. Unary calls carry a deadline; the watch stream
+    does not. The SDK does not retry here: the app's own capped exponential backoff does.
 
-    A fresh channel is made after every failure, so reconnection timing is governed by the
-    app's own capped exponential backoff rather than by the channel's internal one.
+    A fresh client (channel) is made after every failure that means the router is unreachable,
+    so reconnection timing is governed by that backoff rather than by the channel's own.
+    The API key (`api_key`, else $EDGEFLEET_API_KEY) is sent as Bearer metadata.
     """
 
-    def __init__(self, address: str = DEFAULT_ROUTER_ADDRESS, *, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, address: str = DEFAULT_ROUTER_ADDRESS, *, timeout_s: float = 5.0, api_key: str | None = None
+    ) -> None:
         self._address = address
         self._timeout_s = timeout_s
-        self._channel: grpc.aio.Channel | None = None
-        self._stub: fleet_pb2_grpc.FleetStub | None = None
+        self._api_key = api_key or os.environ.get(API_KEY_ENV) or None
+        self._client: AsyncEdgeFleetClient | None = None
 
     @property
     def address(self) -> str:
         """The router's host:port."""
         return self._address
 
-    def _fleet_stub(self) -> fleet_pb2_grpc.FleetStub:
-        if self._stub is None:
-            self._channel = grpc.aio.insecure_channel(
+    def _sdk(self) -> AsyncEdgeFleetClient:
+        if self._client is None:
+            self._client = AsyncEdgeFleetClient(
                 self._address,
-                options=[
-                    ("grpc.initial_reconnect_backoff_ms", 250),
-                    ("grpc.min_reconnect_backoff_ms", 250),
-                    ("grpc.max_reconnect_backoff_ms", 5000),
-                ],
+                api_key=self._api_key,
+                timeout_s=self._timeout_s,
+                retry=RetryPolicy.never(),
+                channel_options=_CHANNEL_OPTIONS,
             )
-            self._stub = fleet_pb2_grpc.FleetStub(self._channel)
-        return self._stub
+        return self._client
 
-    async def _reset_channel(self) -> None:
-        channel, self._channel, self._stub = self._channel, None, None
-        if channel is not None:
-            await channel.close(grace=None)
+    async def _reset(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
+    async def _failed(self, error: EdgeFleetError) -> FleetClientError:
+        translated = translate_error(error)
+        if isinstance(translated, RouterUnavailable):
+            await self._reset()
+        return translated
 
     async def watch(self, min_interval_ms: int = 500) -> AsyncIterator[fleet_pb2.FleetSnapshot]:
         """Stream snapshots from WatchFleet; raises `RouterUnavailable` when it breaks or ends."""
-        call = self._fleet_stub().WatchFleet(fleet_pb2.WatchFleetRequest(min_interval_ms=min_interval_ms))
+        stream = self._sdk().fleet.watch(min_interval_ms=min_interval_ms)
         try:
-            async for event in call:
-                if event.HasField("snapshot"):
-                    yield event.snapshot
-        except grpc.aio.AioRpcError as error:
-            await self._reset_channel()
-            raise translate_rpc_error(error) from None
+            async for snapshot in stream:
+                yield snapshot
+        except EdgeFleetError as error:
+            await self._reset()
+            raise translate_error(error) from None
         finally:
-            call.cancel()
-        await self._reset_channel()
+            await stream.aclose()
+        await self._reset()
         raise RouterUnavailable("the router closed the watch stream")
-
-    async def _unary(self, method_name: str, request: object) -> object:
-        method = getattr(self._fleet_stub(), method_name)
-        try:
-            return await method(request, timeout=self._timeout_s)
-        except grpc.aio.AioRpcError as error:
-            translated = translate_rpc_error(error)
-            if isinstance(translated, RouterUnavailable):
-                await self._reset_channel()
-            raise translated from None
 
     async def get(self) -> fleet_pb2.FleetSnapshot:
         """GetFleet with a deadline."""
-        result = await self._unary("GetFleet", fleet_pb2.GetFleetRequest())
-        assert isinstance(result, fleet_pb2.FleetSnapshot)
-        return result
+        try:
+            return await self._sdk().fleet.get()
+        except EdgeFleetError as error:
+            raise await self._failed(error) from None
 
     async def scale(self, deployment: str, replicas: int) -> fleet_pb2.ActionResult:
         """Scale with a deadline."""
-        result = await self._unary("Scale", fleet_pb2.ScaleRequest(deployment=deployment, replicas=replicas))
-        assert isinstance(result, fleet_pb2.ActionResult)
-        return result
+        try:
+            result = await self._sdk().fleet.scale(deployment, replicas)
+        except EdgeFleetError as error:
+            raise await self._failed(error) from None
+        assert result.raw is not None
+        return result.raw
 
     async def drain(self, node: str, undrain: bool = False) -> fleet_pb2.ActionResult:
         """Drain/undrain with a deadline."""
-        result = await self._unary("Drain", fleet_pb2.DrainRequest(node=node, undrain=undrain))
-        assert isinstance(result, fleet_pb2.ActionResult)
-        return result
+        try:
+            result = await self._sdk().fleet.drain(node, undrain)
+        except EdgeFleetError as error:
+            raise await self._failed(error) from None
+        assert result.raw is not None
+        return result.raw
 
     async def reload_policy(self) -> fleet_pb2.ActionResult:
         """ReloadPolicy (re-read the file) with a deadline."""
-        result = await self._unary("ReloadPolicy", fleet_pb2.ReloadPolicyRequest())
-        assert isinstance(result, fleet_pb2.ActionResult)
-        return result
+        try:
+            result = await self._sdk().fleet.reload_policy()
+        except EdgeFleetError as error:
+            raise await self._failed(error) from None
+        assert result.raw is not None
+        return result.raw
 
     async def close(self) -> None:
         """Close the channel."""
-        await self._reset_channel()
+        await self._reset()

@@ -41,17 +41,16 @@ routes:
 
 
 async def _routed_once(address: str, i: int, max_tokens: int) -> float:
-    """TTFT (ms) of one Generate call through the router (first delta)."""
-    import grpc
+    """TTFT (ms) of one Generate call through the router (first delta), with the client SDK as an
+    app would call it (no retries: a failure is reported, not hidden)."""
+    from client import AsyncEdgeFleetClient, RetryPolicy
 
-    from protos.edgefleet.v1 import router_pb2, router_pb2_grpc
-
-    req = router_pb2.GenerateRequest(route="chat", max_tokens=max_tokens, allow_retraction=True)
-    req.messages.add(role="user", content=prompt(i))
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with AsyncEdgeFleetClient(address, retry=RetryPolicy.never(), generate_timeout_s=300) as ef:
         started = time.perf_counter()
-        async for event in router_pb2_grpc.RouterStub(channel).Generate(req, timeout=300):
-            if event.WhichOneof("event") in ("delta", "final"):
+        async with ef.generate(
+            prompt(i), max_tokens=max_tokens, route="chat", allow_retraction=True
+        ) as stream:
+            async for _ in stream:  # the first event is a delta (or the final result of an empty answer)
                 return (time.perf_counter() - started) * 1000.0
     raise RuntimeError("the router's stream ended without text")
 

@@ -78,8 +78,8 @@ def test_tiny_bench_headline_figures(tiny_results: tuple[dict[str, Any], Path]) 
             assert level["ttft_p50_ms"] > 0 and level["tokens_per_s"] > 0
         assert generate["modes"][mode]["rss_mb"] > 0
     _positive(results, "generate.cb_vs_serial_tps")
-    routed = generate["router_added_ttft"]
-    assert routed["status"] == "ok" and routed["routed_ttft_p50_ms"] > 0 and routed["direct_ttft_p50_ms"] > 0
+    assert generate["router_added_ttft"]["status"] == "ok", generate["router_added_ttft"]
+    _positive(results, "generate.routed_vs_direct_ttft")
     int8 = results["int8"]
     if int8["status"] == "skipped":
         assert "edgefleet models build" in int8["reason"]

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("edgefleet", "cli", "fleet", "factory", "router", "standin", "tui", "bench", "protos")
+PACKAGES = ("edgefleet", "cli", "fleet", "factory", "router", "standin", "tui", "bench", "protos", "client")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
@@ -53,6 +53,7 @@ def test_contracts_fail_on_a_broken_tree(tmp_path: Path) -> None:
     _append(tree / "router" / "targets.py", "from fleet.errors import FleetError")
     _append(tree / "fleet" / "control" / "placement.py", "from fleet.control import manager")
     _append(tree / "edgefleet" / "stats.py", "import openvino")
+    _append(tree / "client" / "results.py", "from router.errors import RouterError")
     result = _lint(tree)
     out = result.stdout
     assert result.returncode != 0, out
@@ -62,6 +63,7 @@ def test_contracts_fail_on_a_broken_tree(tmp_path: Path) -> None:
         "The router never imports the fleet",
         "No import cycles inside any package",
         "The kernel stays light",
+        "The client SDK stands alone",
     ):
         assert contract in broken, out
     assert "router.engine -> ray" in out and ".placement -> .manager" in out

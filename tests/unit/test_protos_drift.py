@@ -52,3 +52,36 @@ def test_kserve_service_name_matches_the_protocol() -> None:
         "ModelMetadata",
         "ModelInfer",
     }
+
+
+def test_generated_imports_are_rewritten_to_the_protos_package() -> None:
+    from protos.generate import own_modules, rewrite_imports
+
+    modules = own_modules([Path("edgefleet/v1/common.proto"), Path("edgefleet/v1/router.proto")])
+    assert modules == {"edgefleet.v1.common_pb2", "edgefleet.v1.router_pb2"}
+    source = (
+        "from google.protobuf import descriptor as _descriptor\n"
+        "from edgefleet.v1 import common_pb2 as edgefleet_dot_v1_dot_common__pb2\n"
+        "from other.v1 import thing_pb2 as other\n"
+        "_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'edgefleet.v1.router_pb2', _globals)\n"
+    )
+    assert rewrite_imports(source, modules).splitlines() == [
+        "from google.protobuf import descriptor as _descriptor",
+        "from protos.edgefleet.v1 import common_pb2 as edgefleet_dot_v1_dot_common__pb2",
+        "from other.v1 import thing_pb2 as other",
+        "_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.edgefleet.v1.router_pb2', _globals)",
+    ]
+
+
+def test_files_are_named_from_the_proto_root_and_classes_from_the_package() -> None:
+    """Descriptors name files as protoc -I protos does (reflection serves them so), while the
+    message classes live in the committed package (so they pickle and import back)."""
+    import pickle
+
+    from protos.edgefleet.v1 import fleet_pb2, router_pb2
+
+    assert router_pb2.DESCRIPTOR.name == "edgefleet/v1/router.proto"
+    assert [d.name for d in fleet_pb2.DESCRIPTOR.dependencies] == ["edgefleet/v1/common.proto"]
+    request = router_pb2.InferRequest(text="hi", task="classify")
+    assert type(request).__module__ == "protos.edgefleet.v1.router_pb2"
+    assert pickle.loads(pickle.dumps(request)) == request

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos.edgefleet.v1 import fleet_pb2 as protos_dot_edgefleet_dot_v1_dot_fleet__pb2
+from protos.edgefleet.v1 import fleet_pb2 as edgefleet_dot_v1_dot_fleet__pb2
 
 GRPC_GENERATED_VERSION = '1.80.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/edgefleet/v1/fleet_pb2_grpc.py depends on'
+        + ' but the generated code in edgefleet/v1/fleet_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,28 +36,28 @@ class FleetStub(object):
         """
         self.GetFleet = channel.unary_unary(
                 '/edgefleet.v1.Fleet/GetFleet',
-                request_serializer=protos_dot_edgefleet_dot_v1_dot_fleet__pb2.GetFleetRequest.SerializeToString,
-                response_deserializer=protos_dot_edgefleet_dot_v1_dot_fleet__pb2.FleetSnapshot.FromString,
+                request_serializer=edgefleet_dot_v1_dot_fleet__pb2.GetFleetRequest.SerializeToString,
+                response_deserializer=edgefleet_dot_v1_dot_fleet__pb2.FleetSnapshot.FromString,
                 _registered_method=True)
         self.WatchFleet = channel.unary_stream(
                 '/edgefleet.v1.Fleet/WatchFleet',
-                request_serializer=protos_dot_edgefleet_dot_v1_dot_fleet__pb2.WatchFleetRequest.SerializeToString,
-                response_deserializer=protos_dot_edgefleet_dot_v1_dot_fleet__pb2.FleetEvent.FromString,
+                request_serializer=edgefleet_dot_v1_dot_fleet__pb2.WatchFleetRequest.SerializeToString,
+                response_deserializer=edgefleet_dot_v1_dot_fleet__pb2.FleetEvent.FromString,
                 _registered_method=True)
         self.Scale = channel.unary_unary(
                 '/edgefleet.v1.Fleet/Scale',
-                request_serializer=protos_dot_edgefleet_dot_v1_dot_fleet__pb2.ScaleRequest.SerializeToString,
-                response_deserializer=protos_dot_edgefleet_dot_v1_dot_fleet__pb2.ActionResult.FromString,
+                request_serializer=edgefleet_dot_v1_dot_fleet__pb2.ScaleRequest.SerializeToString,
+                response_deserializer=edgefleet_dot_v1_dot_fleet__pb2.ActionResult.FromString,
                 _registered_method=True)
         self.Drain = channel.unary_unary(
                 '/edgefleet.v1.Fleet/Drain',
-                request_serializer=protos_dot_edgefleet_dot_v1_dot_fleet__pb2.DrainRequest.SerializeToString,
-                response_deserializer=protos_dot_edgefleet_dot_v1_dot_fleet__pb2.ActionResult.FromString,
+                request_serializer=edgefleet_dot_v1_dot_fleet__pb2.DrainRequest.SerializeToString,
+                response_deserializer=edgefleet_dot_v1_dot_fleet__pb2.ActionResult.FromString,
                 _registered_method=True)
         self.ReloadPolicy = channel.unary_unary(
                 '/edgefleet.v1.Fleet/ReloadPolicy',
-                request_serializer=protos_dot_edgefleet_dot_v1_dot_fleet__pb2.ReloadPolicyRequest.SerializeToString,
-                response_deserializer=protos_dot_edgefleet_dot_v1_dot_fleet__pb2.ActionResult.FromString,
+                request_serializer=edgefleet_dot_v1_dot_fleet__pb2.ReloadPolicyRequest.SerializeToString,
+                response_deserializer=edgefleet_dot_v1_dot_fleet__pb2.ActionResult.FromString,
                 _registered_method=True)
 
 
@@ -105,28 +105,28 @@ def add_FleetServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'GetFleet': grpc.unary_unary_rpc_method_handler(
                     servicer.GetFleet,
-                    request_deserializer=protos_dot_edgefleet_dot_v1_dot_fleet__pb2.GetFleetRequest.FromString,
-                    response_serializer=protos_dot_edgefleet_dot_v1_dot_fleet__pb2.FleetSnapshot.SerializeToString,
+                    request_deserializer=edgefleet_dot_v1_dot_fleet__pb2.GetFleetRequest.FromString,
+                    response_serializer=edgefleet_dot_v1_dot_fleet__pb2.FleetSnapshot.SerializeToString,
             ),
             'WatchFleet': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchFleet,
-                    request_deserializer=protos_dot_edgefleet_dot_v1_dot_fleet__pb2.WatchFleetRequest.FromString,
-                    response_serializer=protos_dot_edgefleet_dot_v1_dot_fleet__pb2.FleetEvent.SerializeToString,
+                    request_deserializer=edgefleet_dot_v1_dot_fleet__pb2.WatchFleetRequest.FromString,
+                    response_serializer=edgefleet_dot_v1_dot_fleet__pb2.FleetEvent.SerializeToString,
             ),
             'Scale': grpc.unary_unary_rpc_method_handler(
                     servicer.Scale,
-                    request_deserializer=protos_dot_edgefleet_dot_v1_dot_fleet__pb2.ScaleRequest.FromString,
-                    response_serializer=protos_dot_edgefleet_dot_v1_dot_fleet__pb2.ActionResult.SerializeToString,
+                    request_deserializer=edgefleet_dot_v1_dot_fleet__pb2.ScaleRequest.FromString,
+                    response_serializer=edgefleet_dot_v1_dot_fleet__pb2.ActionResult.SerializeToString,
             ),
             'Drain': grpc.unary_unary_rpc_method_handler(
                     servicer.Drain,
-                    request_deserializer=protos_dot_edgefleet_dot_v1_dot_fleet__pb2.DrainRequest.FromString,
-                    response_serializer=protos_dot_edgefleet_dot_v1_dot_fleet__pb2.ActionResult.SerializeToString,
+                    request_deserializer=edgefleet_dot_v1_dot_fleet__pb2.DrainRequest.FromString,
+                    response_serializer=edgefleet_dot_v1_dot_fleet__pb2.ActionResult.SerializeToString,
             ),
             'ReloadPolicy': grpc.unary_unary_rpc_method_handler(
                     servicer.ReloadPolicy,
-                    request_deserializer=protos_dot_edgefleet_dot_v1_dot_fleet__pb2.ReloadPolicyRequest.FromString,
-                    response_serializer=protos_dot_edgefleet_dot_v1_dot_fleet__pb2.ActionResult.SerializeToString,
+                    request_deserializer=edgefleet_dot_v1_dot_fleet__pb2.ReloadPolicyRequest.FromString,
+                    response_serializer=edgefleet_dot_v1_dot_fleet__pb2.ActionResult.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -154,8 +154,8 @@ class Fleet(object):
             request,
             target,
             '/edgefleet.v1.Fleet/GetFleet',
-            protos_dot_edgefleet_dot_v1_dot_fleet__pb2.GetFleetRequest.SerializeToString,
-            protos_dot_edgefleet_dot_v1_dot_fleet__pb2.FleetSnapshot.FromString,
+            edgefleet_dot_v1_dot_fleet__pb2.GetFleetRequest.SerializeToString,
+            edgefleet_dot_v1_dot_fleet__pb2.FleetSnapshot.FromString,
             options,
             channel_credentials,
             insecure,
@@ -181,8 +181,8 @@ class Fleet(object):
             request,
             target,
             '/edgefleet.v1.Fleet/WatchFleet',
-            protos_dot_edgefleet_dot_v1_dot_fleet__pb2.WatchFleetRequest.SerializeToString,
-            protos_dot_edgefleet_dot_v1_dot_fleet__pb2.FleetEvent.FromString,
+            edgefleet_dot_v1_dot_fleet__pb2.WatchFleetRequest.SerializeToString,
+            edgefleet_dot_v1_dot_fleet__pb2.FleetEvent.FromString,
             options,
             channel_credentials,
             insecure,
@@ -208,8 +208,8 @@ class Fleet(object):
             request,
             target,
             '/edgefleet.v1.Fleet/Scale',
-            protos_dot_edgefleet_dot_v1_dot_fleet__pb2.ScaleRequest.SerializeToString,
-            protos_dot_edgefleet_dot_v1_dot_fleet__pb2.ActionResult.FromString,
+            edgefleet_dot_v1_dot_fleet__pb2.ScaleRequest.SerializeToString,
+            edgefleet_dot_v1_dot_fleet__pb2.ActionResult.FromString,
             options,
             channel_credentials,
             insecure,
@@ -235,8 +235,8 @@ class Fleet(object):
             request,
             target,
             '/edgefleet.v1.Fleet/Drain',
-            protos_dot_edgefleet_dot_v1_dot_fleet__pb2.DrainRequest.SerializeToString,
-            protos_dot_edgefleet_dot_v1_dot_fleet__pb2.ActionResult.FromString,
+            edgefleet_dot_v1_dot_fleet__pb2.DrainRequest.SerializeToString,
+            edgefleet_dot_v1_dot_fleet__pb2.ActionResult.FromString,
             options,
             channel_credentials,
             insecure,
@@ -262,8 +262,8 @@ class Fleet(object):
             request,
             target,
             '/edgefleet.v1.Fleet/ReloadPolicy',
-            protos_dot_edgefleet_dot_v1_dot_fleet__pb2.ReloadPolicyRequest.SerializeToString,
-            protos_dot_edgefleet_dot_v1_dot_fleet__pb2.ActionResult.FromString,
+            edgefleet_dot_v1_dot_fleet__pb2.ReloadPolicyRequest.SerializeToString,
+            edgefleet_dot_v1_dot_fleet__pb2.ActionResult.FromString,
             options,
             channel_credentials,
             insecure,

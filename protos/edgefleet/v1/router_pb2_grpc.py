@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos.edgefleet.v1 import router_pb2 as protos_dot_edgefleet_dot_v1_dot_router__pb2
+from protos.edgefleet.v1 import router_pb2 as edgefleet_dot_v1_dot_router__pb2
 
 GRPC_GENERATED_VERSION = '1.80.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/edgefleet/v1/router_pb2_grpc.py depends on'
+        + ' but the generated code in edgefleet/v1/router_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,18 +36,18 @@ class RouterStub(object):
         """
         self.Infer = channel.unary_unary(
                 '/edgefleet.v1.Router/Infer',
-                request_serializer=protos_dot_edgefleet_dot_v1_dot_router__pb2.InferRequest.SerializeToString,
-                response_deserializer=protos_dot_edgefleet_dot_v1_dot_router__pb2.InferResponse.FromString,
+                request_serializer=edgefleet_dot_v1_dot_router__pb2.InferRequest.SerializeToString,
+                response_deserializer=edgefleet_dot_v1_dot_router__pb2.InferResponse.FromString,
                 _registered_method=True)
         self.InferStream = channel.stream_stream(
                 '/edgefleet.v1.Router/InferStream',
-                request_serializer=protos_dot_edgefleet_dot_v1_dot_router__pb2.InferRequest.SerializeToString,
-                response_deserializer=protos_dot_edgefleet_dot_v1_dot_router__pb2.InferResponse.FromString,
+                request_serializer=edgefleet_dot_v1_dot_router__pb2.InferRequest.SerializeToString,
+                response_deserializer=edgefleet_dot_v1_dot_router__pb2.InferResponse.FromString,
                 _registered_method=True)
         self.Generate = channel.unary_stream(
                 '/edgefleet.v1.Router/Generate',
-                request_serializer=protos_dot_edgefleet_dot_v1_dot_router__pb2.GenerateRequest.SerializeToString,
-                response_deserializer=protos_dot_edgefleet_dot_v1_dot_router__pb2.GenerateResponse.FromString,
+                request_serializer=edgefleet_dot_v1_dot_router__pb2.GenerateRequest.SerializeToString,
+                response_deserializer=edgefleet_dot_v1_dot_router__pb2.GenerateResponse.FromString,
                 _registered_method=True)
 
 
@@ -98,18 +98,18 @@ def add_RouterServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Infer': grpc.unary_unary_rpc_method_handler(
                     servicer.Infer,
-                    request_deserializer=protos_dot_edgefleet_dot_v1_dot_router__pb2.InferRequest.FromString,
-                    response_serializer=protos_dot_edgefleet_dot_v1_dot_router__pb2.InferResponse.SerializeToString,
+                    request_deserializer=edgefleet_dot_v1_dot_router__pb2.InferRequest.FromString,
+                    response_serializer=edgefleet_dot_v1_dot_router__pb2.InferResponse.SerializeToString,
             ),
             'InferStream': grpc.stream_stream_rpc_method_handler(
                     servicer.InferStream,
-                    request_deserializer=protos_dot_edgefleet_dot_v1_dot_router__pb2.InferRequest.FromString,
-                    response_serializer=protos_dot_edgefleet_dot_v1_dot_router__pb2.InferResponse.SerializeToString,
+                    request_deserializer=edgefleet_dot_v1_dot_router__pb2.InferRequest.FromString,
+                    response_serializer=edgefleet_dot_v1_dot_router__pb2.InferResponse.SerializeToString,
             ),
             'Generate': grpc.unary_stream_rpc_method_handler(
                     servicer.Generate,
-                    request_deserializer=protos_dot_edgefleet_dot_v1_dot_router__pb2.GenerateRequest.FromString,
-                    response_serializer=protos_dot_edgefleet_dot_v1_dot_router__pb2.GenerateResponse.SerializeToString,
+                    request_deserializer=edgefleet_dot_v1_dot_router__pb2.GenerateRequest.FromString,
+                    response_serializer=edgefleet_dot_v1_dot_router__pb2.GenerateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -137,8 +137,8 @@ class Router(object):
             request,
             target,
             '/edgefleet.v1.Router/Infer',
-            protos_dot_edgefleet_dot_v1_dot_router__pb2.InferRequest.SerializeToString,
-            protos_dot_edgefleet_dot_v1_dot_router__pb2.InferResponse.FromString,
+            edgefleet_dot_v1_dot_router__pb2.InferRequest.SerializeToString,
+            edgefleet_dot_v1_dot_router__pb2.InferResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -164,8 +164,8 @@ class Router(object):
             request_iterator,
             target,
             '/edgefleet.v1.Router/InferStream',
-            protos_dot_edgefleet_dot_v1_dot_router__pb2.InferRequest.SerializeToString,
-            protos_dot_edgefleet_dot_v1_dot_router__pb2.InferResponse.FromString,
+            edgefleet_dot_v1_dot_router__pb2.InferRequest.SerializeToString,
+            edgefleet_dot_v1_dot_router__pb2.InferResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -191,8 +191,8 @@ class Router(object):
             request,
             target,
             '/edgefleet.v1.Router/Generate',
-            protos_dot_edgefleet_dot_v1_dot_router__pb2.GenerateRequest.SerializeToString,
-            protos_dot_edgefleet_dot_v1_dot_router__pb2.GenerateResponse.FromString,
+            edgefleet_dot_v1_dot_router__pb2.GenerateRequest.SerializeToString,
+            edgefleet_dot_v1_dot_router__pb2.GenerateResponse.FromString,
             options,
             channel_credentials,
             insecure,
