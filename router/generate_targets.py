@@ -147,7 +147,7 @@ class GenerateTargets:
                 yield retraction
             return
         summary = attempt.summary
-        run.spent += dep.price_per_call_usd
+        run.charge(dep.price_per_call_usd)
         confidence = summary.confidence()
         detail = f"{summary.completion_tokens} tokens, first token {attempt.first_token_ms or 0.0:.0f} ms"
         if confidence < run.threshold:
@@ -222,7 +222,7 @@ class GenerateTargets:
             run.escalations.append(attempt.failure)
             run.hosted_failure = f"{cand.target} {outcome}: {attempt.message}"
             if attempt.streamed:  # billed by the provider: count what was received
-                run.spent += hosted_call_cost(cfg, run.prompt_tokens, estimate_tokens(summary.text))
+                run.charge(hosted_call_cost(cfg, run.prompt_tokens, estimate_tokens(summary.text)))
                 retraction = run.retract(attempt.failure) if run.req.allow_retraction else None
                 if retraction is None:
                     error = DeadlineExceeded if attempt.timed_out else Unavailable
@@ -233,7 +233,7 @@ class GenerateTargets:
             return
         summary.prompt_tokens = summary.prompt_tokens or run.prompt_tokens
         summary.completion_tokens = summary.completion_tokens or estimate_tokens(summary.text)
-        run.spent += hosted_call_cost(cfg, summary.prompt_tokens, summary.completion_tokens)
+        run.charge(hosted_call_cost(cfg, summary.prompt_tokens, summary.completion_tokens))
         confidence = summary.confidence()
         detail = f"{summary.completion_tokens} tokens, finish {summary.finish_reason or 'stop'}"
         run.steps.append(Step(cand.target, "ok", detail, attempt.ms))
