@@ -15,7 +15,6 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any, cast
-from urllib.parse import urlparse
 
 from edgefleet.tokens import estimate_tokens
 from router.accounting import EdgeDraft
@@ -37,6 +36,7 @@ from router.domain import (
 )
 from router.errors import DeadlineExceeded, Unavailable
 from router.generate_run import Attempt, GenerateRun, KeptAnswer, read_stream
+from router.hosted.endpoint import url_host
 from router.targets import TargetCaller
 
 
@@ -238,7 +238,7 @@ class GenerateTargets:
         detail = f"{summary.completion_tokens} tokens, finish {summary.finish_reason or 'stop'}"
         run.steps.append(Step(cand.target, "ok", detail, attempt.ms))
         base_url = getattr(client, "base_url", None) or cfg.base_url or ""
-        node = urlparse(base_url).netloc if base_url else ""
+        node = url_host(base_url)
         served = ServedBy(cfg.model, "", cand.name, node, "", "hosted", stand_in=cfg.stand_in is not None)
         run.finish(served, summary, confidence)
 
