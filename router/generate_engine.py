@@ -108,7 +108,9 @@ class GenerateEngine:
         core = self.core
         policy = core.policy
         if core.inflight >= policy.router.max_inflight:
-            raise Overloaded(f"{core.inflight} texts in flight (router.max_inflight={policy.router.max_inflight})")
+            raise Overloaded(
+                f"{core.inflight} texts in flight (router.max_inflight={policy.router.max_inflight})"
+            )
         budget = core.gate.budget(
             req.key_id, req.constraints.max_cost_usd, policy.router.limits.max_cost_usd_per_request
         )

@@ -108,20 +108,32 @@ class RouterServer:
         max_bytes = self.policy.router.limits.policy_max_bytes
         async with self._reload_lock:  # one reload at a time: parsing is CPU work in a thread
             if yaml_text.strip():
-                policy = await asyncio.to_thread(parse_policy, yaml_text, "<ReloadPolicy>", max_bytes=max_bytes)
+                policy = await asyncio.to_thread(
+                    parse_policy, yaml_text, "<ReloadPolicy>", max_bytes=max_bytes
+                )
                 text = yaml_text
             elif self.policy_path is not None:
                 text = await asyncio.to_thread(_read_capped, self.policy_path, max_bytes)
-                policy = await asyncio.to_thread(parse_policy, text, str(self.policy_path), max_bytes=max_bytes)
+                policy = await asyncio.to_thread(
+                    parse_policy, text, str(self.policy_path), max_bytes=max_bytes
+                )
                 self._policy_sha = _sha_of(self.policy_path)
             else:
                 raise ValueError("no policy text given and the router was started without a policy file")
-            changed = [k for k, v in auth_settings(policy.router).items() if auth_settings(self.policy.router)[k] != v]
+            changed = [
+                k
+                for k, v in auth_settings(policy.router).items()
+                if auth_settings(self.policy.router)[k] != v
+            ]
             if changed:
                 keys = ", ".join(f"router.{k}" for k in changed)
                 raise PolicyError(
                     "<ReloadPolicy>",
-                    [PolicyIssue("router", None, f"{keys} cannot be changed by ReloadPolicy: restart the router")],
+                    [
+                        PolicyIssue(
+                            "router", None, f"{keys} cannot be changed by ReloadPolicy: restart the router"
+                        )
+                    ],
                 )
             self.reload_policy(policy)
         try:

@@ -38,14 +38,20 @@ def parse_policy(text: str, source: str = "<policy>", *, max_bytes: int = MAX_PO
     off their event loop."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
-        raise PolicyError(source, [PolicyIssue("", None, f"policy text has {size} bytes; the limit is {max_bytes}")])
+        raise PolicyError(
+            source, [PolicyIssue("", None, f"policy text has {size} bytes; the limit is {max_bytes}")]
+        )
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         expanded = _expanded_size(root)
         if expanded > MAX_YAML_NODES:
             raise PolicyError(
                 source,
-                [PolicyIssue("", None, f"YAML expands to more than {MAX_YAML_NODES} nodes (aliases): refused")],
+                [
+                    PolicyIssue(
+                        "", None, f"YAML expands to more than {MAX_YAML_NODES} nodes (aliases): refused"
+                    )
+                ],
             )
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
@@ -55,7 +61,9 @@ def parse_policy(text: str, source: str = "<policy>", *, max_bytes: int = MAX_PO
     except yaml.YAMLError as exc:
         raise PolicyError(source, [PolicyIssue("", None, f"YAML syntax: {exc}")]) from exc
     except RecursionError:
-        raise PolicyError(source, [PolicyIssue("", None, "YAML nested too deeply or recursive: refused")]) from None
+        raise PolicyError(
+            source, [PolicyIssue("", None, "YAML nested too deeply or recursive: refused")]
+        ) from None
     except ValueError as exc:  # e.g. a surrogate or NUL PyYAML cannot read
         raise PolicyError(source, [PolicyIssue("", None, f"not readable as YAML: {exc}")]) from None
     if data is None:

@@ -330,7 +330,10 @@ class Policy(Strict):
         for i, d in enumerate(self.deployments):
             if d.replicas > cap:
                 errors.append(
-                    (("deployments", i, "replicas"), f"{d.replicas} exceeds fleet.max_replicas_per_deployment={cap}")
+                    (
+                        ("deployments", i, "replicas"),
+                        f"{d.replicas} exceeds fleet.max_replicas_per_deployment={cap}",
+                    )
                 )
         listed_models = {m.name for m in self.models}
         for i, d in enumerate(self.deployments):
