@@ -7,6 +7,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from cli.runstate import add_tls_flags
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -28,6 +30,13 @@ def _parser() -> argparse.ArgumentParser:
         default="text",
         help="fleet log lines (router, controller, replicas): text, or JSON (ts, level, logger, message, ids)",
     )
+    up.add_argument(
+        "--tls",
+        choices=("off", "dev"),
+        default="off",
+        help="dev: make a local CA ($EDGEFLEET_HOME/tls) and use mutual TLS for the router, replicas and "
+        "stand-in (off: the policy's own TLS settings)",
+    )
 
     down = sub.add_parser("down", help="stop the fleet started by `edgefleet up`")
     down.add_argument("--timeout", type=float, default=60.0)
@@ -35,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="show nodes, deployments and routes")
     status.add_argument("--router", help="router address host:port (default: the running fleet's)")
     status.add_argument("--json", action="store_true", help="print the snapshot as JSON")
+    status.add_argument("--api-key", help="a viewer or operator key (or set EDGEFLEET_API_KEY)")
+    add_tls_flags(status)
 
     infer = sub.add_parser("infer", help="send one request to the router and print the response as JSON")
     infer.add_argument("--text", required=True, action="append", help="text (repeat for a batch)")
@@ -47,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     infer.add_argument("--router", help="router address host:port")
     infer.add_argument("--api-key", help="API key (or set EDGEFLEET_API_KEY)")
     infer.add_argument("--timeout", type=float, default=30.0)
+    add_tls_flags(infer)
 
     policy = sub.add_parser("policy", help="policy files")
     psub = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
@@ -129,6 +141,8 @@ def _parser() -> argparse.ArgumentParser:
     tui = sub.add_parser("tui", help="the operator dashboard")
     tui.add_argument("--router", help="router address host:port")
     tui.add_argument("--demo", action="store_true", help="show built-in DEMO DATA (no router)")
+    tui.add_argument("--api-key", help="a viewer or operator key (or set EDGEFLEET_API_KEY)")
+    add_tls_flags(tui)
 
     bench = sub.add_parser("bench", help="run the benchmark suites")
     bench.add_argument("suites", nargs="*", help="tax throughput routing scale int8 generate (default: all)")
@@ -154,6 +168,7 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--router", help="router address host:port")
     chat.add_argument("--api-key", help="API key (or set EDGEFLEET_API_KEY)")
     chat.add_argument("--timeout", type=float, default=60.0)
+    add_tls_flags(chat)
 
     spend = sub.add_parser("spend", help="spend per day, route and tier from the durable ledger")
     spend.add_argument("--config", default="edgefleet.yaml", help="policy file naming router.ledger")

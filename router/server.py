@@ -17,7 +17,7 @@ from grpc_reflection.v1alpha import reflection
 from edgefleet.errors import PolicyError, PolicyIssue
 from edgefleet.policy.loader import parse_policy
 from edgefleet.policy.schema import Policy
-from edgefleet.policy.security_options import auth_settings
+from edgefleet.policy.security_options import TlsServerConfig, auth_settings
 from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc, router_pb2, router_pb2_grpc
 from router.auth import ApiKeys
 from router.domain import EdgeCaller, EdgeGenerator, HostedCaller
@@ -52,8 +52,9 @@ class RouterServer:
         policy_path: str | Path | None = None,
         generator: EdgeGenerator | None = None,
         tracing: Tracing | None = None,
+        tls: TlsServerConfig | None = None,
     ) -> None:
-        """`edge` calls replicas (default: an EdgeClient, which also streams generations unless
+        """`tls` overrides ``router.tls`` (``edgefleet up --tls dev``; a reload keeps it). `edge` calls replicas (default: an EdgeClient, which also streams generations unless
         `generator` is given). Prometheus metrics (``router.metrics``) are served at ``/metrics``
         on the front door; traces follow ``router.tracing`` (or `tracing`, e.g. a test's
         in-memory exporter)."""
@@ -77,6 +78,7 @@ class RouterServer:
         if self.metrics is not None:
             self.metrics_state = RouterStateCollector(self.engine, self.hosted)
             self.metrics.registry.register(self.metrics_state)
+        self.tls = tls or policy.router.tls
         self.api_keys = load_keys(policy, self.policy_path)
         self.accounting_text(policy)
         self._reload_lock = asyncio.Lock()
@@ -166,7 +168,7 @@ class RouterServer:
             routes=routes,
             tracing=self.tracing,
             metrics=self.metrics,
-            tls=self.policy.router.tls,
+            tls=self.tls,
         )
         check_exposure(listen, self.api_keys.enabled, "router.http_listen")
         address = await front_door.start(listen)
@@ -192,7 +194,7 @@ class RouterServer:
             (ROUTER_SERVICE, FLEET_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
         )
         check_exposure(listen, self.api_keys.enabled, "router.listen")
-        tls = self.policy.router.tls
+        tls = self.tls
         if tls is None:
             self.port = self.server.add_insecure_port(listen)
         else:
@@ -240,13 +242,21 @@ async def serve(
     generator: EdgeGenerator | None = None,
     http_listen: str | None = None,
     tracing: Tracing | None = None,
+    tls: TlsServerConfig | None = None,
 ) -> RouterServer:
     """Start a router on `listen`, and its OpenAI-compatible front door on `http_listen` (None: no
     front door; `edgefleet up` passes the policy's ``router.http_listen``); the returned server's
     `port` is the bound gRPC port, `http_address` the front door's. The caller owns `fleet` and the
     hosted clients (close them after `stop()`)."""
     server = RouterServer(
-        policy, fleet, hosted, edge=edge, policy_path=policy_path, generator=generator, tracing=tracing
+        policy,
+        fleet,
+        hosted,
+        edge=edge,
+        policy_path=policy_path,
+        generator=generator,
+        tracing=tracing,
+        tls=tls,
     )
     await server.start(listen)
     if http_listen is not None:

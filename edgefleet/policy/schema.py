@@ -30,6 +30,7 @@ from edgefleet.policy.security_options import (
     KeyLimits,
     KServeLimits,
     RequestLimits,
+    TlsClientConfig,
     TlsServerConfig,
 )
 
@@ -222,7 +223,10 @@ class HostedConfig(Strict):
     base_url: str | None = Field(None, description="e.g. https://api.openai.com/v1")
     model: str = "edgefleet-stand-in"
     api_key_env: str | None = None
-    ca: str | None = Field(None, description="PEM CA file the endpoint's certificate is checked against")
+    tls: TlsClientConfig | None = Field(
+        None,
+        description="CA to check the endpoint's certificate with, and a client certificate for mutual TLS",
+    )
     price_per_1k_input_usd: float = Field(0.0, ge=0)
     price_per_1k_output_usd: float = Field(0.0, ge=0)
     timeout_ms: float = Field(5000.0, gt=0)

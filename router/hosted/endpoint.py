@@ -32,6 +32,7 @@ import httpx
 
 from edgefleet import openai_wire as wire
 from edgefleet.policy.schema import HostedConfig
+from edgefleet.policy.security_options import TlsClientConfig
 from router.circuit import CircuitBreaker
 from router.errors import TargetError
 from router.hosted.retry import RetryPolicy, is_retryable_status, parse_retry_after
@@ -60,6 +61,14 @@ class AttemptFailure(Exception):
         self.retryable = retryable
         self.retry_after_s = retry_after_s
         self.counts = counts
+
+
+def client_ssl_context(tls: TlsClientConfig) -> ssl.SSLContext:
+    """Verify the endpoint with `tls.ca` (else the system's roots); present `tls.cert` for mutual TLS."""
+    context = ssl.create_default_context(cafile=tls.ca)
+    if tls.cert and tls.key:
+        context.load_cert_chain(tls.cert, tls.key)
+    return context
 
 
 def key_may_travel(url: str) -> bool:
@@ -129,7 +138,7 @@ class Endpoint:
         self.breaker = CircuitBreaker(cfg.circuit.failures, cfg.circuit.reset_s, clock=clock)
         self.http = httpx.AsyncClient(
             transport=transport,
-            verify=ssl.create_default_context(cafile=cfg.ca) if cfg.ca else True,
+            verify=client_ssl_context(cfg.tls) if cfg.tls is not None else True,
             timeout=self.config_timeout_s,
             headers={"User-Agent": "edgefleet-hosted/0.1"},
             follow_redirects=False,

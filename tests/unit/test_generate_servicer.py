@@ -120,7 +120,9 @@ async def test_generate_needs_an_api_key_when_keys_are_on() -> None:
             pass
     assert ctx.code == StatusCode.UNAUTHENTICATED and edge.calls == []
     ctx = FakeContext([("authorization", "Bearer secret")])
-    got = [r async for r in generate_responses(engine, ApiKeys.from_secrets(["secret"], "$K"), _request(), ctx)]
+    got = [
+        r async for r in generate_responses(engine, ApiKeys.from_secrets(["secret"], "$K"), _request(), ctx)
+    ]
     assert got[-1].final.text == "A fine edge answer."
 
 
