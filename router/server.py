@@ -54,7 +54,8 @@ class RouterServer:
         tracing: Tracing | None = None,
         tls: TlsServerConfig | None = None,
     ) -> None:
-        """`tls` overrides ``router.tls`` (``edgefleet up --tls dev``; a reload keeps it). `edge` calls replicas (default: an EdgeClient, which also streams generations unless
+        """`tls` overrides ``router.tls`` (``edgefleet up --tls dev``; a reload keeps it).
+        `edge` calls replicas (default: an EdgeClient, which also streams generations unless
         `generator` is given). Prometheus metrics (``router.metrics``) are served at ``/metrics``
         on the front door; traces follow ``router.tracing`` (or `tracing`, e.g. a test's
         in-memory exporter)."""

@@ -260,7 +260,7 @@ class Endpoint:
             raise AttemptFailure(
                 f"POST {path} timed out after {timeout_s * 1000:.0f} ms", timeout=True
             ) from None
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, ssl.SSLError) as exc:  # TLS 1.3 reports a refused certificate late
             raise AttemptFailure(f"POST {path} failed: {_describe(exc)}") from None
         payload = _json_or_none(response)
         if response.is_success:
@@ -305,7 +305,7 @@ class Endpoint:
             raise AttemptFailure(
                 f"POST {path} sent no data within {timeout_s * 1000:.0f} ms", timeout=True
             ) from None
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, ssl.SSLError) as exc:  # TLS 1.3 reports a refused certificate late
             raise AttemptFailure(f"POST {path} failed: {_describe(exc)}") from None
         return OpenStream(response, lines, first)
 
