@@ -100,6 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     ma.add_argument("--task", default="classify", choices=["classify", "embed"])
     ma.add_argument("--labels", help="file with one label per line (classify)")
     ma.add_argument("--registry", default=".edgefleet/models")
+    ma.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="load a pickled PyTorch file (.pt/.pth): unpickling runs any code it holds, so only for files you trust",
+    )
 
     ml = msub.add_parser("add-llm", help="register a generative model (GGUF file or OpenVINO IR folder)")
     ml.add_argument("path", help="a .gguf file or an OpenVINO GenAI IR folder")
