@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.markup import escape
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Vertical
@@ -259,10 +260,10 @@ class EdgeFleetApp(App[None]):
             return
         undrain = node.drained
         if undrain:
-            question = f"Undrain node [b]{node.name}[/b]? It will accept replicas again."
+            question = f"Undrain node [b]{escape(node.name)}[/b]? It will accept replicas again."
         else:
             question = (
-                f"Drain node [b]{node.name}[/b]? Its {len(node.replicas)} replica(s) will move "
+                f"Drain node [b]{escape(node.name)}[/b]? Its {len(node.replicas)} replica(s) will move "
                 "to other nodes."
             )
 
@@ -282,7 +283,7 @@ class EdgeFleetApp(App[None]):
             if yes:
                 self._start_action("Reload policy", self.client.reload_policy)
 
-        self.push_screen(ConfirmScreen(f"Reload the policy from [b]{path}[/b]?", "Reload"), confirmed)
+        self.push_screen(ConfirmScreen(f"Reload the policy from [b]{escape(path)}[/b]?", "Reload"), confirmed)
 
     def action_toggle_theme(self) -> None:
         """Switch between the light and the dark theme."""
