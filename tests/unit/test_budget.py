@@ -139,7 +139,7 @@ async def test_router_cap_per_request_applies_over_all_texts() -> None:
     out = await engine.infer(_req("transfer money"))
     assert not hosted.calls and out.cost_usd <= 0.0001
     assert "router.limits.max_cost_usd_per_request" in out.results[0].trace[-2].reason
-    with pytest.raises(LimitExceeded, match="no target fits router.limits.max_cost_usd_per_request"):
+    with pytest.raises(LimitExceeded, match=r"no target fits router\.limits\.max_cost_usd_per_request"):
         await engine.infer(_req("transfer money", "transfer funds", "transfer cash"))
 
 

@@ -192,16 +192,16 @@ def test_alias_bombs_recursion_and_huge_texts_are_refused_quickly() -> None:
 
 def test_names_that_become_registry_paths_are_checked_in_the_policy() -> None:
     for bad in ("../x", "a/b", "..", ".hidden", ""):
-        with pytest.raises(PolicyError, match="string_pattern_mismatch|should match pattern"):
+        with pytest.raises(PolicyError, match=r"string_pattern_mismatch|should match pattern"):
             parse_policy(f"version: 1\ndeployments: [{{name: d, model: '{bad}'}}]")
         with pytest.raises(PolicyError, match="should match pattern"):
             parse_policy(f"version: 1\nmodels: [{{name: m, version: '{bad}'}}]")
 
 
 def test_replicas_over_the_cap_and_limits_are_checked() -> None:
-    with pytest.raises(PolicyError, match="exceeds fleet.max_replicas_per_deployment=32"):
+    with pytest.raises(PolicyError, match=r"exceeds fleet\.max_replicas_per_deployment=32"):
         parse_policy("version: 1\ndeployments: [{name: d, model: m, replicas: 33}]")
-    with pytest.raises(PolicyError, match="router.limits.stream_window"):
+    with pytest.raises(PolicyError, match=r"router\.limits\.stream_window"):
         parse_policy("version: 1\nrouter: {limits: {stream_window: 0}}")
     policy = parse_policy("version: 1")
     assert policy.router.limits.max_request_id_chars == 128 and policy.fleet.kserve.max_batch == 64
