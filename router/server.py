@@ -25,6 +25,7 @@ from router.edge_client import EdgeClient
 from router.engine import RouterEngine
 from router.fleet_servicer import FleetServicer
 from router.fleet_source import FleetSource
+from router.grpc_guard import MalformedRequestInterceptor
 from router.http.metrics_route import metrics_route
 from router.http.port import EnginePort
 from router.http.server import HttpFrontDoor
@@ -84,7 +85,9 @@ class RouterServer:
         self.accounting_text(policy)
         self._reload_lock = asyncio.Lock()
         self.health = health.aio.HealthServicer()
-        self.server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        self.server = grpc.aio.server(
+            options=[("grpc.so_reuseport", 0)], interceptors=[MalformedRequestInterceptor()]
+        )
         self.port = 0
         self.address = ""
         self.http: HttpFrontDoor | None = None

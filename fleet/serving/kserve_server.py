@@ -22,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 
 from edgefleet.kserve_codec import BadRequest, add_output, decode_texts, requested_outputs, string_param
 from edgefleet.replica_guard import ReplicaGuard
+from fleet.serving.grpc_guard import MalformedRequestInterceptor
 from fleet.serving.replica_auth import FleetTokenInterceptor, server_credentials
 from fleet.serving.runtime import TextModel
 from fleet.serving.serving_stats import ServingStats
@@ -268,7 +269,10 @@ def start_kserve(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kserve"),
         options=[("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size)],
         maximum_concurrent_rpcs=limit,
-        interceptors=[FleetTokenInterceptor(guard.token)] if guard.token else None,
+        interceptors=[
+            *([FleetTokenInterceptor(guard.token)] if guard.token else []),
+            MalformedRequestInterceptor(),
+        ],
     )
     kserve_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)

@@ -127,9 +127,11 @@ class OpenAIApi:
         if len(raw) > MAX_BODY_BYTES:
             raise OpenAIError(413, f"request body larger than {MAX_BODY_BYTES} bytes")
         try:
-            return json.loads(raw)
+            return json.loads(raw, parse_constant=_no_constant)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise bad(f"request body is not valid JSON: {exc}") from None
+        except (RecursionError, ValueError) as exc:  # nested too deeply; NaN/Infinity (not JSON)
+            raise bad(f"request body is not valid JSON: {exc or 'nested too deeply'}") from None
 
     async def models(self, request: Request) -> Response:
         """``GET /v1/models``: every route, and ``edgefleet/auto``."""
@@ -299,6 +301,11 @@ class OpenAIApi:
         finally:
             await _close(events)
             trace.end(error)
+
+
+def _no_constant(name: str) -> float:
+    """NaN, Infinity and -Infinity are not JSON (Python's json module accepts them)."""
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def from_final(completion: Completion, final: GenerateFinal, include_usage: bool, started: bool) -> bytes:
