@@ -3,7 +3,8 @@
 gRPC itself answers bytes that do not parse as the method's request message (truncated, wrong
 wire types, a string field that is not UTF-8) with UNKNOWN and the exception's name; here the
 request deserializer is wrapped so such a message is refused as INVALID_ARGUMENT with a plain
-reason, for unary and streamed requests alike (a stream ends at its first malformed message).
+reason, for unary and streamed requests alike (a stream is read up to its first malformed message,
+answered for what came before, then refused).
 """
 
 from __future__ import annotations
@@ -39,10 +40,15 @@ async def _refuse(request: Any, context: grpc.aio.ServicerContext) -> None:
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.reason)
 
 
-def _checked(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+def _checked(requests: AsyncIterator[Any], bad: list[Malformed]) -> AsyncIterator[Any]:
+    """The requests up to the first malformed one (noted in `bad`): the stream's reading ends
+    there, and the handler refuses the call once the method has finished with what came before."""
+
     async def gen() -> AsyncIterator[Any]:
         async for request in requests:
-            await _refuse(request, context)
+            if isinstance(request, Malformed):
+                bad.append(request)
+                return
             yield request
 
     return gen()
@@ -75,7 +81,11 @@ def guard_handler(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         inner_su = handler.stream_unary
 
         async def stream_unary(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
-            return await inner_su(_checked(requests, context), context)
+            bad: list[Malformed] = []
+            response = await inner_su(_checked(requests, bad), context)
+            if bad:
+                await _refuse(bad[0], context)
+            return response
 
         return grpc.stream_unary_rpc_method_handler(stream_unary, **kwargs)
     inner_ss = handler.stream_stream
@@ -83,8 +93,11 @@ def guard_handler(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     async def stream_stream(
         requests: AsyncIterator[Any], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[Any]:
-        async for response in inner_ss(_checked(requests, context), context):
+        bad: list[Malformed] = []
+        async for response in inner_ss(_checked(requests, bad), context):
             yield response
+        if bad:
+            await _refuse(bad[0], context)
 
     return grpc.stream_stream_rpc_method_handler(stream_stream, **kwargs)
 

@@ -15,6 +15,7 @@ from edgefleet.policy.schema import Policy
 from edgefleet.policy.security_options import MAX_POLICY_BYTES
 
 Loc = tuple[str | int, ...]
+SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~100x faster
 MAX_YAML_NODES = 100_000
 """The most YAML nodes a policy may expand to (aliases counted at every use): refuses alias bombs."""
 
@@ -42,7 +43,7 @@ def parse_policy(text: str, source: str = "<policy>", *, max_bytes: int = MAX_PO
             source, [PolicyIssue("", None, f"policy text has {size} bytes; the limit is {max_bytes}")]
         )
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=SafeLoader)
         expanded = _expanded_size(root)
         if expanded > MAX_YAML_NODES:
             raise PolicyError(
@@ -53,7 +54,7 @@ def parse_policy(text: str, source: str = "<policy>", *, max_bytes: int = MAX_PO
                     )
                 ],
             )
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=SafeLoader)  # a safe loader (C or pure Python)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

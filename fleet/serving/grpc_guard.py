@@ -33,9 +33,12 @@ def _refuse(request: Any, context: grpc.ServicerContext) -> None:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.reason)
 
 
-def _checked(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
+def _checked(requests: Iterator[Any], bad: list[Malformed]) -> Iterator[Any]:
+    """The requests up to the first malformed one (noted in `bad`)."""
     for request in requests:
-        _refuse(request, context)
+        if isinstance(request, Malformed):
+            bad.append(request)
+            return
         yield request
 
 
@@ -65,13 +68,20 @@ def guard_handler(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         inner_su = handler.stream_unary
 
         def stream_unary(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
-            return inner_su(_checked(requests, context), context)
+            bad: list[Malformed] = []
+            response = inner_su(_checked(requests, bad), context)
+            if bad:
+                _refuse(bad[0], context)
+            return response
 
         return grpc.stream_unary_rpc_method_handler(stream_unary, **kwargs)
     inner_ss = handler.stream_stream
 
     def stream_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
-        yield from inner_ss(_checked(requests, context), context)
+        bad: list[Malformed] = []
+        yield from inner_ss(_checked(requests, bad), context)
+        if bad:
+            _refuse(bad[0], context)
 
     return grpc.stream_stream_rpc_method_handler(stream_stream, **kwargs)
 
