@@ -91,6 +91,7 @@ class RouterServer:
         self.port = 0
         self.address = ""
         self.http: HttpFrontDoor | None = None
+        self.fleet_servicer: FleetServicer | None = None
 
     @property
     def policy(self) -> Policy:
@@ -193,6 +194,7 @@ class RouterServer:
             lambda: self.api_keys,
         )
         fleet_pb2_grpc.add_FleetServicer_to_server(fleet_servicer, self.server)
+        self.fleet_servicer = fleet_servicer
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (ROUTER_SERVICE, FLEET_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server

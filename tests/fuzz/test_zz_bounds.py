@@ -24,7 +24,7 @@ def test_no_crash_no_hang_and_memory_bounded(live: LiveServers) -> None:
     assert engine.inflight == 0
     assert len(engine.accounting.recent) <= engine.accounting.recent.maxlen  # type: ignore[operator]
     assert all(len(r.request_id) <= 128 for r in engine.accounting.recent)
-    assert len(engine.gate._keys) <= 4  # noqa: SLF001 -- one state per configured key (and the anonymous one)
+    assert len(engine.gate._keys) <= 4  # one state per configured key
     with grpc.insecure_channel(live.router.address) as channel:
         stub = router_pb2_grpc.RouterStub(channel)
         metadata = (("authorization", f"Bearer {APP_KEY}"),)
@@ -39,5 +39,7 @@ def test_no_crash_no_hang_and_memory_bounded(live: LiveServers) -> None:
         gc.collect()
         after = rss_mb()
     growth = after - before
-    TALLY.memory.update(steady_growth=growth, steady_requests=STEADY_REQUESTS, bounded=growth < STEADY_GROWTH_MB)
+    TALLY.memory.update(
+        steady_growth=growth, steady_requests=STEADY_REQUESTS, bounded=growth < STEADY_GROWTH_MB
+    )
     assert growth < STEADY_GROWTH_MB, f"memory grew {growth:.1f} MB over {STEADY_REQUESTS} requests"
