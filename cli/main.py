@@ -7,6 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from cli.key_commands import add_parser as add_keys_parser
 from cli.runstate import add_tls_flags
 
 
@@ -180,6 +181,8 @@ def _parser() -> argparse.ArgumentParser:
     spend.add_argument("--ledger", help="ledger file (default: router.ledger of the policy)")
     spend.add_argument("--days", type=int, default=30)
 
+    add_keys_parser(sub)
+
     demo = sub.add_parser("demo", help="start the fleet, route a CLINC150 sample, print a summary, stop")
     demo.add_argument("--config", default="edgefleet.yaml")
     demo.add_argument("--requests", type=int, default=600)
@@ -240,6 +243,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from cli.client_commands import spend
 
         return spend(args)
+    if cmd == "keys":
+        from cli.key_commands import add
+
+        return add(args)
     if cmd == "demo":
         from cli.demo import run_demo
 
