@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from edgefleet.replica_guard import ReplicaGuard
-from fleet.ray_adapter import backend
 from fleet.models.manifest import load_bundle
+from fleet.ray_adapter import backend
 from fleet.ray_adapter.backend import ReplicaActor, is_local_node
 from tests.unit.test_fleet_manager import make_registry
 
@@ -32,10 +32,8 @@ class _Context:
 
 
 def _actor(
-    monkeypatch: pytest.MonkeyPatch, labels: dict[str, str], guard: ReplicaGuard
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, labels: dict[str, str], guard: ReplicaGuard
 ) -> tuple[ReplicaActor, list[str]]:
-    from tests.unit.test_fleet_manager import make_registry
-
     started: list[str] = []
     monkeypatch.setattr(backend.ray, "get_runtime_context", lambda: _Context(labels))
     monkeypatch.setattr(backend.ray.util, "get_node_ip_address", lambda: "10.1.2.3")
@@ -45,8 +43,8 @@ def _actor(
         return {"ready": True}
 
     monkeypatch.setattr(backend.Replica, "start", fake_start)
-    bundle_dir = make_registry(tmp_path / "reg") / "m" / "1"
-    return ReplicaActor("r1", "d", load_bundle(bundle_dir), ["CPU"], "n", guard=guard), started
+    bundle = load_bundle(make_registry(tmp_path / "reg") / "m" / "1")
+    return ReplicaActor("r1", "d", bundle, ["CPU"], "n", guard=guard), started
 
 
 def test_simulated_nodes_bind_loopback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -63,6 +61,6 @@ def test_real_nodes_bind_their_address_only_with_a_token(
     actor, started = _actor(monkeypatch, tmp_path, {"edgefleet.io/node": "store-7"}, ReplicaGuard(token="t"))
     actor.start()
     assert started == ["10.1.2.3"]
-    tokenless, started = _actor(monkeypatch, tmp_path, {"edgefleet.io/node": "store-7"}, ReplicaGuard())
+    tokenless, started = _actor(monkeypatch, tmp_path / "2", {"edgefleet.io/node": "store-7"}, ReplicaGuard())
     report = tokenless.start()
     assert not started and not report["ready"] and "no fleet token" in report["error"]
