@@ -116,7 +116,7 @@ def _servicer(metrics: bool, tracing: bool) -> tuple[RouterServicer, Tracing]:
         metrics=RouterMetrics() if metrics else None,
         tracing=trace,
     )
-    return RouterServicer(engine, lambda: ApiKeys(None)), trace
+    return RouterServicer(engine, lambda: ApiKeys()), trace
 
 
 class _Context:

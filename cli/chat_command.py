@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from cli.runstate import api_key, router_address
+from cli.runstate import api_key, client_tls, router_address
 from client import EdgeFleetClient, EdgeFleetError, GenerateResult, Retraction, TextDelta, Tier
 
 
@@ -40,7 +40,9 @@ def chat(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     first: float | None = None
     address = router_address(args.router)
-    with EdgeFleetClient(address, api_key=api_key(args.api_key), generate_timeout_s=args.timeout) as ef:
+    with EdgeFleetClient(
+        address, api_key=api_key(args.api_key), generate_timeout_s=args.timeout, tls=client_tls(args)
+    ) as ef:
         try:
             with ef.generate(conversation(args), **generate_options(args)) as stream:
                 for event in stream:

@@ -8,7 +8,7 @@ import sys
 
 from google.protobuf import json_format
 
-from cli.runstate import api_key, router_address
+from cli.runstate import api_key, client_tls, router_address
 
 
 def infer(args: argparse.Namespace) -> int:
@@ -17,7 +17,7 @@ def infer(args: argparse.Namespace) -> int:
 
     texts: list[str] = args.text
     address = router_address(args.router)
-    with EdgeFleetClient(address, api_key=api_key(args.api_key)) as ef:
+    with EdgeFleetClient(address, api_key=api_key(args.api_key), tls=client_tls(args)) as ef:
         try:
             resp = ef.infer(
                 texts[0] if len(texts) == 1 else texts,
@@ -58,7 +58,10 @@ def tui(args: argparse.Namespace) -> int:
     """Run the operator dashboard against a router's Fleet service."""
     from tui.app import run_tui
 
-    run_tui(None if args.demo else router_address(args.router), demo=args.demo)
+    if args.demo:
+        run_tui(None, demo=True)
+    else:
+        run_tui(router_address(args.router), api_key=api_key(args.api_key), tls=client_tls(args))
     return 0
 
 

@@ -7,6 +7,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from cli.key_commands import add_parser as add_keys_parser
+from cli.runstate import add_tls_flags
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -28,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
         default="text",
         help="fleet log lines (router, controller, replicas): text, or JSON (ts, level, logger, message, ids)",
     )
+    up.add_argument(
+        "--tls",
+        choices=("off", "dev"),
+        default="off",
+        help="dev: make a local CA ($EDGEFLEET_HOME/tls) and use mutual TLS for the router, replicas and "
+        "stand-in (off: the policy's own TLS settings)",
+    )
 
     down = sub.add_parser("down", help="stop the fleet started by `edgefleet up`")
     down.add_argument("--timeout", type=float, default=60.0)
@@ -35,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="show nodes, deployments and routes")
     status.add_argument("--router", help="router address host:port (default: the running fleet's)")
     status.add_argument("--json", action="store_true", help="print the snapshot as JSON")
+    status.add_argument("--api-key", help="a viewer or operator key (or set EDGEFLEET_API_KEY)")
+    add_tls_flags(status)
 
     infer = sub.add_parser("infer", help="send one request to the router and print the response as JSON")
     infer.add_argument("--text", required=True, action="append", help="text (repeat for a batch)")
@@ -47,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     infer.add_argument("--router", help="router address host:port")
     infer.add_argument("--api-key", help="API key (or set EDGEFLEET_API_KEY)")
     infer.add_argument("--timeout", type=float, default=30.0)
+    add_tls_flags(infer)
 
     policy = sub.add_parser("policy", help="policy files")
     psub = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
@@ -88,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     ma.add_argument("--task", default="classify", choices=["classify", "embed"])
     ma.add_argument("--labels", help="file with one label per line (classify)")
     ma.add_argument("--registry", default=".edgefleet/models")
+    ma.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="load a pickled PyTorch file (.pt/.pth): unpickling runs any code it holds, so only for files you trust",
+    )
 
     ml = msub.add_parser("add-llm", help="register a generative model (GGUF file or OpenVINO IR folder)")
     ml.add_argument("path", help="a .gguf file or an OpenVINO GenAI IR folder")
@@ -129,6 +147,8 @@ def _parser() -> argparse.ArgumentParser:
     tui = sub.add_parser("tui", help="the operator dashboard")
     tui.add_argument("--router", help="router address host:port")
     tui.add_argument("--demo", action="store_true", help="show built-in DEMO DATA (no router)")
+    tui.add_argument("--api-key", help="a viewer or operator key (or set EDGEFLEET_API_KEY)")
+    add_tls_flags(tui)
 
     bench = sub.add_parser("bench", help="run the benchmark suites")
     bench.add_argument("suites", nargs="*", help="tax throughput routing scale int8 generate (default: all)")
@@ -154,11 +174,14 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--router", help="router address host:port")
     chat.add_argument("--api-key", help="API key (or set EDGEFLEET_API_KEY)")
     chat.add_argument("--timeout", type=float, default=60.0)
+    add_tls_flags(chat)
 
     spend = sub.add_parser("spend", help="spend per day, route and tier from the durable ledger")
     spend.add_argument("--config", default="edgefleet.yaml", help="policy file naming router.ledger")
     spend.add_argument("--ledger", help="ledger file (default: router.ledger of the policy)")
     spend.add_argument("--days", type=int, default=30)
+
+    add_keys_parser(sub)
 
     demo = sub.add_parser("demo", help="start the fleet, route a CLINC150 sample, print a summary, stop")
     demo.add_argument("--config", default="edgefleet.yaml")
@@ -220,6 +243,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from cli.client_commands import spend
 
         return spend(args)
+    if cmd == "keys":
+        from cli.key_commands import add
+
+        return add(args)
     if cmd == "demo":
         from cli.demo import run_demo
 

@@ -81,7 +81,9 @@ def add(args: argparse.Namespace) -> int:
 
     labels = read_labels(Path(args.labels)) if args.labels else None
     try:
-        folder = add_model(Path(args.registry), Path(args.path), args.name, labels, args.task)
+        folder = add_model(
+            Path(args.registry), Path(args.path), args.name, labels, args.task, trust_pickle=args.trust_pickle
+        )
     except (ModelLoadError, ValueError, OSError) as exc:
         print(f"cannot add {args.path}: {exc}", file=sys.stderr)
         return 1

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from cli.runstate import RunState, api_key, home, pid_alive, router_address
+from cli.runstate import RunState, api_key, client_tls, home, pid_alive, router_address
 
 
 def up(args: argparse.Namespace) -> int:
@@ -31,7 +31,11 @@ def up(args: argparse.Namespace) -> int:
         from cli.supervisor import run_supervisor
 
         return run_supervisor(
-            config, ready_timeout=args.ready_timeout, log_format=args.log_format, foreground=True
+            config,
+            ready_timeout=args.ready_timeout,
+            log_format=args.log_format,
+            foreground=True,
+            tls=args.tls,
         )
     log = home() / "run" / "fleet.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -47,6 +51,8 @@ def up(args: argparse.Namespace) -> int:
                 str(args.ready_timeout),
                 "--log-format",
                 args.log_format,
+                "--tls",
+                args.tls,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -132,7 +138,7 @@ def status(args: argparse.Namespace) -> int:
     from client import EdgeFleetClient, EdgeFleetError
 
     address = router_address(args.router)
-    with EdgeFleetClient(address, api_key=api_key(None), timeout_s=10.0) as ef:
+    with EdgeFleetClient(address, api_key=api_key(args.api_key), timeout_s=10.0, tls=client_tls(args)) as ef:
         try:
             snap = ef.fleet.get()
         except EdgeFleetError as exc:

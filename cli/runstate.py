@@ -7,8 +7,12 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from edgefleet.constants import API_KEY_ENV, DEFAULT_ROUTER_ADDRESS
+
+if TYPE_CHECKING:
+    from client import TlsConfig
 
 DEFAULT_ROUTER = DEFAULT_ROUTER_ADDRESS
 
@@ -35,6 +39,7 @@ class RunState:
     hosted: dict[str, str] = field(default_factory=dict)
     http: str = ""  # base URL of the router's OpenAI-compatible front door ("" when off)
     log: str = ""
+    tls: dict[str, str | None] = field(default_factory=dict)  # ca, cert, key, server_name for clients
     ready: bool = False
     error: str = ""
 
@@ -70,6 +75,36 @@ def router_address(explicit: str | None) -> str:
     if state is not None and state.router:
         return state.router
     return DEFAULT_ROUTER
+
+
+def client_tls(args: object = None) -> TlsConfig | None:
+    """TLS to the router: the command's ``--ca/--cert/--key/--server-name`` flags, else
+    $EDGEFLEET_TLS_CA / _CERT / _KEY, else what ``edgefleet up --tls dev`` recorded; None: plaintext."""
+    from client import TlsConfig
+
+    def pick(flag: str, env: str) -> str | None:
+        given = getattr(args, flag, None) if args is not None else None
+        return given or os.environ.get(env) or None
+
+    ca = pick("ca", "EDGEFLEET_TLS_CA")
+    cert = pick("cert", "EDGEFLEET_TLS_CERT")
+    key = pick("key", "EDGEFLEET_TLS_KEY")
+    name = getattr(args, "server_name", None) if args is not None else None
+    if ca is None and cert is None:
+        state = RunState.read()
+        if state is None or not state.tls:
+            return None
+        ca, cert, key = state.tls.get("ca"), state.tls.get("cert"), state.tls.get("key")
+        name = name or state.tls.get("server_name")
+    return TlsConfig(root_ca=ca, client_cert=cert, client_key=key, server_name=name)
+
+
+def add_tls_flags(parser: Any) -> None:
+    """``--ca``, ``--cert``, ``--key``, ``--server-name``: TLS (or mutual TLS) to the router."""
+    parser.add_argument("--ca", help="CA certificate (PEM) of the router's TLS (or $EDGEFLEET_TLS_CA)")
+    parser.add_argument("--cert", help="client certificate (PEM) for mutual TLS (or $EDGEFLEET_TLS_CERT)")
+    parser.add_argument("--key", help="client key (PEM) for mutual TLS (or $EDGEFLEET_TLS_KEY)")
+    parser.add_argument("--server-name", help="name on the router's certificate, when not the address's host")
 
 
 def api_key(explicit: str | None) -> str | None:

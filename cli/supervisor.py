@@ -37,6 +37,7 @@ class RunningFleet:
     hosted_urls: dict[str, str] = field(default_factory=dict)
     router: Any = None
     http_url: str = ""  # the OpenAI-compatible front door's base URL ("" when router.http_listen is null)
+    client_tls: Any = None  # TlsClientConfig the CLI and dashboard reach the router with (None: plaintext)
 
 
 def registry_path(policy: Policy, config: str | Path) -> Path:
@@ -98,13 +99,18 @@ def ensure_models(policy: Policy, registry: Path) -> None:
 
 @contextlib.asynccontextmanager
 async def running_fleet(
-    config: str, *, ready_timeout: float = 300.0, log_format: LogFormat = "text"
+    config: str, *, ready_timeout: float = 300.0, log_format: LogFormat = "text", tls: str = "off"
 ) -> AsyncIterator[RunningFleet]:
     """Start a whole local fleet; stop it (in reverse order) on exit. The actors log in
-    `log_format` (exported to them through the environment Ray's raylets inherit)."""
+    `log_format` (exported to them through the environment Ray's raylets inherit). A fresh fleet
+    token goes to the replicas (through Ray) and the router; `tls` ``dev`` makes a local CA and
+    turns on mutual TLS everywhere (cli.fleet_security)."""
+    from cli.fleet_security import fleet_security
+    from cli.runstate import home
     from fleet.ray_adapter.cluster import start_local_cluster
     from fleet.ray_adapter.controller import start_controller
     from fleet.ray_adapter.fleet_source import RayFleetSource
+    from router.edge_client import EdgeClient
     from router.server import serve
     from standin.tier import HostedTier
 
@@ -113,13 +119,14 @@ async def running_fleet(
     config_path = await asyncio.to_thread(Path(config).resolve)
     await asyncio.to_thread(ensure_models, policy, registry)
     export_log_format(log_format)
+    security = await asyncio.to_thread(fleet_security, policy, tls, home())
     async with contextlib.AsyncExitStack() as stack:
         cluster = start_local_cluster(policy)  # on the main thread: ray.init installs signal handlers
         stack.callback(cluster.shutdown)
         generation_fallbacks = {r.fallback for r in policy.routes if r.task == "generate" and r.fallback}
-        tier = await HostedTier.start(policy.hosted, registry, warm_llm=generation_fallbacks)
+        tier = await HostedTier.start(security.hosted, registry, warm_llm=generation_fallbacks)
         stack.push_async_callback(tier.aclose)
-        controller = await start_controller(policy, config_path, registry)
+        controller = await start_controller(policy, config_path, registry, guard=security.guard)
         stack.push_async_callback(controller.shutdown)
         await controller.wait_ready(timeout_s=ready_timeout)
         source = RayFleetSource(controller)
@@ -132,10 +139,21 @@ async def running_fleet(
             policy.router.listen,
             policy_path=config,
             http_listen=policy.router.http_listen,
+            edge=EdgeClient(**security.edge_client_kwargs()),  # type: ignore[arg-type]
+            tls=security.router_tls,
         )
         stack.push_async_callback(server.stop)
         urls = {name: s.base_url for name, s in tier.stand_ins.items()}
-        yield RunningFleet(policy, config, server.address, cluster.address, urls, server, server.http_url)
+        yield RunningFleet(
+            policy,
+            config,
+            server.address,
+            cluster.address,
+            urls,
+            server,
+            server.http_url,
+            security.client_tls,
+        )
 
 
 def run_supervisor(
@@ -144,21 +162,24 @@ def run_supervisor(
     ready_timeout: float = 300.0,
     log_format: LogFormat = "text",
     foreground: bool = False,
+    tls: str = "off",
 ) -> int:
     """Run a fleet until SIGTERM/SIGINT; keep the run-state file up to date. In the `foreground`
     (``edgefleet up`` without ``--detach``) the terminal shows progress and the addresses only,
     everything else goes to the fleet log; detached, this process's output already is the log."""
     if not foreground:
         configure_logging(log_format)
-        return _supervise(config, ready_timeout, log_format, sys.stdout, "")
+        return _supervise(config, ready_timeout, log_format, sys.stdout, "", tls)
     path = fleet_log_path()
     with output_to_log(path, log_format) as terminal:
         print(f"starting the fleet (Ray head + simulated nodes, replicas, stand-in, router); log: {path}",
               file=terminal)  # fmt: skip
-        return _supervise(config, ready_timeout, log_format, terminal, str(path))
+        return _supervise(config, ready_timeout, log_format, terminal, str(path), tls)
 
 
-def _supervise(config: str, ready_timeout: float, log_format: LogFormat, out: TextIO, log_path: str) -> int:
+def _supervise(
+    config: str, ready_timeout: float, log_format: LogFormat, out: TextIO, log_path: str, tls: str = "off"
+) -> int:
     state = RunState(pid=os.getpid(), pgid=os.getpgid(0), config=config, router="", log=log_path)
     state.write()
 
@@ -169,11 +190,15 @@ def _supervise(config: str, ready_timeout: float, log_format: LogFormat, out: Te
             loop.add_signal_handler(sig, stop.set)
         t0 = time.monotonic()
         try:
-            async with running_fleet(config, ready_timeout=ready_timeout, log_format=log_format) as fleet:
+            async with running_fleet(
+                config, ready_timeout=ready_timeout, log_format=log_format, tls=tls
+            ) as fleet:
                 state.router = fleet.router_address
                 state.ray_address = fleet.ray_address
                 state.hosted = fleet.hosted_urls
                 state.http = fleet.http_url
+                if fleet.client_tls is not None:
+                    state.tls = fleet.client_tls.model_dump()
                 state.ready = True
                 state.write()
                 log.info("fleet ready in %.1fs; router %s", time.monotonic() - t0, fleet.router_address)
@@ -207,8 +232,11 @@ def main() -> int:
     parser.add_argument("--config", required=True)
     parser.add_argument("--ready-timeout", type=float, default=300.0)
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    parser.add_argument("--tls", choices=("off", "dev"), default="off")
     args = parser.parse_args()
-    return run_supervisor(args.config, ready_timeout=args.ready_timeout, log_format=args.log_format)
+    return run_supervisor(
+        args.config, ready_timeout=args.ready_timeout, log_format=args.log_format, tls=args.tls
+    )
 
 
 if __name__ == "__main__":

@@ -27,3 +27,6 @@ InferencePrecision = Literal["auto", "f32", "bf16"]
 
 INFERENCE_PRECISIONS: tuple[str, ...] = get_args(InferencePrecision)
 """The values of :data:`InferencePrecision`, in order."""
+
+FLEET_TOKEN_METADATA = "x-edgefleet-fleet-token"
+"""The gRPC metadata key carrying the fleet token from the router to replicas on real nodes."""

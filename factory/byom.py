@@ -34,7 +34,16 @@ def read_labels(path: Path) -> list[str]:
     return labels
 
 
-def _load_torch(path: Path, example: Any) -> Any:
+PICKLE_REFUSED = (
+    "{path} is a pickled PyTorch file: loading it runs any code the file holds (torch.load with "
+    "weights_only=False), so it is refused. Export it to TorchScript (.ts) or ONNX (.onnx), or pass "
+    "--trust-pickle if you trust where the file came from"
+)
+
+
+def _load_torch(path: Path, example: Any, trust_pickle: bool = False) -> Any:
+    if path.suffix != ".ts" and not trust_pickle:
+        raise ModelLoadError(PICKLE_REFUSED.format(path=path))
     try:
         import torch
     except ImportError:
@@ -54,8 +63,9 @@ def _load_torch(path: Path, example: Any) -> Any:
     return ov.convert_model(module, example_input=example)
 
 
-def read_any_model(path: Path, example_input: Any = None) -> Any:
-    """An ``ov.Model`` from an IR (.xml or a folder holding model.xml), ONNX file or PyTorch module."""
+def read_any_model(path: Path, example_input: Any = None, *, trust_pickle: bool = False) -> Any:
+    """An ``ov.Model`` from an IR (.xml or a folder holding model.xml), ONNX file or PyTorch module
+    (TorchScript; a pickled .pt/.pth only with `trust_pickle`, since unpickling runs its code)."""
     import openvino as ov
 
     path = Path(path)
@@ -72,7 +82,7 @@ def read_any_model(path: Path, example_input: Any = None) -> Any:
     except Exception as exc:
         raise ModelLoadError(f"{path}: OpenVINO cannot read it: {exc}") from exc
     if suffix in (".pt", ".pth", ".ts"):
-        return _load_torch(path, example_input)
+        return _load_torch(path, example_input, trust_pickle)
     raise ModelLoadError(f"{path}: unsupported model file (expected .xml, .onnx, .pt/.pth/.ts)")
 
 
@@ -154,8 +164,10 @@ def register_model(
     version: str | None = None,
     tokenizer: Path | None = None,
     example_input: Any = None,
+    trust_pickle: bool = False,
 ) -> Path:
-    """Convert/adapt the model at ``path`` and write it into ``registry`` as ``name`` (new latest)."""
+    """Convert/adapt the model at ``path`` and write it into ``registry`` as ``name`` (new latest);
+    a pickled PyTorch file only with `trust_pickle`."""
     if task not in ("classify", "embed"):
         raise ModelLoadError(f"task must be 'classify' or 'embed', got {task!r}")
     if task == "classify" and not labels:
@@ -163,7 +175,7 @@ def register_model(
         if not sidecar.is_file():
             raise ModelLoadError("a classify model needs labels: pass --labels FILE (one label per line)")
         labels = read_labels(sidecar)
-    model = read_any_model(Path(path), example_input)
+    model = read_any_model(Path(path), example_input, trust_pickle=trust_pickle)
     featurizer, extra_files = _adapt_inputs(model, Path(path), tokenizer)
     model = _adapt_output(model, task, labels or [])
     model_dir = Path(registry) / name

@@ -209,6 +209,9 @@ def distill_from_log(registry: Path, log: Path, *, progress: bool = False) -> Di
     return result
 
 
-def add_model(registry: Path, path: Path, name: str, labels: list[str] | None, task: str) -> Path:
-    """Register your own model (IR, ONNX, or PyTorch when torch is installed); returns its folder."""
-    return register_model(Path(registry), Path(path), name, labels, task)
+def add_model(
+    registry: Path, path: Path, name: str, labels: list[str] | None, task: str, *, trust_pickle: bool = False
+) -> Path:
+    """Register your own model (IR, ONNX, or PyTorch when torch is installed); returns its folder.
+    A pickled PyTorch file (.pt/.pth) only with `trust_pickle`."""
+    return register_model(Path(registry), Path(path), name, labels, task, trust_pickle=trust_pickle)

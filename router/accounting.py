@@ -134,6 +134,7 @@ class Accounting:
         self._lock = threading.Lock()
         self.version = 0  # bumps on every change (for WatchFleet)
         self.metrics: RouterMetrics | None = None
+        self.keep_text = True  # False with router.redact_text: recent requests keep no text
 
     def attach_metrics(self, metrics: RouterMetrics) -> None:
         """Also count escalations, generation tokens and (through the ledger) spend in `metrics`."""
@@ -169,8 +170,10 @@ class Accounting:
         *,
         prompt_tokens: int = 0,
         completion_tokens: int = 0,
+        api_key: str = "",
     ) -> None:
-        """One answered text: its tier, cost, escalation reasons and trace."""
+        """One answered text: its tier, cost, escalation reasons and trace (`api_key`: the caller's
+        key id, for per-key budgets; never the key)."""
         with self._lock:
             if result.served_by.tier == "edge":
                 self._totals.edge += 1
@@ -181,13 +184,16 @@ class Accounting:
             self._totals.escalations.update(escalations)
             self.ledger.record(
                 LedgerEntry(
-                    request_id=request_id, route=result.route, task=task, tier=result.served_by.tier,
+                    request_id=request_id, route=result.route, task=task, tier=result.served_by.tier, api_key=api_key,
                     model=result.served_by.model, cost_usd=result.cost_usd,
                     hosted_equivalent_usd=hosted_equivalent_usd, prompt_tokens=prompt_tokens,
                     completion_tokens=completion_tokens,
                 )
             )  # fmt: skip
-            short = text if len(text) <= TRACE_TEXT_CHARS else text[: TRACE_TEXT_CHARS - 1] + "…"
+            if not self.keep_text:
+                short = ""
+            else:
+                short = text if len(text) <= TRACE_TEXT_CHARS else text[: TRACE_TEXT_CHARS - 1] + "…"
             self.recent.append(RecentRequest(request_id, self._clock() * 1000.0, short, result))
             self.version += 1
         if self.metrics is not None and escalations:
@@ -228,6 +234,7 @@ class Accounting:
         hosted_equivalent_usd: float,
         escalations: list[str],
         retractions: int = 0,
+        api_key: str = "",
     ) -> None:
         """One answered generation (`text`: the last user message): counted like an answered text
         (tier, spend, escalations, trace) and in the generation totals (tokens per tier)."""
@@ -246,7 +253,7 @@ class Accounting:
         )
         self.record_result(
             request_id, text, result, hosted_equivalent_usd, escalations, "generate",
-            prompt_tokens=final.prompt_tokens, completion_tokens=final.completion_tokens,
+            prompt_tokens=final.prompt_tokens, completion_tokens=final.completion_tokens, api_key=api_key,
         )  # fmt: skip
         with self._lock:
             g = self._generate

@@ -52,6 +52,7 @@ class InferInput:
     route: str | None = None
     constraints: Constraints = field(default_factory=Constraints)
     trace: Trace | None = field(default=None, compare=False, repr=False)  # when tracing is on
+    key_id: str = ""  # the caller's API key id (never the key): its budgets, its ledger rows
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,7 @@ class GenerateInput:
     constraints: GenerateConstraints = field(default_factory=GenerateConstraints)
     allow_retraction: bool = False  # the client can handle Retraction events (see Retraction)
     trace: Trace | None = field(default=None, compare=False, repr=False)  # when tracing is on
+    key_id: str = ""  # the caller's API key id (never the key): its budgets, its ledger rows
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import grpc
 
+from edgefleet.constants import FLEET_TOKEN_METADATA
 from edgefleet.generation import ChatMessage, GenerationChunk, SamplingParams
 from edgefleet.kserve_codec import decode_outputs, text_request
 from edgefleet.kserve_llm import generate_request, read_chunk
@@ -32,14 +33,37 @@ class EdgeClient:
     channel per address. Implements router.domain.EdgeCaller, router.domain.EdgeGenerator and
     router.domain.EdgeRetriever."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        token: str = "",
+        credentials: grpc.ChannelCredentials | None = None,
+        server_name: str | None = None,
+    ) -> None:
+        """`token`: the fleet token sent to every replica (``x-edgefleet-fleet-token``);
+        `credentials`: TLS to replicas (grpc.ssl_channel_credentials with the fleet's CA, and for
+        mutual TLS the router's certificate), `server_name` the name their certificates carry."""
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._stubs: dict[str, kserve_grpc.GRPCInferenceServiceStub] = {}
+        self._auth: tuple[tuple[str, str], ...] = ((FLEET_TOKEN_METADATA, token),) if token else ()
+        self._credentials = credentials
+        self._options: list[tuple[str, str | int]] = [*_CHANNEL_OPTIONS]
+        if server_name:
+            self._options.append(("grpc.ssl_target_name_override", server_name))
+
+    def _metadata(self, extra: Sequence[tuple[str, str]] | None) -> dict[str, Sequence[tuple[str, str]]]:
+        """The call's metadata keyword: the fleet token plus `extra` (nothing when both are empty)."""
+        if not self._auth:
+            return {"metadata": extra} if extra else {}
+        return {"metadata": (*self._auth, *(extra or ()))}
 
     def _stub(self, address: str) -> kserve_grpc.GRPCInferenceServiceStub:
         stub = self._stubs.get(address)
         if stub is None:
-            channel = grpc.aio.insecure_channel(address, options=_CHANNEL_OPTIONS)
+            if self._credentials is not None:
+                channel = grpc.aio.secure_channel(address, self._credentials, options=self._options)
+            else:
+                channel = grpc.aio.insecure_channel(address, options=self._options)
             self._channels[address] = channel
             stub = self._stubs[address] = kserve_grpc.GRPCInferenceServiceStub(channel)
         return stub
@@ -59,7 +83,7 @@ class EdgeClient:
         call (e.g. the W3C ``traceparent``)."""
         request = build_request(model, version, texts, task)
         try:
-            extra = {"metadata": metadata} if metadata else {}
+            extra = self._metadata(metadata)
             response = await self._stub(address).ModelInfer(request, timeout=max(timeout_s, 0.001), **extra)
         except grpc.aio.AioRpcError as exc:
             raise rpc_error(f"{model} at {address}", exc) from exc
@@ -74,7 +98,9 @@ class EdgeClient:
         """The ``top_k`` passages of each query from the retriever `model` at `address`."""
         request = retrieve_request(model, version, queries, top_k)
         try:
-            response = await self._stub(address).ModelInfer(request, timeout=max(timeout_s, 0.001))
+            response = await self._stub(address).ModelInfer(
+                request, timeout=max(timeout_s, 0.001), **self._metadata(None)
+            )
         except grpc.aio.AioRpcError as exc:
             raise rpc_error(f"{model} at {address}", exc) from exc
         try:
@@ -99,7 +125,7 @@ class EdgeClient:
         response (as tritonclient does), then is closed. Leaving the iteration early (``aclose``,
         task cancelled) cancels the RPC, so the replica stops generating."""
         where = f"{model} at {address}"
-        extra = {"metadata": metadata} if metadata else {}
+        extra = self._metadata(metadata)
         call = self._stub(address).ModelStreamInfer(timeout=max(timeout_s, 0.001), **extra)
         finished = False
         try:

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from edgefleet.policy.schema import Policy, RouteConfig
 from router.accounting import Accounting
+from router.budget import CostBudget, KeyGate
 from router.choose import (
     Candidate,
     CandidateEstimate,
@@ -25,6 +26,7 @@ from router.choose import (
 )
 from router.costs import estimate_hosted_cost
 from router.domain import (
+    COST_BUDGET,
     ERROR,
     LATENCY_BUDGET,
     EdgeCaller,
@@ -39,7 +41,14 @@ from router.domain import (
     Step,
     TargetAnswer,
 )
-from router.errors import DeadlineExceeded, Overloaded, RouterError, TargetError, Unavailable
+from router.errors import (
+    DeadlineExceeded,
+    LimitExceeded,
+    Overloaded,
+    RouterError,
+    TargetError,
+    Unavailable,
+)
 from router.estimates import Estimates
 from router.fleet_source import FleetSource
 from router.generate_engine import GenerateEngine
@@ -56,7 +65,7 @@ class _Walk:
 
     start: float
     deadline: float
-    max_cost: float | None
+    budget: CostBudget
     steps: list[Step] = field(default_factory=list)
     spent: float = 0.0
     escalations: list[str] = field(default_factory=list)
@@ -106,6 +115,7 @@ class RouterEngine:
         self.tracing = tracing or Tracing()
         if metrics is not None:
             self.accounting.attach_metrics(metrics)
+        self.gate = KeyGate(self.accounting.ledger)
         self._clock = clock
         self._index: FleetIndex | None = None
         self._labels: dict[tuple[str, int], list[str]] = {}
@@ -149,9 +159,16 @@ class RouterEngine:
 
     async def infer(self, req: InferInput, client_timeout_s: float | None = None) -> InferOutput:
         """Answer one validated request within its budget."""
-        if self.inflight >= self.policy.router.max_inflight:
-            raise Overloaded(f"{self.inflight} requests in flight (router.max_inflight)")
-        self.inflight += 1
+        limit = self.policy.router.max_inflight
+        weight = len(req.texts)  # every text is routed on its own: each counts against max_inflight
+        if self.inflight + weight > limit:
+            raise Overloaded(
+                f"{self.inflight} texts in flight and this request has {weight} (router.max_inflight={limit})"
+            )
+        budget = self.gate.budget(
+            req.key_id, req.constraints.max_cost_usd, self.policy.router.limits.max_cost_usd_per_request
+        )
+        self.inflight += weight
         start = self._clock()
         ok = False
         route_name = ""
@@ -167,10 +184,10 @@ class RouterEngine:
             route_name = route.name
             deadline = start + budget_ms / 1000.0
             if len(req.texts) == 1:  # the common case: no task, no gather (one loop turn less)
-                results = [await self._route_text(req, policy, route, index, req.texts[0], deadline)]
+                results = [await self._route_text(req, policy, route, index, req.texts[0], deadline, budget)]
             else:
                 tasks = [
-                    asyncio.ensure_future(self._route_text(req, policy, route, index, text, deadline))
+                    asyncio.ensure_future(self._route_text(req, policy, route, index, text, deadline, budget))
                     for text in req.texts
                 ]
                 try:
@@ -185,7 +202,8 @@ class RouterEngine:
             error = exc
             raise
         finally:
-            self.inflight -= 1
+            self.inflight -= weight
+            budget.close(req.request_id, route_name, req.task)
             elapsed = self._clock() - start
             self.accounting.record_request(elapsed * 1000.0, ok)
             if self.metrics is not None:
@@ -222,8 +240,9 @@ class RouterEngine:
         index: FleetIndex,
         text: str,
         deadline: float,
+        budget: CostBudget,
     ) -> Result:
-        walk = _Walk(self._clock(), deadline, req.constraints.max_cost_usd, domain=req.domain or "")
+        walk = _Walk(self._clock(), deadline, budget, domain=req.domain or "")
         if req.trace is not None:
             walk.trace = req.trace
         labels = self._hosted_labels(route, index) if req.task == "classify" else []
@@ -249,8 +268,12 @@ class RouterEngine:
         for position, est in enumerate(planned):
             cand = est.candidate
             remaining_ms = (walk.deadline - self._clock()) * 1000.0
-            remaining_cost = None if walk.max_cost is None else walk.max_cost - walk.spent
-            misfit = does_not_fit(est, remaining_ms, remaining_cost)
+            misfit = does_not_fit(est, remaining_ms, walk.budget.remaining())
+            if misfit is None and not walk.budget.reserve(est.est_cost_usd):
+                left = walk.budget.remaining() or 0.0
+                misfit = (COST_BUDGET, f"est. cost ${est.est_cost_usd:.6f} > remaining ${max(left, 0.0):.6f}")
+            if misfit is not None and misfit[0] == COST_BUDGET and walk.budget.imposed:
+                misfit = (misfit[0], f"{misfit[1]} ({walk.budget.what})")
             if misfit is not None:
                 walk.steps.append(Step(cand.target, "skip", misfit[1], 0.0))
                 walk.escalations.append(ERROR if misfit[0] == "unavailable" else misfit[0])
@@ -261,7 +284,7 @@ class RouterEngine:
                     latency_skipped.append((est.est_latency_ms, cand))
                 continue
             attempted = True
-            answer = await self._attempt(cand, est.choice, req.task, text, labels, walk)
+            answer = await self._attempt(cand, est.choice, req.task, text, labels, walk, est.est_cost_usd)
             if answer is None:
                 if cand.tier == "hosted":
                     hosted_failure = f"hosted unavailable: {walk.steps[-1].reason}"
@@ -293,6 +316,8 @@ class RouterEngine:
             walk.steps.append(Step(target, "ok", kept, 0.0))
             return self._finish(req, route, text, target, best, walk, index, add_step=False)
         summary = "; ".join(f"{s.target}: {s.outcome} ({s.reason})" for s in walk.steps) or "no candidates"
+        if COST_BUDGET in walk.escalations and walk.budget.imposed:
+            raise LimitExceeded(f"no target fits {walk.budget.what}: {summary}")
         if walk.deadline <= self._clock():
             raise DeadlineExceeded(f"latency budget exhausted before any target answered: {summary}")
         raise Unavailable(f"no target could answer: {summary}")
@@ -358,16 +383,24 @@ class RouterEngine:
         return False, None
 
     async def _attempt(
-        self, cand: Candidate, chosen: Any, task: str, text: str, labels: Sequence[str], walk: _Walk
+        self,
+        cand: Candidate,
+        chosen: Any,
+        task: str,
+        text: str,
+        labels: Sequence[str],
+        walk: _Walk,
+        reserved: float = 0.0,
     ) -> TargetAnswer | None:
-        """Call one candidate; failures become an error/timeout step and None. Traced requests get
-        an ``edge_call``/``hosted_call`` span whose ``traceparent`` goes to the target."""
+        """Call one candidate (`reserved`: its estimated cost, reserved in the request's budget and
+        settled here); failures become an error/timeout step and None. Traced requests get an
+        ``edge_call``/``hosted_call`` span whose ``traceparent`` goes to the target."""
         trace = walk.trace
         if not trace.enabled:
-            return await self._call(cand, chosen, task, text, labels, walk, None)
+            return await self._call(cand, chosen, task, text, labels, walk, None, reserved)
         attributes = {"edgefleet.target": cand.target, "edgefleet.tier": cand.tier}
         with trace.step(f"{cand.tier}_call", attributes) as span:
-            answer = await self._call(cand, chosen, task, text, labels, walk, trace.headers(span))
+            answer = await self._call(cand, chosen, task, text, labels, walk, trace.headers(span), reserved)
             if span is not None:
                 span.set_attribute(
                     "edgefleet.outcome", "ok" if answer is not None else walk.steps[-1].outcome
@@ -383,6 +416,7 @@ class RouterEngine:
         labels: Sequence[str],
         walk: _Walk,
         headers: dict[str, str] | None,
+        reserved: float = 0.0,
     ) -> TargetAnswer | None:
         timeout_s = max(walk.deadline - self._clock(), 0.001)
         start = self._clock()
@@ -406,7 +440,10 @@ class RouterEngine:
             walk.steps.append(Step(cand.target, "error", f"{type(exc).__name__}: {exc}", ms))
             walk.escalations.append(ERROR)
             return None
+        finally:
+            walk.budget.settle(reserved, 0.0)  # the reservation ends; the answer's cost counts below
         walk.spent += answer.cost_usd
+        walk.budget.settle(0.0, answer.cost_usd)
         return answer
 
     def _finish(
@@ -437,7 +474,10 @@ class RouterEngine:
             trace_id=walk.trace.trace_id,
         )
         equivalent = self._hosted_equivalent(route, req.task, text, index)
-        self.accounting.record_result(req.request_id, text, result, equivalent, walk.escalations, req.task)
+        self.accounting.record_result(
+            req.request_id, text, result, equivalent, walk.escalations, req.task, api_key=req.key_id
+        )
+        walk.budget.recorded_cost(walk.spent)
         if walk.escalations and answer.served_by.tier == "hosted":
             self.accounting.log_escalation(req.request_id, text, result, walk.edge_answers, walk.escalations)
         return result

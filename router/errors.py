@@ -24,10 +24,21 @@ class Unauthenticated(RouterError):
     code = "UNAUTHENTICATED"
 
 
+class PermissionDenied(RouterError):
+    """A valid key whose role may not make this call (an app key calling the Fleet service)."""
+
+    code = "PERMISSION_DENIED"
+
+
 class Overloaded(RouterError):
     """Too many requests in flight, or every replica queue is full."""
 
     code = "RESOURCE_EXHAUSTED"
+
+
+class LimitExceeded(Overloaded):
+    """A key's rate limit or spend budget, or a request's cost cap, refuses the request; the message
+    names the limit."""
 
 
 class Unavailable(RouterError):

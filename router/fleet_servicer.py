@@ -1,5 +1,10 @@
 """The edgefleet.v1.Fleet gRPC servicer: fleet state + policy + hosted endpoints +
-accounting -> FleetSnapshot; actions forwarded to the FleetSource."""
+accounting -> FleetSnapshot; actions forwarded to the FleetSource.
+
+Roles (router.auth): GetFleet and WatchFleet need a ``viewer`` or ``operator`` key, Scale, Drain
+and ReloadPolicy an ``operator`` key. WatchFleet streams are capped (``router.limits.watch_streams``)
+and updates come at most every ``router.limits.watch_min_interval_ms``. Hosted base URLs are shown
+without credentials or query strings; request texts are left out with ``router.redact_text``."""
 
 from __future__ import annotations
 
@@ -12,8 +17,12 @@ import grpc
 
 from edgefleet.errors import PolicyError
 from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc
+from router.auth import ApiKeys, Right
 from router.engine import RouterEngine
+from router.errors import RouterError
 from router.fleet_source import FleetSource
+from router.hosted.endpoint import display_url
+from router.proto_convert import status_of
 from router.servicer import result_proto
 
 log = logging.getLogger(__name__)
@@ -30,12 +39,26 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
         hosted: dict[str, Any],
         reload: Callable[[str], Awaitable[str]],
         policy_info: Callable[[], tuple[str, str]],
+        api_keys: Callable[[], ApiKeys] | None = None,
     ) -> None:
         self.engine = engine
         self.fleet = fleet
         self.hosted = hosted
         self._reload = reload  # yaml text ("" = re-read file) -> message; raises PolicyError
         self._policy_info = policy_info  # () -> (path, sha256)
+        self._api_keys = api_keys or (lambda: ApiKeys())
+        self.watchers = 0
+        self._cache: tuple[tuple[int, int, int], fleet_pb2.FleetSnapshot] | None = None
+
+    async def _authorize(self, context: grpc.aio.ServicerContext, right: Right) -> None:
+        """Abort with UNAUTHENTICATED / PERMISSION_DENIED unless the caller's role grants `right`."""
+        keys = self._api_keys()
+        if not keys.enabled:
+            return
+        try:
+            keys.authorize(context.invocation_metadata(), right)
+        except RouterError as exc:
+            await context.abort(status_of(exc), str(exc))
 
     async def snapshot(self) -> fleet_pb2.FleetSnapshot:
         """The current FleetSnapshot."""
@@ -130,9 +153,10 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
             )
         for cfg in policy.hosted:
             client = self.hosted.get(cfg.name)
+            url = str(getattr(client, "base_url", None) or cfg.base_url or "")
             snap.hosted.add(
                 name=cfg.name,
-                base_url=str(getattr(client, "base_url", None) or cfg.base_url or ""),
+                base_url=display_url(url) if url else "",
                 model=cfg.model,
                 stand_in=cfg.stand_in is not None,
                 circuit=str(getattr(client, "circuit_state", "closed")) if client is not None else "absent",
@@ -168,6 +192,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                 hosted_completion_tokens=g.hosted_completion_tokens,
             )
         )
+        redact = policy.router.redact_text
         for rec in reversed(list(self.engine.accounting.recent)[-50:]):  # newest first
             res = rec.result
             proto = result_proto(res)
@@ -176,7 +201,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                 unix_ms=rec.unix_ms,
                 route=res.route,
                 domain=res.domain,
-                text=rec.text,
+                text="" if redact else rec.text,
                 label=res.label or "",
                 confidence=res.confidence,
                 served_by=proto.served_by,
@@ -184,37 +209,77 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                 latency_ms=res.latency_ms,
                 trace=proto.trace,
             )
+        accounting = self.engine.accounting
+        logs = snap.logs
+        if accounting.escalation_log is not None:
+            e = accounting.escalation_log
+            logs.escalation_log = str(e.path)
+            logs.escalation_written = e.written
+            logs.escalation_write_errors = e.write_errors
+            logs.escalation_last_error = e.last_error
+        logs.ledger_write_errors = accounting.ledger.write_errors
         return snap
 
     async def GetFleet(
         self, request: fleet_pb2.GetFleetRequest, context: grpc.aio.ServicerContext
     ) -> fleet_pb2.FleetSnapshot:
         """The current snapshot."""
+        await self._authorize(context, "read")
         return await self.snapshot()
 
     async def WatchFleet(
         self, request: fleet_pb2.WatchFleetRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[fleet_pb2.FleetEvent]:
-        """A snapshot now, then on every change (fleet or traffic), at most every min_interval_ms."""
-        interval = (request.min_interval_ms or DEFAULT_WATCH_INTERVAL_MS) / 1000.0
+        """A snapshot now, then on every change (fleet or traffic), at most every min_interval_ms
+        (raised to router.limits.watch_min_interval_ms). Watchers of one change share its snapshot."""
+        await self._authorize(context, "read")
+        limits = self.engine.policy.router.limits
+        if self.watchers >= limits.watch_streams:
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"{self.watchers} WatchFleet streams are open (router.limits.watch_streams="
+                f"{limits.watch_streams}); close one or use GetFleet",
+            )
+        asked = request.min_interval_ms or DEFAULT_WATCH_INTERVAL_MS
+        interval = max(asked, limits.watch_min_interval_ms) / 1000.0
         last: tuple[int, int, int] | None = None
-        while True:
-            state = await self.fleet.state()
-            key = (int(state.version), self.engine.accounting.version, self.engine.policy_generation)
-            if key != last:
-                last = key
-                events = list(getattr(state, "events", []) or [])
-                yield fleet_pb2.FleetEvent(
-                    snapshot=await self.snapshot(), message=events[-1] if events else ""
-                )
-                await asyncio.sleep(interval)  # rate limit
-            else:
-                await self.fleet.watch(int(state.version), timeout_s=interval)
+        self.watchers += 1
+        try:
+            while True:
+                state = await self.fleet.state()
+                key = (int(state.version), self.engine.accounting.version, self.engine.policy_generation)
+                if key != last:
+                    last = key
+                    events = list(getattr(state, "events", []) or [])
+                    yield fleet_pb2.FleetEvent(
+                        snapshot=await self._shared_snapshot(key), message=events[-1] if events else ""
+                    )
+                    await asyncio.sleep(interval)  # rate limit
+                else:
+                    await self.fleet.watch(int(state.version), timeout_s=interval)
+        finally:
+            self.watchers -= 1
+
+    async def _shared_snapshot(self, key: tuple[int, int, int]) -> fleet_pb2.FleetSnapshot:
+        """The snapshot for `key`, built once for every watcher that asks for it."""
+        cached = self._cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        snap = await self.snapshot()
+        self._cache = (key, snap)
+        return snap
 
     async def Scale(
         self, request: fleet_pb2.ScaleRequest, context: grpc.aio.ServicerContext
     ) -> fleet_pb2.ActionResult:
-        """Set a deployment's replica count."""
+        """Set a deployment's replica count (at most fleet.max_replicas_per_deployment)."""
+        await self._authorize(context, "operate")
+        cap = self.engine.policy.fleet.max_replicas_per_deployment
+        if request.replicas > cap:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"replicas must be <= {cap} (fleet.max_replicas_per_deployment), got {request.replicas}",
+            )
         if not request.deployment:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "deployment is empty")
         if request.replicas < 0:
@@ -227,6 +292,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
         self, request: fleet_pb2.DrainRequest, context: grpc.aio.ServicerContext
     ) -> fleet_pb2.ActionResult:
         """Drain or undrain a node."""
+        await self._authorize(context, "operate")
         if not request.node:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "node is empty")
         return await self._act(self.fleet.drain(request.node, request.undrain))
@@ -235,6 +301,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
         self, request: fleet_pb2.ReloadPolicyRequest, context: grpc.aio.ServicerContext
     ) -> fleet_pb2.ActionResult:
         """Apply new policy text (or re-read the file) in the router and the controller."""
+        await self._authorize(context, "operate")
         return await self._act(self._reload(request.yaml))
 
     async def _act(self, action: Awaitable[str]) -> fleet_pb2.ActionResult:

@@ -28,9 +28,11 @@ from typing import Protocol
 from edgefleet.policy.schema import Policy, RouteConfig
 from edgefleet.tokens import estimate_chat_tokens
 from router.accounting import Accounting
+from router.budget import KeyGate
 from router.choose import CandidateEstimate, match_route, required_confidence
 from router.costs import hosted_call_cost
 from router.domain import (
+    COST_BUDGET,
     ERROR,
     FIRST_TOKEN_TIMEOUT,
     LATENCY_BUDGET,
@@ -42,7 +44,7 @@ from router.domain import (
     GenerateInput,
     Step,
 )
-from router.errors import DeadlineExceeded, Overloaded, Unavailable
+from router.errors import DeadlineExceeded, LimitExceeded, Overloaded, Unavailable
 from router.estimates import Estimates
 from router.generate_retrieval import RetrievalStep
 from router.generate_run import GenerateRun
@@ -61,6 +63,7 @@ class GenerateCore(Protocol):
     targets: TargetCaller
     inflight: int
     metrics: RouterMetrics | None
+    gate: KeyGate
 
     async def fleet_index(self) -> FleetIndex:
         """The indexed fleet state."""
@@ -105,7 +108,12 @@ class GenerateEngine:
         core = self.core
         policy = core.policy
         if core.inflight >= policy.router.max_inflight:
-            raise Overloaded(f"{core.inflight} requests in flight (router.max_inflight)")
+            raise Overloaded(
+                f"{core.inflight} texts in flight (router.max_inflight={policy.router.max_inflight})"
+            )
+        budget = core.gate.budget(
+            req.key_id, req.constraints.max_cost_usd, policy.router.limits.max_cost_usd_per_request
+        )
         core.inflight += 1
         start = self._clock()
         run: GenerateRun | None = None
@@ -114,6 +122,7 @@ class GenerateEngine:
         try:
             index = await core.fleet_index()
             run = self._start(req, policy, start, client_timeout_s)
+            run.budget = budget
             if run.route.retrieval is not None:
                 await self.retrieval.run(run, policy, index)
                 run.prompt_tokens = max(
@@ -131,6 +140,7 @@ class GenerateEngine:
             raise
         finally:
             core.inflight -= 1
+            budget.close(req.request_id, run.route.name if run is not None else "", "generate")
             elapsed = self._clock() - start
             answered = run is not None and run.final is not None
             if answered:
@@ -210,8 +220,11 @@ class GenerateEngine:
         last_user = next((m.content for m in reversed(run.req.messages) if m.role == "user"), "")
         accounting = self.core.accounting
         accounting.record_generation(
-            run.req.request_id, last_user, final, equivalent, run.escalations, run.retractions
-        )
+            run.req.request_id, last_user, final, equivalent, run.escalations, run.retractions,
+            api_key=run.req.key_id,
+        )  # fmt: skip
+        if run.budget is not None:
+            run.budget.recorded_cost(final.cost_usd)
         if run.escalations and final.served_by.tier == "hosted":
             accounting.log_generation(
                 run.req.request_id, run.req.messages, final, run.drafts, run.escalations
@@ -222,6 +235,8 @@ class GenerateEngine:
         """The error when no candidate answered."""
         summary = "; ".join(f"{s.target}: {s.outcome} ({s.reason})" for s in run.steps) or "no candidates"
         reasons = set(run.escalations)
+        if COST_BUDGET in reasons and run.budget is not None and run.budget.imposed:
+            return LimitExceeded(f"no target fits {run.budget.what}: {summary}")
         if QUEUE_FULL in reasons and not reasons & {ERROR, LATENCY_BUDGET, FIRST_TOKEN_TIMEOUT}:
             return Overloaded(f"every edge replica queue is full and no fallback answered: {summary}")
         if self._clock() >= run.deadline or reasons & {LATENCY_BUDGET, FIRST_TOKEN_TIMEOUT}:

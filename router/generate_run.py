@@ -17,6 +17,7 @@ from edgefleet.generation import ChatMessage, GenerationChunk, GenerationSummary
 from edgefleet.policy.schema import RouteConfig
 from edgefleet.tokens import estimate_tokens
 from router.accounting import EdgeDraft
+from router.budget import CostBudget
 from router.domain import (
     ERROR,
     FIRST_TOKEN_TIMEOUT,
@@ -104,6 +105,13 @@ class GenerateRun:
     edge_messages: tuple[ChatMessage, ...] | None = None  # with retrieved passages (None: as requested)
     hosted_messages: tuple[ChatMessage, ...] | None = None
     citations: tuple[Citation, ...] = ()
+    budget: CostBudget | None = None  # the request's money (shared with the caller's key budgets)
+
+    def charge(self, amount: float) -> None:
+        """An attempt cost `amount` (counted in the request's budget too)."""
+        self.spent += amount
+        if self.budget is not None:
+            self.budget.settle(0.0, amount)
 
     def messages(self, tier: str) -> tuple[ChatMessage, ...]:
         """The conversation a model of `tier` ("edge"/"hosted") is sent: with the retrieved
@@ -117,6 +125,8 @@ class GenerateRun:
 
     def remaining_cost(self) -> float | None:
         """Money left of the cost budget (None: no limit)."""
+        if self.budget is not None:
+            return self.budget.remaining()
         limit = self.req.constraints.max_cost_usd
         return None if limit is None else limit - self.spent
 

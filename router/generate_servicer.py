@@ -110,9 +110,12 @@ async def generate_responses(
     try:
         with trace.step("validate"):
             try:
-                keys.check(context.invocation_metadata())
+                caller = keys.check(context.invocation_metadata() if keys.enabled else None)
+                engine.gate.admit(caller.key_id, caller.limits)
                 domains = await engine.known_domains()
                 req = validate_generate(raw_generate_request(request), engine.policy, domains)
+                if caller.key_id:
+                    req = dataclasses.replace(req, key_id=caller.key_id)
             except RouterError as exc:
                 if metrics is not None:
                     metrics.rejected("generate", exc)

@@ -15,7 +15,6 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any, cast
-from urllib.parse import urlparse
 
 from edgefleet.tokens import estimate_tokens
 from router.accounting import EdgeDraft
@@ -37,6 +36,7 @@ from router.domain import (
 )
 from router.errors import DeadlineExceeded, Unavailable
 from router.generate_run import Attempt, GenerateRun, KeptAnswer, read_stream
+from router.hosted.endpoint import url_host
 from router.targets import TargetCaller
 
 
@@ -147,7 +147,7 @@ class GenerateTargets:
                 yield retraction
             return
         summary = attempt.summary
-        run.spent += dep.price_per_call_usd
+        run.charge(dep.price_per_call_usd)
         confidence = summary.confidence()
         detail = f"{summary.completion_tokens} tokens, first token {attempt.first_token_ms or 0.0:.0f} ms"
         if confidence < run.threshold:
@@ -222,7 +222,7 @@ class GenerateTargets:
             run.escalations.append(attempt.failure)
             run.hosted_failure = f"{cand.target} {outcome}: {attempt.message}"
             if attempt.streamed:  # billed by the provider: count what was received
-                run.spent += hosted_call_cost(cfg, run.prompt_tokens, estimate_tokens(summary.text))
+                run.charge(hosted_call_cost(cfg, run.prompt_tokens, estimate_tokens(summary.text)))
                 retraction = run.retract(attempt.failure) if run.req.allow_retraction else None
                 if retraction is None:
                     error = DeadlineExceeded if attempt.timed_out else Unavailable
@@ -233,12 +233,12 @@ class GenerateTargets:
             return
         summary.prompt_tokens = summary.prompt_tokens or run.prompt_tokens
         summary.completion_tokens = summary.completion_tokens or estimate_tokens(summary.text)
-        run.spent += hosted_call_cost(cfg, summary.prompt_tokens, summary.completion_tokens)
+        run.charge(hosted_call_cost(cfg, summary.prompt_tokens, summary.completion_tokens))
         confidence = summary.confidence()
         detail = f"{summary.completion_tokens} tokens, finish {summary.finish_reason or 'stop'}"
         run.steps.append(Step(cand.target, "ok", detail, attempt.ms))
         base_url = getattr(client, "base_url", None) or cfg.base_url or ""
-        node = urlparse(base_url).netloc if base_url else ""
+        node = url_host(base_url)
         served = ServedBy(cfg.model, "", cand.name, node, "", "hosted", stand_in=cfg.stand_in is not None)
         run.finish(served, summary, confidence)
 

@@ -4,6 +4,7 @@ and event loop; graceful shutdown of both."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -13,8 +14,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from edgefleet.policy.loader import load_policy, parse_policy
+from edgefleet.errors import PolicyError, PolicyIssue
+from edgefleet.policy.loader import parse_policy
 from edgefleet.policy.schema import Policy
+from edgefleet.policy.security_options import TlsServerConfig, auth_settings
 from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc, router_pb2, router_pb2_grpc
 from router.auth import ApiKeys
 from router.domain import EdgeCaller, EdgeGenerator, HostedCaller
@@ -22,11 +25,13 @@ from router.edge_client import EdgeClient
 from router.engine import RouterEngine
 from router.fleet_servicer import FleetServicer
 from router.fleet_source import FleetSource
+from router.grpc_guard import MalformedRequestInterceptor
 from router.http.metrics_route import metrics_route
 from router.http.port import EnginePort
 from router.http.server import HttpFrontDoor
 from router.metrics import RouterMetrics, RouterStateCollector
 from router.servicer import RouterServicer
+from router.tls import check_exposure, server_credentials
 from router.tracing import Tracing
 
 log = logging.getLogger(__name__)
@@ -48,8 +53,10 @@ class RouterServer:
         policy_path: str | Path | None = None,
         generator: EdgeGenerator | None = None,
         tracing: Tracing | None = None,
+        tls: TlsServerConfig | None = None,
     ) -> None:
-        """`edge` calls replicas (default: an EdgeClient, which also streams generations unless
+        """`tls` overrides ``router.tls`` (``edgefleet up --tls dev``; a reload keeps it).
+        `edge` calls replicas (default: an EdgeClient, which also streams generations unless
         `generator` is given). Prometheus metrics (``router.metrics``) are served at ``/metrics``
         on the front door; traces follow ``router.tracing`` (or `tracing`, e.g. a test's
         in-memory exporter)."""
@@ -73,35 +80,69 @@ class RouterServer:
         if self.metrics is not None:
             self.metrics_state = RouterStateCollector(self.engine, self.hosted)
             self.metrics.registry.register(self.metrics_state)
-        self.api_keys = ApiKeys.from_env(policy.router.api_keys_env)
+        self.tls = tls or policy.router.tls
+        self.api_keys = load_keys(policy, self.policy_path)
+        self.accounting_text(policy)
+        self._reload_lock = asyncio.Lock()
         self.health = health.aio.HealthServicer()
-        self.server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        self.server = grpc.aio.server(
+            options=[("grpc.so_reuseport", 0)], interceptors=[MalformedRequestInterceptor()]
+        )
         self.port = 0
         self.address = ""
         self.http: HttpFrontDoor | None = None
+        self.fleet_servicer: FleetServicer | None = None
 
     @property
     def policy(self) -> Policy:
         """The policy in force."""
         return self.engine.policy
 
+    def accounting_text(self, policy: Policy) -> None:
+        """Keep request texts for the dashboard unless ``router.redact_text``."""
+        self.engine.accounting.keep_text = not policy.router.redact_text
+
     def reload_policy(self, policy: Policy) -> None:
-        """Route with `policy` from now on (API keys re-read from the environment)."""
+        """Route with `policy` from now on. Authentication and TLS settings stay as the router
+        started with them (ReloadPolicy refuses a policy that changes them: see
+        :meth:`_reload_from_text`); the keys are not re-read."""
         self.engine.reload_policy(policy)
-        self.api_keys = ApiKeys.from_env(policy.router.api_keys_env)
+        self.accounting_text(policy)
 
     async def _reload_from_text(self, yaml_text: str) -> str:
-        """ReloadPolicy: parse text (or re-read the file), apply here and in the controller."""
-        if yaml_text.strip():
-            policy = parse_policy(yaml_text, source="<ReloadPolicy>")
-            text = yaml_text
-        elif self.policy_path is not None:
-            policy = load_policy(self.policy_path)
-            text = self.policy_path.read_text(encoding="utf-8")
-            self._policy_sha = _sha_of(self.policy_path)
-        else:
-            raise ValueError("no policy text given and the router was started without a policy file")
-        self.reload_policy(policy)
+        """ReloadPolicy: parse text (or re-read the file) off the event loop, with the size cap;
+        refuse a policy that changes authentication; apply here and in the controller."""
+        max_bytes = self.policy.router.limits.policy_max_bytes
+        async with self._reload_lock:  # one reload at a time: parsing is CPU work in a thread
+            if yaml_text.strip():
+                policy = await asyncio.to_thread(
+                    parse_policy, yaml_text, "<ReloadPolicy>", max_bytes=max_bytes
+                )
+                text = yaml_text
+            elif self.policy_path is not None:
+                text = await asyncio.to_thread(_read_capped, self.policy_path, max_bytes)
+                policy = await asyncio.to_thread(
+                    parse_policy, text, str(self.policy_path), max_bytes=max_bytes
+                )
+                self._policy_sha = _sha_of(self.policy_path)
+            else:
+                raise ValueError("no policy text given and the router was started without a policy file")
+            changed = [
+                k
+                for k, v in auth_settings(policy.router).items()
+                if auth_settings(self.policy.router)[k] != v
+            ]
+            if changed:
+                keys = ", ".join(f"router.{k}" for k in changed)
+                raise PolicyError(
+                    "<ReloadPolicy>",
+                    [
+                        PolicyIssue(
+                            "router", None, f"{keys} cannot be changed by ReloadPolicy: restart the router"
+                        )
+                    ],
+                )
+            self.reload_policy(policy)
         try:
             controller = await self.fleet.apply_policy(text)
         except Exception as exc:
@@ -132,7 +173,9 @@ class RouterServer:
             routes=routes,
             tracing=self.tracing,
             metrics=self.metrics,
+            tls=self.tls,
         )
+        check_exposure(listen, self.api_keys.enabled, "router.http_listen")
         address = await front_door.start(listen)
         self.http = front_door
         return address
@@ -143,14 +186,25 @@ class RouterServer:
             RouterServicer(self.engine, lambda: self.api_keys), self.server
         )
         fleet_servicer = FleetServicer(
-            self.engine, self.fleet, self.hosted, self._reload_from_text, self._policy_info
+            self.engine,
+            self.fleet,
+            self.hosted,
+            self._reload_from_text,
+            self._policy_info,
+            lambda: self.api_keys,
         )
         fleet_pb2_grpc.add_FleetServicer_to_server(fleet_servicer, self.server)
+        self.fleet_servicer = fleet_servicer
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (ROUTER_SERVICE, FLEET_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
         )
-        self.port = self.server.add_insecure_port(listen)
+        check_exposure(listen, self.api_keys.enabled, "router.listen")
+        tls = self.tls
+        if tls is None:
+            self.port = self.server.add_insecure_port(listen)
+        else:
+            self.port = self.server.add_secure_port(listen, server_credentials(tls))
         if self.port == 0:
             raise OSError(f"cannot listen on {listen}")
         host = listen.rsplit(":", 1)[0]
@@ -158,7 +212,13 @@ class RouterServer:
         await self.server.start()
         for name in ("", ROUTER_SERVICE, FLEET_SERVICE):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        log.info("router listening on %s", self.address)
+        log.info("router listening on %s%s", self.address, " (TLS)" if tls is not None else "")
+        if not self.api_keys.enabled:
+            log.warning(
+                "AUTHENTICATION IS OFF: anyone who reaches %s can route requests, read the fleet and "
+                "Scale/Drain/ReloadPolicy (set router.api_keys_env or router.api_keys_file; README 'Security')",
+                self.address,
+            )
         return self.port
 
     async def stop(self, grace: float | None = 2.0) -> None:
@@ -188,13 +248,21 @@ async def serve(
     generator: EdgeGenerator | None = None,
     http_listen: str | None = None,
     tracing: Tracing | None = None,
+    tls: TlsServerConfig | None = None,
 ) -> RouterServer:
     """Start a router on `listen`, and its OpenAI-compatible front door on `http_listen` (None: no
     front door; `edgefleet up` passes the policy's ``router.http_listen``); the returned server's
     `port` is the bound gRPC port, `http_address` the front door's. The caller owns `fleet` and the
     hosted clients (close them after `stop()`)."""
     server = RouterServer(
-        policy, fleet, hosted, edge=edge, policy_path=policy_path, generator=generator, tracing=tracing
+        policy,
+        fleet,
+        hosted,
+        edge=edge,
+        policy_path=policy_path,
+        generator=generator,
+        tracing=tracing,
+        tls=tls,
     )
     await server.start(listen)
     if http_listen is not None:
@@ -204,6 +272,27 @@ async def serve(
             await server.stop(0)
             raise
     return server
+
+
+def load_keys(policy: Policy, policy_path: Path | None) -> ApiKeys:
+    """The router's API keys (env var and keys file; a relative file is relative to the policy
+    file's folder). A broken keys file stops the router with the reason."""
+    cfg = policy.router
+    key_file: Path | None = None
+    if cfg.api_keys_file is not None:
+        key_file = Path(cfg.api_keys_file)
+        if not key_file.is_absolute() and policy_path is not None:
+            key_file = policy_path.resolve().parent / key_file
+    return ApiKeys.load(cfg.api_keys_env, key_file, cfg.key_defaults)
+
+
+def _read_capped(path: Path, max_bytes: int) -> str:
+    """A policy file's text, refused over `max_bytes`."""
+    with path.open("rb") as fh:
+        raw = fh.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise PolicyError(str(path), [PolicyIssue("", None, f"larger than {max_bytes} bytes")])
+    return raw.decode("utf-8", "replace")
 
 
 def _sha_of(path: Path | None) -> str:

@@ -14,7 +14,7 @@ from contextlib import aclosing
 import grpc
 
 from protos.edgefleet.v1 import router_pb2, router_pb2_grpc
-from router.auth import ApiKeys
+from router.auth import ApiKeys, Principal
 from router.domain import InferOutput, Result
 from router.engine import RouterEngine
 from router.errors import RouterError
@@ -24,7 +24,6 @@ from router.tracing import NO_TRACE, Trace, traceparent_of
 from router.validate import RawRequest, validate_request
 
 log = logging.getLogger(__name__)
-STREAM_CONCURRENCY = 32
 INFER_SPAN = "edgefleet.v1.Router/Infer"
 INFER_STREAM_SPAN = "edgefleet.v1.Router/InferStream"
 
@@ -89,12 +88,21 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
         self._api_keys = api_keys
 
     async def _answer(
-        self, msg: router_pb2.InferRequest, time_remaining: float | None, trace: Trace = NO_TRACE
+        self,
+        msg: router_pb2.InferRequest,
+        time_remaining: float | None,
+        trace: Trace = NO_TRACE,
+        key_id: str = "",
+        admit: Principal | None = None,
     ) -> router_pb2.InferResponse:
+        """Validate and route one request of key `key_id`; `admit`: count it against that
+        caller's rate limit first (a stream's requests)."""
         engine = self.engine
         domains = await engine.known_domains()
         with trace.step("validate"):
             try:
+                if admit is not None:
+                    engine.gate.admit(admit.key_id, admit.limits)
                 req = validate_request(raw_request(msg), engine.policy, domains)
             except RouterError as exc:
                 if engine.metrics is not None:
@@ -102,15 +110,19 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
                 raise
         if trace.enabled:
             req = dataclasses.replace(req, trace=trace)
+        if key_id:
+            req = dataclasses.replace(req, key_id=key_id)
         return response_proto(await engine.infer(req, time_remaining))
 
-    def _check_keys(self, context: grpc.aio.ServicerContext, task: str) -> None:
-        """Authenticate the call (refusals are counted as requests refused before routing)."""
+    def _check_keys(self, context: grpc.aio.ServicerContext, task: str, *, admit: bool = True) -> Principal:
+        """Authenticate the call and count it against the key's rate limit (`admit`); refusals are
+        counted as requests refused before routing."""
         keys = self._api_keys()
-        if not keys.enabled:  # reading the metadata costs a copy: only when keys are checked
-            return
         try:
-            keys.check(context.invocation_metadata())
+            caller = keys.check(context.invocation_metadata() if keys.enabled else None)
+            if admit:
+                self.engine.gate.admit(caller.key_id, caller.limits)
+            return caller
         except RouterError as exc:
             if self.engine.metrics is not None:
                 self.engine.metrics.rejected(task, exc)
@@ -131,8 +143,8 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
         trace = self._trace(INFER_SPAN, context, request.request_id)
         error: BaseException | None = None
         try:
-            self._check_keys(context, request.task)
-            return await self._answer(request, context.time_remaining(), trace)
+            caller = self._check_keys(context, request.task)
+            return await self._answer(request, context.time_remaining(), trace, caller.key_id)
         except RouterError as exc:
             error = exc
             await context.abort(status_of(exc), str(exc))
@@ -145,12 +157,17 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
         raise AssertionError("unreachable")  # context.abort always raises
 
     async def _stream_one(
-        self, msg: router_pb2.InferRequest, time_remaining: float | None, trace: Trace = NO_TRACE
+        self,
+        msg: router_pb2.InferRequest,
+        time_remaining: float | None,
+        trace: Trace = NO_TRACE,
+        caller: Principal | None = None,
     ) -> router_pb2.InferResponse:
         start = time.perf_counter()
         error: BaseException | None = None
         try:
-            return await self._answer(msg, time_remaining, trace)
+            key_id = caller.key_id if caller is not None else ""
+            return await self._answer(msg, time_remaining, trace, key_id, caller)
         except Exception as exc:
             error = exc
             if isinstance(exc, RouterError):
@@ -169,21 +186,24 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
     async def InferStream(
         self, request_iterator: AsyncIterator[router_pb2.InferRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[router_pb2.InferResponse]:
-        """Many requests, responses as they complete (each carries its request_id)."""
+        """Many requests, responses as they complete (each carries its request_id).
+
+        Bounded: at most ``router.limits.stream_window`` requests are routed or answered-but-unread
+        at once; a slot frees only when its answer has been written to the client, so a client that
+        stops reading stops the router reading its requests (gRPC flow control then holds the
+        client's writes), and the router's memory for the stream stays bounded."""
+        caller: Principal | None = None
         try:
-            self._check_keys(context, "")
+            caller = self._check_keys(context, "", admit=False)
         except RouterError as exc:
             await context.abort(status_of(exc), str(exc))
         done: asyncio.Queue[router_pb2.InferResponse | None] = asyncio.Queue()
-        slots = asyncio.Semaphore(STREAM_CONCURRENCY)
+        slots = asyncio.Semaphore(self.engine.policy.router.limits.stream_window)
         tasks: set[asyncio.Task[None]] = set()
 
         async def run(msg: router_pb2.InferRequest) -> None:
-            try:
-                trace = self._trace(INFER_STREAM_SPAN, context, msg.request_id)
-                await done.put(await self._stream_one(msg, context.time_remaining(), trace))
-            finally:
-                slots.release()
+            trace = self._trace(INFER_STREAM_SPAN, context, msg.request_id)
+            done.put_nowait(await self._stream_one(msg, context.time_remaining(), trace, caller))
 
         async def read() -> None:
             try:
@@ -200,7 +220,8 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
         reader = asyncio.create_task(read())
         try:
             while (item := await done.get()) is not None:
-                yield item
+                yield item  # returns once the answer is written to the client
+                slots.release()
         finally:
             reader.cancel()
             for task in list(tasks):

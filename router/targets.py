@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 from edgefleet.policy.schema import HostedConfig, Policy
 from router.choose import Candidate, CandidateEstimate, ReplicaLoad, power_of_two_choices
@@ -17,6 +16,7 @@ from router.costs import edge_call_cost, estimate_hosted_cost, hosted_call_cost
 from router.domain import EdgeCaller, EdgeOutput, HostedCaller, ServedBy, TargetAnswer
 from router.errors import TargetError
 from router.estimates import Estimates
+from router.hosted.endpoint import url_host
 
 TOP_SCORES = 5
 
@@ -166,7 +166,7 @@ class TargetCaller:
             model=answer.model or cfg.model,
             version="",
             replica=name,
-            node=urlparse(base_url).netloc if base_url else "",
+            node=url_host(base_url),
             device="",
             tier="hosted",
             stand_in=bool(answer.stand_in),

@@ -74,6 +74,7 @@ def known_domains(policy: Policy, extra: Collection[str] = ()) -> set[str]:
 
 def validate_request(raw: RawRequest, policy: Policy, domains: Collection[str]) -> InferInput:
     """Check `raw` against the policy; return the validated request."""
+    _check_request_id(raw.request_id, policy)
     task = raw.task.strip()
     _check_task(task)
     texts = _check_texts(raw, policy)
@@ -91,10 +92,7 @@ def validate_generate(raw: RawGenerateRequest, policy: Policy, domains: Collecti
     """Check a generation request against the policy; return the validated request. Temperature
     defaults to 0 (greedy), top_p to 1; token log-probabilities are always asked for (they are
     the edge answer's confidence)."""
-    if len(raw.request_id) > MAX_REQUEST_ID_CHARS:
-        raise InvalidRequest(
-            f"request_id has {len(raw.request_id)} characters; the limit is {MAX_REQUEST_ID_CHARS}"
-        )
+    _check_request_id(raw.request_id, policy)
     try:
         messages = check_messages(
             [ChatMessage(cast(Role, role), content) for role, content in raw.messages],
@@ -125,6 +123,18 @@ def validate_generate(raw: RawGenerateRequest, policy: Policy, domains: Collecti
     return GenerateInput(
         request_id, tuple(messages), params, route, domain, constraints, raw.allow_retraction
     )
+
+
+def _check_request_id(request_id: str, policy: Policy) -> None:
+    """A request id is kept (recent requests, logs, the ledger): bounded and printable."""
+    limit = policy.router.limits.max_request_id_chars
+    if len(request_id) > limit:
+        raise InvalidRequest(
+            f"request_id has {len(request_id)} characters; the limit is {limit} "
+            "(router.limits.max_request_id_chars)"
+        )
+    if request_id and not request_id.isprintable():
+        raise InvalidRequest("request_id has control characters")
 
 
 def _check_domain_and_route(

@@ -10,6 +10,8 @@ import hmac
 import json
 import logging
 import socket
+import ssl
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -65,6 +67,14 @@ class StandInHTTPServer(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A failed TLS handshake (no or bad client certificate) is logged, not printed."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ssl.SSLError | ConnectionError):
+            log.info("stand-in: connection from %s refused: %s", client_address[0], exc)
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         """Wake every handler blocked on a keep-alive connection by shutting its socket."""

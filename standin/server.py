@@ -27,6 +27,7 @@ import argparse
 import logging
 import os
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -35,6 +36,7 @@ from types import FrameType
 from typing import Self
 
 from edgefleet.policy.schema import StandInConfig
+from edgefleet.policy.security_options import TlsServerConfig
 from standin import handlers
 from standin.chat import Generator
 from standin.handlers import LabelModel, StandInIdentity
@@ -74,11 +76,13 @@ class StandInServer:
         llm: Generator | None = None,
         llm_spec: str | None = None,
         registry: Path | None = None,
+        tls: TlsServerConfig | None = None,
     ) -> None:
         """`model`: anything with .labels/.classify/.embed (fleet.serving.runtime.TextModel);
         `api_key`: when set, requests must send ``Authorization: Bearer <key>``; `llm`: the LLM
         that answers generation, else one loaded on first use from `llm_spec` (a path, or a
-        model of `registry`; None: the SmolLM2 wheel, see standin.llm.resolve_llm)."""
+        model of `registry`; None: the SmolLM2 wheel, see standin.llm.resolve_llm); `tls`: serve
+        HTTPS with that certificate (mutual TLS when it names a client CA)."""
         if latency_ms < 0:
             raise ValueError(f"latency_ms must be >= 0, got {latency_ms}")
         self.model = model
@@ -91,6 +95,7 @@ class StandInServer:
         self.llm = llm
         self.llm_spec = llm_spec
         self.registry = registry
+        self.tls = tls
         self._llm_lock = threading.Lock()
         self.stopping = threading.Event()
         self._server: StandInHTTPServer | None = None
@@ -114,6 +119,7 @@ class StandInServer:
             api_key=api_key,
             llm_spec=cfg.llm,
             registry=Path(registry),
+            tls=cfg.tls,
         )
 
     def warm_llm(self) -> None:
@@ -140,11 +146,12 @@ class StandInServer:
 
     @property
     def base_url(self) -> str:
-        """``http://HOST:PORT/v1`` of the running server."""
+        """``http(s)://HOST:PORT/v1`` of the running server."""
         if self._server is None:
             raise RuntimeError("the stand-in server is not running")
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{host!s}:{port}/v1"
 
     def start(self) -> str:
         """Bind and serve in a background thread; returns the base URL."""
@@ -152,6 +159,17 @@ class StandInServer:
             return self.base_url
         self.stopping.clear()
         self._server = StandInHTTPServer((self.host, self.port), self)
+        if self.tls is not None:
+            try:
+                context = server_ssl_context(self.tls)
+            except (OSError, ssl.SSLError):
+                self._server.server_close()
+                self._server = None
+                raise
+            # the handshake happens in the handler thread, not in the accepting loop
+            self._server.socket = context.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -199,6 +217,17 @@ class StandInServer:
     def __repr__(self) -> str:
         state = self.base_url if self._server is not None else "stopped"
         return f"StandInServer(STAND-IN, model={self.identity.backing_model}, {state})"
+
+
+def server_ssl_context(tls: TlsServerConfig) -> ssl.SSLContext:
+    """A server SSLContext (TLS 1.2+); clients must present a certificate when a client CA is set."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(tls.cert, tls.key)
+    if tls.client_ca:
+        context.load_verify_locations(tls.client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
 
 
 def main(argv: list[str] | None = None) -> int:

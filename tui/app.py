@@ -10,8 +10,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.markup import escape
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Vertical
@@ -34,6 +35,9 @@ from tui.widgets.trace_screen import TraceScreen
 from tui.widgets.traces_table import TracesTable
 from tui.widgets.traffic_panel import TrafficPanel
 from tui.worker_tasks import run_action, watch_forever
+
+if TYPE_CHECKING:
+    from client import TlsConfig
 
 log = logging.getLogger(__name__)
 PANELS: tuple[tuple[str, str], ...] = (
@@ -256,10 +260,10 @@ class EdgeFleetApp(App[None]):
             return
         undrain = node.drained
         if undrain:
-            question = f"Undrain node [b]{node.name}[/b]? It will accept replicas again."
+            question = f"Undrain node [b]{escape(node.name)}[/b]? It will accept replicas again."
         else:
             question = (
-                f"Drain node [b]{node.name}[/b]? Its {len(node.replicas)} replica(s) will move "
+                f"Drain node [b]{escape(node.name)}[/b]? Its {len(node.replicas)} replica(s) will move "
                 "to other nodes."
             )
 
@@ -279,7 +283,7 @@ class EdgeFleetApp(App[None]):
             if yes:
                 self._start_action("Reload policy", self.client.reload_policy)
 
-        self.push_screen(ConfirmScreen(f"Reload the policy from [b]{path}[/b]?", "Reload"), confirmed)
+        self.push_screen(ConfirmScreen(f"Reload the policy from [b]{escape(path)}[/b]?", "Reload"), confirmed)
 
     def action_toggle_theme(self) -> None:
         """Switch between the light and the dark theme."""
@@ -291,8 +295,17 @@ def create_app(client: FleetClient, **options: Any) -> EdgeFleetApp:
     return EdgeFleetApp(client, **options)
 
 
-def run_tui(address: str | None = None, *, demo: bool = False, min_interval_ms: int = 500) -> None:
-    """Run the dashboard in this terminal until the operator quits (`edgefleet tui`)."""
+def run_tui(
+    address: str | None = None,
+    *,
+    demo: bool = False,
+    min_interval_ms: int = 500,
+    api_key: str | None = None,
+    tls: TlsConfig | None = None,
+) -> None:
+    """Run the dashboard in this terminal until the operator quits (`edgefleet tui`); `api_key` (a
+    viewer or operator key; else $EDGEFLEET_API_KEY) and `tls` (CA, client certificate) reach the
+    router."""
     from tui.client import DEFAULT_ROUTER_ADDRESS, GrpcFleetClient
 
     if demo:
@@ -304,4 +317,5 @@ def run_tui(address: str | None = None, *, demo: bool = False, min_interval_ms: 
             memory, demo=True, min_interval_ms=min_interval_ms, background=lambda: drive_demo(memory)
         ).run()
         return
-    create_app(GrpcFleetClient(address or DEFAULT_ROUTER_ADDRESS), min_interval_ms=min_interval_ms).run()
+    client = GrpcFleetClient(address or DEFAULT_ROUTER_ADDRESS, api_key=api_key, tls=tls)
+    create_app(client, min_interval_ms=min_interval_ms).run()

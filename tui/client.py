@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 import grpc
 
-from client import AsyncEdgeFleetClient, EdgeFleetError, RetryPolicy
+from client import AsyncEdgeFleetClient, EdgeFleetError, RetryPolicy, TlsConfig
 from edgefleet.constants import API_KEY_ENV, DEFAULT_ROUTER_ADDRESS
 from protos.edgefleet.v1 import fleet_pb2
 
@@ -93,9 +93,16 @@ class GrpcFleetClient:
     """
 
     def __init__(
-        self, address: str = DEFAULT_ROUTER_ADDRESS, *, timeout_s: float = 5.0, api_key: str | None = None
+        self,
+        address: str = DEFAULT_ROUTER_ADDRESS,
+        *,
+        timeout_s: float = 5.0,
+        api_key: str | None = None,
+        tls: TlsConfig | None = None,
     ) -> None:
+        """`tls`: TLS (CA, and a client certificate for mutual TLS) to a router behind TLS."""
         self._address = address
+        self._tls = tls
         self._timeout_s = timeout_s
         self._api_key = api_key or os.environ.get(API_KEY_ENV) or None
         self._client: AsyncEdgeFleetClient | None = None
@@ -113,6 +120,7 @@ class GrpcFleetClient:
                 timeout_s=self._timeout_s,
                 retry=RetryPolicy.never(),
                 channel_options=_CHANNEL_OPTIONS,
+                tls=self._tls,
             )
         return self._client
 

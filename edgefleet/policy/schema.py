@@ -25,6 +25,14 @@ from edgefleet.constants import (
 from edgefleet.generation import MAX_NEW_TOKENS_LIMIT
 from edgefleet.policy.llm_options import LLMOptions
 from edgefleet.policy.retrieval_options import RetrievalConfig
+from edgefleet.policy.security_options import (
+    FleetSecurity,
+    KeyLimits,
+    KServeLimits,
+    RequestLimits,
+    TlsClientConfig,
+    TlsServerConfig,
+)
 
 Task = Literal["classify", "embed", "generate"]
 EdgeStream = Literal["buffered", "immediate"]
@@ -88,8 +96,20 @@ class RouterConfig(Strict):
     )
     max_inflight: int = Field(1024, ge=1, description="requests in flight before RESOURCE_EXHAUSTED")
     api_keys_env: str | None = Field(
-        None, description="env var with comma-separated API keys; when set, callers must send them"
+        None,
+        description="env var with comma-separated API keys, each `ID:ROLE:SECRET`, `ROLE:SECRET` or `SECRET` "
+        "(role app); roles: app, viewer, operator",
     )
+    api_keys_file: str | None = Field(
+        None,
+        description="YAML file of hashed keys (id, role, sha256, per-key limits); `edgefleet keys add` writes it",
+    )
+    key_defaults: KeyLimits = Field(
+        default_factory=KeyLimits, description="rate limit and budgets of keys that set none of their own"
+    )
+    tls: TlsServerConfig | None = Field(None, description="TLS (or mutual TLS) on the gRPC and HTTP ports")
+    redact_text: bool = Field(False, description="request texts are not kept for GetFleet / the dashboard")
+    limits: RequestLimits = Field(default_factory=RequestLimits)
     escalation_log: str | None = Field(
         None, description="JSONL file receiving every escalated request and the hosted answer"
     )
@@ -127,6 +147,10 @@ class FleetConfig(Strict):
     health_timeout_s: float = Field(3.0, gt=0)
     head_num_cpus: float = Field(1, ge=0)
     simulated_nodes: list[SimulatedNode] = Field(default_factory=list)
+    max_replicas_per_deployment: int = Field(32, ge=1, le=1000, description="cap on a deployment's replicas")
+    max_replicas_per_node: int = Field(64, ge=1, le=1000, description="cap on the replicas of one node")
+    kserve: KServeLimits = Field(default_factory=KServeLimits)
+    security: FleetSecurity = Field(default_factory=FleetSecurity)
 
     @field_validator("simulated_nodes")
     @classmethod
@@ -138,11 +162,22 @@ class FleetConfig(Strict):
         return nodes
 
 
+SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+"""Model, collection and version names: they become folder names in the registry."""
+
+
+class ReplicaResources(Strict):
+    """What one replica of a deployment takes of its node (0: not counted)."""
+
+    cpu: float = Field(0.0, ge=0, description="CPUs per replica, against the node's CPU count")
+    memory_mb: int = Field(0, ge=0, description="memory per replica, against the node's memory")
+
+
 class ModelRef(Strict):
     """A model in the registry (or at an explicit path)."""
 
-    name: str
-    version: str = "latest"
+    name: str = Field(pattern=SAFE_NAME)
+    version: str = Field("latest", pattern=SAFE_NAME)
     path: str | None = Field(None, description="model folder; default: REGISTRY/NAME/VERSION")
 
 
@@ -150,8 +185,9 @@ class DeploymentConfig(Strict):
     """Replicas of one model placed on edge nodes."""
 
     name: str
-    model: str
+    model: str = Field(pattern=SAFE_NAME)
     replicas: int = Field(1, ge=0, le=1000)
+    resources: ReplicaResources = Field(default_factory=ReplicaResources)
     devices: list[DeviceName] = Field(default_factory=_cpu_only, min_length=1)
     selector: dict[str, str] = Field(default_factory=dict, description="node labels that must match")
     price_per_call_usd: float = Field(0.0, ge=0)
@@ -168,9 +204,10 @@ class DeploymentConfig(Strict):
 class StandInConfig(Strict):
     """The offline hosted-model STAND-IN (a local OpenAI-compatible server)."""
 
-    model: str = Field("generalist", description="registry model that answers")
+    model: str = Field("generalist", pattern=SAFE_NAME, description="registry model that answers")
     latency_ms: float = Field(0.0, ge=0, description="added latency per call")
     listen: str = "127.0.0.1:0"
+    tls: TlsServerConfig | None = Field(None, description="serve HTTPS with this certificate")
     llm: str | None = Field(
         None,
         description="local LLM that answers generation (chat without response_format): a GGUF file or "
@@ -186,6 +223,10 @@ class HostedConfig(Strict):
     base_url: str | None = Field(None, description="e.g. https://api.openai.com/v1")
     model: str = "edgefleet-stand-in"
     api_key_env: str | None = None
+    tls: TlsClientConfig | None = Field(
+        None,
+        description="CA to check the endpoint's certificate with, and a client certificate for mutual TLS",
+    )
     price_per_1k_input_usd: float = Field(0.0, ge=0)
     price_per_1k_output_usd: float = Field(0.0, ge=0)
     timeout_ms: float = Field(5000.0, gt=0)
@@ -289,6 +330,15 @@ class Policy(Strict):
                 seen.add(item.name)
         deployments = {d.name for d in self.deployments}
         hosted = {h.name for h in self.hosted}
+        cap = self.fleet.max_replicas_per_deployment
+        for i, d in enumerate(self.deployments):
+            if d.replicas > cap:
+                errors.append(
+                    (
+                        ("deployments", i, "replicas"),
+                        f"{d.replicas} exceeds fleet.max_replicas_per_deployment={cap}",
+                    )
+                )
         listed_models = {m.name for m in self.models}
         for i, d in enumerate(self.deployments):
             if listed_models and d.model not in listed_models:

@@ -44,8 +44,11 @@ class DesiredState:
 
     def scale(self, name: str, replicas: int) -> int:
         """Override a deployment's replica count; returns the count it had."""
-        if replicas < 0 or replicas > MAX_REPLICAS:
-            raise FleetError(f"replicas must be between 0 and {MAX_REPLICAS}, got {replicas}")
+        cap = min(MAX_REPLICAS, self.policy.fleet.max_replicas_per_deployment)
+        if replicas < 0 or replicas > cap:
+            raise FleetError(
+                f"replicas must be between 0 and {cap} (fleet.max_replicas_per_deployment), got {replicas}"
+            )
         old = self.deployment(name).replicas
         self.scale_overrides[name] = replicas
         return old

@@ -113,7 +113,8 @@ class FleetManager(ReplicaLifecycle, OperatorActions):
             for r in self.replicas.values()
         ]
         versions = {name: b.version for name, b in self.bundles.items()}
-        actions = plan(self.desired.deployments(), self.nodes, views, self._new_id, versions, blocked)
+        cap = self.desired.policy.fleet.max_replicas_per_node
+        actions = plan(self.desired.deployments(), self.nodes, views, self._new_id, versions, blocked, cap)
         for stop in actions.stops:
             self._stop(stop.replica_id, stop.reason)
         for action in actions.starts:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from edgefleet.errors import UnknownNode
 from edgefleet.policy.schema import Policy
 from edgefleet.state import FleetState, ReplicaPhase
+from fleet.control.capacity import fleet_room, usage_by_node
 from fleet.control.desired import DesiredState
 from fleet.control.placement import NodeView
+from fleet.control.reconcile import DEAD, STOPPING
 from fleet.errors import FleetError
 from fleet.models.manifest import ModelBundle
 
@@ -25,6 +28,7 @@ class OperatorActions:
     base_dir: Path
     registry: Path
     nodes: list[NodeView]
+    replicas: dict[str, Any]  # replica id -> ReplicaRecord (deployment, node_id, state)
     state: FleetState
     backoff: dict[str, tuple[float, int, str]]
     bundles: dict[str, ModelBundle]
@@ -41,12 +45,37 @@ class OperatorActions:
         raise NotImplementedError
 
     async def scale(self, deployment: str, replicas: int) -> str:
-        """Override a deployment's replica count (kept apart from the policy; see DesiredState)."""
+        """Override a deployment's replica count (kept apart from the policy; see DesiredState).
+        A count the fleet has no room for (fleet.control.capacity) is refused whole, with the
+        reason: nothing is started."""
+        self.check_room(deployment, replicas)
         old = self.desired.scale(deployment, replicas)
         self.backoff.pop(deployment, None)
         self.event(f"scale {deployment}: {old} -> {replicas} replicas")
         await self._poke()
         return f"deployment {deployment} scaled from {old} to {replicas} replicas"
+
+    def check_room(self, deployment: str, replicas: int) -> None:
+        """Raise FleetError unless `replicas` replicas of `deployment` fit on the fleet's nodes."""
+        dep = self.desired.deployment(deployment)
+        fleet = self.desired.policy.fleet
+        cap = fleet.max_replicas_per_deployment
+        if replicas > cap:
+            raise FleetError(
+                f"cannot scale {deployment} to {replicas}: fleet.max_replicas_per_deployment is {cap}"
+            )
+        holding = [r for r in self.replicas.values() if r.state not in (STOPPING, DEAD)]
+        mine = sum(1 for r in holding if r.deployment == deployment)
+        if replicas <= mine:
+            return
+        by_name = {d.name: d for d in self.desired.deployments()}
+        usage = usage_by_node(((r.node_id, r.deployment) for r in holding), by_name)
+        free, why = fleet_room(dep, self.nodes, usage, fleet.max_replicas_per_node)
+        if mine + free < replicas:
+            raise FleetError(
+                f"cannot scale {deployment} to {replicas}: the fleet has room for {mine + free} "
+                f"({mine} running, {free} more fit){': ' + why if why else ''}; nothing was started"
+            )
 
     async def drain(self, node: str, undrain: bool = False) -> str:
         """Drain (or undrain) a node by name or id."""

@@ -9,7 +9,7 @@ deployment (spread), then fewest replicas in total (least loaded), then name (st
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from edgefleet.policy.schema import DeploymentConfig
@@ -103,15 +103,22 @@ def choose_node(
     nodes: Sequence[NodeView],
     replicas_per_node: Mapping[str, int],
     deployment_replicas_per_node: Mapping[str, int],
+    full: Callable[[NodeView], str | None] | None = None,
 ) -> Placement:
     """Pick the node and device for one more replica of `deployment`.
 
     `replicas_per_node` counts all replicas per node id, `deployment_replicas_per_node` those of
-    this deployment. Raises PlacementError with the reason when no node fits.
+    this deployment; `full` says why a node has no room left (None: it has;
+    fleet.control.capacity). Raises PlacementError with the reason when no node fits.
     """
     candidates: list[tuple[tuple[int, int, int, str], NodeView, str]] = []
+    no_room: list[str] = []
     for node in nodes:
         if not fits(deployment, node):
+            continue
+        why = full(node) if full is not None else None
+        if why is not None:
+            no_room.append(why)
             continue
         device = best_device(deployment, node)
         assert device is not None
@@ -122,6 +129,10 @@ def choose_node(
             node.name,
         )
         candidates.append((rank, node, device))
+    if not candidates and no_room:
+        raise PlacementError(
+            f"cannot place a replica of deployment {deployment.name!r}: no room ({'; '.join(no_room)})"
+        )
     if not candidates:
         raise PlacementError(
             f"cannot place a replica of deployment {deployment.name!r}: {why_nothing_fits(deployment, nodes)}"

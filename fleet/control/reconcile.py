@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from edgefleet.policy.llm_options import LLMOptions
 from edgefleet.policy.schema import DeploymentConfig
 from edgefleet.state import ReplicaPhase
+from fleet.control.capacity import NodeUsage, room, usage_by_node, why_full
 from fleet.control.placement import NodeView, choose_node, fits
 from fleet.errors import PlacementError
 
@@ -89,6 +90,7 @@ def plan(
     new_replica_id: Callable[[str], str],
     desired_versions: Mapping[str, str] | None = None,
     blocked: Mapping[str, str] | None = None,
+    max_per_node: int = 1 << 30,
 ) -> Plan:
     """Compute the actions that move the observed fleet towards `desired`.
 
@@ -103,6 +105,9 @@ def plan(
     active = [r for r in replicas if r.state != STOPPING]
     load: Counter[str] = Counter(r.node_id for r in active if r.state != DEAD)
     wanted = {d.name for d in desired}
+    by_name = {d.name: d for d in desired}
+    # what replicas take now (those stopped in this pass free it on the next): new ones add to it
+    usage = usage_by_node(((r.node_id, r.deployment) for r in active if r.state != DEAD), by_name)
 
     for r in active:
         if r.deployment not in wanted:
@@ -150,9 +155,18 @@ def plan(
             out.errors[dep.name] = blocked[dep.name]
         elif need > 0:
             dep_load: Counter[str] = Counter(r.node_id for r in good)
+
+            def full(node: NodeView, dep: DeploymentConfig = dep) -> str | None:
+                here = usage.get(node.node_id)
+                return (
+                    None
+                    if room(dep, node, here, max_per_node) > 0
+                    else why_full(dep, node, here, max_per_node)
+                )
+
             for _ in range(need):
                 try:
-                    where = choose_node(dep, nodes, load, dep_load)
+                    where = choose_node(dep, nodes, load, dep_load, full)
                 except PlacementError as exc:
                     out.errors[dep.name] = str(exc)
                     break
@@ -171,6 +185,7 @@ def plan(
                 )
                 load[where.node_id] += 1
                 dep_load[where.node_id] += 1
+                usage.setdefault(where.node_id, NodeUsage()).add(dep)
                 starting += 1
 
         # Make-before-break for misplaced replicas.

@@ -68,6 +68,18 @@ class Manifest(BaseModel):
             raise ValueError("task 'retrieve' needs the 'retrieval' section, and only it may have one")
         return self
 
+    @model_validator(mode="after")
+    def _confined(self) -> Manifest:
+        """Names that become paths stay inside the registry: name and version of the safe
+        character set, files plain names in the version folder."""
+        for what, value in (("name", self.name), ("version", self.version)):
+            if not _SAFE_NAME.match(value) or ".." in value:
+                raise ValueError(f"{what} {value!r} is not allowed (letters, digits, '.', '_', '-')")
+        for filename in self.files:
+            if Path(filename).name != filename or filename in (".", "..") or "\\" in filename:
+                raise ValueError(f"file name {filename!r} must be a plain name in the version folder")
+        return self
+
     @property
     def on_disk(self) -> bool:
         """True for models that stay in their folder (LLMs, collections): bundles carry the path."""

@@ -72,6 +72,8 @@ def write_model_version(
     The folder is assembled under a temporary name and renamed into place, so readers never see
     a half-written version; an existing folder of the same version is replaced.
     """
+    check_name(name, "model name")
+    check_name(version, "model version")
     manifest = Manifest(
         name=name,
         version=version,

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from typing import Any
 
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from edgefleet.logfmt import configure_from_env
-from fleet.control.placement import NODE_NAME_LABEL, NodeView
+from edgefleet.replica_guard import ReplicaGuard
+from fleet.control.placement import NODE_NAME_LABEL, SIMULATED_LABEL, NodeView
 from fleet.control.reconcile import StartReplica
 from fleet.errors import ActorGone, FleetError
 from fleet.models.manifest import ModelBundle
@@ -27,15 +29,36 @@ HEAD_RESOURCE = "node:__internal_head__"
 
 
 class ReplicaActor(Replica):
-    """A :class:`Replica` as a Ray actor: its KServe server binds to this Ray node's address."""
+    """A :class:`Replica` as a Ray actor. On a simulated node or the head (this machine, where the
+    router runs) its KServe server binds to loopback; on a real node to the node's address, and
+    only with the fleet token (a replica there without one refuses to start serving)."""
 
     def start(self) -> dict[str, Any]:
-        """Start serving on the node's IP address (see :meth:`Replica.start`), logging in the
-        supervisor's format."""
+        """Start serving (see :meth:`Replica.start`), logging in the supervisor's format."""
         configure_from_env()
         if self.host is None:
-            self.host = str(ray.util.get_node_ip_address())
+            labels = ray.get_runtime_context().get_node_labels() or {}
+            if is_local_node(labels):
+                self.host = "127.0.0.1"
+            elif self.guard.require_token and not self.guard.token:
+                self._error = (
+                    "no fleet token: a replica on a real node serves only the fleet's router "
+                    "(start the fleet with `edgefleet up`, which hands the token out)"
+                )
+                return self.health()
+            else:
+                self.host = str(ray.util.get_node_ip_address())
         return super().start()
+
+
+def is_local_node(labels: Mapping[str, Any]) -> bool:
+    """True for a simulated node or the head: replicas there bind to loopback."""
+
+    def value(key: str) -> str:
+        found = labels.get(key)
+        return str(found[0] if isinstance(found, list | tuple) and found else found or "")
+
+    return value(SIMULATED_LABEL) == "true" or value(NODE_NAME_LABEL) == "head"
 
 
 def replica_actor_name(replica_id: str) -> str:
@@ -77,7 +100,9 @@ async def await_ref(ref: Any, timeout_s: float) -> Any:
 class RayBackend:
     """Ray operations used by the controller (runs inside the controller actor)."""
 
-    def __init__(self) -> None:
+    def __init__(self, guard: ReplicaGuard | None = None) -> None:
+        """`guard`: the token, TLS and limits every replica's server gets (edgefleet.replica_guard)."""
+        self.guard = guard or ReplicaGuard()
         self._bundle_refs: dict[tuple[str, str], Any] = {}
         self._replica_cls = ray.remote(ReplicaActor)
         self._agent_cls = ray.remote(NodeAgent)
@@ -110,6 +135,7 @@ class RayBackend:
             max_queue=max_queue,
             precision=action.precision,
             llm=action.llm,
+            guard=self.guard,
         )
 
     async def start_agent(self, node: NodeView) -> Any:

@@ -21,6 +21,7 @@ from edgefleet.errors import PolicyError
 from edgefleet.logfmt import configure_from_env
 from edgefleet.policy.loader import parse_policy
 from edgefleet.policy.schema import Policy
+from edgefleet.replica_guard import ReplicaGuard
 from edgefleet.state import FleetState
 from fleet.control.manager import FleetManager
 from fleet.errors import FleetError
@@ -33,10 +34,13 @@ log = logging.getLogger("edgefleet.controller")
 class ControllerActor:
     """Holds the desired state and reconciles it; runs as an async Ray actor."""
 
-    def __init__(self, policy: Policy, base_dir: str, registry: str | None = None) -> None:
+    def __init__(
+        self, policy: Policy, base_dir: str, registry: str | None = None, guard: ReplicaGuard | None = None
+    ) -> None:
+        """`guard` (the fleet token, TLS, KServe limits) goes to every replica it starts."""
         configure_from_env()  # the supervisor's --log-format (text or JSON lines)
         self._manager = FleetManager(
-            policy, Path(base_dir), RayBackend(), Path(registry) if registry else None
+            policy, Path(base_dir), RayBackend(guard), Path(registry) if registry else None
         )
 
     async def start(self) -> str:
@@ -77,7 +81,11 @@ class ControllerActor:
 
 
 def create_controller_actor(
-    policy: Policy, config_path: Path, registry: Path | str | None, replace: bool
+    policy: Policy,
+    config_path: Path,
+    registry: Path | str | None,
+    replace: bool,
+    guard: ReplicaGuard | None = None,
 ) -> Any:
     """Create the named, detached controller actor on this process's node (blocking)."""
     fleet_cfg = policy.fleet
@@ -104,16 +112,23 @@ def create_controller_actor(
         scheduling_strategy=NodeAffinitySchedulingStrategy(
             ray.get_runtime_context().get_node_id(), soft=True
         ),
-    ).remote(policy, str(Path(config_path).resolve().parent), str(registry) if registry else None)
+    ).remote(policy, str(Path(config_path).resolve().parent), str(registry) if registry else None, guard)
 
 
 async def start_controller(
-    policy: Policy, config_path: Path | str, registry: Path | str | None = None, *, replace: bool = True
+    policy: Policy,
+    config_path: Path | str,
+    registry: Path | str | None = None,
+    *,
+    replace: bool = True,
+    guard: ReplicaGuard | None = None,
 ) -> ControllerClient:
     """Create the detached, named controller actor for `policy` (an existing one is replaced)
     on this process's node, and return its client. Ray must be initialised (see
     :func:`fleet.ray_adapter.cluster.start_local_cluster`)."""
-    handle = await asyncio.to_thread(create_controller_actor, policy, Path(config_path), registry, replace)
+    handle = await asyncio.to_thread(
+        create_controller_actor, policy, Path(config_path), registry, replace, guard
+    )
     client = ControllerClient(handle)
     await client._call("start", timeout_s=60.0)
     return client

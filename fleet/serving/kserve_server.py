@@ -21,6 +21,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from edgefleet.kserve_codec import BadRequest, add_output, decode_texts, requested_outputs, string_param
+from edgefleet.replica_guard import ReplicaGuard
+from fleet.serving.grpc_guard import MalformedRequestInterceptor
+from fleet.serving.replica_auth import FleetTokenInterceptor, server_credentials
 from fleet.serving.runtime import TextModel
 from fleet.serving.serving_stats import ServingStats
 from protos.inference import grpc_service_pb2 as kserve_pb2
@@ -63,8 +66,11 @@ class KServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
         max_queue: int = 64,
         slots: int = 2,
         stats: ServingStats | None = None,
+        max_batch: int = 64,
     ) -> None:
+        """`max_batch`: most texts in one ModelInfer request (more: INVALID_ARGUMENT)."""
         self.model = model
+        self.max_batch = max_batch
         self.load_error = load_error
         self.node = node
         self.replica = replica
@@ -131,6 +137,10 @@ class KServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
                 )
             try:
                 texts, raw = decode_texts(request)
+                if len(texts) > self.max_batch:
+                    raise BadRequest(
+                        f"batch of {len(texts)} texts exceeds this replica's max_batch {self.max_batch}"
+                    )
                 self.stats.batch(len(texts))
                 task = string_param(request, "task") or model.manifest.task
                 if task not in ("classify", "embed"):
@@ -236,20 +246,33 @@ class KServeEndpoint:
 
 
 def start_kserve(
-    servicer: InferenceServicer, host: str = "127.0.0.1", port: int = 0, *, max_workers: int | None = None
+    servicer: InferenceServicer,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    max_workers: int | None = None,
+    guard: ReplicaGuard | None = None,
 ) -> KServeEndpoint:
     """Start a gRPC server for `servicer` (+ health + reflection) on host:port (0 = any).
 
     gRPC refuses more than `max_queue` (+ a few for health and metadata) concurrent RPCs with
     RESOURCE_EXHAUSTED. Up to `max_workers` (default min(max_queue + 4, 32)) of them run in
     threads, where waiting for an inference slot is measured (queue depth, ``queue_ms``).
+    `guard` (default: no token, plaintext, default limits) sets the fleet token every call must
+    carry, TLS, and the largest message received or sent.
     """
+    guard = guard or ReplicaGuard()
     limit = servicer.max_queue + SPARE_THREADS
     workers = max_workers or min(limit, MAX_THREADS)
+    size = guard.max_message_bytes
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kserve"),
-        options=[("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)],
+        options=[("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size)],
         maximum_concurrent_rpcs=limit,
+        interceptors=[
+            *([FleetTokenInterceptor(guard.token)] if guard.token else []),
+            MalformedRequestInterceptor(),
+        ],
     )
     kserve_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
@@ -258,7 +281,11 @@ def start_kserve(
         (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
         server,
     )
-    bound = server.add_insecure_port(f"{host}:{port}")
+    credentials = server_credentials(guard)
+    if credentials is None:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    else:
+        bound = server.add_secure_port(f"{host}:{port}", credentials)
     if bound == 0:
         raise OSError(f"cannot bind KServe gRPC server to {host}:{port}")
     server.start()

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from edgefleet.policy.llm_options import LLMOptions
+from edgefleet.replica_guard import ReplicaGuard
 from fleet.errors import ModelLoadError
 from fleet.models.collection_manifest import RETRIEVE_TASK
 from fleet.models.llm_manifest import GENERATE_TASK
@@ -55,8 +56,11 @@ class Replica:
         host: str | None = None,
         precision: str = "auto",
         llm: LLMOptions | None = None,
+        guard: ReplicaGuard | None = None,
     ) -> None:
+        """`guard`: the fleet token, TLS and KServe limits of its server (edgefleet.replica_guard)."""
         self.replica_id = replica_id
+        self.guard = guard or ReplicaGuard()
         self.deployment = deployment
         self.node_name = node_name
         self.device_prefs = list(device_prefs) or ["CPU"]
@@ -103,6 +107,7 @@ class Replica:
                 replica=self.replica_id,
                 load_error=self._error,
                 max_queue=self.max_queue,
+                max_batch=self.guard.max_batch,
             )
         elif task == GENERATE_TASK:
             model = self._model if isinstance(self._model, LLMModel) else None
@@ -120,8 +125,9 @@ class Replica:
                 replica=self.replica_id,
                 load_error=self._error,
                 max_queue=self.max_queue,
+                max_batch=self.guard.max_batch,
             )
-        self._endpoint = start_kserve(servicer, host, 0)
+        self._endpoint = start_kserve(servicer, host, 0, guard=self.guard)
         self._address = f"{host}:{self._endpoint.port}"
         self._start_metrics(servicer, host)
         if self._error:

@@ -42,8 +42,10 @@ class RetrieveServicer(kserve_grpc.GRPCInferenceServiceServicer):
         load_error: str | None = None,
         max_queue: int = 64,
         slots: int = 2,
+        max_batch: int = 64,
     ) -> None:
         self.model = model
+        self.max_batch = max_batch
         self.load_error = load_error
         self.node = node
         self.replica = replica
@@ -129,6 +131,10 @@ class RetrieveServicer(kserve_grpc.GRPCInferenceServiceServicer):
                 )
             try:
                 texts, raw = decode_texts(request)
+                if len(texts) > self.max_batch:
+                    raise BadRequest(
+                        f"batch of {len(texts)} queries exceeds this replica's max_batch {self.max_batch}"
+                    )
                 k = kr.read_top_k(request)
                 names = requested_outputs(request, kr.RETRIEVAL_OUTPUTS, kr.RETRIEVAL_OUTPUTS)
                 queue_ms, results = self._retrieve(model, texts, k)

@@ -22,6 +22,7 @@ import asyncio
 import logging
 import os
 import random
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -31,9 +32,11 @@ import httpx
 
 from edgefleet import openai_wire as wire
 from edgefleet.policy.schema import HostedConfig
+from edgefleet.policy.security_options import TlsClientConfig
 from router.circuit import CircuitBreaker
 from router.errors import TargetError
 from router.hosted.retry import RetryPolicy, is_retryable_status, parse_retry_after
+from router.tls import is_loopback
 
 log = logging.getLogger("edgefleet.hosted")
 
@@ -58,6 +61,28 @@ class AttemptFailure(Exception):
         self.retryable = retryable
         self.retry_after_s = retry_after_s
         self.counts = counts
+
+
+def client_ssl_context(tls: TlsClientConfig) -> ssl.SSLContext:
+    """Verify the endpoint with `tls.ca` (else the system's roots); present `tls.cert` for mutual TLS."""
+    context = ssl.create_default_context(cafile=tls.ca)
+    if tls.cert and tls.key:
+        context.load_cert_chain(tls.cert, tls.key)
+    return context
+
+
+def key_may_travel(url: str) -> bool:
+    """True when a bearer key may be sent to `url`: https, or plain http to a loopback host."""
+    parsed = httpx.URL(url)
+    return parsed.scheme == "https" or (parsed.scheme == "http" and is_loopback(parsed.host))
+
+
+def url_host(url: str) -> str:
+    """``host:port`` of a URL, never its user-info ("" for none)."""
+    if not url:
+        return ""
+    parsed = httpx.URL(url)
+    return f"{parsed.host}:{parsed.port}" if parsed.port else parsed.host
 
 
 def display_url(url: str) -> str:
@@ -98,16 +123,22 @@ class Endpoint:
         self.key_problem: str | None = None
         if cfg.api_key_env:
             key = os.environ.get(cfg.api_key_env, "").strip()
-            if key:
-                self.api_key = key
-            else:
+            if not key:
                 self.key_problem = f"environment variable {cfg.api_key_env} (its API key) is not set"
+            elif not key_may_travel(self.base_url):
+                self.key_problem = (
+                    f"refusing to send the API key over plain HTTP to {display_url(self.base_url)}: use an "
+                    "https:// base_url (plain HTTP only to a loopback address)"
+                )
+            else:
+                self.api_key = key
         self.config_timeout_s = cfg.timeout_ms / 1000.0
         self.rng = rng or random.Random()
         self.policy = RetryPolicy(retries=cfg.retries, backoff_s=cfg.backoff_ms / 1000.0)
         self.breaker = CircuitBreaker(cfg.circuit.failures, cfg.circuit.reset_s, clock=clock)
         self.http = httpx.AsyncClient(
             transport=transport,
+            verify=client_ssl_context(cfg.tls) if cfg.tls is not None else True,
             timeout=self.config_timeout_s,
             headers={"User-Agent": "edgefleet-hosted/0.1"},
             follow_redirects=False,
@@ -229,7 +260,7 @@ class Endpoint:
             raise AttemptFailure(
                 f"POST {path} timed out after {timeout_s * 1000:.0f} ms", timeout=True
             ) from None
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, ssl.SSLError) as exc:  # TLS 1.3 reports a refused certificate late
             raise AttemptFailure(f"POST {path} failed: {_describe(exc)}") from None
         payload = _json_or_none(response)
         if response.is_success:
@@ -274,7 +305,7 @@ class Endpoint:
             raise AttemptFailure(
                 f"POST {path} sent no data within {timeout_s * 1000:.0f} ms", timeout=True
             ) from None
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, ssl.SSLError) as exc:  # TLS 1.3 reports a refused certificate late
             raise AttemptFailure(f"POST {path} failed: {_describe(exc)}") from None
         return OpenStream(response, lines, first)
 

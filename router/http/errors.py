@@ -11,6 +11,7 @@ from router.errors import RouterError
 _BY_CODE: dict[str, tuple[int, str, str | None]] = {
     "INVALID_ARGUMENT": (400, "invalid_request_error", None),
     "UNAUTHENTICATED": (401, "invalid_request_error", "invalid_api_key"),
+    "PERMISSION_DENIED": (403, "invalid_request_error", "permission_denied"),
     "NOT_FOUND": (404, "invalid_request_error", "not_found"),
     "RESOURCE_EXHAUSTED": (429, "rate_limit_error", "overloaded"),
     "UNAVAILABLE": (503, "server_error", "unavailable"),

@@ -111,22 +111,31 @@ class OpenAIApi:
     async def _not_allowed(self, request: Request, exc: Exception) -> Response:
         return error_response(OpenAIError(405, f"method {request.method} not allowed on {request.url.path}"))
 
+    def _authorise(self, request: Request) -> str:
+        """Check the API key (a role that may route) and its rate limit; returns the key's id."""
+        keys = self._api_keys()
+        caller = keys.check(request.headers.items() if keys.enabled else None)
+        self.port.admit(caller.key_id, caller.limits)
+        return caller.key_id
+
     async def _authorised_body(self, request: Request) -> Any:
         """Check the API key, then read and decode the JSON body."""
-        self._api_keys().check(request.headers.items())
+        request.state.key_id = self._authorise(request)
         if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
             raise OpenAIError(413, f"request body larger than {MAX_BODY_BYTES} bytes")
         raw = await request.body()
         if len(raw) > MAX_BODY_BYTES:
             raise OpenAIError(413, f"request body larger than {MAX_BODY_BYTES} bytes")
         try:
-            return json.loads(raw)
+            return json.loads(raw, parse_constant=_no_constant)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise bad(f"request body is not valid JSON: {exc}") from None
+        except (RecursionError, ValueError) as exc:  # nested too deeply; NaN/Infinity (not JSON)
+            raise bad(f"request body is not valid JSON: {exc or 'nested too deeply'}") from None
 
     async def models(self, request: Request) -> Response:
         """``GET /v1/models``: every route, and ``edgefleet/auto``."""
-        self._api_keys().check(request.headers.items())
+        self._authorise(request)
         policy = self.port.policy
         data = [
             {
@@ -181,6 +190,10 @@ class OpenAIApi:
             call = await self._checked(
                 request, "embed", trace, lambda body: embed_call(body, self.port.policy, domains, rid)
             )
+            if request.state.key_id:
+                call = dataclasses.replace(
+                    call, request=dataclasses.replace(call.request, key_id=request.state.key_id)
+                )
             if trace.enabled:
                 call = dataclasses.replace(call, request=dataclasses.replace(call.request, trace=trace))
             route = call.request.route or ""
@@ -202,6 +215,10 @@ class OpenAIApi:
             call = await self._checked(
                 request, "generate", trace, lambda body: chat_call(body, self.port.policy, domains, rid)
             )
+            if request.state.key_id:
+                call = dataclasses.replace(
+                    call, request=dataclasses.replace(call.request, key_id=request.state.key_id)
+                )
             if trace.enabled:
                 call = dataclasses.replace(call, request=dataclasses.replace(call.request, trace=trace))
             events = self.port.generate(call.request, call.timeout_s)
@@ -284,6 +301,11 @@ class OpenAIApi:
         finally:
             await _close(events)
             trace.end(error)
+
+
+def _no_constant(name: str) -> float:
+    """NaN, Infinity and -Infinity are not JSON (Python's json module accepts them)."""
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def from_final(completion: Completion, final: GenerateFinal, include_usage: bool, started: bool) -> bytes:

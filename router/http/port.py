@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 from edgefleet.policy.schema import Policy
+from edgefleet.policy.security_options import KeyLimits
 from router.domain import GenerateEvent, GenerateInput, InferInput, InferOutput
 from router.engine import RouterEngine
 
@@ -27,6 +28,10 @@ class RoutingPort(Protocol):
 
     async def known_domains(self) -> set[str]:
         """Domains a request may name."""
+        ...
+
+    def admit(self, key_id: str, limits: KeyLimits, /) -> None:
+        """Count one request of the key against its rate limit (raises router.errors.LimitExceeded)."""
         ...
 
     async def infer(self, req: InferInput, timeout_s: float | None, /) -> InferOutput:
@@ -55,6 +60,10 @@ class EnginePort:
     async def known_domains(self) -> set[str]:
         """The engine's known domains."""
         return await self.engine.known_domains()
+
+    def admit(self, key_id: str, limits: KeyLimits, /) -> None:
+        """The engine's key gate."""
+        self.engine.gate.admit(key_id, limits)
 
     async def infer(self, req: InferInput, timeout_s: float | None, /) -> InferOutput:
         """RouterEngine.infer."""

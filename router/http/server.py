@@ -13,12 +13,16 @@ import contextlib
 import logging
 import math
 import socket
+import ssl
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from edgefleet.policy.security_options import TlsServerConfig
 from router.auth import ApiKeys
 from router.http.openai_api import OpenAIApi
 from router.http.port import RoutingPort
@@ -62,6 +66,17 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _uvicorn_tls(tls: TlsServerConfig) -> dict[str, Any]:
+    """uvicorn's TLS settings: certificate and key, and for mutual TLS the client CA (required)."""
+    for what, path in (("cert", tls.cert), ("key", tls.key), ("client_ca", tls.client_ca)):
+        if path is not None and not Path(path).is_file():
+            raise OSError(f"router.tls.{what}: {path} does not exist")
+    options: dict[str, Any] = {"ssl_certfile": tls.cert, "ssl_keyfile": tls.key}
+    if tls.client_ca:
+        options.update(ssl_ca_certs=tls.client_ca, ssl_cert_reqs=ssl.CERT_REQUIRED)
+    return options
+
+
 class HttpFrontDoor:
     """The OpenAI-compatible HTTP API of one router: `address`, `base_url`, `stop()`."""
 
@@ -73,10 +88,13 @@ class HttpFrontDoor:
         routes: Sequence[BaseRoute] = (),
         tracing: Tracing | None = None,
         metrics: RouterMetrics | None = None,
+        tls: TlsServerConfig | None = None,
     ) -> None:
         """`routes` are served beside the OpenAI API (``/metrics``); `tracing` and `metrics`
-        (default: none) trace and count the front door's requests."""
+        (default: none) trace and count the front door's requests; `tls` serves HTTPS (mutual TLS
+        with a client CA)."""
         self.api = OpenAIApi(port, api_keys, tracing=tracing, metrics=metrics)
+        self.tls = tls
         self._routes = list(routes)
         self.address = ""
         self._server: _Uvicorn | None = None
@@ -85,14 +103,16 @@ class HttpFrontDoor:
 
     @property
     def base_url(self) -> str:
-        """``http://HOST:PORT/v1``, what OpenAI clients take as base URL."""
+        """``http(s)://HOST:PORT/v1``, what OpenAI clients take as base URL."""
         host, _, port = self.address.rpartition(":")
         shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{port}/v1"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{shown}:{port}/v1"
 
     async def start(self, listen: str, *, grace_s: float = 2.0) -> str:
         """Bind `listen` and serve; returns the bound "host:port"."""
         host, port = parse_listen(listen)
+        tls_options = _uvicorn_tls(self.tls) if self.tls is not None else {}
         sock = _bind(host, port)
         self._socket = sock
         self.address = f"{host}:{sock.getsockname()[1]}"
@@ -110,6 +130,7 @@ class HttpFrontDoor:
             access_log=False,
             timeout_graceful_shutdown=max(1, math.ceil(grace_s)),
             server_header=False,
+            **tls_options,
         )
         self._server = _Uvicorn(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="edgefleet-http")

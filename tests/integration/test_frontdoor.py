@@ -238,7 +238,7 @@ async def test_curl_streams_server_sent_events(chat_door: tuple[HttpFrontDoor, S
 
 async def test_stop_closes_the_port(fleet_state: FleetState) -> None:
     door = HttpFrontDoor(
-        ScriptedPort(), lambda: ScriptedPort().policy and __import__("router.auth").auth.ApiKeys(None)
+        ScriptedPort(), lambda: ScriptedPort().policy and __import__("router.auth").auth.ApiKeys()
     )
     address = await door.start("127.0.0.1:0")
     listener = door._socket

@@ -191,3 +191,28 @@ def test_server_without_model_is_unavailable() -> None:
             assert "truncated" in (info.value.details() or "")
     finally:
         server.stop(0)
+
+
+def test_batch_and_message_size_are_bounded() -> None:
+    """fleet.kserve.max_batch: more texts in one call are INVALID_ARGUMENT; max_message_bytes: a
+    bigger message is RESOURCE_EXHAUSTED before it reaches the model."""
+    from edgefleet.replica_guard import ReplicaGuard
+    from fleet.serving.kserve_server import KServeServicer, start_kserve
+    from tests.fuzz.live import FakeTextModel
+
+    guard = ReplicaGuard(max_batch=4, max_message_bytes=64 * 1024)
+    endpoint = start_kserve(KServeServicer(FakeTextModel(), max_batch=4), guard=guard)  # type: ignore[arg-type]
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{endpoint.port}") as channel:
+            stub = kserve_grpc.GRPCInferenceServiceStub(channel)
+            assert stub.ModelInfer(text_request(["a"] * 4, model="fuzz-clf"), timeout=10).outputs
+            with pytest.raises(grpc.RpcError) as info:
+                stub.ModelInfer(text_request(["a"] * 5, model="fuzz-clf"), timeout=10)
+            assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "batch of 5 texts exceeds this replica's max_batch 4" in (info.value.details() or "")
+            with pytest.raises(grpc.RpcError) as info:
+                stub.ModelInfer(text_request(["x" * 100_000], model="fuzz-clf"), timeout=10)
+            assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert stub.ModelInfer(text_request(["still serving"], model="fuzz-clf"), timeout=10).outputs
+    finally:
+        endpoint.stop(0)

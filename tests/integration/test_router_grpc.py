@@ -32,6 +32,8 @@ from tests.unit.router_fakes import POLICY_YAML, FakeEdge, FakeHosted, make_stat
 pytestmark = pytest.mark.integration
 KEY_ENV = "EDGEFLEET_TEST_ROUTER_KEYS"
 AUTH = (("authorization", "Bearer test-key"),)
+OPS = (("authorization", "Bearer ops-key"),)
+VIEW = (("x-api-key", "view-key"),)
 
 
 # ---------------------------------------------------------------- part 1: fakes behind real gRPC
@@ -39,7 +41,7 @@ AUTH = (("authorization", "Bearer test-key"),)
 
 @pytest.fixture(scope="module")
 async def fake_router() -> AsyncIterator[tuple[RouterServer, grpc.aio.Channel]]:
-    os.environ[KEY_ENV] = "test-key,other-key"
+    os.environ[KEY_ENV] = "test-key,other-key,ops:operator:ops-key,watch:viewer:view-key"
     policy = parse_policy(
         POLICY_YAML.replace("max_inflight: 8", f"max_inflight: 64\n  api_keys_env: {KEY_ENV}")
     )
@@ -135,10 +137,10 @@ async def test_health_and_reflection(fake_router: tuple[RouterServer, grpc.aio.C
 async def test_watch_fleet_yields_snapshots(fake_router: tuple[RouterServer, grpc.aio.Channel]) -> None:
     channel = fake_router[1]
     stub = fleet_pb2_grpc.FleetStub(channel)
-    call = stub.WatchFleet(fleet_pb2.WatchFleetRequest(min_interval_ms=20))
+    call = stub.WatchFleet(fleet_pb2.WatchFleetRequest(min_interval_ms=20), metadata=VIEW)
     try:
         first = await asyncio.wait_for(call.read(), 10)
-        result = await stub.Scale(fleet_pb2.ScaleRequest(deployment="generalist", replicas=3))
+        result = await stub.Scale(fleet_pb2.ScaleRequest(deployment="generalist", replicas=3), metadata=OPS)
         assert result.ok
         for _ in range(50):  # traffic changes may produce snapshots first
             event = await asyncio.wait_for(call.read(), 10)
@@ -148,10 +150,58 @@ async def test_watch_fleet_yields_snapshots(fake_router: tuple[RouterServer, grp
         assert gen.desired == 3
     finally:
         call.cancel()
-    snap = await stub.GetFleet(fleet_pb2.GetFleetRequest())
+    snap = await stub.GetFleet(fleet_pb2.GetFleetRequest(), metadata=VIEW)
     assert snap.routes and snap.hosted[0].name == "big"
-    bad = await stub.ReloadPolicy(fleet_pb2.ReloadPolicyRequest(yaml="version: 7"))
+    bad = await stub.ReloadPolicy(fleet_pb2.ReloadPolicyRequest(yaml="version: 7"), metadata=OPS)
     assert not bad.ok and "version" in bad.message
+
+
+async def test_fleet_rpcs_need_their_role(fake_router: tuple[RouterServer, grpc.aio.Channel]) -> None:
+    """No key: UNAUTHENTICATED; an app key: PERMISSION_DENIED everywhere on Fleet; a viewer reads
+    but may not Scale, Drain or ReloadPolicy; the operator may."""
+    stub = fleet_pb2_grpc.FleetStub(fake_router[1])
+    calls = {
+        "GetFleet": lambda md: stub.GetFleet(fleet_pb2.GetFleetRequest(), metadata=md),
+        "Scale": lambda md: stub.Scale(
+            fleet_pb2.ScaleRequest(deployment="generalist", replicas=1), metadata=md
+        ),
+        "Drain": lambda md: stub.Drain(fleet_pb2.DrainRequest(node="n1", undrain=True), metadata=md),
+        "ReloadPolicy": lambda md: stub.ReloadPolicy(
+            fleet_pb2.ReloadPolicyRequest(yaml="version: 7"), metadata=md
+        ),
+    }
+    for name, call in calls.items():
+        for metadata, code in (
+            ((), grpc.StatusCode.UNAUTHENTICATED),
+            (AUTH, grpc.StatusCode.PERMISSION_DENIED),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await call(metadata)
+            assert info.value.code() == code, name
+        if name != "GetFleet":
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await call(VIEW)
+            assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            assert "role 'viewer'" in (info.value.details() or "")
+    watch = stub.WatchFleet(fleet_pb2.WatchFleetRequest(), metadata=AUTH)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await watch.read()
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert (await calls["GetFleet"](OPS)).routes
+
+
+async def test_reload_policy_cannot_turn_authentication_off(
+    fake_router: tuple[RouterServer, grpc.aio.Channel],
+) -> None:
+    server, channel = fake_router
+    stub = fleet_pb2_grpc.FleetStub(channel)
+    text = POLICY_YAML.replace("max_inflight: 8", "max_inflight: 64\n  api_keys_env: null")
+    result = await stub.ReloadPolicy(fleet_pb2.ReloadPolicyRequest(yaml=text), metadata=OPS)
+    assert not result.ok and "router.api_keys_env cannot be changed by ReloadPolicy" in result.message
+    assert server.api_keys.enabled
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.GetFleet(fleet_pb2.GetFleetRequest())
+    assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
 # ---------------------------------------------------------------- part 2: real replicas + stand-in

@@ -82,6 +82,9 @@ class ScriptedPort:
     requests: list[tuple[GenerateInput, float | None]] = field(default_factory=list)
     closed: int = 0
 
+    def admit(self, key_id: str, limits: object, /) -> None:
+        """No rate limits here."""
+
     async def known_domains(self) -> set[str]:
         return {"banking", "travel"}
 

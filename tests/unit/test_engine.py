@@ -261,7 +261,7 @@ async def test_overloaded_when_too_many_in_flight() -> None:
         if engine.inflight == 8:
             break
         await asyncio.sleep(0)
-    with pytest.raises(Overloaded, match="8 requests in flight"):
+    with pytest.raises(Overloaded, match="8 texts in flight"):
         await engine.infer(_req("what is my balance"))
     gate.set()
     await asyncio.gather(*tasks)

@@ -64,3 +64,50 @@ def test_unreadable_or_unsupported_files_are_clear_errors(tmp_path: Path) -> Non
     other.write_bytes(b"x")
     with pytest.raises(ModelLoadError, match="unsupported"):
         register_model(tmp_path, other, "m", ["a"], "classify")
+
+
+def test_pickled_pytorch_is_refused_without_trust_pickle(tmp_path: Path) -> None:
+    """Unpickling runs code: a .pt/.pth file is refused (before torch is even imported) unless
+    the caller passes trust_pickle, and the message says why and what to do instead."""
+    evil = tmp_path / "model.pt"
+    evil.write_bytes(b"\x80\x04cos\nsystem\n(S'touch pwned'\ntR.")  # a pickle that would run a command
+    for suffix in (".pt", ".pth"):
+        path = evil.with_suffix(suffix)
+        path.write_bytes(evil.read_bytes())
+        with pytest.raises(
+            ModelLoadError, match=r"pickled PyTorch file.*arbitrary|runs any code.*--trust-pickle"
+        ):
+            register_model(tmp_path / "reg", path, "m", ["a"], "classify")
+    assert not (tmp_path / "pwned").exists()
+    assert not (tmp_path / "reg" / "m").exists()
+
+
+def test_models_add_cli_refuses_pickle_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli.main import main
+
+    evil = tmp_path / "model.pth"
+    evil.write_bytes(b"not really a model")
+    code = main(
+        [
+            "models",
+            "add",
+            str(evil),
+            "--name",
+            "m",
+            "--labels",
+            str(_labels(tmp_path)),
+            "--registry",
+            str(tmp_path),
+        ]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "pickled PyTorch file" in err and "--trust-pickle" in err and "TorchScript" in err
+
+
+def _labels(tmp_path: Path) -> Path:
+    labels = tmp_path / "labels.txt"
+    labels.write_text("a\nb\n")
+    return labels

@@ -133,3 +133,91 @@ async def test_snapshot_carries_the_collection_of_a_retriever_deployment() -> No
     assert "queries INT8" in dep.collection.encoder
     other = next(d for d in snap.deployments if d.name == "generalist")
     assert not other.HasField("collection")
+
+
+async def test_watch_streams_are_capped_and_rate_limited() -> None:
+    """router.limits.watch_streams open at once (more: RESOURCE_EXHAUSTED naming the limit); a
+    min_interval_ms under router.limits.watch_min_interval_ms is raised to it; closed streams free
+    their slot."""
+    servicer, engine, _, _ = _servicer()
+    limits = engine.policy.router.limits
+    streams = [
+        servicer.WatchFleet(fleet_pb2.WatchFleetRequest(min_interval_ms=1), FakeContext())  # type: ignore[arg-type]
+        for _ in range(limits.watch_streams)
+    ]
+    for stream in streams:
+        await asyncio.wait_for(anext(stream), 5)
+    assert servicer.watchers == limits.watch_streams
+    ctx = FakeContext()
+    extra = servicer.WatchFleet(fleet_pb2.WatchFleetRequest(), ctx)  # type: ignore[arg-type]
+    with pytest.raises(Aborted, match=r"WatchFleet streams are open \(router.limits.watch_streams=32\)"):
+        await anext(extra)
+    assert ctx.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    for stream in streams:
+        await stream.aclose()  # type: ignore[attr-defined]
+    assert servicer.watchers == 0
+    loop = asyncio.get_running_loop()
+    sleeps: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def record(delay: float) -> None:
+        sleeps.append(delay)
+        await real_sleep(0)
+
+    stream = servicer.WatchFleet(fleet_pb2.WatchFleetRequest(min_interval_ms=1), FakeContext())  # type: ignore[arg-type]
+    import router.fleet_servicer as module
+
+    module.asyncio.sleep = record  # type: ignore[assignment]
+    try:
+        await anext(stream)
+        await engine.infer(InferInput("r2", "classify", ("what is my balance",)))
+        await asyncio.wait_for(anext(stream), 5)
+    finally:
+        module.asyncio.sleep = real_sleep  # type: ignore[assignment]
+        await stream.aclose()  # type: ignore[attr-defined]
+    assert sleeps and min(sleeps) == pytest.approx(limits.watch_min_interval_ms / 1000.0)
+    assert loop.is_running()
+
+
+async def test_snapshot_redacts_url_credentials_and_optionally_text() -> None:
+    servicer, engine, _, _ = _servicer()
+    hosted = FakeHosted()
+    hosted.base_url = "https://user:s3cret@api.example/v1?api_key=abc"
+    servicer.hosted = {"big": hosted}
+    await engine.infer(InferInput("r1", "classify", ("what is my balance",)))
+    snap = await servicer.GetFleet(fleet_pb2.GetFleetRequest(), FakeContext())  # type: ignore[arg-type]
+    assert snap.hosted[0].base_url == "https://api.example/v1"
+    assert snap.recent[0].text == "what is my balance"
+    router = engine.policy.router.model_copy(update={"redact_text": True})
+    engine.reload_policy(engine.policy.model_copy(update={"router": router}))
+    snap = await servicer.GetFleet(fleet_pb2.GetFleetRequest(), FakeContext())  # type: ignore[arg-type]
+    assert snap.recent[0].text == "" and snap.recent[0].label == "balance"
+
+
+async def test_escalation_log_write_failures_are_reported(tmp_path: object) -> None:
+    """A failed escalation-log write never fails the (paid) request: it is counted in GetFleet."""
+    from pathlib import Path
+
+    folder = Path(str(tmp_path)) / "not-a-dir"
+    folder.write_text("a file where the log's folder should be")
+    fleet = StaticFleet(make_state())
+    engine = RouterEngine(
+        make_policy(), fleet, FakeEdge(), {"big": FakeHosted()}, accounting=Accounting(folder / "esc.jsonl")
+    )
+    servicer = FleetServicer(engine, fleet, {}, lambda text: asyncio.sleep(0, "x"), lambda: ("", ""))
+    out = await engine.infer(InferInput("r1", "classify", ("transfer money",)))
+    assert out.results[0].served_by.tier == "hosted"  # answered although the log could not be written
+    snap = await servicer.GetFleet(fleet_pb2.GetFleetRequest(), FakeContext())  # type: ignore[arg-type]
+    assert snap.logs.escalation_write_errors == 1 and snap.logs.escalation_written == 0
+    assert "esc.jsonl" in snap.logs.escalation_log and snap.logs.escalation_last_error
+
+
+async def test_scale_beyond_the_replica_cap_is_invalid() -> None:
+    servicer, _, fleet, _ = _servicer()
+    ctx = FakeContext()
+    with pytest.raises(
+        Aborted, match=r"replicas must be <= 32 \(fleet.max_replicas_per_deployment\), got 10000"
+    ):
+        await servicer.Scale(fleet_pb2.ScaleRequest(deployment="generalist", replicas=10_000), ctx)  # type: ignore[arg-type]
+    assert ctx.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert (await fleet.state()).deployment("generalist").desired != 10_000  # type: ignore[union-attr]

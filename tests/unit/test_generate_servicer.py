@@ -79,7 +79,7 @@ def test_events_become_responses() -> None:
 
 async def test_generate_streams_deltas_then_the_final_answer() -> None:
     engine, _, _ = gen_engine(FakeEdgeGenerator({"smollm": Script(chunks("Not sure.", LP_UNSURE))}))
-    servicer = RouterServicer(engine, lambda: ApiKeys(None))
+    servicer = RouterServicer(engine, lambda: ApiKeys())
     got = [
         r async for r in servicer.Generate(_request(route="chat-live", allow_retraction=True), FakeContext())
     ]
@@ -107,7 +107,7 @@ async def test_bad_requests_end_the_stream_with_invalid_argument(
     engine, edge, _ = gen_engine()
     ctx = FakeContext()
     with pytest.raises(Aborted):
-        async for _ in generate_responses(engine, ApiKeys(None), _request(**fields), ctx):
+        async for _ in generate_responses(engine, ApiKeys(), _request(**fields), ctx):
             pass
     assert ctx.code == StatusCode.INVALID_ARGUMENT and message in ctx.details and edge.calls == []
 
@@ -116,11 +116,13 @@ async def test_generate_needs_an_api_key_when_keys_are_on() -> None:
     engine, edge, _ = gen_engine()
     ctx = FakeContext()
     with pytest.raises(Aborted):
-        async for _ in generate_responses(engine, ApiKeys("K", ["secret"]), _request(), ctx):
+        async for _ in generate_responses(engine, ApiKeys.from_secrets(["secret"], "$K"), _request(), ctx):
             pass
     assert ctx.code == StatusCode.UNAUTHENTICATED and edge.calls == []
     ctx = FakeContext([("authorization", "Bearer secret")])
-    got = [r async for r in generate_responses(engine, ApiKeys("K", ["secret"]), _request(), ctx)]
+    got = [
+        r async for r in generate_responses(engine, ApiKeys.from_secrets(["secret"], "$K"), _request(), ctx)
+    ]
     assert got[-1].final.text == "A fine edge answer."
 
 
@@ -130,6 +132,6 @@ async def test_no_answer_is_a_status_not_a_traceback() -> None:
     ctx = FakeContext()
     request = _request(domain="cooking", constraints={"max_time_to_first_token_ms": 20.0})
     with pytest.raises(Aborted):
-        async for _ in generate_responses(engine, ApiKeys(None), request, ctx):
+        async for _ in generate_responses(engine, ApiKeys(), request, ctx):
             pass
     assert ctx.code == StatusCode.DEADLINE_EXCEEDED and "no first token within 20 ms" in ctx.details

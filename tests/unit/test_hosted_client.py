@@ -379,3 +379,38 @@ def test_token_estimates() -> None:
     parts = split_tokens(11, ["a", "bbbbbbbb", "cccc"])
     assert sum(parts) == 11 and parts[1] >= parts[0]
     assert split_tokens(5, []) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "sent"),
+    [
+        ("http://api.example.com/v1", False),
+        ("http://10.0.0.7:8000/v1", False),
+        ("https://api.example.com/v1", True),
+        ("http://127.0.0.1:8088/v1", True),
+        ("http://localhost:8088/v1", True),
+        ("http://[::1]:8088/v1", True),
+    ],
+)
+async def test_the_key_never_travels_over_plain_http_except_to_loopback(
+    monkeypatch: pytest.MonkeyPatch, url: str, sent: bool
+) -> None:
+    monkeypatch.setenv("EF_TEST_HOSTED_KEY", "sk-secret")
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("authorization"))
+        return httpx.Response(200, json={"data": [{"embedding": [1.0, 0.0]}], "usage": {"prompt_tokens": 1}})
+
+    cfg = HostedConfig(name="big", base_url=url, api_key_env="EF_TEST_HOSTED_KEY")
+    client = HostedClient(cfg, transport=httpx.MockTransport(handler))
+    try:
+        if sent:
+            await client.embed(["hi"], timeout_s=5)
+            assert seen == ["Bearer sk-secret"]
+        else:
+            with pytest.raises(TargetError, match="refusing to send the API key over plain HTTP") as info:
+                await client.embed(["hi"], timeout_s=5)
+            assert not seen and "sk-secret" not in str(info.value)
+    finally:
+        await client.aclose()

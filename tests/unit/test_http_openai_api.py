@@ -26,7 +26,7 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 @pytest.fixture
 async def port_and_http() -> AsyncIterator[tuple[ScriptedPort, httpx.AsyncClient]]:
     port = ScriptedPort()
-    keys = ApiKeys("EDGEFLEET_TEST_HTTP_KEYS", [KEY])
+    keys = ApiKeys.from_secrets([KEY], "$EDGEFLEET_TEST_HTTP_KEYS")
     app = OpenAIApi(port, lambda: keys).app()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://front.door/v1", timeout=10) as http:
@@ -270,7 +270,7 @@ async def test_traced_front_door_continues_the_callers_trace_and_counts_refusals
     from router.tracing import Tracing
 
     port, exporter, metrics = ScriptedPort(), InMemorySpanExporter(), RouterMetrics()
-    keys = ApiKeys("EDGEFLEET_TEST_HTTP_KEYS", [KEY])
+    keys = ApiKeys.from_secrets([KEY], "$EDGEFLEET_TEST_HTTP_KEYS")
     app = OpenAIApi(port, lambda: keys, tracing=Tracing(exporter=exporter), metrics=metrics).app()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://front.door/v1", timeout=10) as http:

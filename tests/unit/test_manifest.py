@@ -112,3 +112,24 @@ def test_manifest_must_list_the_ir(tmp_path: Path) -> None:
     folder = _write(tmp_path, files={"model.xml": b"<net/>", "extra.txt": b"x"})
     with pytest.raises(ModelLoadError, match=r"required file 'model.bin'"):
         load_bundle(folder)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("name: toy", "name: ../../etc"),
+        ("version: '1'", "version: '..'"),
+        ("  model.bin:", "  ../model.bin:"),
+        ("  model.bin:", "  /etc/model.bin:"),
+    ],
+)
+def test_manifests_cannot_point_outside_the_registry(tmp_path: Path, old: str, new: str) -> None:
+    """A manifest's name, version and file names become paths: anything that could leave the
+    version folder is an invalid manifest, refused before any file is read."""
+    folder = _write(tmp_path)
+    manifest = folder / "manifest.yaml"
+    text = manifest.read_text()
+    assert old in text, text
+    manifest.write_text(text.replace(old, new, 1))
+    with pytest.raises(ModelLoadError, match="invalid manifest"):
+        load_bundle(folder)

@@ -170,3 +170,39 @@ def test_keys_of_the_wrong_task_are_errors() -> None:
     ]
     (msg,) = issues(MINIMAL + "    edge_stream: immediate\n")
     assert msg == "line 13: routes[0].edge_stream: applies to task 'generate' only, not 'classify'"
+
+
+def test_alias_bombs_recursion_and_huge_texts_are_refused_quickly() -> None:
+    import time
+
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]" for i in range(8)]
+    start = time.perf_counter()
+    for text, message in (
+        ("\n".join(levels), "expands to more than 100000 nodes"),
+        ("a: &a [*a]", "expands to more than"),
+        ("x: '" + "y" * (2 << 20) + "'", "the limit is 1048576"),
+        ("[" * 50_000 + "]" * 50_000, "YAML"),
+        ("version: 1\x00", "YAML syntax"),
+    ):
+        with pytest.raises(PolicyError, match=message):
+            parse_policy(text)
+    assert time.perf_counter() - start < 30  # (generous: the point is that it returns)
+
+
+def test_names_that_become_registry_paths_are_checked_in_the_policy() -> None:
+    for bad in ("../x", "a/b", "..", ".hidden", ""):
+        with pytest.raises(PolicyError, match=r"string_pattern_mismatch|should match pattern"):
+            parse_policy(f"version: 1\ndeployments: [{{name: d, model: '{bad}'}}]")
+        with pytest.raises(PolicyError, match="should match pattern"):
+            parse_policy(f"version: 1\nmodels: [{{name: m, version: '{bad}'}}]")
+
+
+def test_replicas_over_the_cap_and_limits_are_checked() -> None:
+    with pytest.raises(PolicyError, match=r"exceeds fleet\.max_replicas_per_deployment=32"):
+        parse_policy("version: 1\ndeployments: [{name: d, model: m, replicas: 33}]")
+    with pytest.raises(PolicyError, match=r"router\.limits\.stream_window"):
+        parse_policy("version: 1\nrouter: {limits: {stream_window: 0}}")
+    policy = parse_policy("version: 1")
+    assert policy.router.limits.max_request_id_chars == 128 and policy.fleet.kserve.max_batch == 64
+    assert policy.router.api_keys_env is None and policy.router.tls is None and not policy.router.redact_text

@@ -97,3 +97,11 @@ def test_a_corrupt_collection_is_refused_naming_the_file(
 def test_empty_documents_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no text to index"):
         build_collection(tmp_path, "empty", [Document("d", "", ())])
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "..", "/etc", ".hidden", "x" * 200, "[link=x]a[/]"])
+def test_collection_names_cannot_leave_the_registry(tmp_path: Path, name: str) -> None:
+    """A collection's name becomes a registry folder: refused before anything is built or written."""
+    with pytest.raises(ModelLoadError, match=r"collection name .* is not allowed"):
+        build_collection(tmp_path / "reg", name, tiny_documents())
+    assert not (tmp_path / "reg").exists() or not any((tmp_path / "reg").iterdir())

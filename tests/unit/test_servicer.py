@@ -49,7 +49,7 @@ def _servicer(keys: ApiKeys | None = None) -> RouterServicer:
         accounting=Accounting(None),
         rng=random.Random(0),
     )
-    return RouterServicer(engine, lambda: keys or ApiKeys(None))
+    return RouterServicer(engine, lambda: keys or ApiKeys())
 
 
 def test_raw_request_keeps_unset_constraints_none() -> None:
@@ -78,7 +78,7 @@ async def test_infer_answers_with_served_by_and_trace() -> None:
 
 
 async def test_infer_maps_errors_to_status() -> None:
-    servicer = _servicer(ApiKeys("K", ["secret"]))
+    servicer = _servicer(ApiKeys.from_secrets(["secret"], "$K"))
     ctx = FakeContext()
     with pytest.raises(Aborted):
         await servicer.Infer(router_pb2.InferRequest(task="classify", text="hi"), ctx)

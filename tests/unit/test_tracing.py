@@ -37,7 +37,7 @@ def _servicer(tracing: Tracing) -> tuple[RouterServicer, FakeEdge, FakeHosted]:
         rng=random.Random(0),
         tracing=tracing,
     )
-    return RouterServicer(engine, lambda: ApiKeys(None)), edge, hosted
+    return RouterServicer(engine, lambda: ApiKeys()), edge, hosted
 
 
 def _parent_of(headers: dict[str, str] | None) -> str:

@@ -250,3 +250,36 @@ async def test_dialogs_work_with_the_mouse() -> None:
         await pilot.click("#confirm")
         await wait_until(pilot, lambda: client.actions == [("reload",)], what="reload call")
         await wait_until(pilot, lambda: app.notices[-1][1] == "Reload policy", what="notice")
+
+
+MARKUP = "[/] [link=https://evil.example]click me[/link] [bold red]x"
+
+
+async def test_request_text_and_names_are_shown_as_text_never_as_markup() -> None:
+    """Rich markup in request text, a trace step or a node name neither crashes the dashboard
+    (``[/]`` closes nothing) nor becomes a link: it is shown as typed."""
+    app, client = demo_app()
+
+    def inject(snap: fleet_pb2.FleetSnapshot) -> None:
+        snap.recent[0].text = MARKUP
+        snap.recent[0].request_id = "[/]"
+        snap.recent[0].trace[0].reason = MARKUP
+        snap.nodes[0].name = "[link=https://evil.example]n[/link]"
+
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for_snapshot(pilot, app)
+        client.update(inject)
+        traces = app.query_one(TracesTable)
+        await wait_until(pilot, lambda: "[/]" in traces.row_keys, what="the injected trace")
+        cell = traces.get_cell("[/]", "text")
+        assert MARKUP.startswith(str(cell)[:20]) and not any(
+            s.style and "link" in str(s.style) for s in cell.spans
+        )
+        nodes = app.query_one(NodesTable)
+        assert "[link=https://evil.example]n[/link]" in nodes.row_keys
+        await pilot.press("4")
+        traces.move_cursor(row=traces.row_keys.index("[/]"))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, TraceScreen), what="the trace screen")
+        await pilot.press("escape")
+        assert app.is_running

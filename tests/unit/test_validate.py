@@ -148,3 +148,17 @@ def test_valid_generate_request() -> None:
     defaults = _generate()
     assert defaults.params.temperature == 0.0 and defaults.params.top_p == 1.0  # greedy by default
     assert len(defaults.request_id) == 16 and defaults.route is None and not defaults.allow_retraction
+
+
+def test_request_ids_are_bounded_and_printable() -> None:
+    """A request id is kept (recent requests, logs): a 4 MB id is refused, not stored."""
+    for bad, message in (
+        ("x" * 129, "the limit is 128"),
+        ("x" * (4 << 20), "the limit is 128"),
+        ("a\nb", "control"),
+    ):
+        with pytest.raises(InvalidRequest, match=message):
+            validate_request(RawRequest(request_id=bad, task="classify", text="hi"), POLICY, set())
+    assert validate_request(
+        RawRequest(request_id="x" * 128, task="classify", text="hi"), POLICY, set()
+    ).request_id

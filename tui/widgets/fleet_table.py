@@ -12,6 +12,13 @@ Cell = str | Text
 Row = tuple[str, Sequence[Cell]]
 
 
+def plain(cell: Cell) -> Text:
+    """A cell as text that is never read as markup: DataTable would parse a str as Rich markup, so
+    request text or a name holding ``[/]`` could crash the dashboard and ``[link=...]`` would
+    inject a link."""
+    return cell if isinstance(cell, Text) else Text(cell)
+
+
 class FleetTable(DataTable[Cell]):
     """Base of the nodes, deployments and traces tables: row cursor, zebra, keyed sync."""
 
@@ -42,6 +49,7 @@ class FleetTable(DataTable[Cell]):
     def sync_rows(self, rows: Sequence[Row]) -> None:
         """Show exactly `rows`: update cells in place when the keys are unchanged, else rebuild."""
         column_keys = [key for key, _ in self.COLUMNS]
+        rows = [(key, [plain(c) for c in cells]) for key, cells in rows]
         if [key for key, _ in rows] == self.row_keys:
             for row_key, cells in rows:
                 for column_key, cell in zip(column_keys, cells, strict=True):

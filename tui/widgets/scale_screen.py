@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -27,7 +28,7 @@ class ScaleScreen(ModalScreen[int | None]):
         """Question, number input, error line, buttons."""
         with Vertical(classes="dialog"):
             yield Static(
-                f"Scale [b]{self.deployment}[/b] (now {self.current} desired) to how many replicas?",
+                f"Scale [b]{escape(self.deployment)}[/b] (now {self.current} desired) to how many replicas?",
                 classes="dialog-question",
             )
             yield Input(str(self.current), type="integer", id="replicas", placeholder="replicas")

@@ -62,10 +62,10 @@ class TraceScreen(ModalScreen[None]):
         for index, step in enumerate(self.trace.trace, start=1):
             table.add_row(
                 str(index),
-                step.target,
+                Text(step.target),
                 fmt.outcome_text(step.outcome),
                 Text(fmt.ms(step.ms), justify="right"),
-                step.reason,
+                Text(step.reason),
             )
         table.focus()
 

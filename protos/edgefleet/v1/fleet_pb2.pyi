@@ -279,7 +279,7 @@ class RequestTrace(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., unix_ms: _Optional[float] = ..., route: _Optional[str] = ..., domain: _Optional[str] = ..., text: _Optional[str] = ..., label: _Optional[str] = ..., confidence: _Optional[float] = ..., served_by: _Optional[_Union[_common_pb2.ServedBy, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., trace: _Optional[_Iterable[_Union[_common_pb2.TraceStep, _Mapping]]] = ...) -> None: ...
 
 class FleetSnapshot(_message.Message):
-    __slots__ = ("version", "unix_ms", "nodes", "deployments", "routes", "hosted", "traffic", "recent", "policy_path", "policy_sha256")
+    __slots__ = ("version", "unix_ms", "nodes", "deployments", "routes", "hosted", "traffic", "recent", "policy_path", "policy_sha256", "logs")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
@@ -290,6 +290,7 @@ class FleetSnapshot(_message.Message):
     RECENT_FIELD_NUMBER: _ClassVar[int]
     POLICY_PATH_FIELD_NUMBER: _ClassVar[int]
     POLICY_SHA256_FIELD_NUMBER: _ClassVar[int]
+    LOGS_FIELD_NUMBER: _ClassVar[int]
     version: int
     unix_ms: float
     nodes: _containers.RepeatedCompositeFieldContainer[Node]
@@ -300,7 +301,22 @@ class FleetSnapshot(_message.Message):
     recent: _containers.RepeatedCompositeFieldContainer[RequestTrace]
     policy_path: str
     policy_sha256: str
-    def __init__(self, version: _Optional[int] = ..., unix_ms: _Optional[float] = ..., nodes: _Optional[_Iterable[_Union[Node, _Mapping]]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., routes: _Optional[_Iterable[_Union[Route, _Mapping]]] = ..., hosted: _Optional[_Iterable[_Union[HostedEndpoint, _Mapping]]] = ..., traffic: _Optional[_Union[Traffic, _Mapping]] = ..., recent: _Optional[_Iterable[_Union[RequestTrace, _Mapping]]] = ..., policy_path: _Optional[str] = ..., policy_sha256: _Optional[str] = ...) -> None: ...
+    logs: RouterLogs
+    def __init__(self, version: _Optional[int] = ..., unix_ms: _Optional[float] = ..., nodes: _Optional[_Iterable[_Union[Node, _Mapping]]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., routes: _Optional[_Iterable[_Union[Route, _Mapping]]] = ..., hosted: _Optional[_Iterable[_Union[HostedEndpoint, _Mapping]]] = ..., traffic: _Optional[_Union[Traffic, _Mapping]] = ..., recent: _Optional[_Iterable[_Union[RequestTrace, _Mapping]]] = ..., policy_path: _Optional[str] = ..., policy_sha256: _Optional[str] = ..., logs: _Optional[_Union[RouterLogs, _Mapping]] = ...) -> None: ...
+
+class RouterLogs(_message.Message):
+    __slots__ = ("escalation_log", "escalation_written", "escalation_write_errors", "escalation_last_error", "ledger_write_errors")
+    ESCALATION_LOG_FIELD_NUMBER: _ClassVar[int]
+    ESCALATION_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    ESCALATION_WRITE_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    ESCALATION_LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    LEDGER_WRITE_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    escalation_log: str
+    escalation_written: int
+    escalation_write_errors: int
+    escalation_last_error: str
+    ledger_write_errors: int
+    def __init__(self, escalation_log: _Optional[str] = ..., escalation_written: _Optional[int] = ..., escalation_write_errors: _Optional[int] = ..., escalation_last_error: _Optional[str] = ..., ledger_write_errors: _Optional[int] = ...) -> None: ...
 
 class FleetEvent(_message.Message):
     __slots__ = ("snapshot", "message")
