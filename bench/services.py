@@ -37,25 +37,34 @@ def _stop_grpc_server(server: Any) -> None:
 
 
 async def build_replicas(spec: dict[str, Any]) -> tuple[dict[str, str], Stop]:
-    """KServe replicas for ``spec["models"]`` (``[{"deployment", "dir"}]``) and, when
+    """KServe replicas for ``spec["models"]`` (``[{"deployment", "dir", "threaded"?}]``: grpc.aio with
+    dynamic batching per ``spec["batching"]``, or the thread-pool server when ``threaded``) and, when
     ``spec["stand_in"]`` is ``{"dir", "latency_ms"}``, the hosted stand-in.
 
     Addresses: deployment name -> ``host:port``; ``"stand_in"`` -> base URL.
     """
+    from edgefleet.policy.batching_options import BatchingOptions
     from fleet.models.manifest import load_bundle
-    from fleet.serving.kserve_server import serve_kserve
+    from fleet.serving.kserve_aio import serve_kserve
+    from fleet.serving.kserve_server import serve_kserve_threaded
     from fleet.serving.runtime import TextModel
 
     servers: list[Any] = []
     addresses: dict[str, str] = {}
+    batching = BatchingOptions(**spec["batching"]) if spec.get("batching") else None
     for item in spec.get("models", []):
         model = TextModel.load(load_bundle(Path(item["dir"])))
-        server, port = serve_kserve(
-            model,
-            node="bench-node",
-            replica=f"{item['deployment']}-0",
-            max_queue=int(spec.get("max_queue", 4096)),
-        )
+        replica = f"{item['deployment']}-0"
+        max_queue = int(spec.get("max_queue", 4096))
+        server: Any
+        if item.get("threaded"):  # the thread-pool server, for comparison
+            server, port = serve_kserve_threaded(
+                model, node="bench-node", replica=replica, max_queue=max_queue
+            )
+        else:
+            server, port = serve_kserve(
+                model, node="bench-node", replica=replica, max_queue=max_queue, batching=batching
+            )
         servers.append(server)
         addresses[item["deployment"]] = f"127.0.0.1:{port}"
     stand_in: Any = None

@@ -23,6 +23,7 @@ from edgefleet.constants import (
     InferencePrecision,
 )
 from edgefleet.generation import MAX_NEW_TOKENS_LIMIT
+from edgefleet.policy.batching_options import BatchingOptions
 from edgefleet.policy.llm_options import LLMOptions
 from edgefleet.policy.retrieval_options import RetrievalConfig
 
@@ -163,6 +164,11 @@ class DeploymentConfig(Strict):
         "with the reason in the replica's detail)",
     )
     llm: LLMOptions | None = Field(None, description="generation settings (LLM models only)")
+    batching: BatchingOptions = Field(
+        default_factory=BatchingOptions,
+        description="dynamic batching of concurrent requests (text models only): max_batch, max_delay_us, "
+        "adaptive",
+    )
 
 
 class StandInConfig(Strict):

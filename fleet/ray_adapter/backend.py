@@ -110,6 +110,7 @@ class RayBackend:
             max_queue=max_queue,
             precision=action.precision,
             llm=action.llm,
+            batching=action.batching,
         )
 
     async def start_agent(self, node: NodeView) -> Any:

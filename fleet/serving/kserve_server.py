@@ -106,7 +106,7 @@ class KServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
             if name == "LABEL":
                 outputs.append(tensor(name="LABEL", datatype="BYTES", shape=[-1]))
             else:
-                width = _output_width(model, name)
+                width = output_width(model, name)
                 outputs.append(tensor(name=name, datatype="FP32", shape=[-1, width]))
         return kserve_pb2.ModelMetadataResponse(
             name=model.manifest.name,
@@ -144,7 +144,7 @@ class KServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
                 model_name=model.manifest.name, model_version=model.manifest.version, id=request.id
             )
             for name in names:
-                add_output(response, name, _output_value(name, outputs, model), raw)
+                add_output(response, name, output_value(name, outputs, model), raw)
             params = response.parameters
             params["device"].string_param = model.device
             params["node"].string_param = self.node
@@ -191,7 +191,8 @@ class KServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
         return model
 
 
-def _output_width(model: TextModel, name: str) -> int:
+def output_width(model: TextModel, name: str) -> int:
+    """Columns of FP32 output `name` (-1 when the manifest does not say)."""
     if name == "PROBS" and model.labels:
         return len(model.labels)
     for spec in model.manifest.outputs:
@@ -200,7 +201,8 @@ def _output_width(model: TextModel, name: str) -> int:
     return -1
 
 
-def _output_value(name: str, outputs: dict[str, np.ndarray], model: TextModel) -> np.ndarray | list[str]:
+def output_value(name: str, outputs: dict[str, np.ndarray], model: TextModel) -> np.ndarray | list[str]:
+    """Output `name` from the IR outputs: LABEL is the argmax label, EMBEDDING is L2-normalised."""
     if name == "LABEL":
         best = outputs["PROBS"].argmax(axis=1)
         return [model.labels[int(i)] if int(i) < len(model.labels) else str(int(i)) for i in best]
@@ -267,7 +269,7 @@ def start_kserve(
     return endpoint
 
 
-def serve_kserve(
+def serve_kserve_threaded(
     model: TextModel | None,
     host: str = "127.0.0.1",
     port: int = 0,
@@ -278,7 +280,8 @@ def serve_kserve(
     max_queue: int = 64,
     max_workers: int | None = None,
 ) -> tuple[grpc.Server, int]:
-    """Serve `model` over KServe v2 gRPC on host:port (0 = any free port); returns (server, port).
+    """Serve `model` over KServe v2 gRPC on the threaded server (no dynamic batching; for comparison
+    with :func:`fleet.serving.kserve_aio.serve_kserve`) on host:port (0 = any free port); returns (server, port).
 
     Stop it with ``server.stop(grace)``.
     """

@@ -20,13 +20,15 @@ from typing import Any
 
 import numpy as np
 
+from edgefleet.policy.batching_options import BatchingOptions
 from edgefleet.policy.llm_options import LLMOptions
 from fleet.errors import ModelLoadError
 from fleet.models.collection_manifest import RETRIEVE_TASK
 from fleet.models.llm_manifest import GENERATE_TASK
 from fleet.models.manifest import ModelBundle
 from fleet.serving.cpu import cpu_isa
-from fleet.serving.kserve_server import InferenceServicer, KServeEndpoint, KServeServicer, start_kserve
+from fleet.serving.kserve_aio import AioKServeEndpoint, AioKServeServicer
+from fleet.serving.kserve_server import InferenceServicer, KServeEndpoint, start_kserve
 from fleet.serving.llm_model import LLMModel, load_llm
 from fleet.serving.llm_servicer import LLMServicer
 from fleet.serving.replica_metrics import MetricsServer, ReplicaMetrics
@@ -55,6 +57,7 @@ class Replica:
         host: str | None = None,
         precision: str = "auto",
         llm: LLMOptions | None = None,
+        batching: BatchingOptions | None = None,
     ) -> None:
         self.replica_id = replica_id
         self.deployment = deployment
@@ -66,8 +69,9 @@ class Replica:
         self._bundle: ModelBundle | None = bundle
         self.host = host
         self.llm = llm
+        self.batching = batching
         self._model: ServedModel | None = None
-        self._endpoint: KServeEndpoint | None = None
+        self._endpoint: KServeEndpoint | AioKServeEndpoint | None = None
         self._error: str | None = None
         self._detail = ""
         self._address = ""
@@ -96,7 +100,18 @@ class Replica:
         self._bundle = None  # the compiled model is all we need now
         host = self.host or "127.0.0.1"
         servicer: InferenceServicer
-        if task == RETRIEVE_TASK:
+        if task not in (RETRIEVE_TASK, GENERATE_TASK):
+            text = AioKServeServicer(
+                self._model if isinstance(self._model, TextModel) else None,
+                node=self.node_name,
+                replica=self.replica_id,
+                load_error=self._error,
+                max_queue=self.max_queue,
+                batching=self.batching,
+            )
+            self._endpoint = AioKServeEndpoint(text, host, 0)
+            servicer = text
+        elif task == RETRIEVE_TASK:
             servicer = RetrieveServicer(
                 self._model if isinstance(self._model, RetrieverModel) else None,
                 node=self.node_name,
@@ -113,15 +128,8 @@ class Replica:
                 load_error=self._error,
                 max_queue=self.max_queue,
             )
-        else:
-            servicer = KServeServicer(
-                self._model if isinstance(self._model, TextModel) else None,
-                node=self.node_name,
-                replica=self.replica_id,
-                load_error=self._error,
-                max_queue=self.max_queue,
-            )
-        self._endpoint = start_kserve(servicer, host, 0)
+        if self._endpoint is None:
+            self._endpoint = start_kserve(servicer, host, 0)
         self._address = f"{host}:{self._endpoint.port}"
         self._start_metrics(servicer, host)
         if self._error:

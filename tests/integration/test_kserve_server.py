@@ -21,7 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from fleet.models.manifest import load_bundle, resolve_model_dir
-from fleet.serving.kserve_server import serve_kserve
+from fleet.serving.kserve_aio import serve_kserve
 from fleet.serving.runtime import TextModel
 from protos.inference import grpc_service_pb2 as kserve_pb2
 from protos.inference import grpc_service_pb2_grpc as kserve_grpc
