@@ -16,8 +16,10 @@ from edgefleet.generation import ChatMessage, GenerationChunk, SamplingParams
 from edgefleet.kserve_codec import decode_outputs, text_request
 from edgefleet.kserve_llm import generate_request, read_chunk
 from edgefleet.kserve_retrieval import Retrieved, read_retrieval_response, retrieve_request
+from edgefleet.policy.schema import CoalesceConfig
 from protos.inference import grpc_service_pb2 as kserve_pb2
 from protos.inference import grpc_service_pb2_grpc as kserve_grpc
+from router.coalesce import CallCoalescer
 from router.domain import EdgeOutput
 from router.errors import TargetBusy, TargetError
 
@@ -32,9 +34,16 @@ class EdgeClient:
     channel per address. Implements router.domain.EdgeCaller, router.domain.EdgeGenerator and
     router.domain.EdgeRetriever."""
 
-    def __init__(self) -> None:
+    def __init__(self, coalesce: CoalesceConfig | None = None) -> None:
+        """`coalesce` (default: on) merges concurrent calls to one replica (:mod:`router.coalesce`)."""
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._stubs: dict[str, kserve_grpc.GRPCInferenceServiceStub] = {}
+        cfg = coalesce or CoalesceConfig()
+        self.coalescer = (
+            CallCoalescer(self._send, max_batch=cfg.max_batch, max_inflight=cfg.max_inflight)
+            if cfg.enabled
+            else None
+        )
 
     def _stub(self, address: str) -> kserve_grpc.GRPCInferenceServiceStub:
         stub = self._stubs.get(address)
@@ -56,7 +65,23 @@ class EdgeClient:
         metadata: Sequence[tuple[str, str]] | None = None,
     ) -> list[EdgeOutput]:
         """Run `texts` through `model` at `address` within `timeout_s`; `metadata` goes with the
-        call (e.g. the W3C ``traceparent``)."""
+        call (e.g. the W3C ``traceparent``). Without metadata, concurrent calls to the same replica
+        are merged (:mod:`router.coalesce`)."""
+        if self.coalescer is not None and not metadata:
+            return await self.coalescer.infer(address, model, version, texts, task, timeout_s)
+        return await self._send(address, model, version, texts, task, timeout_s, metadata)
+
+    async def _send(
+        self,
+        address: str,
+        model: str,
+        version: str,
+        texts: Sequence[str],
+        task: str,
+        timeout_s: float,
+        metadata: Sequence[tuple[str, str]] | None = None,
+    ) -> list[EdgeOutput]:
+        """One ModelInfer call for `texts`."""
         request = build_request(model, version, texts, task)
         try:
             extra = {"metadata": metadata} if metadata else {}

@@ -55,7 +55,7 @@ class RouterServer:
         in-memory exporter)."""
         self.fleet = fleet
         self.hosted = dict(hosted)
-        self.edge = edge or EdgeClient()
+        self.edge = edge or EdgeClient(policy.router.coalesce)
         self.policy_path = Path(policy_path) if policy_path else None
         self._policy_sha = _sha_of(self.policy_path)
         self.metrics = RouterMetrics() if policy.router.metrics else None

@@ -68,6 +68,16 @@ class TracingConfig(Strict):
     )
 
 
+class CoalesceConfig(Strict):
+    """The router's coalescing of concurrent calls to one replica (:mod:`router.coalesce`)."""
+
+    enabled: bool = Field(True, description="false: one ModelInfer per routed text")
+    max_batch: int = Field(32, ge=1, le=1024, description="most texts in one coalesced call")
+    max_inflight: int = Field(
+        2, ge=1, le=64, description="calls in flight per replica and model before texts wait to be merged"
+    )
+
+
 class RouterConfig(Strict):
     """The router's front doors: gRPC, and the OpenAI-compatible HTTP API."""
 
@@ -107,6 +117,10 @@ class RouterConfig(Strict):
     )
     metrics: bool = Field(True, description="Prometheus metrics at /metrics on the HTTP front door")
     tracing: TracingConfig = Field(default_factory=TracingConfig)
+    coalesce: CoalesceConfig = Field(
+        default_factory=lambda: CoalesceConfig(),
+        description="merge concurrent calls to the same edge replica into one ModelInfer (router.coalesce)",
+    )
 
 
 class SimulatedNode(Strict):
