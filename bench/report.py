@@ -11,13 +11,20 @@ from typing import Any
 from bench.stats import clean_floats
 
 HEADLINES: list[tuple[str, str, str]] = [
-    ("tax.router_tax", "router tax: routed / (echo + KServe) p50", "goal <= 1.25"),
+    ("tax.router_tax", "router tax: routed / (echo + KServe) p50", "goal <= 1.15"),
     ("tax.ray_vs_grpc", "Ray actor call / KServe gRPC call, p50", "DESIGN: Ray costs more"),
-    ("throughput.routed_vs_echo", "routed rps / bare echo rps, same cores", ""),
+    ("throughput.routed_vs_echo", "routed rps / bare echo rps, same cores", "goal >= 0.5"),
+    ("throughput.routed_vs_kserve", "routed unary rps / direct KServe unary rps", "goal >= 0.95"),
+    ("throughput.kserve_vs_echo", "direct KServe unary rps / echo unary rps", "goal >= 0.5"),
+    ("throughput.p99_over_p50_at_50pct", "routed p99 / p50 at 50% of saturation", "goal <= 1.5"),
+    ("throughput.p99_over_p50_at_80pct", "routed p99 / p50 at 80% of saturation", "goal <= 2.0"),
+    ("e2e.rps", "whole default fleet, CLINC150, requests/s", "goal >= 500"),
+    ("e2e.p50_ms", "whole default fleet, p50 ms at the best level", ""),
+    ("e2e.p99_ms", "whole default fleet, p99 ms at the best level", ""),
     ("routing.accuracy_ratio_vs_hosted", "accuracy, default policy / all-hosted", "goal >= 0.99"),
     ("routing.cost_ratio_vs_hosted", "cost, default policy / all-hosted", "goal <= 0.10"),
     ("routing.escalated_share", "share of requests escalated to hosted", ""),
-    ("int8.speedup", "INT8 / FP32 speed-up (batch-1 p50, f32 inference)", ""),
+    ("int8.speedup", "INT8 / FP32 speed-up (batch-1 p50, f32 inference)", "goal >= 1.5 (VNNI)"),
     ("int8.accuracy_delta", "INT8 - FP32 accuracy (f32 inference)", ""),
     ("int8.bf16_speedup", "bf16 / f32 inference speed-up, FP32 model (batch-1 p50)", "CPUs with BF16 only"),
     ("int8.bf16_accuracy_delta", "bf16 - f32 inference accuracy, FP32 model", "CPUs with BF16 only"),
