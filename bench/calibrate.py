@@ -79,10 +79,12 @@ class OutcomeSource(Protocol):
 
 @dataclass(frozen=True)
 class Target:
-    """What calibration optimises: one of :data:`TARGET_KINDS` and its value."""
+    """What calibration optimises: one of :data:`TARGET_KINDS` and its value, and optional floors on
+    the source's own figures (``requires``: e.g. ``{"oos_recall": 0.85}``) every chosen point meets."""
 
     kind: str
     value: float
+    requires: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in TARGET_KINDS:
@@ -91,7 +93,13 @@ class Target:
             raise ValueError(f"target {self.kind} must be >= 0, got {self.value}")
 
     def fits(self, point: OperatingPoint) -> bool:
-        """Whether `point` meets the target's constraint."""
+        """Whether `point` meets the target's constraint (and every floor)."""
+        for name, floor in self.requires:
+            if (
+                point.figures.get(name, point.accuracy if name == "accuracy" else float("-inf"))
+                < floor - 1e-12
+            ):
+                return False
         if self.kind == "hosted-share":
             return point.hosted_share <= self.value + 1e-12
         if self.kind == "cost-per-1k":
@@ -99,7 +107,8 @@ class Target:
         return point.accuracy >= self.value - 1e-12
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.value:g}"
+        floors = "".join(f", {name} >= {floor:g}" for name, floor in self.requires)
+        return f"{self.kind} {self.value:g}{floors}"
 
 
 def _rank(target: Target, indexed: tuple[int, OperatingPoint]) -> tuple[float, ...]:

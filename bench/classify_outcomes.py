@@ -183,7 +183,7 @@ def build_outcomes(
     policy: Policy, route: RouteConfig, registry: Any, examples: Sequence[tuple[str, str]], split: str
 ) -> ClassifyOutcomes:
     """Run every model of `route` on `examples` ((text, gold) pairs) and collect the outcomes."""
-    from fleet.models.manifest import load_bundle
+    from fleet.models.manifest import load_bundle, resolve_model_dir
     from fleet.serving.runtime import TextModel
     from router.costs import estimate_hosted_cost
     from standin.handlers import oos_threshold_of, pick_label
@@ -198,10 +198,8 @@ def build_outcomes(
             f"hosted endpoint {hosted_cfg.name!r} is not the offline stand-in: its answers cannot be computed "
             "here (calibrate against the stand-in, or supply an outcome source that calls the endpoint)"
         )
-    from bench.suites.common import model_dir
-
     def load(model: str) -> Any:
-        return TextModel.load(load_bundle(model_dir(registry, model)), ("CPU",))
+        return TextModel.load(load_bundle(resolve_model_dir(registry, model)), ("CPU",))
 
     texts = [t for t, _ in examples]
     domain_dep = policy.deployment(route.domain_model)

@@ -29,6 +29,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="hosted-share X (share sent to hosted), cost-per-1k X (USD per 1,000 requests) or "
         "min-accuracy X; the most accurate (or, for min-accuracy, cheapest) point that meets it",
     )
+    cal.add_argument(
+        "--require",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("FIGURE", "X"),
+        help="also require FIGURE >= X on the split (classify: in_scope_accuracy, oos_recall); repeatable",
+    )
     cal.add_argument("--config", default="edgefleet.yaml", help="policy file")
     cal.add_argument("--registry", help="model registry (default: the policy's)")
     cal.add_argument("--split", default="val", choices=["val", "test"], help="where to choose (default val)")
@@ -43,7 +51,8 @@ def calibrate(args: argparse.Namespace) -> int:
     from edgefleet.policy.loader import load_policy
 
     try:
-        target = Target(args.target[0], float(args.target[1]))
+        requires = tuple((name, float(x)) for name, x in args.require)
+        target = Target(args.target[0], float(args.target[1]), requires)
     except ValueError as exc:
         console.print(f"[red]{exc}[/]")
         return 2
@@ -61,7 +70,7 @@ def calibrate(args: argparse.Namespace) -> int:
     current = source.evaluate({k: getattr(route, k) for k in points[0].params})
     chosen = choose(points, target)
     table = Table(title=f"route {args.route} on {source.split}")
-    for column in ("setting", "params", "accuracy", "in-scope acc", "oos recall", "hosted share", "USD / 1k"):
+    for column in ("setting", "accuracy", "in-scope acc", "oos recall", "hosted share", "USD / 1k"):
         table.add_column(column)
     rows = [
         ("all hosted", source.all_hosted()),
@@ -71,10 +80,8 @@ def calibrate(args: argparse.Namespace) -> int:
     if chosen is not None:
         rows.append((f"chosen ({target})", chosen))
     for name, p in rows:
-        params = ", ".join(f"{k}={v}" for k, v in p.params.items() if k != "oracle") or "-"
         table.add_row(
             name,
-            params,
             f"{p.accuracy:.4f}",
             f"{p.figures.get('in_scope_accuracy', float('nan')):.4f}",
             f"{p.figures.get('oos_recall', float('nan')):.4f}",
@@ -82,6 +89,8 @@ def calibrate(args: argparse.Namespace) -> int:
             f"{p.cost_per_1k_usd:.4f}",
         )
     console.print(table)
+    for name, p in rows[2:]:
+        console.print(f"{name}: " + ", ".join(f"{k}: {v}" for k, v in p.params.items()))
     if chosen is None:
         console.print(f"[red]no setting meets {target}[/]")
         return 1

@@ -91,3 +91,12 @@ def test_references_and_search() -> None:
     assert source.oracle().accuracy == pytest.approx(5 / 6)  # neither edge nor hosted knows "freeze"
     assert source.oracle().accuracy >= max(p.accuracy for p in search(source))
     assert len(search(source)) == len(source.grid()) > 100
+
+
+def test_floors_on_figures_narrow_the_choice() -> None:
+    a = OperatingPoint({"t": 0.1}, 100, 0.95, 0.1, 0.01, {"oos_recall": 0.70})
+    b = OperatingPoint({"t": 0.2}, 100, 0.93, 0.2, 0.02, {"oos_recall": 0.90})
+    assert choose([a, b], Target("hosted-share", 0.5)) is a
+    assert choose([a, b], Target("hosted-share", 0.5, (("oos_recall", 0.85),))) is b
+    assert choose([a, b], Target("hosted-share", 0.5, (("oos_recall", 0.95),))) is None
+    assert "oos_recall >= 0.85" in str(Target("hosted-share", 0.5, (("oos_recall", 0.85),)))
