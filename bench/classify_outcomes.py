@@ -198,6 +198,7 @@ def build_outcomes(
             f"hosted endpoint {hosted_cfg.name!r} is not the offline stand-in: its answers cannot be computed "
             "here (calibrate against the stand-in, or supply an outcome source that calls the endpoint)"
         )
+
     def load(model: str) -> Any:
         return TextModel.load(load_bundle(resolve_model_dir(registry, model)), ("CPU",))
 

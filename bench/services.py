@@ -132,7 +132,8 @@ async def build_routers(spec: dict[str, Any]) -> tuple[dict[str, str], Stop]:
     ``spec["deployments"]`` (see :func:`fleet_state_of`); hosted endpoints of each policy that are
     named in ``spec["hosted_urls"]`` get a HostedClient at that base URL (the stand-in).
 
-    Addresses: router name -> ``host:port``.
+    ``spec["freeze_gc"]`` / ``spec["defer_accounting"]`` (default true) are passed to
+    :func:`router.server.serve`. Addresses: router name -> ``host:port``.
     """
     from edgefleet.policy.loader import parse_policy
     from router.fleet_source import StaticFleet
@@ -151,7 +152,14 @@ async def build_routers(spec: dict[str, Any]) -> tuple[dict[str, str], Stop]:
             if url:
                 hosted[cfg.name] = HostedClient(cfg, base_url=url)
                 clients.append(hosted[cfg.name])
-        server = await serve(policy, fleet, hosted, "127.0.0.1:0")
+        server = await serve(
+            policy,
+            fleet,
+            hosted,
+            "127.0.0.1:0",
+            freeze_gc=bool(spec.get("freeze_gc", True)),
+            defer_accounting=bool(spec.get("defer_accounting", True)),
+        )
         servers.append(server)
         addresses[name] = server.address
 

@@ -4,6 +4,7 @@ and event loop; graceful shutdown of both."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -48,6 +49,7 @@ class RouterServer:
         policy_path: str | Path | None = None,
         generator: EdgeGenerator | None = None,
         tracing: Tracing | None = None,
+        defer_accounting: bool = True,
     ) -> None:
         """`edge` calls replicas (default: an EdgeClient, which also streams generations unless
         `generator` is given). Prometheus metrics (``router.metrics``) are served at ``/metrics``
@@ -68,6 +70,7 @@ class RouterServer:
             generator=generator,
             metrics=self.metrics,
             tracing=self.tracing,
+            defer_accounting=defer_accounting,
         )
         self.metrics_state: RouterStateCollector | None = None
         if self.metrics is not None:
@@ -188,13 +191,24 @@ async def serve(
     generator: EdgeGenerator | None = None,
     http_listen: str | None = None,
     tracing: Tracing | None = None,
+    freeze_gc: bool = True,
+    defer_accounting: bool = True,
 ) -> RouterServer:
     """Start a router on `listen`, and its OpenAI-compatible front door on `http_listen` (None: no
     front door; `edgefleet up` passes the policy's ``router.http_listen``); the returned server's
     `port` is the bound gRPC port, `http_address` the front door's. The caller owns `fleet` and the
-    hosted clients (close them after `stop()`)."""
+    hosted clients (close them after `stop()`). With `freeze_gc`, the objects alive after start-up
+    (modules, protos, the policy) move to the garbage collector's permanent generation
+    (:func:`gc.freeze`), so its full collections no longer walk them."""
     server = RouterServer(
-        policy, fleet, hosted, edge=edge, policy_path=policy_path, generator=generator, tracing=tracing
+        policy,
+        fleet,
+        hosted,
+        edge=edge,
+        policy_path=policy_path,
+        generator=generator,
+        tracing=tracing,
+        defer_accounting=defer_accounting,
     )
     await server.start(listen)
     if http_listen is not None:
@@ -203,6 +217,9 @@ async def serve(
         except BaseException:
             await server.stop(0)
             raise
+    if freeze_gc:
+        gc.collect()
+        gc.freeze()
     return server
 
 
