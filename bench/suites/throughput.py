@@ -164,6 +164,7 @@ def run(ctx: Any) -> dict[str, Any]:
                         "p50_ms": p50,
                         "p99_ms": p99,
                         "p99_over_p50": ratio(p99, p50),
+                        "first_error": result.first_error,
                     }
     best = {name: (s.rps if s is not None else float("nan")) for name, s in sat.items()}
     routed_rps = max(best["routed_unary"], best["routed_stream"])
