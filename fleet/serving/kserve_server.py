@@ -3,8 +3,10 @@
 The servicer only translates proto <-> numpy (:mod:`edgefleet.kserve_codec`); inference runs in the
 gRPC server's worker threads (OpenVINO releases the GIL), gated by a semaphore of `slots` so the
 time spent waiting for a slot is reported as ``queue_ms`` and more than `max_queue` outstanding
-requests are refused with RESOURCE_EXHAUSTED. :func:`serve_kserve` starts a server (with gRPC
-health checking and server reflection) without Ray, for replicas, tests and benchmarks.
+requests are refused with RESOURCE_EXHAUSTED. :func:`start_kserve` starts a server (with gRPC
+health checking and server reflection) for any servicer: LLM and retriever replicas use it. Text
+models are served by :mod:`fleet.serving.kserve_aio` (grpc.aio, dynamic batching);
+:func:`serve_kserve_threaded` serves one here, on the thread pool, for comparison in benchmarks.
 """
 
 from __future__ import annotations

@@ -118,3 +118,28 @@ def test_a_waiting_caller_keeps_its_own_deadline() -> None:
         assert [texts for _, texts in replica.calls] == [["busy"]]  # the caller that left is not sent
 
     asyncio.run(run())
+
+
+def test_merged_calls_widen_the_routers_queue_limit() -> None:
+    from router.choose import Candidate
+    from router.estimates import Estimates
+    from router.targets import FleetIndex, TargetCaller
+    from tests.unit.router_fakes import POLICY_YAML, FakeEdge, make_policy, make_state
+
+    index = FleetIndex.build(make_state(replicas_per_deployment=1))
+    for enabled, expected in ((True, None), (False, "replica queues full (max_queue=2)")):
+        text = POLICY_YAML.replace(
+            "  max_inflight: 8\n",
+            f"  max_inflight: 8\n  coalesce: {{enabled: {str(enabled).lower()}, max_batch: 4}}\n",
+        )
+        text = text.replace(
+            "{name: clinc-banking, model: clinc-banking,",
+            "{name: clinc-banking, model: clinc-banking, max_queue: 2,",
+        )
+        policy = make_policy(text)
+        estimates = Estimates(0.2)
+        caller = TargetCaller(FakeEdge(), {}, estimates)
+        for _ in range(3):  # three texts outstanding: over 2 calls, under 2 calls of 4 texts
+            estimates.begin("clinc-banking-0")
+        est = caller.estimate(Candidate("clinc-banking", "edge"), index, policy, "classify", "hi", [])
+        assert est.unavailable == expected
