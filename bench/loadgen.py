@@ -233,7 +233,8 @@ def _answer(reply: bytes, index: int, latency_ms: float) -> dict[str, Any]:
         "model": result.served_by.model,
         "domain": result.domain,
         "latency_ms": latency_ms,
-        "trace": [[s.target, s.outcome, s.reason] for s in result.trace],
+        "router_ms": float(response.latency_ms),
+        "trace": [[s.target, s.outcome, s.reason, float(s.ms)] for s in result.trace],
     }
 
 

@@ -58,6 +58,11 @@ def _resolve(path: str) -> Any:
 
 
 def _host_main(conn: Connection, builder_path: str, spec: dict[str, Any]) -> None:
+    if spec.get("event_loop") == "uvloop":  # the builder's servers run on uvloop's event loop
+        import uvloop
+
+        uvloop.run(_host(conn, builder_path, spec))
+        return
     asyncio.run(_host(conn, builder_path, spec))
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from bench.machine import describe_machine
 from bench.report import write_report, write_results
 
-SUITES = ("tax", "throughput", "routing", "scale", "int8", "generate")
+SUITES = ("tax", "throughput", "routing", "scale", "int8", "generate", "e2e")
 log = logging.getLogger("bench")
 
 
@@ -36,6 +36,7 @@ class BenchContext:
     registry: Path | None = None
     policy_path: Path | None = None
     notes: list[str] = field(default_factory=list)
+    fleet_builder: str | None = None  # "module:function" that starts the whole fleet (suite e2e)
 
     def models_dir(self) -> Path:
         """The model registry: the argument, else $EDGEFLEET_MODELS_DIR, else the policy's
@@ -73,11 +74,14 @@ def run_bench(
     *,
     registry: Path | None = None,
     policy_path: Path | None = None,
+    fleet_builder: str | None = None,
 ) -> dict[str, Any]:
     """Run `suites` (None or empty: all), write OUT/results.json, OUT/report.md and plots; return results.
 
     ``registry`` defaults to $EDGEFLEET_MODELS_DIR or .edgefleet/models; ``policy_path`` to the
-    repository's edgefleet.yaml. Unknown suite names raise ValueError before anything runs.
+    repository's edgefleet.yaml; ``fleet_builder`` ("module:function", see :mod:`bench.procs`) starts
+    the whole fleet for the e2e suite (the CLI passes its own; without it that suite is skipped).
+    Unknown suite names raise ValueError before anything runs.
     """
     chosen = list(suites) if suites else list(SUITES)
     unknown = [s for s in chosen if s not in SUITES]
@@ -85,7 +89,9 @@ def run_bench(
         raise ValueError(f"unknown bench suite(s) {unknown}; choose from {list(SUITES)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ctx = BenchContext(out_dir=out, tiny=tiny, registry=registry, policy_path=policy_path)
+    ctx = BenchContext(
+        out_dir=out, tiny=tiny, registry=registry, policy_path=policy_path, fleet_builder=fleet_builder
+    )
     started = time.time()
     results: dict[str, Any] = {
         "meta": {
@@ -141,10 +147,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="tiny configuration (smoke test, ~1 minute)")
     parser.add_argument("--registry", type=Path, default=None, help="model registry folder")
     parser.add_argument("--policy", type=Path, default=None, help="policy file (default: edgefleet.yaml)")
+    parser.add_argument(
+        "--fleet-builder", default=None, help="module:function starting the fleet (suite e2e)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     results = run_bench(
-        args.suites, args.out, tiny=args.tiny, registry=args.registry, policy_path=args.policy
+        args.suites,
+        args.out,
+        tiny=args.tiny,
+        registry=args.registry,
+        policy_path=args.policy,
+        fleet_builder=args.fleet_builder,
     )
     failed = [n for n in results["meta"]["suites"] if results[n].get("status") == "error"]
     print(f"bench: wrote {Path(args.out) / 'results.json'} and report.md", file=sys.stderr)

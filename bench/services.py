@@ -37,25 +37,34 @@ def _stop_grpc_server(server: Any) -> None:
 
 
 async def build_replicas(spec: dict[str, Any]) -> tuple[dict[str, str], Stop]:
-    """KServe replicas for ``spec["models"]`` (``[{"deployment", "dir"}]``) and, when
+    """KServe replicas for ``spec["models"]`` (``[{"deployment", "dir", "threaded"?}]``: grpc.aio with
+    dynamic batching per ``spec["batching"]``, or the thread-pool server when ``threaded``) and, when
     ``spec["stand_in"]`` is ``{"dir", "latency_ms"}``, the hosted stand-in.
 
     Addresses: deployment name -> ``host:port``; ``"stand_in"`` -> base URL.
     """
+    from edgefleet.policy.batching_options import BatchingOptions
     from fleet.models.manifest import load_bundle
-    from fleet.serving.kserve_server import serve_kserve
+    from fleet.serving.kserve_aio import serve_kserve
+    from fleet.serving.kserve_server import serve_kserve_threaded
     from fleet.serving.runtime import TextModel
 
     servers: list[Any] = []
     addresses: dict[str, str] = {}
+    batching = BatchingOptions(**spec["batching"]) if spec.get("batching") else None
     for item in spec.get("models", []):
         model = TextModel.load(load_bundle(Path(item["dir"])))
-        server, port = serve_kserve(
-            model,
-            node="bench-node",
-            replica=f"{item['deployment']}-0",
-            max_queue=int(spec.get("max_queue", 4096)),
-        )
+        replica = f"{item['deployment']}-0"
+        max_queue = int(spec.get("max_queue", 4096))
+        server: Any
+        if item.get("threaded"):  # the thread-pool server, for comparison
+            server, port = serve_kserve_threaded(
+                model, node="bench-node", replica=replica, max_queue=max_queue
+            )
+        else:
+            server, port = serve_kserve(
+                model, node="bench-node", replica=replica, max_queue=max_queue, batching=batching
+            )
         servers.append(server)
         addresses[item["deployment"]] = f"127.0.0.1:{port}"
     stand_in: Any = None
@@ -123,7 +132,8 @@ async def build_routers(spec: dict[str, Any]) -> tuple[dict[str, str], Stop]:
     ``spec["deployments"]`` (see :func:`fleet_state_of`); hosted endpoints of each policy that are
     named in ``spec["hosted_urls"]`` get a HostedClient at that base URL (the stand-in).
 
-    Addresses: router name -> ``host:port``.
+    ``spec["freeze_gc"]`` / ``spec["defer_accounting"]`` (default true) are passed to
+    :func:`router.server.serve`. Addresses: router name -> ``host:port``.
     """
     from edgefleet.policy.loader import parse_policy
     from router.fleet_source import StaticFleet
@@ -142,7 +152,14 @@ async def build_routers(spec: dict[str, Any]) -> tuple[dict[str, str], Stop]:
             if url:
                 hosted[cfg.name] = HostedClient(cfg, base_url=url)
                 clients.append(hosted[cfg.name])
-        server = await serve(policy, fleet, hosted, "127.0.0.1:0")
+        server = await serve(
+            policy,
+            fleet,
+            hosted,
+            "127.0.0.1:0",
+            freeze_gc=bool(spec.get("freeze_gc", True)),
+            defer_accounting=bool(spec.get("defer_accounting", True)),
+        )
         servers.append(server)
         addresses[name] = server.address
 

@@ -70,8 +70,9 @@ def bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from bench.runner import run_bench
+    from cli.bench_fleet import BUILDER
 
-    run_bench(args.suites or None, Path(args.out), tiny=args.tiny)
+    run_bench(args.suites or None, Path(args.out), tiny=args.tiny, fleet_builder=BUILDER)
     return 0
 
 

@@ -144,6 +144,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     re_.add_argument("--limit", type=int, default=0, help="questions per split (0: all)")
 
+    from cli.route_commands import add_parser as add_route_parser
+
+    add_route_parser(sub)
+
     tui = sub.add_parser("tui", help="the operator dashboard")
     tui.add_argument("--router", help="router address host:port")
     tui.add_argument("--demo", action="store_true", help="show built-in DEMO DATA (no router)")
@@ -151,7 +155,9 @@ def _parser() -> argparse.ArgumentParser:
     add_tls_flags(tui)
 
     bench = sub.add_parser("bench", help="run the benchmark suites")
-    bench.add_argument("suites", nargs="*", help="tax throughput routing scale int8 generate (default: all)")
+    bench.add_argument(
+        "suites", nargs="*", help="tax throughput routing scale int8 generate e2e (default: all)"
+    )
     bench.add_argument("--out", default="bench-out")
     bench.add_argument("--tiny", action="store_true", help="a tiny configuration (smoke test)")
 
@@ -227,6 +233,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from cli import rag_commands
 
         return int(getattr(rag_commands, args.rag_command)(args))
+    if cmd == "route":
+        from cli import route_commands
+
+        return int(getattr(route_commands, args.route_command)(args))
     if cmd == "tui":
         from cli.client_commands import tui
 

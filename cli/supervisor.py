@@ -139,7 +139,7 @@ async def running_fleet(
             policy.router.listen,
             policy_path=config,
             http_listen=policy.router.http_listen,
-            edge=EdgeClient(**security.edge_client_kwargs()),  # type: ignore[arg-type]
+            edge=EdgeClient(**security.edge_client_kwargs(), coalesce=policy.router.coalesce),  # type: ignore[arg-type]
             tls=security.router_tls,
         )
         stack.push_async_callback(server.stop)

@@ -17,8 +17,10 @@ from edgefleet.generation import ChatMessage, GenerationChunk, SamplingParams
 from edgefleet.kserve_codec import decode_outputs, text_request
 from edgefleet.kserve_llm import generate_request, read_chunk
 from edgefleet.kserve_retrieval import Retrieved, read_retrieval_response, retrieve_request
+from edgefleet.policy.schema import CoalesceConfig
 from protos.inference import grpc_service_pb2 as kserve_pb2
 from protos.inference import grpc_service_pb2_grpc as kserve_grpc
+from router.coalesce import CallCoalescer
 from router.domain import EdgeOutput
 from router.errors import TargetBusy, TargetError
 
@@ -39,10 +41,12 @@ class EdgeClient:
         token: str = "",
         credentials: grpc.ChannelCredentials | None = None,
         server_name: str | None = None,
+        coalesce: CoalesceConfig | None = None,
     ) -> None:
         """`token`: the fleet token sent to every replica (``x-edgefleet-fleet-token``);
         `credentials`: TLS to replicas (grpc.ssl_channel_credentials with the fleet's CA, and for
-        mutual TLS the router's certificate), `server_name` the name their certificates carry."""
+        mutual TLS the router's certificate), `server_name` the name their certificates carry;
+        `coalesce` (default: on) merges concurrent calls to one replica (:mod:`router.coalesce`)."""
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._stubs: dict[str, kserve_grpc.GRPCInferenceServiceStub] = {}
         self._auth: tuple[tuple[str, str], ...] = ((FLEET_TOKEN_METADATA, token),) if token else ()
@@ -50,6 +54,12 @@ class EdgeClient:
         self._options: list[tuple[str, str | int]] = [*_CHANNEL_OPTIONS]
         if server_name:
             self._options.append(("grpc.ssl_target_name_override", server_name))
+        cfg = coalesce or CoalesceConfig()
+        self.coalescer = (
+            CallCoalescer(self._send, max_batch=cfg.max_batch, max_inflight=cfg.max_inflight)
+            if cfg.enabled
+            else None
+        )
 
     def _metadata(self, extra: Sequence[tuple[str, str]] | None) -> dict[str, Sequence[tuple[str, str]]]:
         """The call's metadata keyword: the fleet token plus `extra` (nothing when both are empty)."""
@@ -80,7 +90,23 @@ class EdgeClient:
         metadata: Sequence[tuple[str, str]] | None = None,
     ) -> list[EdgeOutput]:
         """Run `texts` through `model` at `address` within `timeout_s`; `metadata` goes with the
-        call (e.g. the W3C ``traceparent``)."""
+        call (e.g. the W3C ``traceparent``). Without metadata, concurrent calls to the same replica
+        are merged (:mod:`router.coalesce`)."""
+        if self.coalescer is not None and not metadata:
+            return await self.coalescer.infer(address, model, version, texts, task, timeout_s)
+        return await self._send(address, model, version, texts, task, timeout_s, metadata)
+
+    async def _send(
+        self,
+        address: str,
+        model: str,
+        version: str,
+        texts: Sequence[str],
+        task: str,
+        timeout_s: float,
+        metadata: Sequence[tuple[str, str]] | None = None,
+    ) -> list[EdgeOutput]:
+        """One ModelInfer call for `texts`."""
         request = build_request(model, version, texts, task)
         try:
             extra = self._metadata(metadata)

@@ -94,13 +94,17 @@ class RouterEngine:
         metrics: RouterMetrics | None = None,
         tracing: Tracing | None = None,
         retriever: EdgeRetriever | None = None,
+        defer_accounting: bool = False,
     ) -> None:
         """`generator` streams generations from edge LLM replicas and `retriever` asks retriever
         replicas for passages (default: `edge`, when it can); the hosted clients generate with their
         ``chat_stream``. `metrics` (None: none kept) counts requests, latency, escalations, tokens
         and spend for Prometheus; `tracing` (default: off) is what the servicers start request
-        traces with."""
+        traces with. `defer_accounting` books each answered Infer request (accounting, ledger,
+        escalation log, metrics) in a loop callback after the answer is on its way, off the
+        request's own latency."""
         self.policy = policy
+        self.defer_accounting = defer_accounting
         self.fleet = fleet
         self.accounting = accounting or Accounting(
             policy.router.escalation_log,
@@ -205,10 +209,38 @@ class RouterEngine:
             self.inflight -= weight
             budget.close(req.request_id, route_name, req.task)
             elapsed = self._clock() - start
-            self.accounting.record_request(elapsed * 1000.0, ok)
-            if self.metrics is not None:
-                tiers = (r.served_by.tier for r in results) if ok else ()
-                self.metrics.request(route_name, req.task, tiers, error, elapsed)
+            tiers = tuple(r.served_by.tier for r in results) if ok else ()
+            self._book(self._record_request, route_name, req.task, tiers, error, elapsed, ok)
+
+    def _book(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run the bookkeeping `fn(*args)` now, or after the answer (``defer_accounting``)."""
+        if self.defer_accounting:
+            asyncio.get_running_loop().call_soon(fn, *args)
+        else:
+            fn(*args)
+
+    def _record_request(
+        self,
+        route_name: str,
+        task: str,
+        tiers: tuple[str, ...],
+        error: BaseException | None,
+        elapsed: float,
+        ok: bool,
+    ) -> None:
+        self.accounting.record_request(elapsed * 1000.0, ok)
+        if self.metrics is not None:
+            self.metrics.request(route_name, task, tiers, error, elapsed)
+
+    def _record_result(
+        self, req: InferInput, route: RouteConfig, text: str, result: Result, walk: _Walk, index: FleetIndex
+    ) -> None:
+        equivalent = self._hosted_equivalent(route, req.task, text, index)
+        self.accounting.record_result(
+            req.request_id, text, result, equivalent, walk.escalations, req.task, api_key=req.key_id
+        )
+        if walk.escalations and result.served_by.tier == "hosted":
+            self.accounting.log_escalation(req.request_id, text, result, walk.edge_answers, walk.escalations)
 
     def generate(
         self, req: GenerateInput, client_timeout_s: float | None = None
@@ -473,13 +505,8 @@ class RouterEngine:
             route=route.name,
             trace_id=walk.trace.trace_id,
         )
-        equivalent = self._hosted_equivalent(route, req.task, text, index)
-        self.accounting.record_result(
-            req.request_id, text, result, equivalent, walk.escalations, req.task, api_key=req.key_id
-        )
         walk.budget.recorded_cost(walk.spent)
-        if walk.escalations and answer.served_by.tier == "hosted":
-            self.accounting.log_escalation(req.request_id, text, result, walk.edge_answers, walk.escalations)
+        self._book(self._record_result, req, route, text, result, walk, index)
         return result
 
     def _hosted_equivalent(self, route: RouteConfig, task: str, text: str, index: FleetIndex) -> float:

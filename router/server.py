@@ -5,6 +5,7 @@ and event loop; graceful shutdown of both."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from edgefleet.errors import PolicyError, PolicyIssue
 from edgefleet.policy.loader import parse_policy
 from edgefleet.policy.schema import Policy
 from edgefleet.policy.security_options import TlsServerConfig, auth_settings
+from protos.aio_guard import MalformedRequestInterceptor
 from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc, router_pb2, router_pb2_grpc
 from router.auth import ApiKeys
 from router.domain import EdgeCaller, EdgeGenerator, HostedCaller
@@ -25,7 +27,6 @@ from router.edge_client import EdgeClient
 from router.engine import RouterEngine
 from router.fleet_servicer import FleetServicer
 from router.fleet_source import FleetSource
-from router.grpc_guard import MalformedRequestInterceptor
 from router.http.metrics_route import metrics_route
 from router.http.port import EnginePort
 from router.http.server import HttpFrontDoor
@@ -54,6 +55,7 @@ class RouterServer:
         generator: EdgeGenerator | None = None,
         tracing: Tracing | None = None,
         tls: TlsServerConfig | None = None,
+        defer_accounting: bool = True,
     ) -> None:
         """`tls` overrides ``router.tls`` (``edgefleet up --tls dev``; a reload keeps it).
         `edge` calls replicas (default: an EdgeClient, which also streams generations unless
@@ -62,7 +64,7 @@ class RouterServer:
         in-memory exporter)."""
         self.fleet = fleet
         self.hosted = dict(hosted)
-        self.edge = edge or EdgeClient()
+        self.edge = edge or EdgeClient(coalesce=policy.router.coalesce)
         self.policy_path = Path(policy_path) if policy_path else None
         self._policy_sha = _sha_of(self.policy_path)
         self.metrics = RouterMetrics() if policy.router.metrics else None
@@ -75,6 +77,7 @@ class RouterServer:
             generator=generator,
             metrics=self.metrics,
             tracing=self.tracing,
+            defer_accounting=defer_accounting,
         )
         self.metrics_state: RouterStateCollector | None = None
         if self.metrics is not None:
@@ -249,11 +252,15 @@ async def serve(
     http_listen: str | None = None,
     tracing: Tracing | None = None,
     tls: TlsServerConfig | None = None,
+    freeze_gc: bool = True,
+    defer_accounting: bool = True,
 ) -> RouterServer:
     """Start a router on `listen`, and its OpenAI-compatible front door on `http_listen` (None: no
     front door; `edgefleet up` passes the policy's ``router.http_listen``); the returned server's
     `port` is the bound gRPC port, `http_address` the front door's. The caller owns `fleet` and the
-    hosted clients (close them after `stop()`)."""
+    hosted clients (close them after `stop()`). With `freeze_gc`, the objects alive after start-up
+    (modules, protos, the policy) move to the garbage collector's permanent generation
+    (:func:`gc.freeze`), so its full collections no longer walk them."""
     server = RouterServer(
         policy,
         fleet,
@@ -263,6 +270,7 @@ async def serve(
         generator=generator,
         tracing=tracing,
         tls=tls,
+        defer_accounting=defer_accounting,
     )
     await server.start(listen)
     if http_listen is not None:
@@ -271,6 +279,9 @@ async def serve(
         except BaseException:
             await server.stop(0)
             raise
+    if freeze_gc:
+        gc.collect()
+        gc.freeze()
     return server
 
 

@@ -82,8 +82,13 @@ class TargetCaller:
             max_queue = policy.deployment(cand.name).max_queue
         except KeyError:
             max_queue = None
-        if max_queue is not None and pick.outstanding >= max_queue:
-            return CandidateEstimate(cand, 0.0, cost, f"replica queues full (max_queue={max_queue})")
+        if max_queue is not None:
+            # merged calls (router.coalesce) carry up to max_batch texts each: the replica's queue
+            # is max_queue calls deep, however many texts wait for them here
+            coalesce = policy.router.coalesce
+            per_call = coalesce.max_batch if coalesce.enabled and task in ("classify", "embed") else 1
+            if pick.outstanding >= max_queue * per_call:
+                return CandidateEstimate(cand, 0.0, cost, f"replica queues full (max_queue={max_queue})")
         replica = loads.replica_of(pick)
         return CandidateEstimate(
             cand, self.estimates.estimate_ms(pick.replica_id), cost, choice=(dep, replica)

@@ -84,7 +84,7 @@ def edge_view(answer: dict[str, Any] | None, domain_model: str, domain_price: fl
     if "error" in answer:
         return EdgeView(True, 0.0, None, 0.0, domain_price, domain_price), "out of scope" in answer["error"]
     conf, parsed = 1.0, False
-    for target, outcome, reason in answer.get("trace", []):
+    for target, outcome, reason, *_ in answer.get("trace", []):
         if target == domain_model and outcome == "ok":
             m = _CONF_RE.search(reason)
             if m:

@@ -26,8 +26,10 @@ from bench.suites.common import (
 )
 from bench.suites.tax import specialist
 
+THREADED = "threaded-replica"  # the same model on the thread-pool KServe server, for comparison
 TOPOLOGY = (
-    "server processes: KServe replica of the specialist, router (StaticFleet -> that replica), echo server; "
+    "server processes: KServe replica of the specialist (grpc.aio with dynamic batching, and the same model on "
+    "the thread-pool server beside it, in the same process), router (StaticFleet -> that replica), echo server; "
     "the load generator is one separate process (grpc.aio, one channel, pre-serialised requests). All share "
     "the machine's cores: what the echo server gets is what the router + replica get."
 )
@@ -93,7 +95,13 @@ def run(ctx: Any) -> dict[str, Any]:
     with (
         ServerHost("bench.services:build_echo", {}) as echo,
         ServerHost(
-            "bench.services:build_replicas", {"models": [{"deployment": deployment, "dir": str(path)}]}
+            "bench.services:build_replicas",
+            {
+                "models": [
+                    {"deployment": deployment, "dir": str(path)},
+                    {"deployment": THREADED, "dir": str(path), "threaded": True},
+                ]
+            },
         ) as replicas,
     ):
         record = deployment_record(registry, deployment, model, price, replicas[deployment])
@@ -120,6 +128,9 @@ def run(ctx: Any) -> dict[str, Any]:
                 ),
                 "kserve_unary": LoadJob(
                     replicas[deployment], KSERVE_INFER, kserve_payloads, warmup=ctx.size(10, 200)
+                ),
+                "kserve_threaded_unary": LoadJob(
+                    replicas[THREADED], KSERVE_INFER, kserve_payloads, warmup=ctx.size(10, 200)
                 ),
                 "echo_unary": LoadJob(echo["echo"], PING, payloads, warmup=ctx.size(10, 200)),
                 "echo_stream": LoadJob(
@@ -153,6 +164,7 @@ def run(ctx: Any) -> dict[str, Any]:
                         "p50_ms": p50,
                         "p99_ms": p99,
                         "p99_over_p50": ratio(p99, p50),
+                        "first_error": result.first_error,
                     }
     best = {name: (s.rps if s is not None else float("nan")) for name, s in sat.items()}
     routed_rps = max(best["routed_unary"], best["routed_stream"])
@@ -185,6 +197,9 @@ def run(ctx: Any) -> dict[str, Any]:
         "stream_vs_unary_routed": ratio(best["routed_stream"], best["routed_unary"]),
         "kserve_rps": best["kserve_unary"],
         "routed_vs_kserve": ratio(best["routed_unary"], best["kserve_unary"]),
+        "kserve_vs_echo": ratio(best["kserve_unary"], best["echo_unary"]),
+        "kserve_threaded_rps": best["kserve_threaded_unary"],
+        "kserve_aio_vs_threaded": ratio(best["kserve_unary"], best["kserve_threaded_unary"]),
         "under_load": loaded,
         "p99_over_p50_at_50pct": loaded.get("at_50pct", {}).get("p99_over_p50"),
         "p99_over_p50_at_80pct": loaded.get("at_80pct", {}).get("p99_over_p50"),
@@ -205,6 +220,11 @@ def run(ctx: Any) -> dict[str, Any]:
                     [
                         "routed unary / direct KServe unary (the router's own throughput cost)",
                         ratio(best["routed_unary"], best["kserve_unary"]),
+                    ],
+                    ["direct KServe unary / echo unary", ratio(best["kserve_unary"], best["echo_unary"])],
+                    [
+                        "KServe grpc.aio + dynamic batching / thread-pool server (same model)",
+                        ratio(best["kserve_unary"], best["kserve_threaded_unary"]),
                     ],
                 ],
             ),

@@ -23,6 +23,7 @@ from edgefleet.constants import (
     InferencePrecision,
 )
 from edgefleet.generation import MAX_NEW_TOKENS_LIMIT
+from edgefleet.policy.batching_options import BatchingOptions
 from edgefleet.policy.llm_options import LLMOptions
 from edgefleet.policy.retrieval_options import RetrievalConfig
 from edgefleet.policy.security_options import (
@@ -72,6 +73,16 @@ class TracingConfig(Strict):
     service_name: str = "edgefleet-router"
     sample_ratio: float = Field(
         1.0, ge=0, le=1, description="share of new traces recorded; a caller's sampled flag is followed"
+    )
+
+
+class CoalesceConfig(Strict):
+    """The router's coalescing of concurrent calls to one replica (:mod:`router.coalesce`)."""
+
+    enabled: bool = Field(True, description="false: one ModelInfer per routed text")
+    max_batch: int = Field(32, ge=1, le=1024, description="most texts in one coalesced call")
+    max_inflight: int = Field(
+        2, ge=1, le=64, description="calls in flight per replica and model before texts wait to be merged"
     )
 
 
@@ -126,6 +137,10 @@ class RouterConfig(Strict):
     )
     metrics: bool = Field(True, description="Prometheus metrics at /metrics on the HTTP front door")
     tracing: TracingConfig = Field(default_factory=TracingConfig)
+    coalesce: CoalesceConfig = Field(
+        default_factory=lambda: CoalesceConfig(),
+        description="merge concurrent calls to the same edge replica into one ModelInfer (router.coalesce)",
+    )
 
 
 class SimulatedNode(Strict):
@@ -199,6 +214,11 @@ class DeploymentConfig(Strict):
         "with the reason in the replica's detail)",
     )
     llm: LLMOptions | None = Field(None, description="generation settings (LLM models only)")
+    batching: BatchingOptions = Field(
+        default_factory=BatchingOptions,
+        description="dynamic batching of concurrent requests (text models only): max_batch, max_delay_us, "
+        "adaptive",
+    )
 
 
 class StandInConfig(Strict):

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from edgefleet.policy.batching_options import BatchingOptions
 from edgefleet.policy.llm_options import LLMOptions
 from edgefleet.policy.schema import DeploymentConfig
 from edgefleet.state import ReplicaPhase
@@ -60,6 +61,7 @@ class StartReplica:
     device_prefs: tuple[str, ...]
     precision: str = "auto"
     llm: LLMOptions | None = None  # generation settings (LLM models only)
+    batching: BatchingOptions | None = None  # dynamic batching (text models only)
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,7 @@ def plan(
                         where.device_prefs,
                         dep.precision,
                         dep.llm,
+                        dep.batching,
                     )
                 )
                 load[where.node_id] += 1

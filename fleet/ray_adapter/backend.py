@@ -136,6 +136,7 @@ class RayBackend:
             precision=action.precision,
             llm=action.llm,
             guard=self.guard,
+            batching=action.batching,
         )
 
     async def start_agent(self, node: NodeView) -> Any:

@@ -1,4 +1,4 @@
-"""The replica-side twin of router.grpc_guard for the synchronous KServe server: a request
+"""The replica-side twin of protos.aio_guard for the synchronous KServe server: a request
 message that does not decode is refused with INVALID_ARGUMENT (gRPC alone answers UNKNOWN)."""
 
 from __future__ import annotations

@@ -3,8 +3,10 @@
 The servicer only translates proto <-> numpy (:mod:`edgefleet.kserve_codec`); inference runs in the
 gRPC server's worker threads (OpenVINO releases the GIL), gated by a semaphore of `slots` so the
 time spent waiting for a slot is reported as ``queue_ms`` and more than `max_queue` outstanding
-requests are refused with RESOURCE_EXHAUSTED. :func:`serve_kserve` starts a server (with gRPC
-health checking and server reflection) without Ray, for replicas, tests and benchmarks.
+requests are refused with RESOURCE_EXHAUSTED. :func:`start_kserve` starts a server (with gRPC
+health checking and server reflection) for any servicer: LLM and retriever replicas use it. Text
+models are served by :mod:`fleet.serving.kserve_aio` (grpc.aio, dynamic batching);
+:func:`serve_kserve_threaded` serves one here, on the thread pool, for comparison in benchmarks.
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ class KServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
             if name == "LABEL":
                 outputs.append(tensor(name="LABEL", datatype="BYTES", shape=[-1]))
             else:
-                width = _output_width(model, name)
+                width = output_width(model, name)
                 outputs.append(tensor(name=name, datatype="FP32", shape=[-1, width]))
         return kserve_pb2.ModelMetadataResponse(
             name=model.manifest.name,
@@ -154,7 +156,7 @@ class KServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
                 model_name=model.manifest.name, model_version=model.manifest.version, id=request.id
             )
             for name in names:
-                add_output(response, name, _output_value(name, outputs, model), raw)
+                add_output(response, name, output_value(name, outputs, model), raw)
             params = response.parameters
             params["device"].string_param = model.device
             params["node"].string_param = self.node
@@ -201,7 +203,8 @@ class KServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
         return model
 
 
-def _output_width(model: TextModel, name: str) -> int:
+def output_width(model: TextModel, name: str) -> int:
+    """Columns of FP32 output `name` (-1 when the manifest does not say)."""
     if name == "PROBS" and model.labels:
         return len(model.labels)
     for spec in model.manifest.outputs:
@@ -210,7 +213,8 @@ def _output_width(model: TextModel, name: str) -> int:
     return -1
 
 
-def _output_value(name: str, outputs: dict[str, np.ndarray], model: TextModel) -> np.ndarray | list[str]:
+def output_value(name: str, outputs: dict[str, np.ndarray], model: TextModel) -> np.ndarray | list[str]:
+    """Output `name` from the IR outputs: LABEL is the argmax label, EMBEDDING is L2-normalised."""
     if name == "LABEL":
         best = outputs["PROBS"].argmax(axis=1)
         return [model.labels[int(i)] if int(i) < len(model.labels) else str(int(i)) for i in best]
@@ -294,7 +298,7 @@ def start_kserve(
     return endpoint
 
 
-def serve_kserve(
+def serve_kserve_threaded(
     model: TextModel | None,
     host: str = "127.0.0.1",
     port: int = 0,
@@ -305,7 +309,8 @@ def serve_kserve(
     max_queue: int = 64,
     max_workers: int | None = None,
 ) -> tuple[grpc.Server, int]:
-    """Serve `model` over KServe v2 gRPC on host:port (0 = any free port); returns (server, port).
+    """Serve `model` over KServe v2 gRPC on the threaded server (no dynamic batching; for comparison
+    with :func:`fleet.serving.kserve_aio.serve_kserve`) on host:port (0 = any free port); returns (server, port).
 
     Stop it with ``server.stop(grace)``.
     """

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from edgefleet.policy.batching_options import BatchingOptions
 from edgefleet.policy.llm_options import LLMOptions
 from edgefleet.replica_guard import ReplicaGuard
 from fleet.errors import ModelLoadError
@@ -27,7 +28,8 @@ from fleet.models.collection_manifest import RETRIEVE_TASK
 from fleet.models.llm_manifest import GENERATE_TASK
 from fleet.models.manifest import ModelBundle
 from fleet.serving.cpu import cpu_isa
-from fleet.serving.kserve_server import InferenceServicer, KServeEndpoint, KServeServicer, start_kserve
+from fleet.serving.kserve_aio import AioKServeEndpoint, AioKServeServicer
+from fleet.serving.kserve_server import InferenceServicer, KServeEndpoint, start_kserve
 from fleet.serving.llm_model import LLMModel, load_llm
 from fleet.serving.llm_servicer import LLMServicer
 from fleet.serving.replica_metrics import MetricsServer, ReplicaMetrics
@@ -57,6 +59,7 @@ class Replica:
         precision: str = "auto",
         llm: LLMOptions | None = None,
         guard: ReplicaGuard | None = None,
+        batching: BatchingOptions | None = None,
     ) -> None:
         """`guard`: the fleet token, TLS and KServe limits of its server (edgefleet.replica_guard)."""
         self.replica_id = replica_id
@@ -70,8 +73,9 @@ class Replica:
         self._bundle: ModelBundle | None = bundle
         self.host = host
         self.llm = llm
+        self.batching = batching
         self._model: ServedModel | None = None
-        self._endpoint: KServeEndpoint | None = None
+        self._endpoint: KServeEndpoint | AioKServeEndpoint | None = None
         self._error: str | None = None
         self._detail = ""
         self._address = ""
@@ -100,7 +104,19 @@ class Replica:
         self._bundle = None  # the compiled model is all we need now
         host = self.host or "127.0.0.1"
         servicer: InferenceServicer
-        if task == RETRIEVE_TASK:
+        if task not in (RETRIEVE_TASK, GENERATE_TASK):
+            text = AioKServeServicer(
+                self._model if isinstance(self._model, TextModel) else None,
+                node=self.node_name,
+                replica=self.replica_id,
+                load_error=self._error,
+                max_queue=self.max_queue,
+                batching=self.batching,
+                max_batch=self.guard.max_batch,
+            )
+            self._endpoint = AioKServeEndpoint(text, host, 0, guard=self.guard)
+            servicer = text
+        elif task == RETRIEVE_TASK:
             servicer = RetrieveServicer(
                 self._model if isinstance(self._model, RetrieverModel) else None,
                 node=self.node_name,
@@ -118,16 +134,8 @@ class Replica:
                 load_error=self._error,
                 max_queue=self.max_queue,
             )
-        else:
-            servicer = KServeServicer(
-                self._model if isinstance(self._model, TextModel) else None,
-                node=self.node_name,
-                replica=self.replica_id,
-                load_error=self._error,
-                max_queue=self.max_queue,
-                max_batch=self.guard.max_batch,
-            )
-        self._endpoint = start_kserve(servicer, host, 0, guard=self.guard)
+        if self._endpoint is None:
+            self._endpoint = start_kserve(servicer, host, 0, guard=self.guard)
         self._address = f"{host}:{self._endpoint.port}"
         self._start_metrics(servicer, host)
         if self._error:

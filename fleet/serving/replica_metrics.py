@@ -43,6 +43,7 @@ LATENCY_BUCKETS_S = (
 )
 TTFT_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
+QUEUE_BUCKETS_S = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 
 class ReplicaMetrics:
@@ -64,9 +65,23 @@ class ReplicaMetrics:
         ).labels(*values)
         self.batch = Histogram(
             "edgefleet_replica_batch_size",
-            "Texts per inference request (text models).",
+            "Texts per OpenVINO inference (text models; a dynamic batch coalesces several requests).",
             names,
             buckets=BATCH_BUCKETS,
+            registry=r,
+        ).labels(*values)
+        self.coalesced = Histogram(
+            "edgefleet_replica_batch_requests",
+            "Requests coalesced into one dynamic batch (text models).",
+            names,
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        ).labels(*values)
+        self.queue_wait = Histogram(
+            "edgefleet_replica_queue_wait_seconds",
+            "Time a request waited in the dynamic batcher's queue before its inference started.",
+            names,
+            buckets=QUEUE_BUCKETS_S,
             registry=r,
         ).labels(*values)
         self.ttft = Histogram(
@@ -90,8 +105,15 @@ class ReplicaMetrics:
         self.latency.observe(latency_s)
 
     def observe_batch(self, texts: int) -> None:
-        """One inference request with `texts` texts."""
+        """One inference with `texts` texts."""
         self.batch.observe(texts)
+
+    def observe_coalesced(self, requests: int, waits_s: list[float]) -> None:
+        """One dynamic batch of `requests` requests, each queued for `waits_s`."""
+        self.coalesced.observe(requests)
+        observe = self.queue_wait.observe
+        for wait in waits_s:
+            observe(wait)
 
     def observe_ttft(self, ttft_s: float) -> None:
         """One generation's first token."""

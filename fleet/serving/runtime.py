@@ -26,6 +26,7 @@ from edgefleet.constants import INFERENCE_PRECISIONS
 from fleet.errors import ModelLoadError
 from fleet.models.featurize import Featurizer, make_featurizer
 from fleet.models.manifest import Manifest, ModelBundle
+from fleet.serving.sparse_input import SparseFeatures, sparsify
 
 _core_lock = threading.Lock()
 _core: Any = None
@@ -146,7 +147,7 @@ def effective_precision(compiled: Any) -> str:
         return ""
 
 
-def _check_texts(texts: Sequence[str]) -> list[str]:
+def check_texts(texts: Sequence[str]) -> list[str]:
     """Validate a batch of texts; the contract says bad input is a ValueError (also for types)."""
     if isinstance(texts, (str, bytes)):
         raise ValueError("texts must be a sequence of strings, not a single string")
@@ -211,11 +212,14 @@ class TextModel:
         *,
         num_threads: int | None = None,
         precision: str = "auto",
+        sparse: bool = True,
     ) -> TextModel:
         """Compile ``bundle`` on the first preferred device OpenVINO has (CPU fallback).
 
         ``num_threads`` sets the CPU inference threads (default: see :func:`compile_config`);
         ``precision`` (auto, f32, bf16) the inference precision (see :func:`choose_precision`).
+        ``sparse`` feeds hashed n-gram models their non-zero features only
+        (:func:`fleet.serving.sparse_input.sparsify`; False: the IR as written, dense).
         Raises ModelLoadError when the IR cannot be read or compiled or does not match the manifest,
         ValueError for an unknown ``precision``.
         """
@@ -245,9 +249,13 @@ class TextModel:
             raise ModelLoadError(f"{where}: a classify model must have the IR output PROBS")
         if manifest.task == "embed" and "EMBEDDING" not in ir_outputs:
             raise ModelLoadError(f"{where}: an embed model must have the IR output EMBEDDING")
-        featurizer = make_featurizer(manifest.featurizer, bundle.files, ir_inputs)
+        featurizer: Featurizer = make_featurizer(manifest.featurizer, bundle.files, ir_inputs)
         device, fallback_reason = _pick_device(list(core.available_devices), list(device_prefs))
         kind = str(manifest.featurizer.get("kind"))
+        if kind == "hashed" and sparse:
+            rewritten = sparsify(model)
+            if rewritten is not None:  # the first layer as an embedding bag over the non-zero buckets
+                model, featurizer = rewritten, SparseFeatures(featurizer)
 
         def config(device: str) -> tuple[dict[str, Any], str]:
             bf16 = precision == "bf16" and device_supports_bf16(device)
@@ -281,7 +289,7 @@ class TextModel:
 
     def infer(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Run the model on ``texts``; returns every IR output by name (float32 arrays)."""
-        batch = _check_texts(texts)
+        batch = check_texts(texts)
         with self._featurize_lock:
             inputs = self._featurizer(batch)
         with self._request() as request:

@@ -20,7 +20,11 @@ class StatsSink(Protocol):
         ...
 
     def observe_batch(self, texts: int) -> None:
-        """One inference request with `texts` texts."""
+        """One inference with `texts` texts."""
+        ...
+
+    def observe_coalesced(self, requests: int, waits_s: list[float]) -> None:
+        """One dynamic batch: `requests` requests coalesced, each after waiting `waits_s` in the queue."""
         ...
 
     def observe_ttft(self, ttft_s: float) -> None:
@@ -60,6 +64,8 @@ class ServingStats:
         self.errors = 0
         self.queue_depth = 0
         self.inflight = 0
+        self.batches = 0  # dynamic batches run (text models)
+        self.batched_texts = 0
         self._started = time.monotonic()
         self.metrics: StatsSink | None = None
 
@@ -87,6 +93,15 @@ class ServingStats:
         """An inference request carried `texts` texts."""
         if self.metrics is not None:
             self.metrics.observe_batch(texts)
+
+    def batched(self, texts: int, requests: int, waits_s: list[float]) -> None:
+        """One dynamic batch ran: `texts` texts of `requests` requests, queued for `waits_s`."""
+        with self._lock:
+            self.batches += 1
+            self.batched_texts += texts
+        if self.metrics is not None:
+            self.metrics.observe_batch(texts)
+            self.metrics.observe_coalesced(requests, waits_s)
 
     def queued(self, delta: int) -> None:
         """A request started (+1) or stopped (-1) waiting for an inference slot."""

@@ -28,7 +28,8 @@ from edgefleet.policy.loader import parse_policy
 from edgefleet.replica_guard import ReplicaGuard
 from edgefleet.state import DeploymentState, FleetState, NodeState, ReplicaState
 from fleet.models.manifest import Manifest, TensorSpec
-from fleet.serving.kserve_server import KServeEndpoint, KServeServicer, start_kserve
+from fleet.serving.kserve_aio import AioKServeEndpoint, AioKServeServicer
+from fleet.serving.kserve_server import KServeEndpoint, start_kserve
 from fleet.serving.llm_engine import BatchingEngine
 from fleet.serving.llm_model import LLMModel
 from fleet.serving.llm_servicer import LLMServicer
@@ -179,9 +180,10 @@ class LiveServers:
         self._thread.start()
         self.router: RouterServer = self.run(self._start_router(), timeout_s=60)
         guard = ReplicaGuard(token=FLEET_TOKEN, max_batch=16, max_message_bytes=1 << 20)
-        self.text_replica: KServeEndpoint = start_kserve(
-            KServeServicer(FakeTextModel(), replica="fuzz-text", max_batch=16),
-            guard=guard,  # type: ignore[arg-type]
+        # the text replica runs the fleet's grpc.aio batching server, the LLM one the threaded server
+        self.text_replica = AioKServeEndpoint(
+            AioKServeServicer(FakeTextModel(), replica="fuzz-text", max_batch=16),  # type: ignore[arg-type]
+            guard=guard,
         )
         engine = BatchingEngine(FakeBatchPipeline(ANSWERS), context_length=2048, max_queue=32)
         files = dict.fromkeys(("a",), b"x")
@@ -217,7 +219,7 @@ class LiveServers:
 
     def stop(self) -> None:
         """Stop the replicas and the router, then the loop."""
-        self.text_replica.stop(0)
+        self.text_replica.stop(0).wait(10)
         self.llm_replica.stop(0)
         self.llm_replica.servicer.model.close()  # type: ignore[attr-defined]
         try:

@@ -31,7 +31,9 @@ def tiny_results(
     model_registry: Path, llm_registry: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[dict[str, Any], Path]:
     out = tmp_path_factory.mktemp("bench")
-    results = run_bench(None, out, tiny=True, registry=Path(model_registry))
+    results = run_bench(
+        None, out, tiny=True, registry=Path(model_registry), fleet_builder="cli.bench_fleet:build_fleet"
+    )
     return results, out
 
 
@@ -47,7 +49,7 @@ def test_tiny_bench_writes_results_report_and_plots(tiny_results: tuple[dict[str
     assert machine["cores"] >= 1 and machine["cpu_model"]
     assert machine["isa"] == list(cpu_isa()) and on_disk["int8"]["isa"] == machine["isa"]
     assert {"python", "openvino", "ray", "grpcio"} <= set(machine["versions"])
-    for name in ("tax", "throughput", "routing", "scale"):
+    for name in ("tax", "throughput", "routing", "scale", "e2e"):
         assert results[name]["status"] == "ok", results[name].get("traceback") or results[name]
 
 
@@ -89,6 +91,36 @@ def test_tiny_bench_headline_figures(tiny_results: tuple[dict[str, Any], Path]) 
         assert math.isfinite(int8["accuracy_delta"])
         if int8["bf16_status"] == "measured":
             _positive(results, "int8.bf16_speedup")
+
+
+def test_tiny_bench_e2e_drives_the_whole_fleet(tiny_results: tuple[dict[str, Any], Path]) -> None:
+    results, _ = tiny_results
+    e2e = results["e2e"]
+    _positive(results, "e2e.rps")
+    assert e2e["sweep"] and all(p["requests"] > 0 for p in e2e["sweep"])
+    assert e2e["deployments"][0] == "domain-router"
+    assert set(e2e["hops"]) == {
+        "client_router",
+        "domain_detection",
+        "edge_calls",
+        "hosted_calls",
+        "router_own",
+    }
+    assert e2e["hops"]["domain_detection"]["mean_ms"] > 0  # every request asked the domain model
+
+
+def test_tiny_bench_routing_says_which_split_each_figure_comes_from(
+    tiny_results: tuple[dict[str, Any], Path],
+) -> None:
+    routing = tiny_results[0]["routing"]
+    assert routing["goal"]["split"] == "test"
+    cal = routing["calibration"]
+    assert "val" in cal["val_split"] and "test" in cal["test_split"]
+    assert cal["test_oracle"]["accuracy"] >= cal["test_policy"]["accuracy"]
+    _positive(tiny_results[0], "routing.oracle_accuracy")
+    _positive(tiny_results[0], "throughput.kserve_vs_echo")
+    if tiny_results[0]["int8"].get("speedup") is not None:
+        _positive(tiny_results[0], "int8.speedup_single_thread")
 
 
 def test_unknown_suite_is_refused(tmp_path: Path) -> None:

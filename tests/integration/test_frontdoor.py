@@ -47,7 +47,7 @@ def generalist(model_registry: Path) -> Any:
 
 @pytest.fixture(scope="module")
 def fleet_state(generalist: Any) -> Iterator[FleetState]:
-    from fleet.serving.kserve_server import serve_kserve
+    from fleet.serving.kserve_aio import serve_kserve
 
     server, port = serve_kserve(generalist, node="node-a", replica="encoder-0")
     try:

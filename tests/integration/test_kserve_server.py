@@ -21,7 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from fleet.models.manifest import load_bundle, resolve_model_dir
-from fleet.serving.kserve_server import serve_kserve
+from fleet.serving.kserve_aio import serve_kserve
 from fleet.serving.runtime import TextModel
 from protos.inference import grpc_service_pb2 as kserve_pb2
 from protos.inference import grpc_service_pb2_grpc as kserve_grpc
@@ -193,15 +193,23 @@ def test_server_without_model_is_unavailable() -> None:
         server.stop(0)
 
 
-def test_batch_and_message_size_are_bounded() -> None:
+@pytest.mark.parametrize("server", ["aio", "threaded"])
+def test_batch_and_message_size_are_bounded(server: str) -> None:
     """fleet.kserve.max_batch: more texts in one call are INVALID_ARGUMENT; max_message_bytes: a
-    bigger message is RESOURCE_EXHAUSTED before it reaches the model."""
+    bigger message is RESOURCE_EXHAUSTED before it reaches the model (the text replicas' grpc.aio
+    batching server and the threaded one of the LLM and retriever replicas alike)."""
     from edgefleet.replica_guard import ReplicaGuard
+    from fleet.serving.kserve_aio import AioKServeEndpoint, AioKServeServicer
     from fleet.serving.kserve_server import KServeServicer, start_kserve
     from tests.fuzz.live import FakeTextModel
 
     guard = ReplicaGuard(max_batch=4, max_message_bytes=64 * 1024)
-    endpoint = start_kserve(KServeServicer(FakeTextModel(), max_batch=4), guard=guard)  # type: ignore[arg-type]
+    model = FakeTextModel()
+    endpoint: Any = (
+        AioKServeEndpoint(AioKServeServicer(model, max_batch=4), guard=guard)  # type: ignore[arg-type]
+        if server == "aio"
+        else start_kserve(KServeServicer(model, max_batch=4), guard=guard)  # type: ignore[arg-type]
+    )
     try:
         with grpc.insecure_channel(f"127.0.0.1:{endpoint.port}") as channel:
             stub = kserve_grpc.GRPCInferenceServiceStub(channel)

@@ -246,7 +246,7 @@ def text_models(model_registry: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def replicas(text_models: dict[str, Any]) -> Iterator[FleetState]:
-    from fleet.serving.kserve_server import serve_kserve
+    from fleet.serving.kserve_aio import serve_kserve
 
     servers: list[Any] = []
     deployments = []

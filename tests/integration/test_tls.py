@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import grpc
 import httpx
@@ -20,6 +20,7 @@ from edgefleet.policy.loader import parse_policy
 from edgefleet.policy.schema import HostedConfig, StandInConfig
 from edgefleet.policy.security_options import TlsClientConfig, TlsServerConfig
 from edgefleet.replica_guard import ReplicaGuard
+from fleet.serving.kserve_aio import AioKServeEndpoint, AioKServeServicer
 from fleet.serving.kserve_server import KServeServicer, start_kserve
 from protos.inference import grpc_service_pb2 as kserve_pb2
 from protos.inference import grpc_service_pb2_grpc as kserve_grpc
@@ -87,14 +88,20 @@ async def test_router_http_front_door_with_mutual_tls(tls_router: RouterServer, 
             await http.get(tls_router.http_url.replace("https", "http") + "/models", timeout=5)
 
 
-async def test_replica_needs_the_fleet_token_and_speaks_tls(pki: DevPki) -> None:
+@pytest.mark.parametrize("server", ["aio", "threaded"])
+async def test_replica_needs_the_fleet_token_and_speaks_tls(pki: DevPki, server: str) -> None:
+    """Both replica servers (grpc.aio batching for text models, threaded for LLMs and retrievers)."""
     guard = ReplicaGuard(
         token="fleet-secret",
         cert_pem=pki.server_cert.read_bytes(),
         key_pem=pki.server_key.read_bytes(),
         client_ca_pem=pki.ca.read_bytes(),
     )
-    endpoint = start_kserve(KServeServicer(None, replica="r1"), "127.0.0.1", 0, guard=guard)
+    endpoint: Any = (
+        AioKServeEndpoint(AioKServeServicer(None, replica="r1"), "127.0.0.1", 0, guard=guard)
+        if server == "aio"
+        else start_kserve(KServeServicer(None, replica="r1"), "127.0.0.1", 0, guard=guard)
+    )
     address = f"127.0.0.1:{endpoint.port}"
     credentials = grpc.ssl_channel_credentials(
         pki.ca.read_bytes(), pki.client_key.read_bytes(), pki.client_cert.read_bytes()

@@ -286,7 +286,7 @@ async def test_no_ready_replica_and_reload_policy() -> None:
 async def test_full_replica_queues_are_skipped() -> None:
     engine, _, _, _ = _engine()
     for i in range(2):
-        for _ in range(64):  # the default max_queue of every deployment
+        for _ in range(64 * 32):  # the default max_queue of every deployment, in merged calls of 32 texts
             engine.estimates.begin(f"clinc-banking-{i}")
     (res,) = (await engine.infer(_req("what is my balance"))).results
     assert res.trace[1].outcome == "skip" and "max_queue=64" in res.trace[1].reason

@@ -1,4 +1,6 @@
-"""A server interceptor that answers an undecodable request message with INVALID_ARGUMENT.
+"""A grpc.aio server interceptor that answers an undecodable request message with INVALID_ARGUMENT
+(used by the router and by the replicas' grpc.aio KServe server; the threaded twin is
+fleet.serving.grpc_guard).
 
 gRPC itself answers bytes that do not parse as the method's request message (truncated, wrong
 wire types, a string field that is not UTF-8) with UNKNOWN and the exception's name; here the
