@@ -104,7 +104,7 @@ class TargetCaller:
         start = self._clock()
         ok = False
         try:
-            args = (replica.address, dep.model, dep.version, [text], task, timeout_s)
+            args = (replica.address, dep.model, replica_version(dep, replica), [text], task, timeout_s)
             if headers:
                 outputs = await self.edge.infer(*args, metadata=tuple(headers.items()))
             else:
@@ -123,7 +123,7 @@ class TargetCaller:
             raise TargetError(f"{dep.name} returned no EMBEDDING for an embed request")
         served = ServedBy(
             model=dep.model,
-            version=dep.version,
+            version=replica_version(dep, replica),
             replica=out.replica or replica.replica_id,
             node=out.node or replica.node_name,
             device=out.device or replica.device,
@@ -176,6 +176,13 @@ class TargetCaller:
         cost = hosted_call_cost(cfg, answer.input_tokens, answer.output_tokens)
         confidence = float(answer.confidence) if task == "classify" else 1.0
         return TargetAnswer(answer.label, scores, confidence, embedding, served, cost, ms)
+
+
+def replica_version(dep: Any, replica: Any) -> str:
+    """The model version `replica` serves (its own, from the snapshot; the deployment's when the
+    snapshot does not say). During a rollout old and new versions serve side by side, and a
+    replica answers NOT_FOUND for a version it does not have, so every call names the replica's."""
+    return str(getattr(replica, "version", "") or dep.version)
 
 
 def _classification(
