@@ -121,13 +121,15 @@ class DeploymentState:
 
 @dataclass
 class FleetState:
-    """A versioned snapshot of the whole fleet."""
+    """A versioned snapshot of the whole fleet. `epoch` names the controller incarnation that
+    published it: versions count up within an epoch, and a restarted controller has a new one."""
 
     version: int = 0
     unix_ms: float = 0.0
     nodes: list[NodeState] = field(default_factory=list)
     deployments: list[DeploymentState] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    epoch: str = ""
 
     def deployment(self, name: str) -> DeploymentState | None:
         """The deployment called `name`, or None."""

@@ -14,6 +14,7 @@ from edgefleet.errors import PolicyError
 from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc
 from router.engine import RouterEngine
 from router.fleet_source import FleetSource
+from router.fleet_view import fleet_view_status
 from router.servicer import result_proto
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,16 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
         """The current FleetSnapshot."""
         state = await self.fleet.state()
         path, sha = self._policy_info()
+        view = fleet_view_status(self.fleet, self.engine.policy.router.fleet_view_max_age_s)
         snap = fleet_pb2.FleetSnapshot(
-            version=int(state.version), unix_ms=float(state.unix_ms), policy_path=path, policy_sha256=sha
+            version=int(state.version),
+            unix_ms=float(state.unix_ms),
+            policy_path=path,
+            policy_sha256=sha,
+            fleet_status=view.status,
+            fleet_status_reason=view.reason,
+            fleet_view_age_s=round(view.age_s, 1),
+            events=list(getattr(state, "events", None) or []),
         )
         for n in state.nodes:
             node = snap.nodes.add(
@@ -114,6 +123,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                     isa=list(r.isa),
                     detail=r.detail,
                     metrics_address=r.metrics_address,
+                    version=r.version,
                 )
         policy = self.engine.policy
         for route in policy.routes:

@@ -22,6 +22,7 @@ from router.edge_client import EdgeClient
 from router.engine import RouterEngine
 from router.fleet_servicer import FleetServicer
 from router.fleet_source import FleetSource
+from router.fleet_view import FleetViewWatch
 from router.http.metrics_route import metrics_route
 from router.http.port import EnginePort
 from router.http.server import HttpFrontDoor
@@ -75,10 +76,20 @@ class RouterServer:
             self.metrics.registry.register(self.metrics_state)
         self.api_keys = ApiKeys.from_env(policy.router.api_keys_env)
         self.health = health.aio.HealthServicer()
+        self.fleet_view = FleetViewWatch(fleet, policy.router.fleet_view_max_age_s, self._set_serving)
         self.server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         self.port = 0
         self.address = ""
         self.http: HttpFrontDoor | None = None
+
+    async def _set_serving(self, serving: bool) -> None:
+        """Overall and Router health follow the fleet view's freshness (router.fleet_view); the
+        Fleet service stays SERVING so operators can see why."""
+        status = (
+            health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", ROUTER_SERVICE):
+            await self.health.set(name, status)
 
     @property
     def policy(self) -> Policy:
@@ -158,11 +169,13 @@ class RouterServer:
         await self.server.start()
         for name in ("", ROUTER_SERVICE, FLEET_SERVICE):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self.fleet_view.start()
         log.info("router listening on %s", self.address)
         return self.port
 
     async def stop(self, grace: float | None = 2.0) -> None:
         """Graceful shutdown: NOT_SERVING, finish in-flight calls within `grace`, close channels."""
+        await self.fleet_view.stop()
         if self.http is not None:
             await self.http.stop(grace)
             self.http = None

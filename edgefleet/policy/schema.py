@@ -105,6 +105,12 @@ class RouterConfig(Strict):
         "probe once after `reset_s`",
     )
     metrics: bool = Field(True, description="Prometheus metrics at /metrics on the HTTP front door")
+    fleet_view_max_age_s: float = Field(
+        30.0,
+        gt=0,
+        description="past this age of the router's copy of the fleet (no word from the control plane) its "
+        "health reports NOT_SERVING and GetFleet a degraded status; it keeps routing with the last known fleet",
+    )
     tracing: TracingConfig = Field(default_factory=TracingConfig)
 
 

@@ -4,17 +4,23 @@
 overrides on top of it. They are stored separately so that the policy stays what the file says
 (what ``GetFleet`` shows as the policy, what a reload compares against), and so that a policy
 reload keeps an operator's scale unless the new policy changes that deployment's ``replicas``.
+
+The whole desired state is what the controller persists (:meth:`DesiredState.to_record`, a JSON-able
+dict, in a :class:`fleet.control.desired_store.DesiredStore`) and re-reads when Ray restarts it
+(:meth:`DesiredState.from_record`), so a controller restart keeps the operator's scale and drains.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from edgefleet.errors import UnknownDeployment
 from edgefleet.policy.schema import DeploymentConfig, Policy
 from fleet.errors import FleetError
 
 MAX_REPLICAS = 1000
+RECORD_FORMAT = 1
 
 
 @dataclass
@@ -60,3 +66,27 @@ class DesiredState:
             del self.scale_overrides[name]
         self.policy = policy
         return cleared
+
+    def to_record(self) -> dict[str, Any]:
+        """The desired state as plain JSON-able data (what the controller persists)."""
+        return {
+            "format": RECORD_FORMAT,
+            "policy": self.policy.model_dump(mode="json"),
+            "scale_overrides": dict(sorted(self.scale_overrides.items())),
+            "drained": sorted(self.drained),
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> DesiredState:
+        """A desired state from :meth:`to_record`'s data (the policy is validated again;
+        FleetError when the record is not one)."""
+        if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
+            raise FleetError(f"not a desired-state record of format {RECORD_FORMAT}")
+        try:
+            policy = Policy.model_validate(record["policy"])
+            overrides = {str(k): int(v) for k, v in dict(record.get("scale_overrides") or {}).items()}
+            drained = {str(n) for n in record.get("drained") or []}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FleetError(f"unreadable desired-state record: {exc}") from exc
+        known = {d.name for d in policy.deployments}
+        return cls(policy, {k: v for k, v in overrides.items() if k in known}, drained)

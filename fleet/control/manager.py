@@ -5,6 +5,12 @@ the observed state (nodes, agents, replicas), runs :func:`fleet.control.reconcil
 applies the actions through a backend (:class:`fleet.ray_adapter.backend.RayBackend`, or a fake in
 tests) and publishes a versioned :class:`FleetState`. One failing pass is logged as an event;
 the loop never dies.
+
+The desired state is saved to a :class:`fleet.control.desired_store.DesiredStore` after every
+change; a manager created with ``restore=True`` (the controller after Ray restarted it) reads it
+back. Before its first pass a manager adopts the replicas already running for it (the backend
+lists them; they outlive the controller) instead of starting new ones. Every manager publishes
+under its own `epoch`, so a reader can tell a restarted controller from an old one.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ from typing import Any
 
 from edgefleet.policy.schema import Policy
 from edgefleet.state import FleetState
-from fleet.control.desired import DesiredState
+from fleet.control.continuity import Continuity
+from fleet.control.desired_store import DesiredStore, MemoryStore
 from fleet.control.lifecycle import FleetBackend, ReplicaLifecycle
 from fleet.control.operator_actions import OperatorActions
 from fleet.control.placement import NodeView
@@ -38,18 +45,31 @@ from fleet.models.manifest import ModelBundle, load_bundle, resolve_model_dir
 log = logging.getLogger("edgefleet.controller")
 
 
-class FleetManager(ReplicaLifecycle, OperatorActions):
+class FleetManager(Continuity, ReplicaLifecycle, OperatorActions):
     """Desired state in, replicas out; see the module docstring."""
 
     def __init__(
-        self, policy: Policy, base_dir: Path, backend: FleetBackend, registry: Path | None = None
+        self,
+        policy: Policy,
+        base_dir: Path,
+        backend: FleetBackend,
+        registry: Path | None = None,
+        *,
+        store: DesiredStore | None = None,
+        restore: bool = False,
     ) -> None:
-        self.desired = DesiredState(policy)
+        """`store` keeps the desired state (default: in memory); with `restore` the saved one
+        replaces `policy` when there is one (a restarted controller), else `policy` is saved."""
+        self.events: deque[str] = deque(maxlen=200)
+        self.store: DesiredStore = store if store is not None else MemoryStore()
         self.base_dir = Path(base_dir)
-        self.registry = (
-            Path(registry) if registry is not None else (self.base_dir / policy.registry).resolve()
-        )
+        self.desired = self._initial_desired(policy, restore)
+        if registry is None or self.desired.policy.registry != policy.registry:
+            registry = (self.base_dir / self.desired.policy.registry).resolve()
+        self.registry = Path(registry)
         self.backend = backend
+        self.epoch = secrets.token_hex(4)
+        self._adopted = False
         self.nodes: list[NodeView] = []
         self.replicas: dict[str, ReplicaRecord] = {}
         self.agents: dict[str, Any] = {}
@@ -59,8 +79,7 @@ class FleetManager(ReplicaLifecycle, OperatorActions):
         self._bundle_paths: dict[str, Path] = {}
         self.placement_errors: dict[str, str] = {}
         self.backoff: dict[str, tuple[float, int, str]] = {}  # deployment -> (until, failures, reason)
-        self.events: deque[str] = deque(maxlen=200)
-        self.state = FleetState(version=0, unix_ms=time.time() * 1000)
+        self.state = FleetState(version=0, unix_ms=time.time() * 1000, epoch=self.epoch)
         self._key: object = None
         self._changed = asyncio.Condition()
         self._wake = asyncio.Event()
@@ -99,7 +118,9 @@ class FleetManager(ReplicaLifecycle, OperatorActions):
 
     # -- one pass --------------------------------------------------------------------------------
     async def reconcile_once(self) -> None:
-        """Observe, plan, act and publish once."""
+        """Observe, plan, act and publish once (adopting running replicas before the first pass)."""
+        if not self._adopted:
+            await self.adopt()
         observed = await self.backend.list_nodes()
         self.nodes = [replace(n, drained=n.node_id in self.desired.drained) for n in observed]
         await asyncio.gather(self._poll_agents(), self._check_replicas(), self._load_bundles())
@@ -186,6 +207,7 @@ class FleetManager(ReplicaLifecycle, OperatorActions):
     async def publish(self) -> None:
         """Rebuild the snapshot; bump the version and wake waiters when it changed."""
         candidate = build_state(self.observed())
+        candidate.epoch = self.epoch
         key = stable_key(candidate)
         if key != self._key:
             self._key = key
@@ -218,10 +240,13 @@ class FleetManager(ReplicaLifecycle, OperatorActions):
         await self.publish()
 
     async def shutdown(self) -> None:
-        """Stop the loop, every replica and every agent."""
+        """Stop the loop, every replica (also any not adopted yet) and every agent."""
         if self._loop_task is not None:
             self._loop_task.cancel()
             self._loop_task = None
+        if not self._adopted:
+            with contextlib.suppress(Exception):
+                await self.adopt()
         for record in list(self.replicas.values()):
             if record.state != STOPPING:
                 record.state = STOPPING

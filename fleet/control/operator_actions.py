@@ -1,7 +1,8 @@
 """Operator actions on the desired state: scale, drain, apply a policy, wait until settled.
 
 Mixed into :class:`fleet.control.manager.FleetManager`; each action changes desired state only,
-records an event and wakes the reconcile loop, which does the work.
+saves it (so a restarted controller keeps it), records an event and wakes the reconcile loop,
+which does the work.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ class OperatorActions:
     async def _poke(self) -> None:
         raise NotImplementedError
 
+    async def persist(self) -> None:
+        """Save the desired state (FleetManager implements it)."""
+        raise NotImplementedError
+
     async def get_state(self, min_version: int = 0, timeout_s: float = 0.0) -> FleetState:
         raise NotImplementedError
 
@@ -45,6 +50,7 @@ class OperatorActions:
         old = self.desired.scale(deployment, replicas)
         self.backoff.pop(deployment, None)
         self.event(f"scale {deployment}: {old} -> {replicas} replicas")
+        await self.persist()
         await self._poke()
         return f"deployment {deployment} scaled from {old} to {replicas} replicas"
 
@@ -60,6 +66,7 @@ class OperatorActions:
             self.desired.drained.add(match.node_id)
         verb = "undrained" if undrain else "drained"
         self.event(f"node {match.name} {verb}")
+        await self.persist()
         await self._poke()
         return f"node {match.name} {verb}" + ("" if undrain else "; its replicas move to other nodes")
 
@@ -82,6 +89,7 @@ class OperatorActions:
             + ")"
         )
         self.event(f"policy applied: {summary}")
+        await self.persist()
         await self._poke()
         return f"policy applied: {summary}"
 

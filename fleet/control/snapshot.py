@@ -80,6 +80,30 @@ class ReplicaRecord:
             precision_setting=action.precision,
         )
 
+    @classmethod
+    def adopted(cls, replica_id: str, handle: Any, report: dict[str, Any]) -> ReplicaRecord | None:
+        """A record for a running replica found after a controller restart, from its health
+        report (see :meth:`fleet.serving.replica.Replica.health`); None when the report does not
+        say which deployment and node it belongs to."""
+        deployment, node_id = str(report.get("deployment") or ""), str(report.get("node_id") or "")
+        if not deployment or not node_id:
+            return None
+        record = cls(
+            replica_id,
+            deployment,
+            node_id,
+            str(report.get("node_name") or ""),
+            str(report.get("placed_device") or ""),
+            handle,
+            str(report.get("bundle_model") or report.get("model") or ""),
+            str(report.get("bundle_version") or report.get("version") or ""),
+            str(report.get("bundle_precision") or report.get("precision") or ""),
+            state=ReplicaPhase.READY if report.get("ready") else ReplicaPhase.UNHEALTHY,
+            precision_setting=str(report.get("precision_setting") or "auto"),
+        )
+        record.update(report)
+        return record
+
     def update(self, report: dict[str, Any]) -> None:
         """Take address, device, inference precision, ISA, detail and statistics from a replica's
         health report."""

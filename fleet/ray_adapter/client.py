@@ -44,9 +44,12 @@ class ControllerClient:
         except ActorGone as exc:
             raise FleetError(f"the EdgeFleet controller is gone: {exc}") from exc
 
-    async def get_state(self, min_version: int = 0, timeout_s: float = 0) -> FleetState:
-        """The fleet state once its version exceeds `min_version` (or after `timeout_s`)."""
-        state: FleetState = await self._call("get_state", min_version, timeout_s, timeout_s=timeout_s + 30.0)
+    async def get_state(self, min_version: int = 0, timeout_s: float = 0, epoch: str = "") -> FleetState:
+        """The fleet state once its version exceeds `min_version` (or after `timeout_s`); at once
+        when the controller's epoch is not `epoch` (it was restarted since)."""
+        state: FleetState = await self._call(
+            "get_state", min_version, timeout_s, epoch, timeout_s=timeout_s + 30.0
+        )
         return state
 
     async def scale(self, deployment: str, replicas: int) -> str:
