@@ -23,6 +23,7 @@ from edgefleet.constants import (
     InferencePrecision,
 )
 from edgefleet.generation import MAX_NEW_TOKENS_LIMIT
+from edgefleet.policy.fleet_options import AutoscaleConfig, RolloutConfig
 from edgefleet.policy.llm_options import LLMOptions
 from edgefleet.policy.retrieval_options import RetrievalConfig
 
@@ -169,6 +170,13 @@ class DeploymentConfig(Strict):
         "with the reason in the replica's detail)",
     )
     llm: LLMOptions | None = Field(None, description="generation settings (LLM models only)")
+    rollout: RolloutConfig | None = Field(
+        None,
+        description="a new model version starts as a canary and is promoted or rolled back automatically",
+    )
+    autoscale: AutoscaleConfig | None = Field(
+        None, description="replica count set by the controller from measured queue depth / latency"
+    )
 
 
 class StandInConfig(Strict):
