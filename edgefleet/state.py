@@ -117,6 +117,13 @@ class DeploymentState:
     context_length: int = 0  # generative models: context window in tokens (from the manifest); 0 = unknown
     precision_policy: str = "auto"  # the deployment's `precision` setting: auto, f32 or bf16
     collection: CollectionInfo | None = None  # retriever deployments (task "retrieve") only
+    # A canary rollout in progress: the new version, the share of requests routers send to it, the
+    # share of its answers they also ask the stable version for (agreement); the rollout summary.
+    canary_version: str = ""
+    canary_share: float = 0.0
+    shadow_share: float = 0.0
+    rollout: str = ""
+    autoscale: str = ""  # the autoscaler's bounds, target and last measurement/decision
 
 
 @dataclass

@@ -59,9 +59,13 @@ class ReplicaLifecycle:
     def _spawn(self, coro: Any) -> None:
         raise NotImplementedError
 
+    def bundle_for(self, action: StartReplica) -> ModelBundle:
+        """The bundle a new replica starts with (FleetManager implements it)."""
+        raise NotImplementedError
+
     async def _start(self, action: StartReplica) -> None:
         dep = self.desired.deployment(action.deployment)
-        bundle = self.bundles[action.deployment]
+        bundle = self.bundle_for(action)
         handle = await self.backend.start_replica(action, bundle, dep.max_queue)
         record = ReplicaRecord.starting(action, handle, bundle)
         self.replicas[action.replica_id] = record

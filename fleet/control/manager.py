@@ -39,13 +39,13 @@ from fleet.control.reconcile import (
     plan,
 )
 from fleet.control.snapshot import Observed, ReplicaRecord, build_state, stable_key
-from fleet.errors import FleetError
-from fleet.models.manifest import ModelBundle, load_bundle, resolve_model_dir
+from fleet.control.versions import ModelVersions
+from fleet.models.manifest import ModelBundle
 
 log = logging.getLogger("edgefleet.controller")
 
 
-class FleetManager(Continuity, ReplicaLifecycle, OperatorActions):
+class FleetManager(Continuity, ModelVersions, ReplicaLifecycle, OperatorActions):
     """Desired state in, replicas out; see the module docstring."""
 
     def __init__(
@@ -75,8 +75,11 @@ class FleetManager(Continuity, ReplicaLifecycle, OperatorActions):
         self.agents: dict[str, Any] = {}
         self.reports: dict[str, tuple[dict[str, Any], float]] = {}
         self.bundles: dict[str, ModelBundle] = {}
+        self.canary_bundles: dict[str, ModelBundle] = {}
         self.bundle_errors: dict[str, str] = {}
-        self._bundle_paths: dict[str, Path] = {}
+        self._bundle_cache: dict[Path, ModelBundle] = {}
+        self.outcome_reports: dict[str, tuple[dict[str, Any], float]] = {}
+        self.rollout_notes: dict[str, str] = {}
         self.placement_errors: dict[str, str] = {}
         self.backoff: dict[str, tuple[float, int, str]] = {}  # deployment -> (until, failures, reason)
         self.state = FleetState(version=0, unix_ms=time.time() * 1000, epoch=self.epoch)
@@ -124,6 +127,7 @@ class FleetManager(Continuity, ReplicaLifecycle, OperatorActions):
         observed = await self.backend.list_nodes()
         self.nodes = [replace(n, drained=n.node_id in self.desired.drained) for n in observed]
         await asyncio.gather(self._poll_agents(), self._check_replicas(), self._load_bundles())
+        await self.judge_canaries()
         now = time.monotonic()
         blocked = dict(self.bundle_errors)
         for dep, (until, _, reason) in self.backoff.items():
@@ -133,8 +137,15 @@ class FleetManager(Continuity, ReplicaLifecycle, OperatorActions):
             ReplicaView(r.replica_id, r.deployment, r.node_id, r.state, r.version, r.precision_setting)
             for r in self.replicas.values()
         ]
-        versions = {name: b.version for name, b in self.bundles.items()}
-        actions = plan(self.desired.deployments(), self.nodes, views, self._new_id, versions, blocked)
+        actions = plan(
+            self.desired.deployments(),
+            self.nodes,
+            views,
+            self._new_id,
+            self.stable_versions(),
+            blocked,
+            self.canaries(),
+        )
         for stop in actions.stops:
             self._stop(stop.replica_id, stop.reason)
         for action in actions.starts:
@@ -147,38 +158,12 @@ class FleetManager(Continuity, ReplicaLifecycle, OperatorActions):
                 self.event(f"{dep}: {reason}")
         self.placement_errors = dict(actions.errors)
         # Model versions nobody runs or will start any more need not stay pinned in the cluster.
-        self.backend.forget_bundles({(b.name, b.version) for b in self.bundles.values()})
+        bundles = [*self.bundles.values(), *self.canary_bundles.values()]
+        self.backend.forget_bundles({(b.name, b.version) for b in bundles})
         await self.publish()
 
     def _new_id(self, deployment: str) -> str:
         return f"{deployment}-{secrets.token_hex(3)}"
-
-    async def _load_bundles(self) -> None:
-        policy = self.desired.policy
-        for dep in policy.deployments:
-            ref = policy.model(dep.model)
-            try:
-                path = (
-                    (self.base_dir / ref.path)
-                    if ref.path
-                    else resolve_model_dir(self.registry, ref.name, ref.version)
-                )
-                current = self.bundles.get(dep.name)
-                if current is None or self._bundle_paths.get(dep.name) != path:
-                    bundle = await asyncio.to_thread(load_bundle, path)
-                    if current is not None and current.version != bundle.version:
-                        self.event(
-                            f"{dep.name}: rolling out {bundle.name} {current.version} -> {bundle.version}"
-                        )
-                    self.bundles[dep.name] = bundle
-                    self._bundle_paths[dep.name] = path
-                if dep.name in self.bundle_errors:
-                    self.event(f"{dep.name}: model {ref.name} loads again")
-                self.bundle_errors.pop(dep.name, None)
-            except FleetError as exc:
-                if self.bundle_errors.get(dep.name) != str(exc):
-                    self.event(f"{dep.name}: cannot load model: {exc}")
-                self.bundle_errors[dep.name] = f"cannot load model: {exc}"
 
     # -- publishing ------------------------------------------------------------------------------
     def observed(self) -> Observed:
@@ -201,6 +186,7 @@ class FleetManager(Continuity, ReplicaLifecycle, OperatorActions):
             reports=self.reports,
             errors=errors,
             events=list(self.events),
+            rollouts=self.rollout_view(),
             stale_after_s=3 * fleet.reconcile_interval_s + 2 * fleet.health_timeout_s,
         )
 

@@ -29,7 +29,7 @@ class OperatorActions:
     state: FleetState
     backoff: dict[str, tuple[float, int, str]]
     bundles: dict[str, ModelBundle]
-    _bundle_paths: dict[str, Path]
+    _bundle_cache: dict[Path, ModelBundle]
 
     def event(self, message: str) -> None:
         """Record a human-readable event (FleetManager implements it)."""
@@ -75,7 +75,7 @@ class OperatorActions:
         old = {d.name: d for d in self.desired.policy.deployments}
         cleared = self.desired.replace_policy(policy)
         self.registry = (self.base_dir / policy.registry).resolve()
-        self._bundle_paths.clear()
+        self._bundle_cache.clear()
         self.bundles.clear()
         self.backoff.clear()
         new = {d.name: d for d in policy.deployments}

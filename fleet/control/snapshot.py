@@ -178,6 +178,9 @@ class Observed:
     errors: Mapping[str, str]
     events: Sequence[str]
     stale_after_s: float
+    # deployment -> (canary version, canary share, shadow share, rollout summary)
+    rollouts: Mapping[str, tuple[str, float, float, str]] = field(default_factory=dict)
+    autoscale: Mapping[str, str] = field(default_factory=dict)  # deployment -> autoscaler summary
 
 
 def build_state(obs: Observed, now: float | None = None) -> FleetState:
@@ -194,6 +197,7 @@ def build_state(obs: Observed, now: float | None = None) -> FleetState:
         bundle = obs.bundles.get(dep.name)
         replicas = by_deployment.get(dep.name, [])
         manifest = bundle.manifest if bundle is not None else None
+        canary, canary_share, shadow_share, rollout = obs.rollouts.get(dep.name, ("", 0.0, 0.0, ""))
         deployments.append(
             DeploymentState(
                 name=dep.name,
@@ -210,6 +214,11 @@ def build_state(obs: Observed, now: float | None = None) -> FleetState:
                 precision_policy=dep.precision,
                 context_length=manifest.llm.context_length if manifest and manifest.llm else 0,
                 collection=collection_info(manifest),
+                canary_version=canary,
+                canary_share=canary_share,
+                shadow_share=shadow_share,
+                rollout=rollout,
+                autoscale=obs.autoscale.get(dep.name, ""),
             )
         )
     return FleetState(
