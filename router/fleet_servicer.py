@@ -88,6 +88,10 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                 precision_policy=d.precision_policy,
                 task=d.task,
                 context_length=d.context_length,
+                canary_version=getattr(d, "canary_version", ""),
+                canary_share=getattr(d, "canary_share", 0.0),
+                rollout=getattr(d, "rollout", ""),
+                autoscale=getattr(d, "autoscale", ""),
             )
             if d.collection is not None:
                 c = d.collection

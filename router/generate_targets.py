@@ -52,6 +52,7 @@ class GenerateTargets:
     ) -> None:
         self.hosted = targets.hosted
         self.estimates = targets.estimates
+        self.rollouts = targets.rollouts
         self.edge = edge
         self._clock = clock
 
@@ -137,6 +138,7 @@ class GenerateTargets:
                 async for event in events:
                     yield event
             _settle(span, attempt)
+        self.rollouts.observe(dep, version, attempt.failure is None, attempt.ms)
         served = ServedBy(
             dep.model,
             replica_version(dep, replica),

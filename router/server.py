@@ -4,6 +4,8 @@ and event loop; graceful shutdown of both."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -27,6 +29,7 @@ from router.http.metrics_route import metrics_route
 from router.http.port import EnginePort
 from router.http.server import HttpFrontDoor
 from router.metrics import RouterMetrics, RouterStateCollector
+from router.rollout_tracker import report_loop
 from router.servicer import RouterServicer
 from router.tracing import Tracing
 
@@ -77,6 +80,7 @@ class RouterServer:
         self.api_keys = ApiKeys.from_env(policy.router.api_keys_env)
         self.health = health.aio.HealthServicer()
         self.fleet_view = FleetViewWatch(fleet, policy.router.fleet_view_max_age_s, self._set_serving)
+        self._reporter: asyncio.Task[None] | None = None  # rollout outcomes -> the controller
         self.server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         self.port = 0
         self.address = ""
@@ -170,12 +174,19 @@ class RouterServer:
         for name in ("", ROUTER_SERVICE, FLEET_SERVICE):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         self.fleet_view.start()
+        self._reporter = asyncio.create_task(report_loop(self.engine.targets.rollouts, self.fleet))
         log.info("router listening on %s", self.address)
         return self.port
 
     async def stop(self, grace: float | None = 2.0) -> None:
         """Graceful shutdown: NOT_SERVING, finish in-flight calls within `grace`, close channels."""
         await self.fleet_view.stop()
+        if self._reporter is not None:
+            self._reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reporter
+            self._reporter = None
+        await self.engine.targets.rollouts.aclose()
         if self.http is not None:
             await self.http.stop(grace)
             self.http = None

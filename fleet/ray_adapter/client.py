@@ -60,6 +60,10 @@ class ControllerClient:
         """Move replicas off `node` (name or id) and keep new ones away; `undrain` reverses it."""
         return str(await self._call("drain", node, undrain))
 
+    async def report_outcomes(self, report: dict[str, Any]) -> None:
+        """Hand the controller a router's per-version outcomes of canaried deployments."""
+        await self._call("report_outcomes", report, timeout_s=10.0)
+
     async def apply_policy(self, policy_yaml_text: str) -> str:
         """Validate and apply a new policy; an invalid one is refused and the old one stays."""
         return str(await self._call("apply_policy", policy_yaml_text))

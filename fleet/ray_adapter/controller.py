@@ -77,6 +77,12 @@ class ControllerActor:
         """Drain or undrain a node (name or id)."""
         return await self._manager.drain(node, bool(undrain))
 
+    async def report_outcomes(self, report: dict[str, Any]) -> None:
+        """A router's per-version outcomes of deployments under a canary (what canaries are
+        judged on)."""
+        self._manager.start()
+        self._manager.record_outcomes(report)
+
     async def apply_policy(self, policy_yaml_text: str) -> str:
         """Validate `policy_yaml_text` and make it the desired state."""
         try:

@@ -117,6 +117,10 @@ class RayFleetSource(Versioned):
         """Forward to the controller."""
         return str(await self._client.drain(node, undrain))
 
+    async def report_outcomes(self, report: dict[str, Any]) -> None:
+        """Forward the router's rollout outcomes to the controller."""
+        await self._client.report_outcomes(report)
+
     async def apply_policy(self, policy_yaml_text: str) -> str:
         """Forward to the controller."""
         return str(await self._client.apply_policy(policy_yaml_text))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import random
 from collections.abc import Sequence
@@ -55,3 +56,16 @@ async def test_old_and_new_replicas_are_each_asked_for_their_version() -> None:
         assert answer.served_by.version == replica.version  # type: ignore[attr-defined]
     assert edge.asked == [(old.address, "1"), (new.address, "2")]  # type: ignore[attr-defined]
     assert FleetIndex.build(make_state()).deployments["clinc-banking"].version == "1"
+
+
+async def test_calls_during_a_canary_are_counted_and_shadowed() -> None:
+    dep, old, new = mixed_versions()
+    dep.version = "1"  # type: ignore[attr-defined]  # stable 1, canary 2 on replica 1
+    dep.canary_version, dep.canary_share, dep.shadow_share = "2", 0.5, 1.0  # type: ignore[attr-defined]
+    edge = VersionEdge({old.address: "1", new.address: "2"})  # type: ignore[attr-defined]
+    caller = TargetCaller(edge, {}, Estimates(), random.Random(0))
+    await caller.call_edge(dep, new, "what is my balance", "classify", 1.0)
+    await asyncio.gather(*caller.rollouts._shadows)
+    assert edge.asked == [(new.address, "2"), (old.address, "1")]  # type: ignore[attr-defined]  # the shadow
+    versions = caller.rollouts.report()["deployments"]["clinc-banking"]["versions"]
+    assert versions["2"]["requests"] == 1 and (versions["2"]["compared"], versions["2"]["agreed"]) == (1, 1)
