@@ -57,7 +57,9 @@ def render_snapshot(
         deps.add_column(col)
     for d in snap.deployments:
         where = ", ".join(
-            f"{r.node_name}/{r.device} {r.inference_precision or '?'}:{r.state}" for r in d.replicas
+            f"{r.node_name}/{r.device} {r.inference_precision or '?'}:{r.state}"
+            + (f" v{r.version}" if r.version and r.version != d.version else "")
+            for r in d.replicas
         )
         precision = f"{d.precision}/{d.precision_policy or 'auto'}"
         deps.add_row(d.name, d.model, d.version, precision, f"{d.ready}/{d.desired}", where)
@@ -66,6 +68,11 @@ def render_snapshot(
         for r in d.replicas:
             if r.detail:
                 console.print(Text.assemble((r.replica_id, "yellow"), f": {r.detail}"))
+    for d in snap.deployments:
+        if d.canary_version or d.rollout:
+            console.print(Text.assemble((f"{d.name} rollout: ", "magenta"), d.rollout))
+        if d.autoscale:
+            console.print(Text.assemble((f"{d.name} autoscale: ", "cyan"), d.autoscale))
 
     generative = [d for d in snap.deployments if d.task == "generate"]
     if generative:
