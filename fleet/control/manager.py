@@ -28,6 +28,7 @@ from typing import Any
 
 from edgefleet.policy.schema import Policy
 from edgefleet.state import FleetState
+from fleet.control.autoscale import LoadWindow
 from fleet.control.continuity import Continuity
 from fleet.control.desired_store import DesiredStore, MemoryStore
 from fleet.control.lifecycle import FleetBackend, ReplicaLifecycle
@@ -38,6 +39,7 @@ from fleet.control.reconcile import (
     ReplicaView,
     plan,
 )
+from fleet.control.scaling import Autoscaling
 from fleet.control.snapshot import Observed, ReplicaRecord, build_state, stable_key
 from fleet.control.versions import ModelVersions
 from fleet.models.manifest import ModelBundle
@@ -45,7 +47,7 @@ from fleet.models.manifest import ModelBundle
 log = logging.getLogger("edgefleet.controller")
 
 
-class FleetManager(Continuity, ModelVersions, ReplicaLifecycle, OperatorActions):
+class FleetManager(Continuity, ModelVersions, Autoscaling, ReplicaLifecycle, OperatorActions):
     """Desired state in, replicas out; see the module docstring."""
 
     def __init__(
@@ -80,6 +82,9 @@ class FleetManager(Continuity, ModelVersions, ReplicaLifecycle, OperatorActions)
         self._bundle_cache: dict[Path, ModelBundle] = {}
         self.outcome_reports: dict[str, tuple[dict[str, Any], float]] = {}
         self.rollout_notes: dict[str, str] = {}
+        self.load_windows: dict[str, LoadWindow] = {}
+        self.last_scaled: dict[str, float] = {}
+        self.autoscale_notes: dict[str, str] = {}
         self.placement_errors: dict[str, str] = {}
         self.backoff: dict[str, tuple[float, int, str]] = {}  # deployment -> (until, failures, reason)
         self.state = FleetState(version=0, unix_ms=time.time() * 1000, epoch=self.epoch)
@@ -128,6 +133,7 @@ class FleetManager(Continuity, ModelVersions, ReplicaLifecycle, OperatorActions)
         self.nodes = [replace(n, drained=n.node_id in self.desired.drained) for n in observed]
         await asyncio.gather(self._poll_agents(), self._check_replicas(), self._load_bundles())
         await self.judge_canaries()
+        await self.autoscale()
         now = time.monotonic()
         blocked = dict(self.bundle_errors)
         for dep, (until, _, reason) in self.backoff.items():
@@ -187,6 +193,7 @@ class FleetManager(Continuity, ModelVersions, ReplicaLifecycle, OperatorActions)
             errors=errors,
             events=list(self.events),
             rollouts=self.rollout_view(),
+            autoscale=self.autoscale_view(),
             stale_after_s=3 * fleet.reconcile_interval_s + 2 * fleet.health_timeout_s,
         )
 

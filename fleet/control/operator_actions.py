@@ -28,6 +28,7 @@ class OperatorActions:
     nodes: list[NodeView]
     state: FleetState
     backoff: dict[str, tuple[float, int, str]]
+    last_scaled: dict[str, float]
     bundles: dict[str, ModelBundle]
     _bundle_cache: dict[Path, ModelBundle]
 
@@ -46,13 +47,21 @@ class OperatorActions:
         raise NotImplementedError
 
     async def scale(self, deployment: str, replicas: int) -> str:
-        """Override a deployment's replica count (kept apart from the policy; see DesiredState)."""
+        """Override a deployment's replica count (kept apart from the policy; see DesiredState).
+        An autoscaled deployment takes the count within its bounds and the autoscaler goes on
+        from there (after its cooldown)."""
         old = self.desired.scale(deployment, replicas)
+        now = self.desired.deployment(deployment).replicas
         self.backoff.pop(deployment, None)
-        self.event(f"scale {deployment}: {old} -> {replicas} replicas")
+        note = ""
+        if self.desired.deployment(deployment).autoscale is not None:
+            self.last_scaled[deployment] = time.monotonic()
+            clamped = "clamped to its bounds; " if now != replicas else ""
+            note = f" (autoscaled: {clamped}the autoscaler goes on from here)"
+        self.event(f"scale {deployment}: {old} -> {now} replicas{note}")
         await self.persist()
         await self._poke()
-        return f"deployment {deployment} scaled from {old} to {replicas} replicas"
+        return f"deployment {deployment} scaled from {old} to {now} replicas{note}"
 
     async def drain(self, node: str, undrain: bool = False) -> str:
         """Drain (or undrain) a node by name or id."""

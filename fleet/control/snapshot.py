@@ -28,7 +28,7 @@ from fleet.control.reconcile import StartReplica
 from fleet.models.manifest import Manifest, ModelBundle
 
 EVENTS_IN_SNAPSHOT = 50
-STAT_KEYS = ("requests", "errors", "rps", "p50_ms", "p95_ms", "queue_depth", "inflight")
+STAT_KEYS = ("requests", "errors", "rps", "p50_ms", "p95_ms", "queue_depth", "inflight", "recent_p95_ms")
 LLM_STAT_KEYS = ("tokens_per_s", "ttft_p50_ms", "ttft_p95_ms", "generating")
 
 
