@@ -56,8 +56,8 @@ class Autoscaling:
                 if r.deployment == dep.name and r.state == READY and not (canary and r.version == canary)
             ]
             window = self.load_windows.get(dep.name)
-            if window is None or window.window_s != cfg.window_s:
-                window = self.load_windows[dep.name] = LoadWindow(cfg.window_s)
+            if window is None or (window.window_s, window.stabilize_s) != (cfg.window_s, cfg.cooldown_s):
+                window = self.load_windows[dep.name] = LoadWindow(cfg.window_s, cfg.cooldown_s)
             window.add(
                 LoadSample(
                     now,

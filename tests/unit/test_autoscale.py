@@ -50,13 +50,31 @@ def test_scale_up_waits_for_cooldown_and_starting_replicas() -> None:
 def test_scale_down_one_at_a_time_after_cooldown() -> None:
     cold = window(per_replica=0.2, ready=3)
     held = decide(QUEUE, 3, 3, cold, 8, now=100.0, last_change=90.0)
-    assert not held.changed and "scale-down cooldown" in held.reason
+    assert not held.changed and "below target, waiting 30 s to be sure" in held.reason
     down = decide(QUEUE, 3, 3, cold, 8, now=100.0, last_change=60.0)
     assert down.changed and down.replicas == 2 and "below target" in down.reason
     warm = window(per_replica=1.5, ready=2)  # 3 outstanding on 1 replica would be over 2
     held = decide(QUEUE, 2, 2, warm, 8, now=100.0, last_change=0.0)
     assert not held.changed and "one replica less would be over target" in held.reason
     assert not decide(QUEUE, 1, 1, window(), 8, now=100.0, last_change=0.0).changed  # at min
+
+
+def test_queueing_makes_one_less_replica_worse_than_linear() -> None:
+    # 0.5 outstanding on each of 2 replicas is utilisation 1/3; on one replica 2/3, i.e. 2 outstanding:
+    # over a target of 2 (less 10%), although 2 * 0.5 = 1 would look fine.
+    held = decide(QUEUE, 2, 2, window(per_replica=0.5, ready=2), 8, now=100.0, last_change=0.0)
+    assert not held.changed and "one replica less would be over target" in held.reason
+
+
+def test_scale_down_needs_a_calm_stabilisation_window() -> None:
+    w = LoadWindow(1.0, stabilize_s=30.0)
+    w.add(LoadSample(0.0, 2, 9.0, 0.0))
+    assert decide(QUEUE, 2, 2, w, 8, now=0.0, last_change=-100.0).replicas == 4  # busy: up
+    w.add(LoadSample(10.0, 2, 0.2, 0.0))
+    held = decide(QUEUE, 2, 2, w, 8, now=10.0, last_change=-100.0)
+    assert not held.changed and "waiting 30 s to be sure" in held.reason  # busy 10 s ago
+    w.add(LoadSample(41.0, 2, 0.2, 0.0))
+    assert decide(QUEUE, 2, 2, w, 8, now=41.0, last_change=-100.0).replicas == 1
 
 
 def test_bounds_and_node_capacity() -> None:
