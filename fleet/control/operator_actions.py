@@ -65,7 +65,10 @@ class OperatorActions:
 
     async def drain(self, node: str, undrain: bool = False) -> str:
         """Drain (or undrain) a node by name or id."""
-        match = next((n for n in self.nodes if node in (n.name, n.node_id)), None)
+        # a node that left and joined again under its name has a dead namesake: the live one counts
+        match = next(
+            (n for n in sorted(self.nodes, key=lambda n: not n.alive) if node in (n.name, n.node_id)), None
+        )
         if match is None:
             known = ", ".join(sorted(n.name for n in self.nodes)) or "none"
             raise UnknownNode(f"unknown node {node!r}; known: {known}")
