@@ -73,9 +73,14 @@ def second_machine() -> Iterator[Machine]:
         subprocess.run(["ip", "link", "del", here], check=False, capture_output=True)
 
 
+RAY_ADDRESS_FILE = Path("/tmp/ray/ray_current_cluster")  # `ray start` (the joining node) rewrites it
+
+
 @pytest.fixture
 def head(second_machine: Machine) -> Iterator[str]:
-    """A Ray head bound to this machine's end of the veth (labels zone=z1, one ov_CPU)."""
+    """A Ray head bound to this machine's end of the veth (labels zone=z1, one ov_CPU); the
+    machine's current-cluster address file is put back afterwards."""
+    saved = RAY_ADDRESS_FILE.read_bytes() if RAY_ADDRESS_FILE.exists() else None
     subprocess.run(  # the cluster token, as `edgefleet up` makes it (both machines share this disk)
         [
             sys.executable,
@@ -100,6 +105,10 @@ def head(second_machine: Machine) -> Iterator[str]:
     finally:
         stop_pid(node.pid, node.children)
         shutil.rmtree(temp, ignore_errors=True)
+        if saved is not None:
+            RAY_ADDRESS_FILE.write_bytes(saved)
+        else:
+            RAY_ADDRESS_FILE.unlink(missing_ok=True)
 
 
 def test_second_machine_joins_serves_is_lost_and_leaves(
