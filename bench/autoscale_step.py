@@ -88,28 +88,6 @@ routes:
 """
 
 
-def pin_simulated_nodes(local: Any) -> dict[str, int]:
-    """Pin each simulated node's raylet and its children to a core of its own (name -> core)."""
-    import os
-
-    import psutil
-    import ray
-
-    from fleet.control.placement import NODE_NAME_LABEL
-
-    names = {n["NodeID"]: (n.get("Labels") or {}).get(NODE_NAME_LABEL, "") for n in ray.nodes()}
-    workers = sorted(local.cluster.worker_nodes, key=lambda node: names.get(node.node_id, ""))
-    cores = sorted(os.sched_getaffinity(0))
-    pinned: dict[str, int] = {}
-    for i, node in enumerate(workers):
-        core = cores[i % len(cores)]
-        raylet = psutil.Process(node.all_processes["raylet"][0].process.pid)
-        for proc in [raylet, *raylet.children(recursive=True)]:
-            os.sched_setaffinity(proc.pid, {core})
-        pinned[names.get(node.node_id, node.node_id)] = core
-    return pinned
-
-
 async def monitor(controller: Any, t0: float, stop: asyncio.Event, out: Timeline) -> None:
     """Sample the controller's snapshot until `stop` (long-poll of at most 0.5 s)."""
     state = await controller.get_state(0, 0)
@@ -174,7 +152,7 @@ async def run_step(cfg: StepConfig) -> dict[str, Any]:
     """Start the fleet, drive the load step, stop everything; return the measurements."""
     from bench.suites.common import clinc_texts, router_request
     from edgefleet.policy.loader import parse_policy
-    from fleet.ray_adapter.cluster import start_local_cluster
+    from fleet.ray_adapter.cluster import pin_simulated_nodes, start_local_cluster
     from fleet.ray_adapter.controller import start_controller
     from fleet.ray_adapter.fleet_source import RayFleetSource
     from router.server import serve

@@ -139,9 +139,7 @@ async def _drain(node: NodeProcess, namespace: str, controller: str, timeout_s: 
     except FleetError as exc:
         return str(exc)
     finally:
-        import ray
-
-        ray.shutdown()
+        ControllerClient.disconnect()
 
 
 def _live(state: FleetState, name: str) -> NodeState | None:

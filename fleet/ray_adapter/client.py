@@ -76,6 +76,11 @@ class ControllerClient:
         state: FleetState = await self._call("wait_settled", timeout_s, timeout_s=timeout_s + 30.0)
         return state
 
+    @staticmethod
+    def disconnect() -> None:
+        """Disconnect this process from Ray (after :meth:`connect`)."""
+        ray.shutdown()
+
     async def shutdown(self) -> None:
         """Stop every replica and agent, then the controller actor itself."""
         with contextlib.suppress(FleetError):

@@ -254,3 +254,23 @@ def join_env(auth: bool | None = None) -> dict[str, str]:
     else:
         env["RAY_AUTH_MODE"] = "disabled"
     return env
+
+
+def pin_simulated_nodes(local: LocalCluster) -> dict[str, int]:
+    """Pin each simulated node's raylet, and so every worker it starts (replicas), to a core of its
+    own, round robin over this process's cores (name -> core): a simulated node then offers one
+    core, like a one-core edge box (benchmarks of scaling on one machine). Returns the mapping."""
+    import psutil
+    import ray
+
+    names = {n["NodeID"]: (n.get("Labels") or {}).get(NODE_NAME_LABEL, "") for n in ray.nodes()}
+    workers = sorted(local.cluster.worker_nodes, key=lambda node: names.get(node.node_id, ""))
+    cores = sorted(os.sched_getaffinity(0))
+    pinned: dict[str, int] = {}
+    for i, node in enumerate(workers):
+        core = cores[i % len(cores)]
+        raylet = psutil.Process(node.all_processes["raylet"][0].process.pid)
+        for proc in [raylet, *raylet.children(recursive=True)]:
+            os.sched_setaffinity(proc.pid, {core})
+        pinned[names.get(node.node_id, node.node_id)] = core
+    return pinned
