@@ -105,8 +105,10 @@ def start_node(cmd: list[str], name: str, head: str, labels: dict[str, str], log
 
 
 def stop_pid(pid: int, children: list[int], timeout_s: float = 30.0) -> int:
-    """SIGTERM `pid` (``ray start --block`` then stops its processes), wait, then SIGKILL whatever
-    is left of it, its session and `children`. Returns how many processes survived."""
+    """SIGTERM `pid` (``ray start --block`` then stops its processes), wait for them (`children`,
+    its processes when it started) to go, then SIGKILL whatever is left of it, its session and
+    `children` (``ray start`` itself can linger after its processes are gone). Returns how many
+    processes survived."""
     import psutil
 
     def members() -> list[psutil.Process]:
@@ -119,11 +121,24 @@ def stop_pid(pid: int, children: list[int], timeout_s: float = 30.0) -> int:
 
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, signal.SIGTERM)
+    owned = [p for p in members() if p.pid != pid and not _is_reaper(p)]  # the reaper waits for pid
+    if not owned:
+        with contextlib.suppress(psutil.Error):
+            owned = [psutil.Process(pid)]
+    psutil.wait_procs(owned, timeout=timeout_s)
     with contextlib.suppress(psutil.Error):
-        psutil.Process(pid).wait(timeout=timeout_s)
+        psutil.Process(pid).wait(timeout=2.0)
     rest = members()
     for p in rest:
         with contextlib.suppress(psutil.Error):
             p.kill()
     psutil.wait_procs(rest, timeout=10)
     return len([p for p in members() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE])
+
+
+def _is_reaper(proc: object) -> bool:
+    """Ray's process reaper (it kills the group once ``ray start`` is gone, so it outlives it)."""
+    try:
+        return any("reaper" in part for part in proc.cmdline())  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - gone or unreadable: not one to wait for
+        return False

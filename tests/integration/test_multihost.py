@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from fleet.errors import ClusterError
 from fleet.ray_adapter.cluster import OBJECT_STORE_BYTES
 from fleet.ray_adapter.node_process import ray_executable, start_node, stop_pid
 from tests.fixtures.models import REPO_ROOT
@@ -99,7 +100,10 @@ def head(second_machine: Machine) -> Iterator[str]:
            "--include-dashboard=false", "--disable-usage-stats", f"--object-store-memory={OBJECT_STORE_BYTES}",
            f"--temp-dir={temp}", "--block"]  # fmt: skip
     env = {**os.environ, **FAST_NODE_DEATH, "RAY_AUTH_MODE": "token"}
-    node = start_node(cmd, "head", "", {}, Path(temp) / "head.log", env)
+    try:
+        node = start_node(cmd, "head", "", {}, Path(temp) / "head.log", env)
+    except ClusterError:  # an overloaded machine can miss Ray's own start-up deadlines: once more
+        node = start_node(cmd, "head", "", {}, Path(temp) / "head-again.log", env)
     try:
         yield f"{second_machine.host_ip}:{port}"
     finally:
