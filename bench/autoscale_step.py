@@ -82,7 +82,7 @@ deployments:
     model: {cfg.model}
     replicas: 1
     max_queue: 100000
-    autoscale: {{min: 1, max: {cfg.max_replicas}, {target}, cooldown_s: {cfg.cooldown_s}, window_s: 3}}
+    autoscale: {{min: 1, max: {cfg.max_replicas}, {target}, cooldown_s: {cfg.cooldown_s}, window_s: 5}}
 routes:
   - {{name: r, task: classify, targets: [scaled], min_confidence: 0}}
 """
@@ -189,8 +189,11 @@ async def _drive(cfg: StepConfig, controller: Any, address: str, payloads: list[
     timeline = Timeline()
     stop = asyncio.Event()
     with LoadGenerator() as gen:
-        warm = LoadJob(address, ROUTER_INFER, payloads, concurrency=1, max_requests=100, warmup=0)
-        await asyncio.to_thread(gen.run, warm)  # never block the loop: the router runs on it
+        # Warm up at the base rate (never on the loop: the router runs on it), then start from one
+        # replica whatever the warm-up made of it.
+        await asyncio.to_thread(gen.run, job(cfg.rps, 8.0))
+        await controller.scale("scaled", 1)
+        await _wait(controller, lambda d: d.ready == 1 and len(d.replicas) == 1)
         t0 = time.monotonic()
         watcher = asyncio.create_task(monitor(controller, t0, stop, timeline))
         before = await asyncio.to_thread(gen.run, job(cfg.rps, cfg.before_s))
@@ -221,6 +224,16 @@ async def _drive(cfg: StepConfig, controller: Any, address: str, payloads: list[
         "replicas": [[round(t, 1), r, d] for t, r, d in timeline.counts],
         "events": [[round(t, 1), e] for t, e in timeline.events],
     }
+
+
+async def _wait(controller: Any, check: Any, timeout_s: float = 120.0) -> None:
+    """Long-poll the controller until `check(the deployment)` holds (bounded)."""
+    deadline = time.monotonic() + timeout_s
+    state = await controller.get_state(0, 0)
+    while not check(state.deployment("scaled")):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the bench deployment did not settle: {state.deployment('scaled')}")
+        state = await controller.get_state(state.version, 2.0)
 
 
 def write_report(result: dict[str, Any], out: Path) -> Path:
