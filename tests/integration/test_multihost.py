@@ -4,7 +4,8 @@ joins a head on this machine's end of the veth with ``edgefleet node join``, get
 selector, serves routed traffic, is lost (its processes killed: replicas re-placed on the head),
 joins again and leaves with ``edgefleet node leave`` (drained, its processes stopped). The
 scenario runs in a driver process (tests/fixtures/multihost_driver.py); this test builds and
-removes the namespace and the head. Marked ``multihost``; about a minute.
+removes the namespace and the head. Marked ``multihost`` (run with ``-m multihost`` or ``make
+multihost``; about two minutes, so not part of ``make test``).
 """
 
 from __future__ import annotations
