@@ -128,7 +128,10 @@ def summarize_step(
     steady = [p for _, p, _ in before[len(before) // 2 :]] or [math.nan]
     first_after = [p for t, p, _ in after if t < step_at + 6] or [math.nan]
     scaled = next((t for t, e in tl.events if t >= step_at and "autoscale scaled:" in e), None)
-    ready2 = next((t for t, ready, _ in tl.counts if t >= step_at and ready >= 2), None)
+    at_step = next((ready for t, ready, _ in reversed(tl.counts) if t <= step_at), 0)
+    ready2 = (
+        next((t for t, ready, _ in tl.counts if t >= step_at and ready >= 2), None) if at_step < 2 else None
+    )
     recovered = None
     if target is not None:
         for i, (t, _, _) in enumerate(after):
@@ -144,6 +147,7 @@ def summarize_step(
         "p95_under_target_for_good_after_step_s": None
         if recovered is None
         else round(recovered - step_at, 1),
+        "replicas_ready_at_step": at_step,
         "max_replicas_ready": max((r for _, r, _ in tl.counts), default=0),
     }
 
