@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json | sha256sum | cut -c1-12)
 BUF := node_modules/.bin/buf
 
-.PHONY: demo test unit fuzz protos check-protos lint typecheck bench install node-tools node-tools-if-npm clean
+.PHONY: demo test unit fuzz multihost protos check-protos lint typecheck bench install node-tools node-tools-if-npm clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -45,6 +45,10 @@ unit: $(STAMP)
 # prints the inputs per surface, crashes, hangs and memory. EDGEFLEET_FUZZ_EXAMPLES=N sets N per test.
 fuzz: $(STAMP)
 	EDGEFLEET_FUZZ=full $(BIN)/python -m pytest -q -p no:cacheprovider --timeout=1800 tests/fuzz tests/integration/test_abuse.py
+
+# A second machine in its own network namespace (root and iproute2; about two minutes).
+multihost: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m multihost tests/integration/test_multihost.py
 
 protos: $(STAMP)
 	$(BIN)/python -m protos.generate

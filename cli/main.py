@@ -68,11 +68,21 @@ def _parser() -> argparse.ArgumentParser:
 
     node = sub.add_parser("node", help="edge nodes")
     nsub = node.add_subparsers(dest="node_command", required=True, metavar="ACTION")
-    join = nsub.add_parser("join", help="join this machine to a fleet's Ray cluster")
+    join = nsub.add_parser("join", help="join this machine to a fleet's Ray cluster (runs in the background)")
     join.add_argument("--head", required=True, help="Ray head address host:port")
     join.add_argument("--labels", default="", help="k=v,k2=v2")
     join.add_argument("--num-cpus", type=float)
     join.add_argument("--name", help="node name (default: hostname)")
+    join.add_argument("--dry-run", action="store_true", help="print the ray start command only")
+    join.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for the node to start")
+    leave = nsub.add_parser("leave", help="drain this machine's node, then stop what `node join` started")
+    leave.add_argument("--name", help="the node (default: the only one joined from here)")
+    leave.add_argument("--namespace", default=None, help="Ray namespace of the fleet (default: edgefleet)")
+    leave.add_argument(
+        "--controller", default=None, help="controller actor name (default: edgefleet-controller)"
+    )
+    leave.add_argument("--no-drain", action="store_true", help="stop at once, without moving replicas first")
+    leave.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the drain")
 
     models = sub.add_parser("models", help="build, evaluate and register models")
     msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
@@ -222,9 +232,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return policy_check(args)
     if cmd == "node":
-        from cli.ops_commands import node_join
+        from cli import node_commands
 
-        return node_join(args)
+        return int(getattr(node_commands, f"node_{args.node_command}")(args))
     if cmd == "models":
         from cli import model_commands
 

@@ -1,5 +1,5 @@
-"""CLI commands that start, stop and inspect a fleet: ``up``, ``down``,
-``status`` and ``node join``."""
+"""CLI commands that start, stop and inspect a fleet: ``up``, ``down`` and ``status``
+(``node join|leave``: :mod:`cli.node_commands`)."""
 
 from __future__ import annotations
 
@@ -151,13 +151,3 @@ def status(args: argparse.Namespace) -> int:
     else:
         render_snapshot(snap, address, http=http)
     return 0
-
-
-def node_join(args: argparse.Namespace) -> int:
-    """Join this machine to a fleet's Ray cluster as an edge node."""
-    from fleet.ray_adapter.cluster import join_node
-
-    labels = dict(kv.split("=", 1) for kv in args.labels.split(",") if kv.strip())
-    if args.name:
-        labels["edgefleet.io/node"] = args.name
-    return int(join_node(args.head, labels, num_cpus=args.num_cpus) or 0)

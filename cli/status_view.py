@@ -9,6 +9,8 @@ from rich.text import Text
 from protos.edgefleet.v1 import fleet_pb2
 from tui.format import isa_summary
 
+EVENTS_SHOWN = 8
+
 
 def render_snapshot(
     snap: fleet_pb2.FleetSnapshot, address: str, console: Console | None = None, *, http: str = ""
@@ -17,6 +19,13 @@ def render_snapshot(
     the router's OpenAI-compatible front door, when known)."""
     console = console or Console()
     console.print(f"[bold]EdgeFleet[/] router {address}  snapshot v{snap.version}  policy {snap.policy_path}")
+    if snap.fleet_status == "degraded":
+        console.print(
+            Text.assemble(
+                (f"fleet view DEGRADED ({snap.fleet_view_age_s:.0f} s old): ", "bold red"),
+                snap.fleet_status_reason,
+            )
+        )
     if http:
         console.print(f"OpenAI-compatible API: {http}")
 
@@ -48,7 +57,9 @@ def render_snapshot(
         deps.add_column(col)
     for d in snap.deployments:
         where = ", ".join(
-            f"{r.node_name}/{r.device} {r.inference_precision or '?'}:{r.state}" for r in d.replicas
+            f"{r.node_name}/{r.device} {r.inference_precision or '?'}:{r.state}"
+            + (f" v{r.version}" if r.version and r.version != d.version else "")
+            for r in d.replicas
         )
         precision = f"{d.precision}/{d.precision_policy or 'auto'}"
         deps.add_row(d.name, d.model, d.version, precision, f"{d.ready}/{d.desired}", where)
@@ -57,6 +68,11 @@ def render_snapshot(
         for r in d.replicas:
             if r.detail:
                 console.print(Text.assemble((r.replica_id, "yellow"), f": {r.detail}"))
+    for d in snap.deployments:
+        if d.canary_version or d.rollout:
+            console.print(Text.assemble((f"{d.name} rollout: ", "magenta"), d.rollout))
+        if d.autoscale:
+            console.print(Text.assemble((f"{d.name} autoscale: ", "cyan"), d.autoscale))
 
     generative = [d for d in snap.deployments if d.task == "generate"]
     if generative:
@@ -128,6 +144,10 @@ def render_snapshot(
     for h in snap.hosted:
         tag = " [yellow](STAND-IN)[/]" if h.stand_in else ""
         console.print(f"hosted {h.name}: {h.base_url} model={h.model} circuit={h.circuit}{tag}")
+    if snap.events:
+        console.print(f"recent control-plane events (last {min(len(snap.events), EVENTS_SHOWN)}):")
+        for event in list(snap.events)[-EVENTS_SHOWN:]:
+            console.print(Text(f"  {event}"))
     scrape = metrics_targets(snap, http)
     if scrape:
         console.print(f"Prometheus /metrics: {', '.join(scrape)}")

@@ -117,17 +117,26 @@ class DeploymentState:
     context_length: int = 0  # generative models: context window in tokens (from the manifest); 0 = unknown
     precision_policy: str = "auto"  # the deployment's `precision` setting: auto, f32 or bf16
     collection: CollectionInfo | None = None  # retriever deployments (task "retrieve") only
+    # A canary rollout in progress: the new version, the share of requests routers send to it, the
+    # share of its answers they also ask the stable version for (agreement); the rollout summary.
+    canary_version: str = ""
+    canary_share: float = 0.0
+    shadow_share: float = 0.0
+    rollout: str = ""
+    autoscale: str = ""  # the autoscaler's bounds, target and last measurement/decision
 
 
 @dataclass
 class FleetState:
-    """A versioned snapshot of the whole fleet."""
+    """A versioned snapshot of the whole fleet. `epoch` names the controller incarnation that
+    published it: versions count up within an epoch, and a restarted controller has a new one."""
 
     version: int = 0
     unix_ms: float = 0.0
     nodes: list[NodeState] = field(default_factory=list)
     deployments: list[DeploymentState] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    epoch: str = ""
 
     def deployment(self, name: str) -> DeploymentState | None:
         """The deployment called `name`, or None."""

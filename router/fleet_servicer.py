@@ -21,6 +21,7 @@ from router.auth import ApiKeys, Right
 from router.engine import RouterEngine
 from router.errors import RouterError
 from router.fleet_source import FleetSource
+from router.fleet_view import fleet_view_status
 from router.hosted.endpoint import display_url
 from router.proto_convert import status_of
 from router.servicer import result_proto
@@ -64,8 +65,16 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
         """The current FleetSnapshot."""
         state = await self.fleet.state()
         path, sha = self._policy_info()
+        view = fleet_view_status(self.fleet, self.engine.policy.router.fleet_view_max_age_s)
         snap = fleet_pb2.FleetSnapshot(
-            version=int(state.version), unix_ms=float(state.unix_ms), policy_path=path, policy_sha256=sha
+            version=int(state.version),
+            unix_ms=float(state.unix_ms),
+            policy_path=path,
+            policy_sha256=sha,
+            fleet_status=view.status,
+            fleet_status_reason=view.reason,
+            fleet_view_age_s=round(view.age_s, 1),
+            events=list(getattr(state, "events", None) or []),
         )
         for n in state.nodes:
             node = snap.nodes.add(
@@ -102,6 +111,10 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                 precision_policy=d.precision_policy,
                 task=d.task,
                 context_length=d.context_length,
+                canary_version=getattr(d, "canary_version", ""),
+                canary_share=getattr(d, "canary_share", 0.0),
+                rollout=getattr(d, "rollout", ""),
+                autoscale=getattr(d, "autoscale", ""),
             )
             if d.collection is not None:
                 c = d.collection
@@ -137,6 +150,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                     isa=list(r.isa),
                     detail=r.detail,
                     metrics_address=r.metrics_address,
+                    version=r.version,
                 )
         policy = self.engine.policy
         for route in policy.routes:

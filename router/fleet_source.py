@@ -2,7 +2,11 @@
 depends on; :class:`StaticFleet` is the in-memory implementation (tests, benchmarks, a router in
 front of fixed KServe endpoints). The Ray-backed one, which keeps a local copy of the controller's
 snapshot fresh with a background long-poll, is ``fleet.ray_adapter.fleet_source.RayFleetSource``:
-the composition root (``cli``) hands it to the router, which never imports the fleet."""
+the composition root (``cli``) hands it to the router, which never imports the fleet.
+
+A source may also take ``report_outcomes(report)``: the router's per-version outcomes of
+deployments under a canary (``router.rollout_tracker``), which the controller judges the canary
+on. Sources without it get no reports (and canaries there are never judged by this router)."""
 
 from __future__ import annotations
 
@@ -52,6 +56,7 @@ class StaticFleet(Versioned):
         self.publish(state)
         self.actions: list[tuple[str, ...]] = []
         self.fail_next: Exception | None = None  # raised by the next action (tests)
+        self.outcome_reports: list[dict[str, Any]] = []  # what the router reported (rollouts)
 
     async def state(self) -> FleetState:
         """The current state."""
@@ -99,6 +104,10 @@ class StaticFleet(Versioned):
                 self.publish(new)
                 return f"node {n.name} {'undrained' if undrain else 'drained'}"
         raise UnknownNode(f"unknown node {node!r}")
+
+    async def report_outcomes(self, report: dict[str, Any]) -> None:
+        """Keep the router's rollout report (the last 100)."""
+        self.outcome_reports = [*self.outcome_reports[-99:], report]
 
     async def apply_policy(self, policy_yaml_text: str) -> str:
         """Record the policy text."""

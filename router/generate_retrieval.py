@@ -22,7 +22,7 @@ from router.choose import Candidate
 from router.domain import Citation, EdgeRetriever, Outcome, Step
 from router.errors import TargetError
 from router.generate_run import GenerateRun
-from router.targets import FleetIndex, TargetCaller
+from router.targets import FleetIndex, TargetCaller, replica_version
 
 
 def citations(passages: list[Passage], retrieved: Retrieved, deployment: str) -> tuple[Citation, ...]:
@@ -75,7 +75,7 @@ class RetrievalStep:
         try:
             assert self.retriever is not None
             found = await self.retriever.retrieve(
-                replica.address, dep.model, dep.version, [query], cfg.top_k, timeout_s
+                replica.address, dep.model, replica_version(dep, replica), [query], cfg.top_k, timeout_s
             )
             if len(found) != 1:
                 raise TargetError(f"{dep.name} answered {len(found)} results for 1 query")

@@ -37,7 +37,7 @@ from router.domain import (
 from router.errors import DeadlineExceeded, Unavailable
 from router.generate_run import Attempt, GenerateRun, KeptAnswer, read_stream
 from router.hosted.endpoint import url_host
-from router.targets import TargetCaller
+from router.targets import TargetCaller, replica_version
 
 
 class GenerateTargets:
@@ -52,6 +52,7 @@ class GenerateTargets:
     ) -> None:
         self.hosted = targets.hosted
         self.estimates = targets.estimates
+        self.rollouts = targets.rollouts
         self.edge = edge
         self._clock = clock
 
@@ -124,7 +125,8 @@ class GenerateTargets:
         first_by = done_by if ttft_ms is None else min(done_by, now + ttft_ms / 1000.0)
         attempt = Attempt(cand.target, now)
         with run.trace.step("edge_call", _attributes(run, cand.target, "edge")) as span:
-            args = (replica.address, dep.model, dep.version, run.messages("edge"), run.params, done_by - now)
+            version = replica_version(dep, replica)
+            args = (replica.address, dep.model, version, run.messages("edge"), run.params, done_by - now)
             headers = run.trace.headers(span)
             if headers:
                 stream = self.edge.generate(*args, metadata=tuple(headers.items()))
@@ -136,8 +138,14 @@ class GenerateTargets:
                 async for event in events:
                     yield event
             _settle(span, attempt)
+        self.rollouts.observe(dep, version, attempt.failure is None, attempt.ms)
         served = ServedBy(
-            dep.model, dep.version, replica.replica_id, replica.node_name, replica.device, "edge"
+            dep.model,
+            replica_version(dep, replica),
+            replica.replica_id,
+            replica.node_name,
+            replica.device,
+            "edge",
         )
         if attempt.failure is not None:
             outcome: Outcome = "timeout" if attempt.timed_out else "error"

@@ -5,6 +5,7 @@ and event loop; graceful shutdown of both."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import hashlib
 import logging
@@ -27,10 +28,12 @@ from router.edge_client import EdgeClient
 from router.engine import RouterEngine
 from router.fleet_servicer import FleetServicer
 from router.fleet_source import FleetSource
+from router.fleet_view import FleetViewWatch
 from router.http.metrics_route import metrics_route
 from router.http.port import EnginePort
 from router.http.server import HttpFrontDoor
 from router.metrics import RouterMetrics, RouterStateCollector
+from router.rollout_tracker import report_loop
 from router.servicer import RouterServicer
 from router.tls import check_exposure, server_credentials
 from router.tracing import Tracing
@@ -88,6 +91,8 @@ class RouterServer:
         self.accounting_text(policy)
         self._reload_lock = asyncio.Lock()
         self.health = health.aio.HealthServicer()
+        self.fleet_view = FleetViewWatch(fleet, policy.router.fleet_view_max_age_s, self._set_serving)
+        self._reporter: asyncio.Task[None] | None = None  # rollout outcomes -> the controller
         self.server = grpc.aio.server(
             options=[("grpc.so_reuseport", 0)], interceptors=[MalformedRequestInterceptor()]
         )
@@ -95,6 +100,15 @@ class RouterServer:
         self.address = ""
         self.http: HttpFrontDoor | None = None
         self.fleet_servicer: FleetServicer | None = None
+
+    async def _set_serving(self, serving: bool) -> None:
+        """Overall and Router health follow the fleet view's freshness (router.fleet_view); the
+        Fleet service stays SERVING so operators can see why."""
+        status = (
+            health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", ROUTER_SERVICE):
+            await self.health.set(name, status)
 
     @property
     def policy(self) -> Policy:
@@ -215,6 +229,8 @@ class RouterServer:
         await self.server.start()
         for name in ("", ROUTER_SERVICE, FLEET_SERVICE):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self.fleet_view.start()
+        self._reporter = asyncio.create_task(report_loop(self.engine.targets.rollouts, self.fleet))
         log.info("router listening on %s%s", self.address, " (TLS)" if tls is not None else "")
         if not self.api_keys.enabled:
             log.warning(
@@ -226,6 +242,13 @@ class RouterServer:
 
     async def stop(self, grace: float | None = 2.0) -> None:
         """Graceful shutdown: NOT_SERVING, finish in-flight calls within `grace`, close channels."""
+        await self.fleet_view.stop()
+        if self._reporter is not None:
+            self._reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reporter
+            self._reporter = None
+        await self.engine.targets.rollouts.aclose()
         if self.http is not None:
             await self.http.stop(grace)
             self.http = None

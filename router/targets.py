@@ -17,6 +17,7 @@ from router.domain import EdgeCaller, EdgeOutput, HostedCaller, ServedBy, Target
 from router.errors import TargetError
 from router.estimates import Estimates
 from router.hosted.endpoint import url_host
+from router.rollout_tracker import RolloutTracker
 
 TOP_SCORES = 5
 
@@ -50,6 +51,7 @@ class TargetCaller:
         self.estimates = estimates
         self.rng = rng or random.Random()
         self._clock = clock
+        self.rollouts = RolloutTracker(rng=self.rng)  # canary split, per-version outcomes, shadows
 
     def estimate(
         self, cand: Candidate, index: FleetIndex, policy: Policy, task: str, text: str, labels: Sequence[str]
@@ -73,7 +75,7 @@ class TargetCaller:
         if dep is None:
             return CandidateEstimate(cand, 0.0, 0.0, f"deployment {cand.name!r} not in the fleet")
         cost = edge_call_cost(dep.price_per_call_usd)
-        loads = _LazyLoads(dep.replicas, self.estimates)
+        loads = _LazyLoads(self.rollouts.pool(dep), self.estimates)
         pick = power_of_two_choices(loads, self.rng)
         if pick is None:
             states = ", ".join(sorted(f"{r.replica_id}={r.state}" for r in dep.replicas)) or "none"
@@ -105,19 +107,25 @@ class TargetCaller:
     ) -> TargetAnswer:
         """Ask one replica about one text (`headers`, e.g. ``traceparent``, go as gRPC metadata)."""
         key = replica.replica_id
+        version = replica_version(dep, replica)
         self.estimates.begin(key)
         start = self._clock()
-        ok = False
+        ok = failed = False
         try:
-            args = (replica.address, dep.model, dep.version, [text], task, timeout_s)
+            args = (replica.address, dep.model, version, [text], task, timeout_s)
             if headers:
                 outputs = await self.edge.infer(*args, metadata=tuple(headers.items()))
             else:
                 outputs = await self.edge.infer(*args)
             ok = True
+        except TargetError:
+            failed = True  # a cancelled call is no failure of the replica's version
+            raise
         finally:
             ms = (self._clock() - start) * 1000.0
             self.estimates.end(key, ms, ok)
+            if ok or failed:
+                self.rollouts.observe(dep, version, ok, ms)
         out = outputs[0]
         label, scores, confidence = (
             _classification(out, dep.labels) if task == "classify" else (None, (), 1.0)
@@ -128,15 +136,32 @@ class TargetCaller:
             raise TargetError(f"{dep.name} returned no EMBEDDING for an embed request")
         served = ServedBy(
             model=dep.model,
-            version=dep.version,
+            version=replica_version(dep, replica),
             replica=out.replica or replica.replica_id,
             node=out.node or replica.node_name,
             device=out.device or replica.device,
             tier="edge",
         )
-        return TargetAnswer(
+        answer = TargetAnswer(
             label, scores, confidence, out.embedding, served, edge_call_cost(dep.price_per_call_usd), ms
         )
+        if getattr(dep, "canary_version", ""):  # a rollout in progress: maybe compare with the stable version
+            ask = lambda d, r: self._ask(d, r, text, task, timeout_s)  # noqa: E731
+            self.rollouts.maybe_shadow(dep, version, task, answer, ask)
+        return answer
+
+    async def _ask(self, dep: Any, replica: Any, text: str, task: str, timeout_s: float) -> TargetAnswer:
+        """A shadow call (rollout agreement): `replica`'s answer, outside the estimates."""
+        outputs = await self.edge.infer(
+            replica.address, dep.model, replica_version(dep, replica), [text], task, timeout_s
+        )
+        label, scores, confidence = (
+            _classification(outputs[0], dep.labels) if task == "classify" else (None, (), 1.0)
+        )
+        served = ServedBy(
+            dep.model, replica_version(dep, replica), replica.replica_id, replica.node_name, "", "edge"
+        )
+        return TargetAnswer(label, scores, confidence, outputs[0].embedding, served, 0.0, 0.0)
 
     async def call_hosted(
         self,
@@ -181,6 +206,13 @@ class TargetCaller:
         cost = hosted_call_cost(cfg, answer.input_tokens, answer.output_tokens)
         confidence = float(answer.confidence) if task == "classify" else 1.0
         return TargetAnswer(answer.label, scores, confidence, embedding, served, cost, ms)
+
+
+def replica_version(dep: Any, replica: Any) -> str:
+    """The model version `replica` serves (its own, from the snapshot; the deployment's when the
+    snapshot does not say). During a rollout old and new versions serve side by side, and a
+    replica answers NOT_FOUND for a version it does not have, so every call names the replica's."""
+    return str(getattr(replica, "version", "") or dep.version)
 
 
 def _classification(

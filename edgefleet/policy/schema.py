@@ -24,6 +24,7 @@ from edgefleet.constants import (
 )
 from edgefleet.generation import MAX_NEW_TOKENS_LIMIT
 from edgefleet.policy.batching_options import BatchingOptions
+from edgefleet.policy.fleet_options import AutoscaleConfig, RolloutConfig
 from edgefleet.policy.llm_options import LLMOptions
 from edgefleet.policy.retrieval_options import RetrievalConfig
 from edgefleet.policy.security_options import (
@@ -136,6 +137,12 @@ class RouterConfig(Strict):
         "probe once after `reset_s`",
     )
     metrics: bool = Field(True, description="Prometheus metrics at /metrics on the HTTP front door")
+    fleet_view_max_age_s: float = Field(
+        30.0,
+        gt=0,
+        description="past this age of the router's copy of the fleet (no word from the control plane) its "
+        "health reports NOT_SERVING and GetFleet a degraded status; it keeps routing with the last known fleet",
+    )
     tracing: TracingConfig = Field(default_factory=TracingConfig)
     coalesce: CoalesceConfig = Field(
         default_factory=lambda: CoalesceConfig(),
@@ -218,6 +225,13 @@ class DeploymentConfig(Strict):
         default_factory=BatchingOptions,
         description="dynamic batching of concurrent requests (text models only): max_batch, max_delay_us, "
         "adaptive",
+    )
+    rollout: RolloutConfig | None = Field(
+        None,
+        description="a new model version starts as a canary and is promoted or rolled back automatically",
+    )
+    autoscale: AutoscaleConfig | None = Field(
+        None, description="replica count set by the controller from measured queue depth / latency"
     )
 
 

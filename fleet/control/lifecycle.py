@@ -31,6 +31,7 @@ class FleetBackend(Protocol):
     """What the manager needs from the cluster (see fleet.ray_adapter.backend.RayBackend)."""
 
     async def list_nodes(self) -> list[NodeView]: ...
+    async def list_replicas(self) -> list[tuple[str, Any]]: ...
     async def start_replica(self, action: StartReplica, bundle: ModelBundle, max_queue: int) -> Any: ...
     async def start_agent(self, node: NodeView) -> Any: ...
     async def call(self, handle: Any, method: str, *args: Any, timeout_s: float) -> Any: ...
@@ -58,9 +59,13 @@ class ReplicaLifecycle:
     def _spawn(self, coro: Any) -> None:
         raise NotImplementedError
 
+    def bundle_for(self, action: StartReplica) -> ModelBundle:
+        """The bundle a new replica starts with (FleetManager implements it)."""
+        raise NotImplementedError
+
     async def _start(self, action: StartReplica) -> None:
         dep = self.desired.deployment(action.deployment)
-        bundle = self.bundles[action.deployment]
+        bundle = self.bundle_for(action)
         handle = await self.backend.start_replica(action, bundle, dep.max_queue)
         record = ReplicaRecord.starting(action, handle, bundle)
         self.replicas[action.replica_id] = record

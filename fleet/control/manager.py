@@ -5,6 +5,12 @@ the observed state (nodes, agents, replicas), runs :func:`fleet.control.reconcil
 applies the actions through a backend (:class:`fleet.ray_adapter.backend.RayBackend`, or a fake in
 tests) and publishes a versioned :class:`FleetState`. One failing pass is logged as an event;
 the loop never dies.
+
+The desired state is saved to a :class:`fleet.control.desired_store.DesiredStore` after every
+change; a manager created with ``restore=True`` (the controller after Ray restarted it) reads it
+back. Before its first pass a manager adopts the replicas already running for it (the backend
+lists them; they outlive the controller) instead of starting new ones. Every manager publishes
+under its own `epoch`, so a reader can tell a restarted controller from an old one.
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ from typing import Any
 
 from edgefleet.policy.schema import Policy
 from edgefleet.state import FleetState
-from fleet.control.desired import DesiredState
+from fleet.control.autoscale import LoadWindow
+from fleet.control.continuity import Continuity
+from fleet.control.desired_store import DesiredStore, MemoryStore
 from fleet.control.lifecycle import FleetBackend, ReplicaLifecycle
 from fleet.control.operator_actions import OperatorActions
 from fleet.control.placement import NodeView
@@ -31,36 +39,55 @@ from fleet.control.reconcile import (
     ReplicaView,
     plan,
 )
+from fleet.control.scaling import Autoscaling
 from fleet.control.snapshot import Observed, ReplicaRecord, build_state, stable_key
-from fleet.errors import FleetError
-from fleet.models.manifest import ModelBundle, load_bundle, resolve_model_dir
+from fleet.control.versions import ModelVersions
+from fleet.models.manifest import ModelBundle
 
 log = logging.getLogger("edgefleet.controller")
 
 
-class FleetManager(ReplicaLifecycle, OperatorActions):
+class FleetManager(Continuity, ModelVersions, Autoscaling, ReplicaLifecycle, OperatorActions):
     """Desired state in, replicas out; see the module docstring."""
 
     def __init__(
-        self, policy: Policy, base_dir: Path, backend: FleetBackend, registry: Path | None = None
+        self,
+        policy: Policy,
+        base_dir: Path,
+        backend: FleetBackend,
+        registry: Path | None = None,
+        *,
+        store: DesiredStore | None = None,
+        restore: bool = False,
     ) -> None:
-        self.desired = DesiredState(policy)
+        """`store` keeps the desired state (default: in memory); with `restore` the saved one
+        replaces `policy` when there is one (a restarted controller), else `policy` is saved."""
+        self.events: deque[str] = deque(maxlen=200)
+        self.store: DesiredStore = store if store is not None else MemoryStore()
         self.base_dir = Path(base_dir)
-        self.registry = (
-            Path(registry) if registry is not None else (self.base_dir / policy.registry).resolve()
-        )
+        self.desired = self._initial_desired(policy, restore)
+        if registry is None or self.desired.policy.registry != policy.registry:
+            registry = (self.base_dir / self.desired.policy.registry).resolve()
+        self.registry = Path(registry)
         self.backend = backend
+        self.epoch = secrets.token_hex(4)
+        self._adopted = False
         self.nodes: list[NodeView] = []
         self.replicas: dict[str, ReplicaRecord] = {}
         self.agents: dict[str, Any] = {}
         self.reports: dict[str, tuple[dict[str, Any], float]] = {}
         self.bundles: dict[str, ModelBundle] = {}
+        self.canary_bundles: dict[str, ModelBundle] = {}
         self.bundle_errors: dict[str, str] = {}
-        self._bundle_paths: dict[str, Path] = {}
+        self._bundle_cache: dict[Path, ModelBundle] = {}
+        self.outcome_reports: dict[str, tuple[dict[str, Any], float]] = {}
+        self.rollout_notes: dict[str, str] = {}
+        self.load_windows: dict[str, LoadWindow] = {}
+        self.last_scaled: dict[str, float] = {}
+        self.autoscale_notes: dict[str, str] = {}
         self.placement_errors: dict[str, str] = {}
         self.backoff: dict[str, tuple[float, int, str]] = {}  # deployment -> (until, failures, reason)
-        self.events: deque[str] = deque(maxlen=200)
-        self.state = FleetState(version=0, unix_ms=time.time() * 1000)
+        self.state = FleetState(version=0, unix_ms=time.time() * 1000, epoch=self.epoch)
         self._key: object = None
         self._changed = asyncio.Condition()
         self._wake = asyncio.Event()
@@ -99,10 +126,14 @@ class FleetManager(ReplicaLifecycle, OperatorActions):
 
     # -- one pass --------------------------------------------------------------------------------
     async def reconcile_once(self) -> None:
-        """Observe, plan, act and publish once."""
+        """Observe, plan, act and publish once (adopting running replicas before the first pass)."""
+        if not self._adopted:
+            await self.adopt()
         observed = await self.backend.list_nodes()
         self.nodes = [replace(n, drained=n.node_id in self.desired.drained) for n in observed]
         await asyncio.gather(self._poll_agents(), self._check_replicas(), self._load_bundles())
+        await self.judge_canaries()
+        await self.autoscale()
         now = time.monotonic()
         blocked = dict(self.bundle_errors)
         for dep, (until, _, reason) in self.backoff.items():
@@ -112,9 +143,16 @@ class FleetManager(ReplicaLifecycle, OperatorActions):
             ReplicaView(r.replica_id, r.deployment, r.node_id, r.state, r.version, r.precision_setting)
             for r in self.replicas.values()
         ]
-        versions = {name: b.version for name, b in self.bundles.items()}
-        cap = self.desired.policy.fleet.max_replicas_per_node
-        actions = plan(self.desired.deployments(), self.nodes, views, self._new_id, versions, blocked, cap)
+        actions = plan(
+            self.desired.deployments(),
+            self.nodes,
+            views,
+            self._new_id,
+            self.stable_versions(),
+            blocked,
+            self.canaries(),
+            max_per_node=self.desired.policy.fleet.max_replicas_per_node,
+        )
         for stop in actions.stops:
             self._stop(stop.replica_id, stop.reason)
         for action in actions.starts:
@@ -127,38 +165,12 @@ class FleetManager(ReplicaLifecycle, OperatorActions):
                 self.event(f"{dep}: {reason}")
         self.placement_errors = dict(actions.errors)
         # Model versions nobody runs or will start any more need not stay pinned in the cluster.
-        self.backend.forget_bundles({(b.name, b.version) for b in self.bundles.values()})
+        bundles = [*self.bundles.values(), *self.canary_bundles.values()]
+        self.backend.forget_bundles({(b.name, b.version) for b in bundles})
         await self.publish()
 
     def _new_id(self, deployment: str) -> str:
         return f"{deployment}-{secrets.token_hex(3)}"
-
-    async def _load_bundles(self) -> None:
-        policy = self.desired.policy
-        for dep in policy.deployments:
-            ref = policy.model(dep.model)
-            try:
-                path = (
-                    (self.base_dir / ref.path)
-                    if ref.path
-                    else resolve_model_dir(self.registry, ref.name, ref.version)
-                )
-                current = self.bundles.get(dep.name)
-                if current is None or self._bundle_paths.get(dep.name) != path:
-                    bundle = await asyncio.to_thread(load_bundle, path)
-                    if current is not None and current.version != bundle.version:
-                        self.event(
-                            f"{dep.name}: rolling out {bundle.name} {current.version} -> {bundle.version}"
-                        )
-                    self.bundles[dep.name] = bundle
-                    self._bundle_paths[dep.name] = path
-                if dep.name in self.bundle_errors:
-                    self.event(f"{dep.name}: model {ref.name} loads again")
-                self.bundle_errors.pop(dep.name, None)
-            except FleetError as exc:
-                if self.bundle_errors.get(dep.name) != str(exc):
-                    self.event(f"{dep.name}: cannot load model: {exc}")
-                self.bundle_errors[dep.name] = f"cannot load model: {exc}"
 
     # -- publishing ------------------------------------------------------------------------------
     def observed(self) -> Observed:
@@ -181,12 +193,15 @@ class FleetManager(ReplicaLifecycle, OperatorActions):
             reports=self.reports,
             errors=errors,
             events=list(self.events),
+            rollouts=self.rollout_view(),
+            autoscale=self.autoscale_view(),
             stale_after_s=3 * fleet.reconcile_interval_s + 2 * fleet.health_timeout_s,
         )
 
     async def publish(self) -> None:
         """Rebuild the snapshot; bump the version and wake waiters when it changed."""
         candidate = build_state(self.observed())
+        candidate.epoch = self.epoch
         key = stable_key(candidate)
         if key != self._key:
             self._key = key
@@ -219,10 +234,13 @@ class FleetManager(ReplicaLifecycle, OperatorActions):
         await self.publish()
 
     async def shutdown(self) -> None:
-        """Stop the loop, every replica and every agent."""
+        """Stop the loop, every replica (also any not adopted yet) and every agent."""
         if self._loop_task is not None:
             self._loop_task.cancel()
             self._loop_task = None
+        if not self._adopted:
+            with contextlib.suppress(Exception):
+                await self.adopt()
         for record in list(self.replicas.values()):
             if record.state != STOPPING:
                 record.state = STOPPING

@@ -1,7 +1,8 @@
 """Operator actions on the desired state: scale, drain, apply a policy, wait until settled.
 
 Mixed into :class:`fleet.control.manager.FleetManager`; each action changes desired state only,
-records an event and wakes the reconcile loop, which does the work.
+saves it (so a restarted controller keeps it), records an event and wakes the reconcile loop,
+which does the work.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ class OperatorActions:
     replicas: dict[str, Any]  # replica id -> ReplicaRecord (deployment, node_id, state)
     state: FleetState
     backoff: dict[str, tuple[float, int, str]]
+    last_scaled: dict[str, float]
     bundles: dict[str, ModelBundle]
-    _bundle_paths: dict[str, Path]
+    _bundle_cache: dict[Path, ModelBundle]
 
     def event(self, message: str) -> None:
         """Record a human-readable event (FleetManager implements it)."""
@@ -41,19 +43,31 @@ class OperatorActions:
     async def _poke(self) -> None:
         raise NotImplementedError
 
+    async def persist(self) -> None:
+        """Save the desired state (FleetManager implements it)."""
+        raise NotImplementedError
+
     async def get_state(self, min_version: int = 0, timeout_s: float = 0.0) -> FleetState:
         raise NotImplementedError
 
     async def scale(self, deployment: str, replicas: int) -> str:
         """Override a deployment's replica count (kept apart from the policy; see DesiredState).
         A count the fleet has no room for (fleet.control.capacity) is refused whole, with the
-        reason: nothing is started."""
+        reason: nothing is started. An autoscaled deployment takes the count within its bounds and
+        the autoscaler goes on from there (after its cooldown)."""
         self.check_room(deployment, replicas)
         old = self.desired.scale(deployment, replicas)
+        now = self.desired.deployment(deployment).replicas
         self.backoff.pop(deployment, None)
-        self.event(f"scale {deployment}: {old} -> {replicas} replicas")
+        note = ""
+        if self.desired.deployment(deployment).autoscale is not None:
+            self.last_scaled[deployment] = time.monotonic()
+            clamped = "clamped to its bounds; " if now != replicas else ""
+            note = f" (autoscaled: {clamped}the autoscaler goes on from here)"
+        self.event(f"scale {deployment}: {old} -> {now} replicas{note}")
+        await self.persist()
         await self._poke()
-        return f"deployment {deployment} scaled from {old} to {replicas} replicas"
+        return f"deployment {deployment} scaled from {old} to {now} replicas{note}"
 
     def check_room(self, deployment: str, replicas: int) -> None:
         """Raise FleetError unless `replicas` replicas of `deployment` fit on the fleet's nodes."""
@@ -79,7 +93,10 @@ class OperatorActions:
 
     async def drain(self, node: str, undrain: bool = False) -> str:
         """Drain (or undrain) a node by name or id."""
-        match = next((n for n in self.nodes if node in (n.name, n.node_id)), None)
+        # a node that left and joined again under its name has a dead namesake: the live one counts
+        match = next(
+            (n for n in sorted(self.nodes, key=lambda n: not n.alive) if node in (n.name, n.node_id)), None
+        )
         if match is None:
             known = ", ".join(sorted(n.name for n in self.nodes)) or "none"
             raise UnknownNode(f"unknown node {node!r}; known: {known}")
@@ -89,6 +106,7 @@ class OperatorActions:
             self.desired.drained.add(match.node_id)
         verb = "undrained" if undrain else "drained"
         self.event(f"node {match.name} {verb}")
+        await self.persist()
         await self._poke()
         return f"node {match.name} {verb}" + ("" if undrain else "; its replicas move to other nodes")
 
@@ -97,7 +115,7 @@ class OperatorActions:
         old = {d.name: d for d in self.desired.policy.deployments}
         cleared = self.desired.replace_policy(policy)
         self.registry = (self.base_dir / policy.registry).resolve()
-        self._bundle_paths.clear()
+        self._bundle_cache.clear()
         self.bundles.clear()
         self.backoff.clear()
         new = {d.name: d for d in policy.deployments}
@@ -111,6 +129,7 @@ class OperatorActions:
             + ")"
         )
         self.event(f"policy applied: {summary}")
+        await self.persist()
         await self._poke()
         return f"policy applied: {summary}"
 

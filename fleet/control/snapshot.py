@@ -28,7 +28,7 @@ from fleet.control.reconcile import StartReplica
 from fleet.models.manifest import Manifest, ModelBundle
 
 EVENTS_IN_SNAPSHOT = 50
-STAT_KEYS = ("requests", "errors", "rps", "p50_ms", "p95_ms", "queue_depth", "inflight")
+STAT_KEYS = ("requests", "errors", "rps", "p50_ms", "p95_ms", "queue_depth", "inflight", "recent_p95_ms")
 LLM_STAT_KEYS = ("tokens_per_s", "ttft_p50_ms", "ttft_p95_ms", "generating")
 
 
@@ -79,6 +79,30 @@ class ReplicaRecord:
             m.precision,
             precision_setting=action.precision,
         )
+
+    @classmethod
+    def adopted(cls, replica_id: str, handle: Any, report: dict[str, Any]) -> ReplicaRecord | None:
+        """A record for a running replica found after a controller restart, from its health
+        report (see :meth:`fleet.serving.replica.Replica.health`); None when the report does not
+        say which deployment and node it belongs to."""
+        deployment, node_id = str(report.get("deployment") or ""), str(report.get("node_id") or "")
+        if not deployment or not node_id:
+            return None
+        record = cls(
+            replica_id,
+            deployment,
+            node_id,
+            str(report.get("node_name") or ""),
+            str(report.get("placed_device") or ""),
+            handle,
+            str(report.get("bundle_model") or report.get("model") or ""),
+            str(report.get("bundle_version") or report.get("version") or ""),
+            str(report.get("bundle_precision") or report.get("precision") or ""),
+            state=ReplicaPhase.READY if report.get("ready") else ReplicaPhase.UNHEALTHY,
+            precision_setting=str(report.get("precision_setting") or "auto"),
+        )
+        record.update(report)
+        return record
 
     def update(self, report: dict[str, Any]) -> None:
         """Take address, device, inference precision, ISA, detail and statistics from a replica's
@@ -154,6 +178,9 @@ class Observed:
     errors: Mapping[str, str]
     events: Sequence[str]
     stale_after_s: float
+    # deployment -> (canary version, canary share, shadow share, rollout summary)
+    rollouts: Mapping[str, tuple[str, float, float, str]] = field(default_factory=dict)
+    autoscale: Mapping[str, str] = field(default_factory=dict)  # deployment -> autoscaler summary
 
 
 def build_state(obs: Observed, now: float | None = None) -> FleetState:
@@ -170,6 +197,7 @@ def build_state(obs: Observed, now: float | None = None) -> FleetState:
         bundle = obs.bundles.get(dep.name)
         replicas = by_deployment.get(dep.name, [])
         manifest = bundle.manifest if bundle is not None else None
+        canary, canary_share, shadow_share, rollout = obs.rollouts.get(dep.name, ("", 0.0, 0.0, ""))
         deployments.append(
             DeploymentState(
                 name=dep.name,
@@ -186,6 +214,11 @@ def build_state(obs: Observed, now: float | None = None) -> FleetState:
                 precision_policy=dep.precision,
                 context_length=manifest.llm.context_length if manifest and manifest.llm else 0,
                 collection=collection_info(manifest),
+                canary_version=canary,
+                canary_share=canary_share,
+                shadow_share=shadow_share,
+                rollout=rollout,
+                autoscale=obs.autoscale.get(dep.name, ""),
             )
         )
     return FleetState(

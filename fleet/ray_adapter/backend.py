@@ -16,6 +16,7 @@ from typing import Any
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from edgefleet.constants import CONTROLLER_NAME, DEFAULT_NAMESPACE
 from edgefleet.logfmt import configure_from_env
 from edgefleet.replica_guard import ReplicaGuard
 from fleet.control.placement import NODE_NAME_LABEL, SIMULATED_LABEL, NodeView
@@ -50,6 +51,10 @@ class ReplicaActor(Replica):
                 self.host = str(ray.util.get_node_ip_address())
         return super().start()
 
+    def health(self) -> dict[str, Any]:
+        """:meth:`Replica.health` plus the Ray node id this actor runs on."""
+        return {**super().health(), "node_id": ray.get_runtime_context().get_node_id()}
+
 
 def is_local_node(labels: Mapping[str, Any]) -> bool:
     """True for a simulated node or the head: replicas there bind to loopback."""
@@ -61,9 +66,14 @@ def is_local_node(labels: Mapping[str, Any]) -> bool:
     return value(SIMULATED_LABEL) == "true" or value(NODE_NAME_LABEL) == "head"
 
 
-def replica_actor_name(replica_id: str) -> str:
-    """The Ray actor name of a replica (in the controller's namespace)."""
-    return f"edgefleet-replica-{replica_id}"
+def replica_actor_name(replica_id: str, controller: str = CONTROLLER_NAME) -> str:
+    """The Ray actor name of a replica of `controller` (in the controller's namespace)."""
+    return f"{controller}:replica:{replica_id}"
+
+
+def agent_actor_name(node_id: str, controller: str = CONTROLLER_NAME) -> str:
+    """The Ray actor name of the node agent `controller` keeps on node `node_id`."""
+    return f"{controller}:agent:{node_id}"
 
 
 def node_view(info: dict[str, Any]) -> NodeView:
@@ -98,10 +108,23 @@ async def await_ref(ref: Any, timeout_s: float) -> Any:
 
 
 class RayBackend:
-    """Ray operations used by the controller (runs inside the controller actor)."""
+    """Ray operations used by the controller (runs inside the controller actor).
 
-    def __init__(self, guard: ReplicaGuard | None = None) -> None:
+    Replicas and node agents are *detached* named actors in the controller's namespace (named by
+    :func:`replica_actor_name` / :func:`agent_actor_name`), so they outlive a controller restart,
+    and a restarted controller finds them again (:meth:`list_replicas`) instead of starting
+    duplicates. The controller kills them explicitly when they are stopped or it shuts down.
+    """
+
+    def __init__(
+        self,
+        namespace: str = DEFAULT_NAMESPACE,
+        controller: str = CONTROLLER_NAME,
+        guard: ReplicaGuard | None = None,
+    ) -> None:
         """`guard`: the token, TLS and limits every replica's server gets (edgefleet.replica_guard)."""
+        self.namespace = namespace
+        self.controller = controller
         self.guard = guard or ReplicaGuard()
         self._bundle_refs: dict[tuple[str, str], Any] = {}
         self._replica_cls = ray.remote(ReplicaActor)
@@ -120,7 +143,9 @@ class RayBackend:
     async def start_replica(self, action: StartReplica, bundle: ModelBundle, max_queue: int) -> Any:
         """Create the replica actor pinned to its node (it is started with ``call(h, "start")``)."""
         return self._replica_cls.options(
-            name=replica_actor_name(action.replica_id),
+            name=replica_actor_name(action.replica_id, self.controller),
+            namespace=self.namespace,
+            lifetime="detached",
             num_cpus=0,
             max_restarts=0,
             max_concurrency=4,
@@ -142,10 +167,28 @@ class RayBackend:
     async def start_agent(self, node: NodeView) -> Any:
         """Create the node agent actor on `node`."""
         return self._agent_cls.options(
+            name=agent_actor_name(node.node_id, self.controller),
+            namespace=self.namespace,
+            lifetime="detached",
+            get_if_exists=True,
             num_cpus=0,
             max_restarts=0,
             scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False),
         ).remote(node.name, node.devices())
+
+    async def list_replicas(self) -> list[tuple[str, Any]]:
+        """(replica id, handle) of every live replica actor of this controller (after a restart,
+        those the previous incarnation started)."""
+        prefix = replica_actor_name("", self.controller)
+        named = await asyncio.to_thread(ray.util.list_named_actors, True)
+        found: list[tuple[str, Any]] = []
+        for entry in named:
+            name = str(entry["name"])
+            if entry["namespace"] != self.namespace or not name.startswith(prefix):
+                continue
+            with contextlib.suppress(ValueError):  # gone meanwhile
+                found.append((name[len(prefix) :], ray.get_actor(name, namespace=self.namespace)))
+        return found
 
     async def call(self, handle: Any, method: str, *args: Any, timeout_s: float) -> Any:
         """Call `method` on an actor; raises ActorGone, TimeoutError, or what the method raised."""

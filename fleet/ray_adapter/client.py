@@ -44,9 +44,12 @@ class ControllerClient:
         except ActorGone as exc:
             raise FleetError(f"the EdgeFleet controller is gone: {exc}") from exc
 
-    async def get_state(self, min_version: int = 0, timeout_s: float = 0) -> FleetState:
-        """The fleet state once its version exceeds `min_version` (or after `timeout_s`)."""
-        state: FleetState = await self._call("get_state", min_version, timeout_s, timeout_s=timeout_s + 30.0)
+    async def get_state(self, min_version: int = 0, timeout_s: float = 0, epoch: str = "") -> FleetState:
+        """The fleet state once its version exceeds `min_version` (or after `timeout_s`); at once
+        when the controller's epoch is not `epoch` (it was restarted since)."""
+        state: FleetState = await self._call(
+            "get_state", min_version, timeout_s, epoch, timeout_s=timeout_s + 30.0
+        )
         return state
 
     async def scale(self, deployment: str, replicas: int) -> str:
@@ -56,6 +59,10 @@ class ControllerClient:
     async def drain(self, node: str, undrain: bool = False) -> str:
         """Move replicas off `node` (name or id) and keep new ones away; `undrain` reverses it."""
         return str(await self._call("drain", node, undrain))
+
+    async def report_outcomes(self, report: dict[str, Any]) -> None:
+        """Hand the controller a router's per-version outcomes of canaried deployments."""
+        await self._call("report_outcomes", report, timeout_s=10.0)
 
     async def apply_policy(self, policy_yaml_text: str) -> str:
         """Validate and apply a new policy; an invalid one is refused and the old one stays."""
@@ -68,6 +75,11 @@ class ControllerClient:
     async def _call_wait(self, timeout_s: float) -> FleetState:
         state: FleetState = await self._call("wait_settled", timeout_s, timeout_s=timeout_s + 30.0)
         return state
+
+    @staticmethod
+    def disconnect() -> None:
+        """Disconnect this process from Ray (after :meth:`connect`)."""
+        ray.shutdown()
 
     async def shutdown(self) -> None:
         """Stop every replica and agent, then the controller actor itself."""

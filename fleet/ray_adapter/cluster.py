@@ -4,8 +4,9 @@
 ``policy.fleet.simulated_nodes`` entry (``ray.cluster_utils.Cluster``), each advertising its
 devices as resources ``ov_<DEV>`` and its labels plus ``edgefleet.io/node: <name>`` and
 ``edgefleet.io/simulated: "true"``; it connects this process to it.
-``join_node(head, labels)`` runs ``ray start --address`` on a real machine, advertising the
-OpenVINO devices it really has.
+``join_node(head, labels)`` runs ``ray start --address`` (the Ray of this environment) on a real
+machine, advertising the OpenVINO devices it really has; ``edgefleet node join`` runs it detached
+with ``--block`` and ``edgefleet node leave`` stops exactly that (:mod:`fleet.ray_adapter.node_process`).
 
 Token authentication (Ray 2.60): with ``RAY_AUTH_MODE=token`` every Ray process checks a shared
 token, read from ``$RAY_AUTH_TOKEN``, the file ``$RAY_AUTH_TOKEN_PATH``, or ``~/.ray/auth_token``
@@ -22,7 +23,6 @@ import atexit
 import json
 import logging
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -33,6 +33,7 @@ from edgefleet.constants import DEFAULT_NAMESPACE
 from edgefleet.policy.schema import Policy
 from fleet.control.placement import DEVICE_RESOURCE_PREFIX, NODE_NAME_LABEL, SIMULATED_LABEL
 from fleet.errors import ClusterError
+from fleet.ray_adapter.node_process import ray_executable
 
 log = logging.getLogger("edgefleet.cluster")
 
@@ -188,9 +189,12 @@ def join_command(
     labels: dict[str, str],
     num_cpus: float | None = None,
     resources: dict[str, float] | None = None,
+    *,
+    block: bool = False,
 ) -> list[str]:
-    """The ``ray start`` command line that joins this machine as an edge node."""
-    ray_bin = shutil.which("ray") or "ray"
+    """The ``ray start`` command line that joins this machine as an edge node, with the ``ray``
+    of this environment (`block`: it stays in the foreground, owning the node's processes)."""
+    ray_bin = ray_executable()
     cpus = int(num_cpus) if num_cpus is not None else (os.cpu_count() or 1)
     res = resources if resources is not None else local_device_resources()
     label_text = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
@@ -205,6 +209,8 @@ def join_command(
     ]
     if label_text:
         cmd.append(f"--labels={label_text}")
+    if block:
+        cmd.append("--block")
     return cmd
 
 
@@ -224,6 +230,17 @@ def join_node(
     """
     labels = {NODE_NAME_LABEL: os.uname().nodename, **labels}
     cmd = join_command(head_address, labels, num_cpus)
+    env = join_env(auth)
+    if dry_run:
+        print(" ".join(cmd))
+        return 0
+    log.info("joining %s: %s", head_address, " ".join(cmd))
+    return subprocess.run(cmd, env=env, check=False).returncode
+
+
+def join_env(auth: bool | None = None) -> dict[str, str]:
+    """The environment ``ray start`` joins with: token auth on unless disabled, with the token
+    present here (ClusterError saying how to get it otherwise)."""
     env = dict(os.environ)
     use_auth = auth if auth is not None else auth_enabled_by_default()
     if use_auth:
@@ -234,8 +251,26 @@ def join_node(
                 f"to {token_file} or set RAY_AUTH_TOKEN (or pass auth=False for a cluster without auth)"
             )
         env["RAY_AUTH_MODE"] = "token"
-    if dry_run:
-        print(" ".join(cmd))
-        return 0
-    log.info("joining %s: %s", head_address, " ".join(cmd))
-    return subprocess.run(cmd, env=env, check=False).returncode
+    else:
+        env["RAY_AUTH_MODE"] = "disabled"
+    return env
+
+
+def pin_simulated_nodes(local: LocalCluster) -> dict[str, int]:
+    """Pin each simulated node's raylet, and so every worker it starts (replicas), to a core of its
+    own, round robin over this process's cores (name -> core): a simulated node then offers one
+    core, like a one-core edge box (benchmarks of scaling on one machine). Returns the mapping."""
+    import psutil
+    import ray
+
+    names = {n["NodeID"]: (n.get("Labels") or {}).get(NODE_NAME_LABEL, "") for n in ray.nodes()}
+    workers = sorted(local.cluster.worker_nodes, key=lambda node: names.get(node.node_id, ""))
+    cores = sorted(os.sched_getaffinity(0))
+    pinned: dict[str, int] = {}
+    for i, node in enumerate(workers):
+        core = cores[i % len(cores)]
+        raylet = psutil.Process(node.all_processes["raylet"][0].process.pid)
+        for proc in [raylet, *raylet.children(recursive=True)]:
+            os.sched_setaffinity(proc.pid, {core})
+        pinned[names.get(node.node_id, node.node_id)] = core
+    return pinned

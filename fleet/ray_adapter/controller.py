@@ -5,6 +5,12 @@ Methods (called through :class:`fleet.ray_adapter.client.ControllerClient`): ``s
 (long-poll), ``scale``, ``drain``, ``apply_policy`` (YAML text, re-validated; an invalid policy
 is refused with the validation errors and the old one stays in force), ``wait_settled``,
 ``shutdown``. Errors are :class:`fleet.errors.FleetError` subclasses with clear messages.
+
+Ray restarts the controller when its process dies (``max_restarts=-1``). The restarted actor
+reads its desired state back from the GCS (:class:`fleet.ray_adapter.desired_kv.GcsKvStore`)
+instead of the policy it was created with, and adopts the replicas still running (they are
+detached actors, see :class:`fleet.ray_adapter.backend.RayBackend`). Its loop starts with the first
+call (the router's fleet source long-polls it continuously).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from fleet.control.manager import FleetManager
 from fleet.errors import FleetError
 from fleet.ray_adapter.backend import RayBackend
 from fleet.ray_adapter.client import ControllerClient
+from fleet.ray_adapter.desired_kv import GcsKvStore
 
 log = logging.getLogger("edgefleet.controller")
 
@@ -39,8 +46,16 @@ class ControllerActor:
     ) -> None:
         """`guard` (the fleet token, TLS, KServe limits) goes to every replica it starts."""
         configure_from_env()  # the supervisor's --log-format (text or JSON lines)
+        fleet = policy.fleet
+        self._store = GcsKvStore(fleet.namespace, fleet.controller_name)
+        restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
         self._manager = FleetManager(
-            policy, Path(base_dir), RayBackend(guard), Path(registry) if registry else None
+            policy,
+            Path(base_dir),
+            RayBackend(fleet.namespace, fleet.controller_name, guard),
+            Path(registry) if registry else None,
+            store=self._store,
+            restore=restarted,
         )
 
     async def start(self) -> str:
@@ -48,9 +63,14 @@ class ControllerActor:
         self._manager.start()
         return "started"
 
-    async def get_state(self, min_version: int = 0, timeout_s: float = 0.0) -> FleetState:
-        """Long-poll: the state once its version exceeds `min_version`, else after `timeout_s`."""
+    async def get_state(self, min_version: int = 0, timeout_s: float = 0.0, epoch: str = "") -> FleetState:
+        """Long-poll: the state once its version exceeds `min_version`, else after `timeout_s`.
+        A caller that names another `epoch` (it last heard from an earlier incarnation of this
+        controller, whose versions mean nothing here) gets the first state this one publishes
+        (after its first pass, replicas adopted) without waiting for a version it knows."""
         self._manager.start()
+        if epoch and epoch != self._manager.epoch:
+            min_version = 0
         return await self._manager.get_state(min_version, timeout_s)
 
     async def scale(self, deployment: str, replicas: int) -> str:
@@ -60,6 +80,12 @@ class ControllerActor:
     async def drain(self, node: str, undrain: bool = False) -> str:
         """Drain or undrain a node (name or id)."""
         return await self._manager.drain(node, bool(undrain))
+
+    async def report_outcomes(self, report: dict[str, Any]) -> None:
+        """A router's per-version outcomes of deployments under a canary (what canaries are
+        judged on)."""
+        self._manager.start()
+        self._manager.record_outcomes(report)
 
     async def apply_policy(self, policy_yaml_text: str) -> str:
         """Validate `policy_yaml_text` and make it the desired state."""
@@ -76,8 +102,10 @@ class ControllerActor:
         return await self._manager.wait_settled(timeout_s)
 
     async def shutdown(self) -> None:
-        """Stop every replica and agent (the caller then kills this actor)."""
+        """Stop every replica and agent and forget the saved desired state (the caller then
+        kills this actor)."""
         await self._manager.shutdown()
+        await asyncio.to_thread(self._store.delete)
 
 
 def create_controller_actor(
@@ -106,7 +134,7 @@ def create_controller_actor(
         namespace=fleet_cfg.namespace,
         lifetime="detached",
         num_cpus=0,
-        max_restarts=0,
+        max_restarts=-1,  # Ray restarts it; the new one restores its desired state and adopts replicas
         max_concurrency=1000,
         get_if_exists=not replace,
         scheduling_strategy=NodeAffinitySchedulingStrategy(

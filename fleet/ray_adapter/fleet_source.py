@@ -1,10 +1,18 @@
 """The router's fleet source over Ray: a local copy of the controller's snapshot, kept fresh by a
-background long-poll, so routing never makes a Ray call per request."""
+background long-poll, so routing never makes a Ray call per request.
+
+While the controller is unreachable (restarting, GCS lost) the router keeps routing with the last
+snapshot it has; its age (``synced_unix``) is what the router's health and ``GetFleet`` judge
+(:mod:`router.fleet_view`). A restarted controller publishes under a new epoch with versions
+counting from 1 again: the source renumbers them after its own (``local = remote + offset``), so
+the router's versions only ever go up.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from typing import Any
 
@@ -19,6 +27,8 @@ log = logging.getLogger(__name__)
 class RayFleetSource(Versioned):
     """router.fleet_source.FleetSource over ControllerClient with a background long-poll."""
 
+    remote_view = True  # a copy of a remote state: its age matters (router.fleet_view)
+
     def __init__(self, client: Any, *, poll_timeout_s: float = 10.0, retry_s: float = 1.0) -> None:
         super().__init__()
         self._client = client
@@ -26,6 +36,33 @@ class RayFleetSource(Versioned):
         self._retry_s = retry_s
         self._task: asyncio.Task[None] | None = None
         self.last_error: str | None = None
+        self.epoch = ""  # the controller incarnation the local copy comes from
+        self._offset = 0  # local version = the controller's version + offset
+        self.restarts_seen = 0
+
+    def _take(self, st: FleetState) -> None:
+        """Publish `st` renumbered into the local sequence, or confirm the current copy. A state
+        never published (version 0: a controller before its first pass) is not a fleet view."""
+        if st.version <= 0 and self.current is not None:
+            return
+        epoch = getattr(st, "epoch", "")
+        local = self.current.version if self.current is not None else 0
+        if self.current is None or epoch != self.epoch:
+            if self.current is not None:
+                self.restarts_seen += 1
+                log.warning("the controller restarted (epoch %s -> %s)", self.epoch or "?", epoch or "?")
+            self.epoch = epoch
+            self._offset = local + 1 - st.version if self.current is not None else 0
+        if st.version + self._offset > local or self.current is None:
+            self.publish(dataclasses.replace(st, version=st.version + self._offset))
+        else:
+            self.confirm()  # the fleet view is current (its age is a router metric)
+
+    async def _get(self, timeout_s: float) -> FleetState:
+        remote = self.current.version - self._offset if self.current is not None else 0
+        if not self.epoch:
+            return await self._client.get_state(remote, timeout_s)
+        return await self._client.get_state(remote, timeout_s, self.epoch)
 
     @classmethod
     async def connect(
@@ -44,19 +81,15 @@ class RayFleetSource(Versioned):
 
     async def start(self) -> None:
         """Fetch the first state, then keep it fresh in a background task."""
-        self.publish(await self._client.get_state(0, 0))
+        self._take(await self._get(0))
         self._task = asyncio.create_task(self._poll(), name="edgefleet-fleet-poll")
 
     async def _poll(self) -> None:
         while True:
-            version = self.current.version if self.current is not None else 0
             try:
-                st = await self._client.get_state(version, self._poll_timeout_s)
+                st = await self._get(self._poll_timeout_s)
                 self.last_error = None
-                if st is not None and (self.current is None or st.version > self.current.version):
-                    self.publish(st)
-                else:
-                    self.confirm()  # the fleet view is current (its age is a router metric)
+                self._take(st)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 -- the loop never dies on one error
@@ -67,7 +100,7 @@ class RayFleetSource(Versioned):
     async def state(self) -> FleetState:
         """The local copy (fetched once if polling has not started)."""
         if self.current is None:
-            self.publish(await self._client.get_state(0, 0))
+            self._take(await self._get(0))
         return self.current
 
     async def watch(self, after_version: int, timeout_s: float | None = None) -> FleetState:
@@ -83,6 +116,10 @@ class RayFleetSource(Versioned):
     async def drain(self, node: str, undrain: bool = False) -> str:
         """Forward to the controller."""
         return str(await self._client.drain(node, undrain))
+
+    async def report_outcomes(self, report: dict[str, Any]) -> None:
+        """Forward the router's rollout outcomes to the controller."""
+        await self._client.report_outcomes(report)
 
     async def apply_policy(self, policy_yaml_text: str) -> str:
         """Forward to the controller."""

@@ -71,6 +71,16 @@ class Replica:
         self.max_queue = max_queue
         self.precision = precision
         self._bundle: ModelBundle | None = bundle
+        manifest = bundle.manifest
+        self._identity = {  # what a restarted controller adopts this replica by (see health())
+            "deployment": deployment,
+            "node_name": node_name,
+            "placed_device": self.placed_device,
+            "precision_setting": precision,
+            "bundle_model": manifest.name,
+            "bundle_version": manifest.version,
+            "bundle_precision": manifest.precision,
+        }
         self.host = host
         self.llm = llm
         self.batching = batching
@@ -160,9 +170,12 @@ class Replica:
             log.warning("replica %s: no /metrics endpoint: %s", self.replica_id, exc)
 
     def health(self) -> dict[str, Any]:
-        """Readiness, address, device and serving statistics."""
+        """Readiness, address, device and serving statistics, plus the replica's identity
+        (deployment, node, placed device, precision setting, model version of its bundle), by
+        which a restarted controller adopts it."""
         model = self._model
         report: dict[str, Any] = {
+            **self._identity,
             "replica_id": self.replica_id,
             "live": True,
             "ready": model is not None and self._endpoint is not None,

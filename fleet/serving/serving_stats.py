@@ -43,6 +43,7 @@ class StatsSnapshot:
     p95_ms: float
     queue_depth: int
     inflight: int
+    recent_p95_ms: float = 0.0  # p95 of the requests finished in the last window_s (autoscaling)
 
     def as_dict(self) -> dict[str, float]:
         """Plain dict (for health reports)."""
@@ -60,6 +61,7 @@ class ServingStats:
         self._window_s = window_s
         self._latencies_ms: deque[float] = deque(maxlen=keep)
         self._done_at: deque[float] = deque()
+        self._recent_ms: deque[float] = deque()  # latencies of the requests in _done_at
         self.requests = 0
         self.errors = 0
         self.queue_depth = 0
@@ -85,6 +87,7 @@ class ServingStats:
                 self.errors += 1
             self._latencies_ms.append(latency_ms)
             self._done_at.append(now)
+            self._recent_ms.append(latency_ms)
             self._trim(now)
         if self.metrics is not None:
             self.metrics.observe_request(latency_ms / 1000.0)
@@ -111,6 +114,7 @@ class ServingStats:
     def _trim(self, now: float) -> None:
         while self._done_at and self._done_at[0] < now - self._window_s:
             self._done_at.popleft()
+            self._recent_ms.popleft()
 
     def snapshot(self) -> StatsSnapshot:
         """Current statistics."""
@@ -119,6 +123,7 @@ class ServingStats:
             self._trim(now)
             span = min(self._window_s, max(now - self._started, 1e-3))
             p50, p95 = percentiles(self._latencies_ms, (50, 95), empty=0.0)
+            (recent_p95,) = percentiles(self._recent_ms, (95,), empty=0.0)
             return StatsSnapshot(
                 requests=self.requests,
                 errors=self.errors,
@@ -127,4 +132,5 @@ class ServingStats:
                 p95_ms=float(p95),
                 queue_depth=self.queue_depth,
                 inflight=self.inflight,
+                recent_p95_ms=float(recent_p95),
             )

@@ -204,6 +204,45 @@ async def test_reload_policy_cannot_turn_authentication_off(
     assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
+class RemoteFleet(StaticFleet):
+    """A StaticFleet that says it copies a remote state (as the Ray fleet source does)."""
+
+    remote_view = True
+    last_error = "FleetError: the EdgeFleet controller is gone"
+
+
+async def test_stale_fleet_view_turns_health_not_serving_but_requests_are_answered() -> None:
+    policy = parse_policy(
+        POLICY_YAML.replace("max_inflight: 8", "max_inflight: 8\n  fleet_view_max_age_s: 0.4")
+    )
+    fleet = RemoteFleet(make_state())
+    server = await serve(policy, fleet, {"big": FakeHosted()}, "127.0.0.1:0", edge=FakeEdge())
+    try:
+        async with grpc.aio.insecure_channel(server.address) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            watch = health.Watch(health_pb2.HealthCheckRequest(service=""))
+            statuses = [(await asyncio.wait_for(watch.read(), 10)).status]
+            fleet.synced_unix = 1.0  # no word from the control plane for decades
+            statuses.append((await asyncio.wait_for(watch.read(), 10)).status)
+            assert statuses == [
+                health_pb2.HealthCheckResponse.SERVING,
+                health_pb2.HealthCheckResponse.NOT_SERVING,
+            ]
+            fleet_health = await health.Check(health_pb2.HealthCheckRequest(service=FLEET_SERVICE))
+            assert fleet_health.status == health_pb2.HealthCheckResponse.SERVING  # operators can ask why
+            snap = await fleet_pb2_grpc.FleetStub(channel).GetFleet(fleet_pb2.GetFleetRequest())
+            assert snap.fleet_status == "degraded" and "controller is gone" in snap.fleet_status_reason
+            reply = await router_pb2_grpc.RouterStub(channel).Infer(
+                router_pb2.InferRequest(task="classify", text="what is my balance")
+            )
+            assert reply.results[0].classification.label == "balance"  # the last known fleet still routes
+            fleet.confirm()  # the control plane answered again
+            assert (await asyncio.wait_for(watch.read(), 10)).status == health_pb2.HealthCheckResponse.SERVING
+            watch.cancel()
+    finally:
+        await server.stop(0)
+
+
 # ---------------------------------------------------------------- part 2: real replicas + stand-in
 
 MODELS = ("domain-router", "clinc-banking", "generalist")

@@ -30,3 +30,14 @@ def test_advertised_devices_missing_from_openvino_are_simulated() -> None:
     assert not devices["GPU"].simulated and devices["GPU"].full_name == "Some iGPU"
     assert devices["NPU"].simulated and "simulated" in devices["NPU"].full_name
     assert [d.name for d in describe_devices([], real)] == ["CPU", "GPU.0"]
+
+
+def test_join_uses_the_ray_of_this_environment_and_can_block() -> None:
+    import sys
+    from pathlib import Path
+
+    from fleet.ray_adapter.node_process import ray_executable
+
+    assert ray_executable() == str(Path(sys.executable).parent / "ray")  # no PATH needed in a venv
+    cmd = join_command("10.0.0.1:6379", {}, num_cpus=1, resources={}, block=True)
+    assert cmd[0] == ray_executable() and cmd[-1] == "--block"

@@ -2,130 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from edgefleet.policy.schema import Policy
-from edgefleet.state import FleetState
 from fleet.control.manager import FleetManager
-from fleet.control.placement import NodeView
 from fleet.control.reconcile import StartReplica
-from fleet.errors import ActorGone, FleetError, UnknownDeployment, UnknownNode
+from fleet.errors import FleetError, UnknownDeployment, UnknownNode
 from fleet.models.llm_manifest import REQUIRED_LLM_FILES
 from fleet.models.manifest import Manifest, ModelBundle, TensorSpec, sha256_bytes
-from fleet.models.registry import save_bundle, write_model_version
+from fleet.models.registry import save_bundle
+from tests.unit.fleet_fakes import FakeBackend, make_manager, make_registry, node, ready_count, settle
 from tests.unit.llm_fakes import llm_manifest
-
-
-class FakeReplica:
-    def __init__(self, action: StartReplica, fail: str = "") -> None:
-        self.action = action
-        self.fail = fail
-        self.dead = False
-        self.stopped = False
-
-    def report(self) -> dict[str, Any]:
-        return {
-            "ready": not self.fail,
-            "error": self.fail,
-            "address": f"10.0.0.1:{abs(hash(self.action.replica_id)) % 60000}",
-            "device": "CPU",
-            "requests": 0,
-            "inference_precision": "f32" if self.action.precision == "f32" else "bf16",
-            "isa": ["AVX2", "AVX512", "BF16"],
-        }
-
-
-class FakeBackend:
-    """In-memory stand-in for fleet.ray_adapter.backend.RayBackend."""
-
-    def __init__(self, nodes: list[NodeView]) -> None:
-        self.nodes = nodes
-        self.replicas: dict[str, FakeReplica] = {}
-        self.fail_model = ""
-        self.list_errors = 0
-        self.pinned: set[tuple[str, str]] = set()  # model versions held in the cluster, as RayBackend does
-
-    async def list_nodes(self) -> list[NodeView]:
-        if self.list_errors:
-            self.list_errors -= 1
-            raise RuntimeError("GCS unreachable")
-        return list(self.nodes)
-
-    async def start_replica(self, action: StartReplica, bundle: ModelBundle, max_queue: int) -> Any:
-        self.pinned.add((bundle.name, bundle.version))
-        replica = FakeReplica(action, self.fail_model)
-        self.replicas[action.replica_id] = replica
-        return replica
-
-    async def start_agent(self, node: NodeView) -> Any:
-        return node
-
-    async def call(self, handle: Any, method: str, *args: Any, timeout_s: float) -> Any:
-        if isinstance(handle, NodeView):
-            return {"devices": [], "cpu_percent": 10.0, "memory_percent": 20.0}
-        if handle.dead:
-            raise ActorGone("actor died")
-        if method == "stop":
-            handle.stopped = True
-            return None
-        return handle.report()
-
-    async def kill(self, handle: Any) -> None:
-        if isinstance(handle, FakeReplica):
-            handle.dead = True
-
-    def forget_bundles(self, keep: set[tuple[str, str]]) -> None:
-        self.pinned &= keep
-
-
-def node(name: str, devices: tuple[str, ...] = ("CPU",), **labels: str) -> NodeView:
-    return NodeView(f"id-{name}", name, labels, {f"ov_{d}": 1.0 for d in devices})
-
-
-def make_registry(root: Path, version: str = "1") -> Path:
-    spec_in = [TensorSpec(name="FEATURES", datatype="FP32", shape=[-1, 4])]
-    spec_out = [TensorSpec(name="PROBS", datatype="FP32", shape=[-1, 2])]
-    write_model_version(
-        root,
-        name="m",
-        version=version,
-        task="classify",
-        labels=["a", "oos"],
-        precision="FP32",
-        featurizer={"kind": "hashed", "dim": 4},
-        inputs=spec_in,
-        outputs=spec_out,
-        files={"model.xml": b"<xml/>", "model.bin": b"\0"},
-    )
-    return root
-
-
-def make_manager(
-    tmp_path: Path, deployments: list[dict[str, Any]], nodes: list[NodeView]
-) -> tuple[FleetManager, FakeBackend]:
-    registry = make_registry(tmp_path / "reg")
-    policy = Policy.model_validate({"registry": str(registry), "deployments": deployments})
-    backend = FakeBackend(nodes)
-    return FleetManager(policy, tmp_path, backend), backend
-
-
-async def settle(mgr: FleetManager, done: Callable[[FleetState], bool], passes: int = 10) -> FleetState:
-    for _ in range(passes):
-        await mgr.reconcile_once()
-        await mgr.idle()
-        await mgr.publish()
-        if done(mgr.state):
-            return mgr.state
-    raise AssertionError(f"not settled: {mgr.state.deployments}; events {list(mgr.events)[-5:]}")
-
-
-def ready_count(state: FleetState, name: str) -> int:
-    dep = state.deployment(name)
-    return dep.ready if dep is not None else -1
 
 
 async def test_replicas_start_spread_and_publish(tmp_path: Path) -> None:

@@ -221,3 +221,16 @@ async def test_scale_beyond_the_replica_cap_is_invalid() -> None:
         await servicer.Scale(fleet_pb2.ScaleRequest(deployment="generalist", replicas=10_000), ctx)  # type: ignore[arg-type]
     assert ctx.code == grpc.StatusCode.INVALID_ARGUMENT
     assert (await fleet.state()).deployment("generalist").desired != 10_000  # type: ignore[union-attr]
+
+
+async def test_snapshot_says_when_the_fleet_view_is_stale() -> None:
+    servicer, _, fleet, _ = _servicer()
+    snap = await servicer.GetFleet(fleet_pb2.GetFleetRequest(), FakeContext())  # type: ignore[arg-type]
+    assert snap.fleet_status == "ok" and list(snap.events) == ["started"]
+    fleet.remote_view = True  # type: ignore[attr-defined]  # as the Ray source: a copy that can go stale
+    fleet.synced_unix = 1.0  # heard from the control plane long ago
+    fleet.last_error = "FleetError: the EdgeFleet controller is gone"  # type: ignore[attr-defined]
+    snap = await servicer.GetFleet(fleet_pb2.GetFleetRequest(), FakeContext())  # type: ignore[arg-type]
+    assert snap.fleet_status == "degraded" and snap.fleet_view_age_s > 30
+    assert "controller is gone" in snap.fleet_status_reason
+    assert {d.name for d in snap.deployments} == {"domain-router", "clinc-banking", "generalist", "embedder"}

@@ -30,6 +30,9 @@ class _Context:
     def get_node_labels(self) -> dict[str, str]:
         return self.labels
 
+    def get_node_id(self) -> str:
+        return "node-id-1"
+
 
 def _actor(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, labels: dict[str, str], guard: ReplicaGuard

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from edgefleet.policy.schema import DeploymentConfig
 from fleet.control.placement import NodeView
-from fleet.control.reconcile import DEAD, ReplicaView, plan
+from fleet.control.reconcile import DEAD, Canary, ReplicaView, plan
 
 
 def node(name: str, devices: tuple[str, ...] = ("CPU",), **kw: object) -> NodeView:
@@ -116,3 +116,29 @@ def test_placement_error_does_not_stop_other_deployments() -> None:
 def test_blocked_deployment_gets_no_replicas() -> None:
     p = plan([DEP2], [A, B], [], ids(), blocked={"d": "model missing"})
     assert not p.starts and p.errors == {"d": "model missing"}
+
+
+def test_canary_group_runs_beside_the_stable_replicas() -> None:
+    canary = Canary("2", 1)
+    stable = [rep("r1", "a", version="1"), rep("r2", "b", version="1")]
+    p = plan([DEP2], [A, B], stable, ids(), {"d": "1"}, canaries={"d": canary})
+    assert [(s.deployment, s.version) for s in p.starts] == [("d", "2")] and not p.stops
+    running = [*stable, rep("c1", "a", "starting", version="2")]
+    assert plan([DEP2], [A, B], running, ids(), {"d": "1"}, canaries={"d": canary}).empty()
+
+
+def test_promoted_canary_counts_and_old_versions_roll_over_make_before_break() -> None:
+    replicas = [rep("r1", "a", version="1"), rep("r2", "b", version="1"), rep("c1", "a", version="2")]
+    p = plan([DEP2], [A, B], replicas, ids(), {"d": "2"})  # promoted: stable is now version 2
+    assert [s.version for s in p.starts] == [""]  # one more of the stable version, and meanwhile
+    assert [s.replica_id for s in p.stops] == ["r2"]  # one old replica keeps 2 ready with the canary
+    replicas.remove(replicas[1])
+    replicas.append(rep("n1", "b", version="2"))
+    p = plan([DEP2], [A, B], replicas, ids(), {"d": "2"})
+    assert [s.replica_id for s in p.stops] == ["r1"] and not p.starts
+
+
+def test_rolled_back_canary_replicas_are_stopped() -> None:
+    replicas = [rep("r1", "a", version="1"), rep("r2", "b", version="1"), rep("c1", "a", version="2")]
+    p = plan([DEP2], [A, B], replicas, ids(), {"d": "1"})  # no canary any more
+    assert [s.replica_id for s in p.stops] == ["c1"] and not p.starts

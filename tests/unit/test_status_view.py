@@ -98,3 +98,18 @@ def test_collections_show_name_version_and_chunks() -> None:
     console = Console(record=True, width=200)
     render_snapshot(fleet_pb2.FleetSnapshot(version=1), "x", console)
     assert "Collections" not in console.export_text()
+
+
+def test_degraded_fleet_view_and_recent_events_are_shown() -> None:
+    snap = fleet_pb2.FleetSnapshot(
+        version=9,
+        fleet_status="degraded",
+        fleet_view_age_s=42.0,
+        fleet_status_reason="no word from the control plane for 42 s (bound 30 s)",
+        events=[f"12:00:0{i} event {i}" for i in range(10)],
+    )
+    console = Console(record=True, width=120, color_system=None)
+    render_snapshot(snap, "127.0.0.1:50051", console)
+    text = console.export_text()
+    assert "fleet view DEGRADED (42 s old): no word from the control plane for 42 s" in text
+    assert "event 9" in text and "event 2" in text and "event 1" not in text  # the last 8

@@ -77,7 +77,7 @@ class DeploymentsTable(FleetTable):
                             fmt.ms(stats.p95_ms),
                             _error_text(stats.error_rate),
                             str(stats.queue_depth),
-                            _where_text(replica, dep.precision_policy),
+                            _where_text(replica, dep.precision_policy, dep.version),
                         ],
                     )
                 )
@@ -97,10 +97,12 @@ def model_version(dep: fleet_pb2.Deployment) -> str:
     return version if dep.model in ("", dep.name) else f"{dep.model}:{version}"
 
 
-def _where_text(replica: fleet_pb2.Replica, policy: str) -> Text:
+def _where_text(replica: fleet_pb2.Replica, policy: str, version: str = "") -> Text:
     """'store-1 · CPU bf16': node, device and (once reported) the inference precision; for LLM
     replicas also tokens/s, time to first token p50/p95 and requests waiting."""
     where = Text(f"{replica.node_name} · {replica.device}")
+    if replica.version and replica.version != version:  # a rollout: old and new serve side by side
+        where = Text.assemble((f"{replica.version} ", "magenta"), where)
     if replica.inference_precision:
         where.append_text(Text(" ") + fmt.precision_text(replica.inference_precision, policy))
     stats = replica.stats
@@ -116,13 +118,16 @@ def _where_text(replica: fleet_pb2.Replica, policy: str) -> Text:
 
 
 def _version_text(dep: fleet_pb2.Deployment) -> Text:
-    """'v3 INT8', plus the precision policy when it is not auto: 'v4 FP32 f32'."""
+    """'v3 INT8', plus the precision policy when it is not auto: 'v4 FP32 f32', plus a canary in
+    progress: 'v3 INT8 · canary v4 10%'."""
     policy = dep.precision_policy
+    canary = dep.canary_version
     return Text.assemble(
         model_version(dep),
         " ",
         (dep.precision, "bold"),
         (f" {policy}" if policy not in ("", "auto") else "", "dim"),
+        (f" · canary {canary} {dep.canary_share:.0%}" if canary else "", "bold magenta"),
     )
 
 

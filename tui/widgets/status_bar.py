@@ -1,4 +1,5 @@
-"""One line on top: the source, connection state, snapshot version and time, policy."""
+"""One line on top: the source, connection state, snapshot version and time, policy, and a
+warning when the router's fleet view is degraded (no word from the control plane)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,13 @@ class StatusBar(Static):
             (" · ", "dim"),
             policy,
         )
+        if snapshot.fleet_status == "degraded":
+            self._snapshot_text.append_text(
+                Text.assemble(
+                    (" · ", "dim"),
+                    (f" fleet view DEGRADED, {snapshot.fleet_view_age_s:.0f} s old ", "bold white on red"),
+                )
+            )
         self.refresh_text()
 
     def watch_connected(self) -> None:

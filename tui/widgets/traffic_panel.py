@@ -1,4 +1,5 @@
-"""Traffic: requests/s sparkline, edge vs hosted share, latency, escalations, spend and savings."""
+"""Traffic: requests/s sparkline, edge vs hosted share, latency, escalations, spend and savings;
+then the control plane: rollouts and autoscaling in progress, and its recent events."""
 
 from __future__ import annotations
 
@@ -36,8 +37,12 @@ class TrafficPanel(VerticalScroll):
         )
         self.query_one("#traffic-headline", Static).update(headline, layout=False)
         self.query_one("#traffic-sparkline", Sparkline).data = history or [0.0]
-        # The figures only change height when the number of hosted endpoints or reasons changes.
-        shape = (len(snapshot.hosted), len(fmt.escalation_rows(dict(traffic.escalations))))
+        # The figures only change height when the number of hosted endpoints, reasons or control-plane
+        # lines changes.
+        shape = (
+            len(snapshot.hosted),
+            len(fmt.escalation_rows(dict(traffic.escalations))) + 100 * len(control_plane_lines(snapshot)),
+        )
         self.query_one("#traffic-figures", Static).update(
             traffic_figures(snapshot), layout=shape != self._shape
         )
@@ -98,7 +103,29 @@ def traffic_figures(snapshot: fleet_pb2.FleetSnapshot) -> RenderableType:
     parts: list[RenderableType] = [bar, Text(""), columns, Text(""), _titled("Spend", money)]
     if traffic.generation.requests:
         parts += [Text(""), _titled("Generation", generation_figures(traffic.generation))]
-    return Group(*parts, *hosted_lines)
+    control = control_plane_lines(snapshot)
+    tail: list[RenderableType] = [Text(""), _titled("Control plane", Group(*control))] if control else []
+    return Group(*parts, *hosted_lines, *tail)
+
+
+EVENTS_SHOWN = 6
+
+
+def control_plane_lines(snapshot: fleet_pb2.FleetSnapshot) -> list[Text]:
+    """Rollouts and autoscaling per deployment, then the controller's last events (autoscale
+    decisions, canary verdicts, adoptions after a restart...)."""
+    lines: list[Text] = []
+    for dep in snapshot.deployments:
+        if dep.rollout:
+            style = "magenta" if dep.canary_version else "dim"
+            lines.append(Text.assemble((f"{dep.name} rollout ", "bold"), (dep.rollout, style)))
+        if dep.autoscale:
+            lines.append(Text.assemble((f"{dep.name} autoscale ", "bold"), (dep.autoscale, "cyan")))
+    lines += [
+        Text(event, style="dim", overflow="ellipsis", no_wrap=True)
+        for event in snapshot.events[-EVENTS_SHOWN:]
+    ]
+    return lines
 
 
 def generation_figures(g: fleet_pb2.Generation) -> RenderableType:

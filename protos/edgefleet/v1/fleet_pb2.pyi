@@ -98,7 +98,7 @@ class ReplicaStats(_message.Message):
     def __init__(self, rps: _Optional[float] = ..., p50_ms: _Optional[float] = ..., p95_ms: _Optional[float] = ..., error_rate: _Optional[float] = ..., queue_depth: _Optional[int] = ..., requests: _Optional[int] = ..., tokens_per_s: _Optional[float] = ..., ttft_p50_ms: _Optional[float] = ..., ttft_p95_ms: _Optional[float] = ..., waiting: _Optional[int] = ...) -> None: ...
 
 class Replica(_message.Message):
-    __slots__ = ("replica_id", "deployment", "node_id", "node_name", "device", "address", "state", "stats", "inference_precision", "isa", "detail", "metrics_address")
+    __slots__ = ("replica_id", "deployment", "node_id", "node_name", "device", "address", "state", "stats", "inference_precision", "isa", "detail", "metrics_address", "version")
     REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
     DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -111,6 +111,7 @@ class Replica(_message.Message):
     ISA_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     METRICS_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     replica_id: str
     deployment: str
     node_id: str
@@ -123,10 +124,11 @@ class Replica(_message.Message):
     isa: _containers.RepeatedScalarFieldContainer[str]
     detail: str
     metrics_address: str
-    def __init__(self, replica_id: _Optional[str] = ..., deployment: _Optional[str] = ..., node_id: _Optional[str] = ..., node_name: _Optional[str] = ..., device: _Optional[str] = ..., address: _Optional[str] = ..., state: _Optional[str] = ..., stats: _Optional[_Union[ReplicaStats, _Mapping]] = ..., inference_precision: _Optional[str] = ..., isa: _Optional[_Iterable[str]] = ..., detail: _Optional[str] = ..., metrics_address: _Optional[str] = ...) -> None: ...
+    version: str
+    def __init__(self, replica_id: _Optional[str] = ..., deployment: _Optional[str] = ..., node_id: _Optional[str] = ..., node_name: _Optional[str] = ..., device: _Optional[str] = ..., address: _Optional[str] = ..., state: _Optional[str] = ..., stats: _Optional[_Union[ReplicaStats, _Mapping]] = ..., inference_precision: _Optional[str] = ..., isa: _Optional[_Iterable[str]] = ..., detail: _Optional[str] = ..., metrics_address: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
 
 class Deployment(_message.Message):
-    __slots__ = ("name", "model", "version", "precision", "desired", "ready", "replicas", "price_per_call_usd", "precision_policy", "task", "context_length", "collection")
+    __slots__ = ("name", "model", "version", "precision", "desired", "ready", "replicas", "price_per_call_usd", "precision_policy", "task", "context_length", "collection", "canary_version", "canary_share", "rollout", "autoscale")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -139,6 +141,10 @@ class Deployment(_message.Message):
     TASK_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_LENGTH_FIELD_NUMBER: _ClassVar[int]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    CANARY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CANARY_SHARE_FIELD_NUMBER: _ClassVar[int]
+    ROLLOUT_FIELD_NUMBER: _ClassVar[int]
+    AUTOSCALE_FIELD_NUMBER: _ClassVar[int]
     name: str
     model: str
     version: str
@@ -151,7 +157,11 @@ class Deployment(_message.Message):
     task: str
     context_length: int
     collection: Collection
-    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., version: _Optional[str] = ..., precision: _Optional[str] = ..., desired: _Optional[int] = ..., ready: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., price_per_call_usd: _Optional[float] = ..., precision_policy: _Optional[str] = ..., task: _Optional[str] = ..., context_length: _Optional[int] = ..., collection: _Optional[_Union[Collection, _Mapping]] = ...) -> None: ...
+    canary_version: str
+    canary_share: float
+    rollout: str
+    autoscale: str
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., version: _Optional[str] = ..., precision: _Optional[str] = ..., desired: _Optional[int] = ..., ready: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., price_per_call_usd: _Optional[float] = ..., precision_policy: _Optional[str] = ..., task: _Optional[str] = ..., context_length: _Optional[int] = ..., collection: _Optional[_Union[Collection, _Mapping]] = ..., canary_version: _Optional[str] = ..., canary_share: _Optional[float] = ..., rollout: _Optional[str] = ..., autoscale: _Optional[str] = ...) -> None: ...
 
 class Collection(_message.Message):
     __slots__ = ("chunks", "documents", "index", "encoder")
@@ -279,7 +289,7 @@ class RequestTrace(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., unix_ms: _Optional[float] = ..., route: _Optional[str] = ..., domain: _Optional[str] = ..., text: _Optional[str] = ..., label: _Optional[str] = ..., confidence: _Optional[float] = ..., served_by: _Optional[_Union[_common_pb2.ServedBy, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., trace: _Optional[_Iterable[_Union[_common_pb2.TraceStep, _Mapping]]] = ...) -> None: ...
 
 class FleetSnapshot(_message.Message):
-    __slots__ = ("version", "unix_ms", "nodes", "deployments", "routes", "hosted", "traffic", "recent", "policy_path", "policy_sha256", "logs")
+    __slots__ = ("version", "unix_ms", "nodes", "deployments", "routes", "hosted", "traffic", "recent", "policy_path", "policy_sha256", "logs", "fleet_status", "fleet_status_reason", "fleet_view_age_s", "events")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
@@ -291,6 +301,10 @@ class FleetSnapshot(_message.Message):
     POLICY_PATH_FIELD_NUMBER: _ClassVar[int]
     POLICY_SHA256_FIELD_NUMBER: _ClassVar[int]
     LOGS_FIELD_NUMBER: _ClassVar[int]
+    FLEET_STATUS_FIELD_NUMBER: _ClassVar[int]
+    FLEET_STATUS_REASON_FIELD_NUMBER: _ClassVar[int]
+    FLEET_VIEW_AGE_S_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
     version: int
     unix_ms: float
     nodes: _containers.RepeatedCompositeFieldContainer[Node]
@@ -302,7 +316,11 @@ class FleetSnapshot(_message.Message):
     policy_path: str
     policy_sha256: str
     logs: RouterLogs
-    def __init__(self, version: _Optional[int] = ..., unix_ms: _Optional[float] = ..., nodes: _Optional[_Iterable[_Union[Node, _Mapping]]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., routes: _Optional[_Iterable[_Union[Route, _Mapping]]] = ..., hosted: _Optional[_Iterable[_Union[HostedEndpoint, _Mapping]]] = ..., traffic: _Optional[_Union[Traffic, _Mapping]] = ..., recent: _Optional[_Iterable[_Union[RequestTrace, _Mapping]]] = ..., policy_path: _Optional[str] = ..., policy_sha256: _Optional[str] = ..., logs: _Optional[_Union[RouterLogs, _Mapping]] = ...) -> None: ...
+    fleet_status: str
+    fleet_status_reason: str
+    fleet_view_age_s: float
+    events: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, version: _Optional[int] = ..., unix_ms: _Optional[float] = ..., nodes: _Optional[_Iterable[_Union[Node, _Mapping]]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., routes: _Optional[_Iterable[_Union[Route, _Mapping]]] = ..., hosted: _Optional[_Iterable[_Union[HostedEndpoint, _Mapping]]] = ..., traffic: _Optional[_Union[Traffic, _Mapping]] = ..., recent: _Optional[_Iterable[_Union[RequestTrace, _Mapping]]] = ..., policy_path: _Optional[str] = ..., policy_sha256: _Optional[str] = ..., logs: _Optional[_Union[RouterLogs, _Mapping]] = ..., fleet_status: _Optional[str] = ..., fleet_status_reason: _Optional[str] = ..., fleet_view_age_s: _Optional[float] = ..., events: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RouterLogs(_message.Message):
     __slots__ = ("escalation_log", "escalation_written", "escalation_write_errors", "escalation_last_error", "ledger_write_errors")
