@@ -125,6 +125,13 @@ def _parser() -> argparse.ArgumentParser:
         "--address", default="", help="a retriever replica's KServe address (default: in process)"
     )
     re_.add_argument("--limit", type=int, default=0, help="questions per split (0: all)")
+    rf = rsub.add_parser(
+        "fewshot", help="few-shot examples for extractive answering, from SQuAD's tune split, beside a collection"
+    )
+    rf.add_argument("--split", default="tune", choices=["tune"], help="the split examples come from (tune only)")
+    rf.add_argument("--per-type", type=int, default=16, help="examples per question type")
+    rf.add_argument("--collection", default="squad-dev", help="the collection they are stored beside")
+    rf.add_argument("--registry", default=".edgefleet/models")
 
     tui = sub.add_parser("tui", help="the operator dashboard")
     tui.add_argument("--router", help="router address host:port")

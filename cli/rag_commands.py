@@ -126,3 +126,19 @@ def eval(args: argparse.Namespace) -> int:
         questions = dev.split(split)[:limit] if limit else dev.split(split)
         console.print("  " + recall_report(retrieve, questions, split).line())
     return 0
+
+
+def fewshot(args: argparse.Namespace) -> int:
+    """Choose few-shot examples from SQuAD's tune split and store them beside the collection."""
+    from factory.errors import DataError
+    from factory.rag_fewshot import build_fewshot, save_fewshot
+
+    try:
+        shots = build_fewshot(args.split, args.per_type)
+        path = save_fewshot(Path(args.registry), args.collection, shots)
+    except (DataError, OSError) as exc:
+        print(f"cannot build the few-shot examples: {exc}", file=sys.stderr)
+        return 1
+    counts = ", ".join(f"{t} {len(v)}" for t, v in shots.examples.items())
+    console.print(f"{args.collection} few-shot {shots.version()} ({args.split} split: {counts}) at {path}")
+    return 0
