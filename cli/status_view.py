@@ -127,6 +127,8 @@ def render_snapshot(
         )
     for h in snap.hosted:
         tag = " [yellow](STAND-IN)[/]" if h.stand_in else ""
+        if h.replay:
+            tag += f" [yellow](REPLAY of recorded answers: {h.replay})[/]"
         console.print(f"hosted {h.name}: {h.base_url} model={h.model} circuit={h.circuit}{tag}")
     scrape = metrics_targets(snap, http)
     if scrape:

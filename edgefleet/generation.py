@@ -68,6 +68,7 @@ class GenerationChunk:
     finish_reason: FinishReason | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    source: str = ""  # "replay": a recorded answer, not generated (the stand-in's replay)
 
 
 @dataclass
@@ -79,10 +80,12 @@ class GenerationSummary:
     finish_reason: FinishReason | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    source: str = ""
 
     def add(self, chunk: GenerationChunk) -> None:
         """Take one chunk into account."""
         self.text += chunk.text
+        self.source = chunk.source or self.source
         self.logprobs.extend(chunk.logprobs)
         if chunk.final:
             self.finish_reason = chunk.finish_reason

@@ -135,6 +135,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                 base_url=str(getattr(client, "base_url", None) or cfg.base_url or ""),
                 model=cfg.model,
                 stand_in=cfg.stand_in is not None,
+                replay=(cfg.stand_in.replay or "") if cfg.stand_in is not None else "",
                 circuit=str(getattr(client, "circuit_state", "closed")) if client is not None else "absent",
             )
         t = self.engine.accounting.snapshot()

@@ -44,6 +44,7 @@ from router.domain import (
 )
 from router.errors import DeadlineExceeded, Overloaded, Unavailable
 from router.estimates import Estimates
+from router.generate_extractive import FewShotSource
 from router.generate_retrieval import RetrievalStep
 from router.generate_run import GenerateRun
 from router.generate_targets import GenerateTargets
@@ -90,10 +91,11 @@ class GenerateEngine:
         edge: EdgeGenerator | None,
         clock: Callable[[], float] = time.perf_counter,
         retriever: EdgeRetriever | None = None,
+        fewshot: FewShotSource | None = None,
     ) -> None:
         self.core = core
         self.targets = GenerateTargets(core.targets, edge, clock)
-        self.retrieval = RetrievalStep(core.targets, retriever, clock)
+        self.retrieval = RetrievalStep(core.targets, retriever, clock, fewshot)
         self._clock = clock
 
     async def generate(

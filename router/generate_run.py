@@ -13,7 +13,9 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from edgefleet.extractive import ExtractivePlan
 from edgefleet.generation import ChatMessage, GenerationChunk, GenerationSummary, SamplingParams
+from edgefleet.kserve_retrieval import Retrieved
 from edgefleet.policy.schema import RouteConfig
 from edgefleet.tokens import estimate_tokens
 from router.accounting import EdgeDraft
@@ -104,6 +106,13 @@ class GenerateRun:
     edge_messages: tuple[ChatMessage, ...] | None = None  # with retrieved passages (None: as requested)
     hosted_messages: tuple[ChatMessage, ...] | None = None
     citations: tuple[Citation, ...] = ()
+    edge_params: SamplingParams | None = None  # extractive answering: grammar, raw prompt (None: params)
+    retrieved: Retrieved | None = None  # what the retriever returned (scores, query embedding)
+    extractive: ExtractivePlan | None = None
+
+    def sampling(self, tier: str) -> SamplingParams:
+        """The sampling settings a model of `tier` is sent."""
+        return self.edge_params if tier == "edge" and self.edge_params is not None else self.params
 
     def messages(self, tier: str) -> tuple[ChatMessage, ...]:
         """The conversation a model of `tier` ("edge"/"hosted") is sent: with the retrieved

@@ -17,6 +17,7 @@ from contextlib import aclosing
 from typing import Any, cast
 from urllib.parse import urlparse
 
+from edgefleet.extractive import clean_answer
 from edgefleet.tokens import estimate_tokens
 from router.accounting import EdgeDraft
 from router.choose import CandidateEstimate, does_not_fit
@@ -124,7 +125,8 @@ class GenerateTargets:
         first_by = done_by if ttft_ms is None else min(done_by, now + ttft_ms / 1000.0)
         attempt = Attempt(cand.target, now)
         with run.trace.step("edge_call", _attributes(run, cand.target, "edge")) as span:
-            args = (replica.address, dep.model, dep.version, run.messages("edge"), run.params, done_by - now)
+            messages, params = run.messages("edge"), run.sampling("edge")
+            args = (replica.address, dep.model, dep.version, messages, params, done_by - now)
             headers = run.trace.headers(span)
             if headers:
                 stream = self.edge.generate(*args, metadata=tuple(headers.items()))
@@ -147,6 +149,8 @@ class GenerateTargets:
                 yield retraction
             return
         summary = attempt.summary
+        if run.extractive is not None:  # the span without the newline that ends it
+            summary.text = clean_answer(summary.text)
         run.spent += dep.price_per_call_usd
         confidence = summary.confidence()
         detail = f"{summary.completion_tokens} tokens, first token {attempt.first_token_ms or 0.0:.0f} ms"
@@ -236,6 +240,8 @@ class GenerateTargets:
         run.spent += hosted_call_cost(cfg, summary.prompt_tokens, summary.completion_tokens)
         confidence = summary.confidence()
         detail = f"{summary.completion_tokens} tokens, finish {summary.finish_reason or 'stop'}"
+        if summary.source == "replay":
+            detail += ", REPLAY of a recorded answer (stand-in)"
         run.steps.append(Step(cand.target, "ok", detail, attempt.ms))
         base_url = getattr(client, "base_url", None) or cfg.base_url or ""
         node = urlparse(base_url).netloc if base_url else ""

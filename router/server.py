@@ -68,6 +68,8 @@ class RouterServer:
             generator=generator,
             metrics=self.metrics,
             tracing=self.tracing,
+            registry=_registry(policy, self.policy_path),
+            policy_dir=self.policy_path.resolve().parent if self.policy_path else None,
         )
         self.metrics_state: RouterStateCollector | None = None
         if self.metrics is not None:
@@ -210,3 +212,9 @@ def _sha_of(path: Path | None) -> str:
     if path is None or not path.exists():
         return ""
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _registry(policy: Policy, policy_path: Path | None) -> Path:
+    """The model registry folder, relative to the policy file when it is known."""
+    base = policy_path.resolve().parent if policy_path else Path.cwd()
+    return (base / policy.registry).resolve()

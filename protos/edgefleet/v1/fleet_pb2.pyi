@@ -180,18 +180,20 @@ class Route(_message.Message):
     def __init__(self, name: _Optional[str] = ..., task: _Optional[str] = ..., domains: _Optional[_Iterable[str]] = ..., candidates: _Optional[_Iterable[str]] = ..., min_confidence: _Optional[float] = ...) -> None: ...
 
 class HostedEndpoint(_message.Message):
-    __slots__ = ("name", "base_url", "model", "stand_in", "circuit")
+    __slots__ = ("name", "base_url", "model", "stand_in", "circuit", "replay")
     NAME_FIELD_NUMBER: _ClassVar[int]
     BASE_URL_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     STAND_IN_FIELD_NUMBER: _ClassVar[int]
     CIRCUIT_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_FIELD_NUMBER: _ClassVar[int]
     name: str
     base_url: str
     model: str
     stand_in: bool
     circuit: str
-    def __init__(self, name: _Optional[str] = ..., base_url: _Optional[str] = ..., model: _Optional[str] = ..., stand_in: bool = ..., circuit: _Optional[str] = ...) -> None: ...
+    replay: str
+    def __init__(self, name: _Optional[str] = ..., base_url: _Optional[str] = ..., model: _Optional[str] = ..., stand_in: bool = ..., circuit: _Optional[str] = ..., replay: _Optional[str] = ...) -> None: ...
 
 class Traffic(_message.Message):
     __slots__ = ("rps", "requests", "edge", "hosted", "errors", "escalations", "spend_usd", "hosted_equivalent_usd", "saved_usd", "rps_history", "p50_ms", "p95_ms", "generation")
