@@ -105,3 +105,21 @@ def add_llm(args: argparse.Namespace) -> int:
         f"{result.weights_mb} MB weights, context {result.context_length} tokens ({times})"
     )
     return 0
+
+
+def policy(args: argparse.Namespace) -> int:
+    """Train the learned escalation policy of a generate route on TUNE outcomes and register it."""
+    from edgefleet.rag_outcomes import read_outcomes
+    from factory.rag_policy import train_policy
+
+    try:
+        outcomes = list(read_outcomes(Path(args.outcomes)))
+        result = train_policy(Path(args.registry), args.name, outcomes, args.good_f1)
+    except (OSError, ValueError) as exc:
+        print(f"cannot train the policy: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"{result.name} {result.version}: {result.n} tune questions, {result.good_share:.0%} good "
+        f"(F1 >= {args.good_f1}), cross-validated AUC {result.cv_auc:.3f} (C {result.c}) at {result.folder}"
+    )
+    return 0

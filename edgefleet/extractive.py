@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgefleet.qa_metrics import normalize_answer
 from edgefleet.qa_text import (
     QUESTION_TYPES,
     RankedSentence,
@@ -179,7 +180,12 @@ def span_grammar(context: str, question: str, max_units: int = MAX_SPAN_UNITS) -
         for j in range(i, min(len(us), i + max_units)):
             s, e, space = us[j]
             piece = (" " if j == i or space else "") + context[s:e]
-            ends = not is_punctuation(context[s:e]) and question_overlap(context[start:e], question) < 1.0
+            span = context[start:e]
+            ends = (
+                not is_punctuation(context[s:e])
+                and bool(normalize_answer(span))  # not only articles ("the")
+                and question_overlap(span, question) < 1.0
+            )
             pieces.append((piece, ends))
         while pieces and not pieces[-1][1]:
             pieces.pop()

@@ -45,6 +45,7 @@ from router.domain import (
 from router.errors import DeadlineExceeded, Overloaded, Unavailable
 from router.estimates import Estimates
 from router.generate_extractive import FewShotSource
+from router.generate_policy import POLICY, PolicyStep
 from router.generate_retrieval import RetrievalStep
 from router.generate_run import GenerateRun
 from router.generate_targets import GenerateTargets
@@ -96,6 +97,7 @@ class GenerateEngine:
         self.core = core
         self.targets = GenerateTargets(core.targets, edge, clock)
         self.retrieval = RetrievalStep(core.targets, retriever, clock, fewshot)
+        self.policy_step = PolicyStep(core.targets, clock)
         self._clock = clock
 
     async def generate(
@@ -121,6 +123,8 @@ class GenerateEngine:
                 run.prompt_tokens = max(
                     estimate_chat_tokens(m.content for m in run.messages(tier)) for tier in ("edge", "hosted")
                 )
+            if run.route.escalation_policy is not None:
+                await self.policy_step.run(run, policy, index)
             async with aclosing(self._walk(run, policy, index)) as events:
                 async for event in events:
                     yield event
@@ -177,6 +181,9 @@ class GenerateEngine:
         planned = [targets.hosted_worst_case(run, est) for est in planned]
         reserve_ms = targets.hosted_reserve_ms(run, planned)
         for est in planned:
+            if est.candidate.tier == "edge" and run.policy_hosted and _has_hosted(planned):
+                run.skip(est.candidate.target, POLICY, f"escalation policy: p(good) {run.policy_p_good:.2f}")
+                continue
             if est.candidate.tier == "edge":
                 attempt = targets.try_edge(run, est, reserve_ms)
             else:
@@ -229,3 +236,8 @@ class GenerateEngine:
         if self._clock() >= run.deadline or reasons & {LATENCY_BUDGET, FIRST_TOKEN_TIMEOUT}:
             return DeadlineExceeded(f"latency budget exhausted before any target answered: {summary}")
         return Unavailable(f"no target could answer: {summary}")
+
+
+def _has_hosted(planned: list[CandidateEstimate]) -> bool:
+    """True when a hosted candidate is planned (a policy verdict never leaves a route without one)."""
+    return any(est.candidate.tier == "hosted" for est in planned)

@@ -109,6 +109,8 @@ class GenerateRun:
     edge_params: SamplingParams | None = None  # extractive answering: grammar, raw prompt (None: params)
     retrieved: Retrieved | None = None  # what the retriever returned (scores, query embedding)
     extractive: ExtractivePlan | None = None
+    policy_p_good: float | None = None  # the escalation policy's p(good edge answer), when asked
+    policy_hosted: bool = False  # the policy sent the request straight to the hosted model
 
     def sampling(self, tier: str) -> SamplingParams:
         """The sampling settings a model of `tier` is sent."""

@@ -24,11 +24,12 @@ from edgefleet.constants import (
 )
 from edgefleet.generation import MAX_NEW_TOKENS_LIMIT
 from edgefleet.policy.llm_options import LLMOptions
+from edgefleet.policy.escalation_options import EscalationPolicyConfig, ShadowConfig
 from edgefleet.policy.retrieval_options import RetrievalConfig
 
 Task = Literal["classify", "embed", "generate"]
 EdgeStream = Literal["buffered", "immediate"]
-GENERATE_ONLY_KEYS = ("edge_stream", "max_tokens", "retrieval")
+GENERATE_ONLY_KEYS = ("edge_stream", "max_tokens", "retrieval", "escalation_policy", "shadow")
 NOT_FOR_GENERATE_KEYS = ("domain_model", "escalate_labels", "edge_oos_final_confidence")
 DeviceName = Literal["CPU", "GPU", "NPU"]
 
@@ -242,6 +243,12 @@ class RouteConfig(Strict):
         description="generate routes: retrieve passages from a retriever deployment and put them into the "
         'prompt (README "Retrieval")',
     )
+    escalation_policy: EscalationPolicyConfig | None = Field(
+        None, description="generate: a learned policy asked before generating (README \"Learned escalation\")"
+    )
+    shadow: ShadowConfig | None = Field(
+        None, description="generate: shadow a share of edge answers to the hosted fallback, off the critical path"
+    )
 
     @model_validator(mode="after")
     def _has_candidates(self) -> RouteConfig:
@@ -322,6 +329,13 @@ class Policy(Strict):
                     (
                         ("routes", i, "retrieval", "deployment"),
                         _unknown("deployment", r.retrieval.deployment, deployments),
+                    )
+                )
+            if r.escalation_policy is not None and r.escalation_policy.deployment not in deployments:
+                errors.append(
+                    (
+                        ("routes", i, "escalation_policy", "deployment"),
+                        _unknown("deployment", r.escalation_policy.deployment, deployments),
                     )
                 )
             if r.fallback is not None and r.fallback not in hosted:
