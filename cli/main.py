@@ -148,6 +148,10 @@ def _parser() -> argparse.ArgumentParser:
     ro.add_argument("--out", default=".edgefleet/rag/outcomes-tune.jsonl")
     ro.add_argument("--registry", default=".edgefleet/models")
 
+    from cli.route_calibrate import add_parser as add_route_parser
+
+    add_route_parser(sub)
+
     tui = sub.add_parser("tui", help="the operator dashboard")
     tui.add_argument("--router", help="router address host:port")
     tui.add_argument("--demo", action="store_true", help="show built-in DEMO DATA (no router)")
@@ -226,6 +230,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from cli import rag_commands
 
         return int(getattr(rag_commands, args.rag_command)(args))
+    if cmd == "route":
+        from cli.route_calibrate import calibrate
+
+        return calibrate(args)
     if cmd == "tui":
         from cli.client_commands import tui
 

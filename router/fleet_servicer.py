@@ -169,6 +169,17 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                 hosted_completion_tokens=g.hosted_completion_tokens,
             )
         )
+        shadow = self.engine.generation.shadow.stats
+        if shadow.requests or shadow.skipped_budget or shadow.failed:
+            snap.traffic.generation.shadow.CopyFrom(
+                fleet_pb2.ShadowTraffic(
+                    requests=shadow.requests,
+                    agreement_f1=shadow.agreement_f1,
+                    spend_usd=shadow.spend_usd,
+                    skipped_budget=shadow.skipped_budget,
+                    failed=shadow.failed,
+                )
+            )
         for rec in reversed(list(self.engine.accounting.recent)[-50:]):  # newest first
             res = rec.result
             proto = result_proto(res)

@@ -48,6 +48,7 @@ from router.generate_extractive import FewShotSource
 from router.generate_policy import POLICY, PolicyStep
 from router.generate_retrieval import RetrievalStep
 from router.generate_run import GenerateRun
+from router.generate_shadow import ShadowTraffic
 from router.generate_targets import GenerateTargets
 from router.metrics import RouterMetrics
 from router.targets import FleetIndex, TargetCaller
@@ -98,6 +99,7 @@ class GenerateEngine:
         self.targets = GenerateTargets(core.targets, edge, clock)
         self.retrieval = RetrievalStep(core.targets, retriever, clock, fewshot)
         self.policy_step = PolicyStep(core.targets, clock)
+        self.shadow = ShadowTraffic(core.targets.hosted, core.accounting.ledger)
         self._clock = clock
 
     async def generate(
@@ -225,6 +227,8 @@ class GenerateEngine:
             accounting.log_generation(
                 run.req.request_id, run.req.messages, final, run.drafts, run.escalations
             )
+        if run.route.shadow is not None:
+            self.shadow.maybe_shadow(run, policy)
         return final
 
     def _no_answer(self, run: GenerateRun) -> Exception:

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from edgefleet.escalation_features import AnswerSignals
 from edgefleet.extractive import ExtractivePlan
 from edgefleet.generation import ChatMessage, GenerationChunk, GenerationSummary, SamplingParams
 from edgefleet.kserve_retrieval import Retrieved
@@ -111,6 +112,7 @@ class GenerateRun:
     extractive: ExtractivePlan | None = None
     policy_p_good: float | None = None  # the escalation policy's p(good edge answer), when asked
     policy_hosted: bool = False  # the policy sent the request straight to the hosted model
+    edge_signals: AnswerSignals | None = None  # log-probabilities and groundedness of the edge answer
 
     def sampling(self, tier: str) -> SamplingParams:
         """The sampling settings a model of `tier` is sent."""

@@ -17,6 +17,7 @@ from contextlib import aclosing
 from typing import Any, cast
 from urllib.parse import urlparse
 
+from edgefleet.escalation_features import answer_signals
 from edgefleet.extractive import clean_answer
 from edgefleet.tokens import estimate_tokens
 from router.accounting import EdgeDraft
@@ -154,6 +155,11 @@ class GenerateTargets:
         run.spent += dep.price_per_call_usd
         confidence = summary.confidence()
         detail = f"{summary.completion_tokens} tokens, first token {attempt.first_token_ms or 0.0:.0f} ms"
+        if run.retrieved is not None:  # signals after generating: log-probabilities, groundedness
+            signals = answer_signals(summary.text, summary.logprobs, [p.text for p in run.retrieved.passages])
+            run.edge_signals = signals
+            lps = f"mean lp {signals.mean_logprob:.2f}, min lp {signals.min_logprob:.2f}, " if signals.min_logprob is not None else ""
+            detail += f", {lps}grounded {signals.grounded:.2f}"
         if confidence < run.threshold:
             reason = f"confidence {confidence:.2f} < {run.threshold:.2f} ({detail})"
             run.steps.append(Step(cand.target, "escalate", reason, attempt.ms))

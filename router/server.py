@@ -171,6 +171,8 @@ class RouterServer:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         await self.edge.aclose()
+        await self.engine.generation.shadow.drain(min(grace or 0.0, 5.0))
+        self.engine.generation.shadow.close()
         self.engine.accounting.close()
         self.tracing.shutdown()
 

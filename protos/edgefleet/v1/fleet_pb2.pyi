@@ -233,7 +233,7 @@ class Traffic(_message.Message):
     def __init__(self, rps: _Optional[float] = ..., requests: _Optional[int] = ..., edge: _Optional[int] = ..., hosted: _Optional[int] = ..., errors: _Optional[int] = ..., escalations: _Optional[_Mapping[str, int]] = ..., spend_usd: _Optional[float] = ..., hosted_equivalent_usd: _Optional[float] = ..., saved_usd: _Optional[float] = ..., rps_history: _Optional[_Iterable[float]] = ..., p50_ms: _Optional[float] = ..., p95_ms: _Optional[float] = ..., generation: _Optional[_Union[Generation, _Mapping]] = ...) -> None: ...
 
 class Generation(_message.Message):
-    __slots__ = ("requests", "edge", "hosted", "cancelled", "retractions", "edge_prompt_tokens", "edge_completion_tokens", "hosted_prompt_tokens", "hosted_completion_tokens")
+    __slots__ = ("requests", "edge", "hosted", "cancelled", "retractions", "edge_prompt_tokens", "edge_completion_tokens", "hosted_prompt_tokens", "hosted_completion_tokens", "shadow")
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
     EDGE_FIELD_NUMBER: _ClassVar[int]
     HOSTED_FIELD_NUMBER: _ClassVar[int]
@@ -243,6 +243,7 @@ class Generation(_message.Message):
     EDGE_COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
     HOSTED_PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     HOSTED_COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_FIELD_NUMBER: _ClassVar[int]
     requests: int
     edge: int
     hosted: int
@@ -252,7 +253,22 @@ class Generation(_message.Message):
     edge_completion_tokens: int
     hosted_prompt_tokens: int
     hosted_completion_tokens: int
-    def __init__(self, requests: _Optional[int] = ..., edge: _Optional[int] = ..., hosted: _Optional[int] = ..., cancelled: _Optional[int] = ..., retractions: _Optional[int] = ..., edge_prompt_tokens: _Optional[int] = ..., edge_completion_tokens: _Optional[int] = ..., hosted_prompt_tokens: _Optional[int] = ..., hosted_completion_tokens: _Optional[int] = ...) -> None: ...
+    shadow: ShadowTraffic
+    def __init__(self, requests: _Optional[int] = ..., edge: _Optional[int] = ..., hosted: _Optional[int] = ..., cancelled: _Optional[int] = ..., retractions: _Optional[int] = ..., edge_prompt_tokens: _Optional[int] = ..., edge_completion_tokens: _Optional[int] = ..., hosted_prompt_tokens: _Optional[int] = ..., hosted_completion_tokens: _Optional[int] = ..., shadow: _Optional[_Union[ShadowTraffic, _Mapping]] = ...) -> None: ...
+
+class ShadowTraffic(_message.Message):
+    __slots__ = ("requests", "agreement_f1", "spend_usd", "skipped_budget", "failed")
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    AGREEMENT_F1_FIELD_NUMBER: _ClassVar[int]
+    SPEND_USD_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    requests: int
+    agreement_f1: float
+    spend_usd: float
+    skipped_budget: int
+    failed: int
+    def __init__(self, requests: _Optional[int] = ..., agreement_f1: _Optional[float] = ..., spend_usd: _Optional[float] = ..., skipped_budget: _Optional[int] = ..., failed: _Optional[int] = ...) -> None: ...
 
 class RequestTrace(_message.Message):
     __slots__ = ("request_id", "unix_ms", "route", "domain", "text", "label", "confidence", "served_by", "cost_usd", "latency_ms", "trace")
