@@ -72,7 +72,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     start = 0
     for m in _SENTENCE_END.finditer(text):
         end = m.start()
-        if _ABBREVIATION.search(text[start : end + 1]):
+        if _ABBREVIATION.search(text[start:end]):
             continue
         spans.append((start, end + 1))
         start = m.end()

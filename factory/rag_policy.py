@@ -57,7 +57,7 @@ def fit_policy(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[MLPWeights,
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+    folds = StratifiedKFold(n_splits=max(2, min(5, int(min(y.sum(), len(y) - y.sum())))), shuffle=True, random_state=seed)
     best: tuple[float, float, np.ndarray] | None = None
     for c in C_GRID:
         model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
@@ -79,7 +79,7 @@ def fit_policy(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[MLPWeights,
 
 
 def train_policy(
-    registry: Path, name: str, outcomes: Sequence[Outcome], good_f1: float = GOOD_F1
+    registry: Path, name: str, outcomes: Sequence[Outcome], good_f1: float = GOOD_F1, *, min_class: int = 5
 ) -> PolicyResult:
     """Train on TUNE outcomes, export, and write model `name` to the registry with its
     calibration file. ValueError when the outcomes are not from the tune split or cannot train."""
@@ -90,8 +90,10 @@ def train_policy(
     if x.ndim != 2 or x.shape[1] != FEATURE_DIM:
         raise ValueError(f"features must be {FEATURE_DIM} wide ({FEATURES_VERSION}), got shape {x.shape}")
     y = np.asarray([o.edge.f1 >= good_f1 for o in outcomes], dtype=np.int64)
-    if y.sum() < 5 or (len(y) - y.sum()) < 5:
-        raise ValueError(f"need at least 5 good and 5 bad edge answers, got {int(y.sum())} / {len(y) - int(y.sum())}")
+    if y.sum() < min_class or (len(y) - y.sum()) < min_class:
+        raise ValueError(
+            f"need at least {min_class} good and {min_class} bad edge answers, got {int(y.sum())} / {len(y) - int(y.sum())}"
+        )
     weights, c, auc, oof = fit_policy(x, y)
     ir_probs, _ = numpy_forward(weights, x)
     xml, weights_bin = export_mlp(weights, model_name=name)
