@@ -4,12 +4,13 @@ generating, whether the edge LLM's answer will be good (token F1 against the ref
 embedding, the retrieval scores, the best sentence's overlap, the question's type and length).
 
 Trained on outcomes of the TUNE split only (``edgefleet rag outcomes --split tune``): standardised
-features, L2-regularised logistic regression (scikit-learn), the strength chosen by 5-fold
-cross-validated ROC AUC. The out-of-fold probabilities are kept with the model
+features, the 384-d embedding reduced to a few principal components (a few hundred questions do
+not support 384 free weights), L2-regularised logistic regression (scikit-learn); the number of
+components and the strength chosen by 5-fold cross-validated ROC AUC. The out-of-fold probabilities are kept with the model
 (``calibration.jsonl``, one line per tune question: p(good), edge and hosted F1 and cost) so
 ``edgefleet route calibrate`` chooses the threshold on predictions the head did not train on.
-Exported to OpenVINO as a one-layer MLP with a softmax over ``[bad, good]`` (the standardisation
-folded into the weights); the manifest's featurizer is ``vector`` (the input text is the feature
+Exported to OpenVINO as a one-layer MLP with a softmax over ``[bad, good]`` (standardisation and
+projection folded into the weights); the manifest's featurizer is ``vector`` (the input text is the feature
 vector as a JSON list), so it deploys like any classify model.
 """
 
@@ -20,17 +21,19 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from edgefleet.escalation_features import FEATURE_DIM, FEATURES_VERSION
+from edgefleet.escalation_features import EMBEDDING_DIM, FEATURE_DIM, FEATURES_VERSION
 from edgefleet.rag_outcomes import Outcome
 from factory.export import MLPWeights, export_mlp, mlp_tensor_specs, numpy_forward
 from fleet.models.registry import write_model_version
 
 LABELS = ["bad", "good"]
 GOOD_F1 = 0.5
-C_GRID = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+C_GRID = (0.001, 0.01, 0.1, 1.0)
+COMPONENTS = (0, 8, 32)
 CALIBRATION_FILE = "calibration.jsonl"
 
 
@@ -44,38 +47,70 @@ class PolicyResult:
     n: int
     good_share: float
     cv_auc: float
-    c: float
+    setting: tuple[int, float]  # embedding principal components, regularisation C
     oof_p_good: list[float]
 
 
-def fit_policy(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[MLPWeights, float, float, np.ndarray]:
-    """(weights, chosen C, CV AUC, out-of-fold p(good)) for features `x` [n, d] and labels `y`
-    (1 = good)."""
+def _pipeline(components: int, c: float) -> Any:
+    """Standardise; the embedding reduced to `components` principal components (0: left out),
+    the scalar features as they are; L2 logistic regression."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.decomposition import PCA
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    folds = StratifiedKFold(n_splits=max(2, min(5, int(min(y.sum(), len(y) - y.sum())))), shuffle=True, random_state=seed)
-    best: tuple[float, float, np.ndarray] | None = None
-    for c in C_GRID:
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
-        oof = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
-        auc = float(roc_auc_score(y, oof))
-        if best is None or auc > best[1]:
-            best = (c, auc, oof)
-    assert best is not None
-    c, auc, oof = best
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000)).fit(x, y)
-    scaler, logit = model[0], model[1]
+    embedding = slice(0, EMBEDDING_DIM)
+    scalars = slice(EMBEDDING_DIM, FEATURE_DIM)
+    reduce: Any = PCA(n_components=components, random_state=0) if components else "drop"
+    columns = ColumnTransformer([("embedding", reduce, embedding), ("scalars", "passthrough", scalars)])
+    return make_pipeline(StandardScaler(), columns, LogisticRegression(C=c, max_iter=2000))
+
+
+def _fold(model: Any, components: int) -> MLPWeights:
+    """The fitted pipeline as one linear layer on the raw features (softmax over [bad, good])."""
+    scaler, columns, logit = model[0], model[1], model[2]
+    coef = logit.coef_[0]
+    wz = np.zeros(FEATURE_DIM, dtype=np.float64)
+    bz = float(logit.intercept_[0])
+    if components:
+        pca = columns.named_transformers_["embedding"]
+        w_e = coef[:components]
+        wz[:EMBEDDING_DIM] = pca.components_.T @ w_e
+        bz -= float(pca.mean_ @ pca.components_.T @ w_e)
+    wz[EMBEDDING_DIM:] = coef[components:]
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-    w = logit.coef_[0] / scale
-    b = float(logit.intercept_[0] - np.dot(logit.coef_[0], scaler.mean_ / scale))
-    out_w = np.zeros((x.shape[1], 2), dtype=np.float32)
+    w = wz / scale
+    b = bz - float(np.dot(wz, scaler.mean_ / scale))
+    out_w = np.zeros((FEATURE_DIM, 2), dtype=np.float32)
     out_w[:, 1] = w
-    out_b = np.array([0.0, b], dtype=np.float32)
-    return MLPWeights(hidden=[], output=(out_w, out_b)), c, auc, oof
+    return MLPWeights(hidden=[], output=(out_w, np.array([0.0, b], dtype=np.float32)))
+
+
+def fit_policy(
+    x: np.ndarray, y: np.ndarray, seed: int = 0
+) -> tuple[MLPWeights, tuple[int, float], float, np.ndarray]:
+    """(weights, chosen setting, CV AUC, out-of-fold p(good)) for features `x` [n, FEATURE_DIM]
+    and labels `y` (1 = good): the embedding's principal components and the regularisation
+    strength are chosen by 5-fold cross-validated ROC AUC."""
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    minority = int(min(y.sum(), len(y) - y.sum()))
+    folds = StratifiedKFold(n_splits=max(2, min(5, minority)), shuffle=True, random_state=seed)
+    best: tuple[float, int, float, np.ndarray] | None = None
+    for components in COMPONENTS:
+        if components >= min(len(y) * 0.8, EMBEDDING_DIM):
+            continue
+        for c in C_GRID:
+            oof = cross_val_predict(_pipeline(components, c), x, y, cv=folds, method="predict_proba")[:, 1]
+            auc = float(roc_auc_score(y, oof))
+            if best is None or auc > best[0]:
+                best = (auc, components, c, oof)
+    assert best is not None
+    auc, components, c, oof = best
+    model = _pipeline(components, c).fit(x, y)
+    return _fold(model, components), (components, c), auc, oof
 
 
 def train_policy(
@@ -94,7 +129,7 @@ def train_policy(
         raise ValueError(
             f"need at least {min_class} good and {min_class} bad edge answers, got {int(y.sum())} / {len(y) - int(y.sum())}"
         )
-    weights, c, auc, oof = fit_policy(x, y)
+    weights, setting, auc, oof = fit_policy(x, y)
     ir_probs, _ = numpy_forward(weights, x)
     xml, weights_bin = export_mlp(weights, model_name=name)
     inputs, outputs = mlp_tensor_specs(weights)
@@ -116,7 +151,8 @@ def train_policy(
     digest = hashlib.sha256(xml + weights_bin + calibration).hexdigest()[:12]
     metrics = {
         "cv_auc": round(auc, 4),
-        "c": c,
+        "pca_components": float(setting[0]),
+        "c": setting[1],
         "train_questions": float(len(y)),
         "good_share": round(float(y.mean()), 4),
         "good_f1": good_f1,
@@ -135,7 +171,7 @@ def train_policy(
         files={"model.xml": xml, "model.bin": weights_bin, CALIBRATION_FILE: calibration},
         metrics=metrics,
     )
-    return PolicyResult(name, f"1-{digest}", folder, len(y), float(y.mean()), auc, c, [float(p) for p in oof])
+    return PolicyResult(name, f"1-{digest}", folder, len(y), float(y.mean()), auc, setting, [float(p) for p in oof])
 
 
 def _auc(scores: np.ndarray, labels: np.ndarray) -> float:

@@ -79,7 +79,7 @@ def _policy_scores(fleet: RagFleet, outcomes: list[Outcome]) -> list[float]:
         scores = []
         for o in outcomes:
             response = stub.ModelInfer(text_request(fleet.setup.policy or "", "", [encode_vector(o.features)]), timeout=30)
-            scores.append(float(decode_outputs(response).outputs["PROBS"][0][1]))
+            scores.append(float(decode_outputs(response).arrays["PROBS"][0][1]))
     return scores
 
 
