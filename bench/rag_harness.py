@@ -33,7 +33,10 @@ RETRIEVER_PRICE = 0.000001
 POLICY_PRICE = 0.000001
 HOSTED_IN_PER_1K = 0.0025
 HOSTED_OUT_PER_1K = 0.01
-HOSTED_TEMPLATE = "Answer the question with a short phrase from the passages below.\\n\\n{passages}\\n\\nQuestion: {question}\\nAnswer:"
+HOSTED_TEMPLATE = (
+    "Answer the question with a short phrase from the passages below.\\n\\n{passages}\\n\\n"
+    "Question: {question}\\nAnswer:"
+)
 
 
 @dataclass(frozen=True)
@@ -51,9 +54,9 @@ class RagSetup:
 
 def _retrieval(answer: str) -> str:
     return (
-        "{deployment: retriever, top_k: 5, answer: %s, fewshot: collection, sentences: 1, "
-        'template: "%s", passage_template: "[{n}] {title}: {text}", max_passage_chars: 1200, timeout_ms: 5000}'
-        % (answer, HOSTED_TEMPLATE)
+        f"{{deployment: retriever, top_k: 5, answer: {answer}, fewshot: collection, sentences: 1, "
+        f'template: "{HOSTED_TEMPLATE}", passage_template: "[{{n}}] {{title}}: {{text}}", '
+        "max_passage_chars: 1200, timeout_ms: 5000}"
     )
 
 
@@ -149,7 +152,9 @@ class RagFleet:
             self._dep("retriever", self.setup.collection, "collection", "retrieve", RETRIEVER_PRICE, [])
         )
         if "policy" in self.addresses and self.setup.policy:
-            deployments.append(self._dep("policy", self.setup.policy, "policy", "classify", POLICY_PRICE, ["bad", "good"]))
+            deployments.append(
+                self._dep("policy", self.setup.policy, "policy", "classify", POLICY_PRICE, ["bad", "good"])
+            )
         spec = {
             "routers": {"r": router_policy(self.setup, threshold)},
             "deployments": deployments,
@@ -160,7 +165,9 @@ class RagFleet:
         self._client = EdgeFleetClient(self.router_address, retry=RetryPolicy.never(), generate_timeout_s=180)
         return self.router_address
 
-    def _dep(self, name: str, model: str, folder_key: str, task: str, price: float, labels: list[str]) -> dict[str, Any]:
+    def _dep(
+        self, name: str, model: str, folder_key: str, task: str, price: float, labels: list[str]
+    ) -> dict[str, Any]:
         from fleet.models.registry import read_manifest
 
         manifest = read_manifest(self.folders[folder_key])
@@ -193,7 +200,7 @@ class RagFleet:
         started = time.perf_counter()
         ttft = 0.0
         with self._client.generate(question, max_tokens=self.setup.max_tokens, route=route) as stream:
-            for event in stream:
+            for _event in stream:
                 if not ttft:
                     ttft = (time.perf_counter() - started) * 1000.0
             return stream.result, ttft
@@ -208,7 +215,9 @@ class RagFleet:
         if self._channel is None:
             self._channel = grpc.insecure_channel(self.addresses["retriever"])
             self._stub = kserve_grpc.GRPCInferenceServiceStub(self._channel)
-        response = self._stub.ModelInfer(retrieve_request(self.setup.collection, "", [question], k), timeout=30)
+        response = self._stub.ModelInfer(
+            retrieve_request(self.setup.collection, "", [question], k), timeout=30
+        )
         return read_retrieval_response(response, 1)[0]
 
     def ask_gold(self, question: str, paragraph: str) -> tuple[str, list[float], float]:
@@ -231,7 +240,9 @@ class RagFleet:
         return clean_answer(chunk.text), list(chunk.logprobs), (time.perf_counter() - started) * 1000.0
 
 
-def tier_answer(result: Any, ttft_ms: float, references: Sequence[str], passages: Sequence[str]) -> TierAnswer:
+def tier_answer(
+    result: Any, ttft_ms: float, references: Sequence[str], passages: Sequence[str]
+) -> TierAnswer:
     """A router result scored against the references."""
     text = result.text.strip()
     confidence = float(result.confidence)
@@ -255,7 +266,13 @@ def tier_answer(result: Any, ttft_ms: float, references: Sequence[str], passages
 
 
 def question_outcome(
-    fleet: RagFleet, qid: str, split: str, question: str, references: Sequence[str], gold_doc: str, hosted: bool = True
+    fleet: RagFleet,
+    qid: str,
+    split: str,
+    question: str,
+    references: Sequence[str],
+    gold_doc: str,
+    hosted: bool = True,
 ) -> Outcome:
     """One question through the `edge` (and `hosted`) routes, with the policy's features."""
     started = time.perf_counter()

@@ -34,18 +34,26 @@ async def build_rag_fleet(spec: dict[str, Any]) -> tuple[dict[str, str], Stop]:
     endpoints: list[Any] = []
     addresses: dict[str, str] = {}
     llm = await asyncio.to_thread(
-        load_llm, load_bundle(Path(spec["llm"])), ["CPU"], LLMOptions(**spec.get("llm_options", {})), max_queue=64
+        load_llm,
+        load_bundle(Path(spec["llm"])),
+        ["CPU"],
+        LLMOptions(**spec.get("llm_options", {})),
+        max_queue=64,
     )
     endpoints.append(start_kserve(LLMServicer(llm, node="bench-node", replica="llm-0"), "127.0.0.1", 0))
     addresses["llm"] = f"127.0.0.1:{endpoints[-1].port}"
-    retriever = await asyncio.to_thread(load_retriever, load_bundle(Path(spec["collection"])), precision="f32")
+    retriever = await asyncio.to_thread(
+        load_retriever, load_bundle(Path(spec["collection"])), precision="f32"
+    )
     endpoints.append(
         start_kserve(RetrieveServicer(retriever, node="bench-node", replica="retriever-0"), "127.0.0.1", 0)
     )
     addresses["retriever"] = f"127.0.0.1:{endpoints[-1].port}"
     if spec.get("policy"):
         policy = TextModel.load(load_bundle(Path(spec["policy"])))
-        endpoints.append(start_kserve(KServeServicer(policy, node="bench-node", replica="policy-0"), "127.0.0.1", 0))
+        endpoints.append(
+            start_kserve(KServeServicer(policy, node="bench-node", replica="policy-0"), "127.0.0.1", 0)
+        )
         addresses["policy"] = f"127.0.0.1:{endpoints[-1].port}"
     stand_in: StandInServer | None = None
     if spec.get("stand_in"):

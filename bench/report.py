@@ -33,7 +33,11 @@ HEADLINES: list[tuple[str, str, str]] = [
     ("rag.hosted_f1", "SQuAD REPORT split: hosted F1 (stand-in REPLAY of BERT-large ensemble)", ""),
     ("rag.routed_f1", "SQuAD REPORT split: routed F1 at the chosen operating point", ""),
     ("rag.cost_ratio_vs_hosted", "routed cost / all-hosted cost at that operating point", ""),
-    ("rag.apgr", "learned policy APGR (RouteLLM; random = 0.5)", "goal >= 0.5 x oracle, > log-prob, > random"),
+    (
+        "rag.apgr",
+        "learned policy APGR (RouteLLM; random = 0.5)",
+        "goal >= 0.5 x oracle, > log-prob, > random",
+    ),
     ("rag.oracle_apgr", "oracle router APGR", "upper bound"),
     ("rag.cpt50", "learned policy: hosted share to recover 50% of the gap", ""),
     ("rag.cpt80", "learned policy: hosted share to recover 80% of the gap", ""),

@@ -68,12 +68,16 @@ async def _demo(config: str, n: int, concurrency: int, log_format: LogFormat = "
         summary = summarise(outcomes, after - before)
         _print_summary(summary, wall)
         errors = [o.error for o in outcomes if o.error]
-        chat = next((r.name for r in fleet.policy.routes if r.task == "generate" and r.retrieval is None), None)
+        chat = next(
+            (r.name for r in fleet.policy.routes if r.task == "generate" and r.retrieval is None), None
+        )
         if chat is not None:
             console.rule(f"generation: route {chat} (edge LLM, hosted fallback)")
             streamed = await stream_prompts(fleet.router_address, chat, console)
             errors += [f"generate: {s.error}" for s in streamed if s.error]
-        qa = next((r.name for r in fleet.policy.routes if r.task == "generate" and r.retrieval is not None), None)
+        qa = next(
+            (r.name for r in fleet.policy.routes if r.task == "generate" and r.retrieval is not None), None
+        )
         if qa is not None:
             console.rule(f"questions on SQuAD (report split): route {qa} (retrieval, edge LLM or hosted)")
             answered = await answer_questions(fleet.router_address, qa, console)

@@ -64,7 +64,11 @@ async def answer_questions(address: str, route: str, console: Console, n: int = 
             f1 = token_f1(result.text, references)
             tier = result.served_by.tier.value.lower()
             cite = result.citations[0] if result.citations else None
-            where = f"[{cite.get('index', 0)}] {cite.get('title', '')} ({cite.get('document', '')})" if cite else "no citation"
+            where = (
+                f"[{cite.get('index', 0)}] {cite.get('title', '')} ({cite.get('document', '')})"
+                if cite
+                else "no citation"
+            )
             tag = " [yellow]STAND-IN[/]" if result.served_by.stand_in else ""
             console.print(f"  {result.text.strip() or '(empty)'}", highlight=False)
             console.print(

@@ -132,16 +132,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     re_.add_argument("--limit", type=int, default=0, help="questions per split (0: all)")
     rf = rsub.add_parser(
-        "fewshot", help="few-shot examples for extractive answering, from SQuAD's tune split, beside a collection"
+        "fewshot",
+        help="few-shot examples for extractive answering, from SQuAD's tune split, beside a collection",
     )
-    rf.add_argument("--split", default="tune", choices=["tune"], help="the split examples come from (tune only)")
+    rf.add_argument(
+        "--split", default="tune", choices=["tune"], help="the split examples come from (tune only)"
+    )
     rf.add_argument("--per-type", type=int, default=16, help="examples per question type")
     rf.add_argument("--collection", default="squad-dev", help="the collection they are stored beside")
     rf.add_argument("--registry", default=".edgefleet/models")
     ro = rsub.add_parser(
-        "outcomes", help="edge and hosted answers to SQuAD questions through a local router (policy training data)"
+        "outcomes",
+        help="edge and hosted answers to SQuAD questions through a local router (policy training data)",
     )
-    ro.add_argument("--split", default="tune", choices=["tune", "report"], help="tune: to train and calibrate")
+    ro.add_argument(
+        "--split", default="tune", choices=["tune", "report"], help="tune: to train and calibrate"
+    )
     ro.add_argument("--n", type=int, default=300, help="questions (a fixed shuffle of the split)")
     ro.add_argument("--llm", default="smollm2-135m", help="the edge LLM (any generative registry model)")
     ro.add_argument("--collection", default="squad-dev")

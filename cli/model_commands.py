@@ -120,6 +120,7 @@ def policy(args: argparse.Namespace) -> int:
         return 1
     print(
         f"{result.name} {result.version}: {result.n} tune questions, {result.good_share:.0%} good "
-        f"(F1 >= {args.good_f1}), cross-validated AUC {result.cv_auc:.3f} ({result.setting[0]} embedding components, C {result.setting[1]}) at {result.folder}"
+        f"(F1 >= {args.good_f1}), cross-validated AUC {result.cv_auc:.3f} ({result.setting[0]} embedding "
+        f"components, C {result.setting[1]}) at {result.folder}"
     )
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -181,7 +182,7 @@ def outcomes(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_n() -> object:
+def _progress_n() -> Callable[[int, int], None]:
     def report(done: int, total: int) -> None:
         if done % 25 == 0 or done == total:
             console.print(f"  {done}/{total}")

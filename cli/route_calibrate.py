@@ -79,9 +79,12 @@ class TuneOutcomes:
                 continue
             out.append(
                 RoutedOutcome(
-                    float(row["p_good"]), float(row["edge_f1"]), float(row["hosted_f1"]),
-                    edge, base + float(row["hosted_cost_usd"] or 0.0),
-                )  # fmt: skip
+                    float(row["p_good"]),
+                    float(row["edge_f1"]),
+                    float(row["hosted_f1"]),
+                    edge,
+                    base + float(row["hosted_cost_usd"] or 0.0),
+                )
             )
         return out
 
@@ -99,7 +102,11 @@ class ShadowOutcomes:
         for r in read_shadow_log(self.path, route):
             if r.edge.p_good is None:
                 continue
-            out.append(RoutedOutcome(r.edge.p_good, r.agreement_f1, 1.0, r.edge.cost_usd, r.edge.cost_usd + r.hosted.cost_usd))
+            out.append(
+                RoutedOutcome(
+                    r.edge.p_good, r.agreement_f1, 1.0, r.edge.cost_usd, r.edge.cost_usd + r.hosted.cost_usd
+                )
+            )
         return out
 
 
@@ -111,7 +118,9 @@ def _table(points: list[OperatingPoint], chosen: OperatingPoint) -> Table:
     rows = sorted({*shown.values(), chosen}, key=lambda p: p.hosted_share)
     for p in rows:
         mark = " <-" if p == chosen else ""
-        table.add_row(f"{p.threshold:.3f}{mark}", f"{p.hosted_share:.1%}", f"{p.quality:.3f}", f"${p.cost_per_1k:.4f}")
+        table.add_row(
+            f"{p.threshold:.3f}{mark}", f"{p.hosted_share:.1%}", f"{p.quality:.3f}", f"${p.cost_per_1k:.4f}"
+        )
     return table
 
 
@@ -137,7 +146,11 @@ def calibrate(args: argparse.Namespace) -> int:
     except (ValueError, KeyError, OSError) as exc:
         print(f"cannot calibrate: {exc}", file=sys.stderr)
         return 1
-    where = f"shadow log {args.from_log} (quality: agreement with the hosted model)" if args.from_log else "the TUNE split (out-of-fold)"
+    where = (
+        f"shadow log {args.from_log} (quality: agreement with the hosted model)"
+        if args.from_log
+        else "the TUNE split (out-of-fold)"
+    )
     console.print(f"route {args.route}: {len(outcomes)} outcomes from {where}")
     console.print(_table(points, chosen))
     console.print(
@@ -146,16 +159,24 @@ def calibrate(args: argparse.Namespace) -> int:
     )
     if args.write:
         try:
-            text = set_route_value(config.read_text(encoding="utf-8"), args.route, "escalation_policy", "threshold", chosen.threshold)
+            text = set_route_value(
+                config.read_text(encoding="utf-8"),
+                args.route,
+                "escalation_policy",
+                "threshold",
+                chosen.threshold,
+            )
         except YamlEditError as exc:
             print(f"cannot write: {exc}", file=sys.stderr)
             return 1
         config.write_text(text, encoding="utf-8")
-        console.print(f"wrote routes[{args.route}].escalation_policy.threshold = {chosen.threshold:.4f} to {config}")
+        console.print(
+            f"wrote routes[{args.route}].escalation_policy.threshold = {chosen.threshold:.4f} to {config}"
+        )
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     """``edgefleet route calibrate``."""
     route = sub.add_parser("route", help="route tools")
     rsub = route.add_subparsers(dest="route_command", required=True, metavar="ACTION")
@@ -165,6 +186,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "--target", nargs=2, required=True, metavar=("KIND", "X"),
         help="hosted-share X | cost-per-1k X | min-f1 X",
     )  # fmt: skip
-    cal.add_argument("--from-log", default="", help="a shadow log: refit on live traffic instead of the tune split")
+    cal.add_argument(
+        "--from-log", default="", help="a shadow log: refit on live traffic instead of the tune split"
+    )
     cal.add_argument("--config", default="edgefleet.yaml")
-    cal.add_argument("--write", action="store_true", help="write the threshold into the config (comments kept)")
+    cal.add_argument(
+        "--write", action="store_true", help="write the threshold into the config (comments kept)"
+    )

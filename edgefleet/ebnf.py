@@ -39,7 +39,7 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None:
-            raise GrammarError(f"unexpected {text[pos:pos + 12]!r} at character {pos}")
+            raise GrammarError(f"unexpected {text[pos : pos + 12]!r} at character {pos}")
         kind = m.lastgroup or ""
         if kind != "ws":
             out.append((kind, m.group(), pos))

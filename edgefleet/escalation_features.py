@@ -54,7 +54,9 @@ def _pad(values: Sequence[float], k: int = FEATURE_TOP_K) -> list[float]:
     return out + [0.0] * (k - len(out))
 
 
-def features(view: RetrievalView, question: str, sentence_overlap: float, sentence_passage: int) -> list[float]:
+def features(
+    view: RetrievalView, question: str, sentence_overlap: float, sentence_passage: int
+) -> list[float]:
     """The policy's input vector (:data:`FEATURE_DIM` floats; see the module docstring). A missing
     embedding counts as zeros."""
     embedding = [float(x) for x in view.embedding][:EMBEDDING_DIM]

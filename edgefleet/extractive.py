@@ -198,7 +198,9 @@ def span_grammar(context: str, question: str, max_units: int = MAX_SPAN_UNITS) -
         rules.append(f"s{i} ::= {expr}")
     if not rules:
         words = sorted({context[s:e] for s, e, _ in us if not is_punctuation(context[s:e])}) or ["?"]
-        return "root ::= (" + " | ".join(ebnf_literal(" " + w) for w in words) + f") {ebnf_literal(ANSWER_END)}"
+        return (
+            "root ::= (" + " | ".join(ebnf_literal(" " + w) for w in words) + f") {ebnf_literal(ANSWER_END)}"
+        )
     names = " | ".join(r.split(" ", 1)[0] for r in rules)
     return f"root ::= ({names}) {ebnf_literal(ANSWER_END)}\n" + "\n".join(rules)
 

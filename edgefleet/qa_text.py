@@ -19,14 +19,16 @@ STOP_WORDS = frozenset(
     what which who whom whose when where why how that this these those it its as into than then there
     their they he she his her him them has have had not no can could would should will shall may might
     must i you we our your us me my about after before during over under between through up down out
-    off also such other any some many much more most one s""".split()
+    off also such other any some many much more most one s""".split()  # noqa: SIM905 - a word list reads better as text
 )
 QUESTION_TYPES = ("count", "time", "person", "place", "reason", "manner", "other")
 PUNCT_LEAD = "(\"'\u201c\u2018["
 PUNCT_TRAIL = ",.;:!?)\"'\u201d\u2019]"
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"\u201d')\]]*\s+(?=[\"\u201c'(\[]?[A-Z0-9])")
-_ABBREVIATION = re.compile(r"(\b[A-Z]\.|\bSt\.|\bMr\.|\bDr\.|\bMrs\.|\bvs\.|\bNo\.|\bc\.|\bca\.|\bJr\.|\bU\.S\.)$")
+_ABBREVIATION = re.compile(
+    r"(\b[A-Z]\.|\bSt\.|\bMr\.|\bDr\.|\bMrs\.|\bvs\.|\bNo\.|\bc\.|\bca\.|\bJr\.|\bU\.S\.)$"
+)
 _TYPE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("count", re.compile(r"\bhow (many|much)\b|\bwhat (percent|percentage|number|amount)\b")),
     (
@@ -104,7 +106,9 @@ def content_stems(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOP_WORDS]
 
 
-def rank_sentences(passages: Sequence[str], question: str, passage_bonus: float = 0.0) -> list[RankedSentence]:
+def rank_sentences(
+    passages: Sequence[str], question: str, passage_bonus: float = 0.0
+) -> list[RankedSentence]:
     """Every sentence of `passages`, best first: the summed idf (over these sentences) of the
     question's content stems it holds, minus ``passage_bonus`` per rank of its passage (so ties
     go to the better-retrieved passage)."""

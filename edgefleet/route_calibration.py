@@ -19,6 +19,7 @@ PGR reaches p.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -69,9 +70,11 @@ def evaluate(outcomes: Sequence[RoutedOutcome], threshold: float) -> OperatingPo
 def sweep(outcomes: Sequence[RoutedOutcome]) -> list[OperatingPoint]:
     """The operating points of every distinct threshold: all-edge (0 hosted) to all-hosted."""
     scores = sorted({o.score for o in outcomes})
-    thresholds = [min(scores, default=0.0)] + [
-        (a + b) / 2.0 for a, b in zip(scores, scores[1:], strict=False)
-    ] + [max(scores, default=0.0) + 1e-9]
+    thresholds = (
+        [min(scores, default=0.0)]
+        + [(a + b) / 2.0 for a, b in itertools.pairwise(scores)]
+        + [max(scores, default=0.0) + 1e-9]
+    )
     points = [evaluate(outcomes, t) for t in thresholds]
     return sorted(points, key=lambda p: (p.hosted_share, p.threshold))
 
@@ -100,7 +103,9 @@ def choose(points: Sequence[OperatingPoint], target: str, value: float) -> Opera
 # -- curves ----------------------------------------------------------------------------------------
 
 
-def curve(scores: Sequence[float], edge_q: Sequence[float], hosted_q: Sequence[float]) -> list[tuple[float, float]]:
+def curve(
+    scores: Sequence[float], edge_q: Sequence[float], hosted_q: Sequence[float]
+) -> list[tuple[float, float]]:
     """(hosted share, mean quality) sending the k lowest-scored requests to the hosted model, for
     k = 0..n (ties broken by position)."""
     n = len(scores)
@@ -118,7 +123,9 @@ def oracle_scores(edge_q: Sequence[float], hosted_q: Sequence[float]) -> list[fl
     return [e - h for e, h in zip(edge_q, hosted_q, strict=True)]
 
 
-def random_curve(edge_q: Sequence[float], hosted_q: Sequence[float], steps: int = 100) -> list[tuple[float, float]]:
+def random_curve(
+    edge_q: Sequence[float], hosted_q: Sequence[float], steps: int = 100
+) -> list[tuple[float, float]]:
     """The expected curve of a random router: a straight line from all-edge to all-hosted."""
     n = max(len(edge_q), 1)
     e, h = sum(edge_q) / n, sum(hosted_q) / n
@@ -134,7 +141,7 @@ def pgr(quality: float, edge: float, hosted: float) -> float:
 def apgr(points: Sequence[tuple[float, float]], edge: float, hosted: float) -> float:
     """Area under the PGR curve over hosted shares 0..1 (trapezoids); a random router gets 0.5."""
     area = 0.0
-    for (x0, q0), (x1, q1) in zip(points, points[1:], strict=False):
+    for (x0, q0), (x1, q1) in itertools.pairwise(points):
         area += (x1 - x0) * (pgr(q0, edge, hosted) + pgr(q1, edge, hosted)) / 2.0
     return area
 

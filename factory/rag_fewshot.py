@@ -55,12 +55,16 @@ def choose_examples(
     return {t: tuple(v) for t, v in pools.items()}
 
 
-def build_fewshot(split: Split = "tune", per_type: int = DEFAULT_PER_TYPE, dev: SquadDev | None = None) -> FewShot:
+def build_fewshot(
+    split: Split = "tune", per_type: int = DEFAULT_PER_TYPE, dev: SquadDev | None = None
+) -> FewShot:
     """The few-shot set from `split` (only ``tune`` should be used: the report split is for
     measuring)."""
     dev = dev or load_squad_dev()
     examples = choose_examples(dev, dev.split(split), per_type)
-    return FewShot(examples, split=split, source=f"SQuAD v1.1 dev, {split} split, {per_type} per question type")
+    return FewShot(
+        examples, split=split, source=f"SQuAD v1.1 dev, {split} split, {per_type} per question type"
+    )
 
 
 def save_fewshot(registry: Path, collection: str, fewshot: FewShot) -> Path:

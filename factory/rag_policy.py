@@ -6,7 +6,8 @@ embedding, the retrieval scores, the best sentence's overlap, the question's typ
 Trained on outcomes of the TUNE split only (``edgefleet rag outcomes --split tune``): standardised
 features, the 384-d embedding reduced to a few principal components (a few hundred questions do
 not support 384 free weights), L2-regularised logistic regression (scikit-learn); the number of
-components and the strength chosen by 5-fold cross-validated ROC AUC. The out-of-fold probabilities are kept with the model
+components and the strength chosen by 5-fold cross-validated ROC AUC. The out-of-fold
+probabilities are kept with the model
 (``calibration.jsonl``, one line per tune question: p(good), edge and hosted F1 and cost) so
 ``edgefleet route calibrate`` chooses the threshold on predictions the head did not train on.
 Exported to OpenVINO as a one-layer MLP with a softmax over ``[bad, good]`` (standardisation and
@@ -127,7 +128,8 @@ def train_policy(
     y = np.asarray([o.edge.f1 >= good_f1 for o in outcomes], dtype=np.int64)
     if y.sum() < min_class or (len(y) - y.sum()) < min_class:
         raise ValueError(
-            f"need at least {min_class} good and {min_class} bad edge answers, got {int(y.sum())} / {len(y) - int(y.sum())}"
+            f"need at least {min_class} good and {min_class} bad edge answers, "
+            f"got {int(y.sum())} / {len(y) - int(y.sum())}"
         )
     weights, setting, auc, oof = fit_policy(x, y)
     ir_probs, _ = numpy_forward(weights, x)
@@ -171,7 +173,9 @@ def train_policy(
         files={"model.xml": xml, "model.bin": weights_bin, CALIBRATION_FILE: calibration},
         metrics=metrics,
     )
-    return PolicyResult(name, f"1-{digest}", folder, len(y), float(y.mean()), auc, setting, [float(p) for p in oof])
+    return PolicyResult(
+        name, f"1-{digest}", folder, len(y), float(y.mean()), auc, setting, [float(p) for p in oof]
+    )
 
 
 def _auc(scores: np.ndarray, labels: np.ndarray) -> float:

@@ -89,7 +89,9 @@ class PolicyStep:
         self, run: GenerateRun, cfg: EscalationPolicyConfig, scores: dict[str, float], target: str, ms: float
     ) -> None:
         if cfg.good_label not in scores:
-            run.steps.append(Step(target, "error", f"no {cfg.good_label!r} score in {sorted(scores)}; edge first", ms))
+            run.steps.append(
+                Step(target, "error", f"no {cfg.good_label!r} score in {sorted(scores)}; edge first", ms)
+            )
             return
         p_good = float(scores[cfg.good_label])
         run.policy_p_good = p_good
@@ -98,4 +100,6 @@ class PolicyStep:
             reason = f"p(good edge answer) {p_good:.2f} < {cfg.threshold:.2f}: straight to the hosted model"
             run.steps.append(Step(target, "escalate", reason, ms))
         else:
-            run.steps.append(Step(target, "ok", f"p(good edge answer) {p_good:.2f} >= {cfg.threshold:.2f}: edge", ms))
+            run.steps.append(
+                Step(target, "ok", f"p(good edge answer) {p_good:.2f} >= {cfg.threshold:.2f}: edge", ms)
+            )

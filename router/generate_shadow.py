@@ -79,7 +79,13 @@ class ShadowTraffic:
         route = run.route
         cfg = route.shadow
         final = run.final
-        if cfg is None or cfg.share <= 0 or final is None or final.served_by.tier != "edge" or not route.fallback:
+        if (
+            cfg is None
+            or cfg.share <= 0
+            or final is None
+            or final.served_by.tier != "edge"
+            or not route.fallback
+        ):
             return False
         client = self.hosted.get(route.fallback)
         if client is None or getattr(client, "chat_stream", None) is None:
@@ -97,7 +103,9 @@ class ShadowTraffic:
         task.add_done_callback(self._tasks.discard)
         return True
 
-    async def _shadow(self, run: GenerateRun, route: RouteConfig, endpoint: Any, client: Any, worst: float) -> None:
+    async def _shadow(
+        self, run: GenerateRun, route: RouteConfig, endpoint: Any, client: Any, worst: float
+    ) -> None:
         assert route.shadow is not None and run.final is not None
         text = ""
         prompt_tokens = completion_tokens = 0
@@ -118,10 +126,16 @@ class ShadowTraffic:
         self._day_spend += cost - worst
         self.ledger.record(
             LedgerEntry(
-                request_id=run.req.request_id, route=route.name, task="generate", tier="hosted",
-                model=endpoint.model, cost_usd=cost, prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens, shadow=True,
-            )  # fmt: skip
+                request_id=run.req.request_id,
+                route=route.name,
+                task="generate",
+                tier="hosted",
+                model=endpoint.model,
+                cost_usd=cost,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                shadow=True,
+            )
         )
         edge_text = run.final.text
         agreement = token_f1(edge_text, [text.strip()])
@@ -132,16 +146,22 @@ class ShadowTraffic:
             route=route.name,
             text=next((m.content for m in reversed(run.req.messages) if m.role == "user"), ""),
             edge=ShadowEdge(
-                model=run.final.served_by.model, text=edge_text, confidence=run.final.confidence,
-                p_good=run.policy_p_good, cost_usd=run.final.cost_usd,
+                model=run.final.served_by.model,
+                text=edge_text,
+                confidence=run.final.confidence,
+                p_good=run.policy_p_good,
+                cost_usd=run.final.cost_usd,
                 mean_logprob=signals.mean_logprob if signals else None,
                 min_logprob=signals.min_logprob if signals else None,
                 grounded=signals.grounded if signals else None,
-            ),  # fmt: skip
+            ),
             hosted=ShadowHosted(
-                model=endpoint.model, text=text.strip(), cost_usd=cost,
-                stand_in=endpoint.stand_in is not None, replay=replay,
-            ),  # fmt: skip
+                model=endpoint.model,
+                text=text.strip(),
+                cost_usd=cost,
+                stand_in=endpoint.stand_in is not None,
+                replay=replay,
+            ),
             agreement_f1=agreement,
         )
         self._log(route.shadow.log).write(record)

@@ -158,7 +158,11 @@ class GenerateTargets:
         if run.retrieved is not None:  # signals after generating: log-probabilities, groundedness
             signals = answer_signals(summary.text, summary.logprobs, [p.text for p in run.retrieved.passages])
             run.edge_signals = signals
-            lps = f"mean lp {signals.mean_logprob:.2f}, min lp {signals.min_logprob:.2f}, " if signals.min_logprob is not None else ""
+            lps = (
+                f"mean lp {signals.mean_logprob:.2f}, min lp {signals.min_logprob:.2f}, "
+                if signals.min_logprob is not None
+                else ""
+            )
             detail += f", {lps}grounded {signals.grounded:.2f}"
         if confidence < run.threshold:
             reason = f"confidence {confidence:.2f} < {run.threshold:.2f} ({detail})"

@@ -128,7 +128,10 @@ def _replay(
     wait: Callable[[], bool],
 ) -> None:
     """Answer with a recorded answer, labelled a replay (fingerprint, header, ``edgefleet`` block)."""
-    stamp = {**StandInIdentity(identity.model_id, f"replay:{recorded.source}").stamp(), "replay": recorded.stamp()}
+    stamp = {
+        **StandInIdentity(identity.model_id, f"replay:{recorded.source}").stamp(),
+        "replay": recorded.stamp(),
+    }
     completion = Completion(completion_id(), identity.model_id, system_fingerprint=REPLAY_FINGERPRINT)
     mark = getattr(out, "mark_replay", None)
     if mark is not None:

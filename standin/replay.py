@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from edgefleet.generation import ChatMessage
-from edgefleet.openai_wire import REPLAY_FINGERPRINT
 from edgefleet.qa_metrics import normalize_answer
 
 REPLAY_HEADER = "X-EdgeFleet-Replay"
@@ -76,4 +75,6 @@ def load_replay(source: str) -> RecordedAnswers:
 
     dev = load_squad_dev()
     questions = {q.qid: q.text for q in dev.questions}
-    return RecordedAnswers(questions, load_recorded_answers(), "squad-bert (BERT-large ensemble, SQuAD v1.1 dev)")
+    return RecordedAnswers(
+        questions, load_recorded_answers(), "squad-bert (BERT-large ensemble, SQuAD v1.1 dev)"
+    )

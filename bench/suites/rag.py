@@ -52,8 +52,15 @@ def _tiny_collection(registry: Path, dev: Any, questions: list[Any]) -> str:
 
     pids = list(dict.fromkeys(q.pid for q in questions))
     extra = [p.pid for p in dev.paragraphs[:: max(1, len(dev.paragraphs) // max(len(pids), 1))]][: len(pids)]
-    docs = [Document(p.pid, p.title, (p.text,)) for p in (dev.paragraph(x) for x in dict.fromkeys(pids + extra))]
-    build_collection(registry, TINY_COLLECTION, docs, options=CollectionOptions(passage_precision="FP32", query_precision="FP32"))
+    docs = [
+        Document(p.pid, p.title, (p.text,)) for p in (dev.paragraph(x) for x in dict.fromkeys(pids + extra))
+    ]
+    build_collection(
+        registry,
+        TINY_COLLECTION,
+        docs,
+        options=CollectionOptions(passage_precision="FP32", query_precision="FP32"),
+    )
     return TINY_COLLECTION
 
 
@@ -78,7 +85,9 @@ def _policy_scores(fleet: RagFleet, outcomes: list[Outcome]) -> list[float]:
         stub = kserve_grpc.GRPCInferenceServiceStub(channel)
         scores = []
         for o in outcomes:
-            response = stub.ModelInfer(text_request(fleet.setup.policy or "", "", [encode_vector(o.features)]), timeout=30)
+            response = stub.ModelInfer(
+                text_request(fleet.setup.policy or "", "", [encode_vector(o.features)]), timeout=30
+            )
             scores.append(float(decode_outputs(response).arrays["PROBS"][0][1]))
     return scores
 
@@ -95,7 +104,9 @@ def _train_policy(fleet_setup: RagSetup, dev: Any, n: int, exclude: set[str], ti
     except ValueError:
         if not tiny:
             raise
-        median = sorted(o.edge.f1 for o in found)[len(found) // 2]  # a handful of questions: split at the median
+        median = sorted(o.edge.f1 for o in found)[
+            len(found) // 2
+        ]  # a handful of questions: split at the median
         train_policy(fleet_setup.registry, POLICY_NAME, found, good_f1=max(median, 1e-6), min_class=1)
     return POLICY_NAME, len(found)
 
@@ -121,7 +132,10 @@ def run(ctx: Any) -> dict[str, Any]:
         resolve_model_dir(registry, collection)
     except ModelLoadError:
         if not ctx.tiny:
-            return {"status": "skipped", "reason": f"collection squad-dev not in {registry} (edgefleet rag squad)"}
+            return {
+                "status": "skipped",
+                "reason": f"collection squad-dev not in {registry} (edgefleet rag squad)",
+            }
         tune_sample = _sample(dev.split("tune"), 8, set(), seed=1)
         collection = _tiny_collection(registry, dev, report + tune_sample)
     _ensure_fewshot(registry, collection)
@@ -182,7 +196,9 @@ def _tune_outcomes(setup: RagSetup) -> list[RoutedOutcome]:
     path = resolve_model_dir(setup.registry, setup.policy or POLICY_NAME) / "calibration.jsonl"
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return [
-        RoutedOutcome(r["p_good"], r["edge_f1"], r["hosted_f1"], r["edge_cost_usd"], r["hosted_cost_usd"] or 0.0)
+        RoutedOutcome(
+            r["p_good"], r["edge_f1"], r["hosted_f1"], r["edge_cost_usd"], r["hosted_cost_usd"] or 0.0
+        )
         for r in rows
         if r.get("hosted_f1") is not None
     ]
@@ -195,4 +211,3 @@ def _figures(
     from bench.suites.rag_report import figures
 
     return figures(outcomes, gold, p_good, ops, setup, trained_here, wall_s, tiny)
-

@@ -60,12 +60,17 @@ def figures(
         apgr(curve([rng.random() for _ in range(n)], edge_f1, hosted_f1), e, h) for _ in range(RANDOM_SEEDS)
     ]
     routers["random"]["apgr_sampled_mean"] = _mean(sampled)
-    chosen = next((op for op in ops if op["target_hosted_share_tune"] == CHOSEN_TARGET), ops[-1] if ops else None)
+    chosen = next(
+        (op for op in ops if op["target_hosted_share_tune"] == CHOSEN_TARGET), ops[-1] if ops else None
+    )
     gold_f1 = _mean([g[0] for g in gold])
     ranks = [o.gold_rank for o in outcomes]
     retrieval = summarize([o.retrieval_ms for o in outcomes])
     tiers = {
-        "edge": (summarize([o.edge.ttft_ms for o in outcomes]), summarize([o.edge.latency_ms for o in outcomes])),
+        "edge": (
+            summarize([o.edge.ttft_ms for o in outcomes]),
+            summarize([o.edge.latency_ms for o in outcomes]),
+        ),
         "hosted": (
             summarize([o.hosted.ttft_ms for o in outcomes if o.hosted]),
             summarize([o.hosted.latency_ms for o in outcomes if o.hosted]),
@@ -98,13 +103,20 @@ def figures(
         "routed_f1": chosen["f1"] if chosen else None,
         "routed_threshold": chosen["threshold"] if chosen else None,
         "routed_hosted_share": chosen["hosted_share"] if chosen else None,
-        "cost_ratio_vs_hosted": (chosen["cost_per_1k"] / (hosted_cost * 1000.0)) if chosen and hosted_cost else None,
+        "cost_ratio_vs_hosted": (chosen["cost_per_1k"] / (hosted_cost * 1000.0))
+        if chosen and hosted_cost
+        else None,
         "recall_at_1": _mean([1.0 if r == 1 else 0.0 for r in ranks]),
         "recall_at_5": _mean([1.0 if r is not None and r <= 5 else 0.0 for r in ranks]),
         "retrieval_ms_p50": retrieval["p50_ms"],
         "retrieval_ms_p95": retrieval["p95_ms"],
         "latency": {
-            tier: {"ttft_p50_ms": t["p50_ms"], "ttft_p95_ms": t["p95_ms"], "total_p50_ms": a["p50_ms"], "total_p95_ms": a["p95_ms"]}
+            tier: {
+                "ttft_p50_ms": t["p50_ms"],
+                "ttft_p95_ms": t["p95_ms"],
+                "total_p50_ms": a["p50_ms"],
+                "total_p95_ms": a["p95_ms"],
+            }
             for tier, (t, a) in tiers.items()
         },
         "gold_ms_p50": summarize([g[2] for g in gold])["p50_ms"],
@@ -127,7 +139,8 @@ def figures(
     result["notes"] = [
         "APGR as in RouteLLM: mean over hosted shares of PGR = (F1 - all-edge F1) / (all-hosted F1 - all-edge F1); "
         "a random router scores 0.5; apgr_over_random = APGR - 0.5 (the area between the curve and the random line).",
-        "log-probability only escalates after generating (edge cost paid too); its curve uses exp(mean token log-prob).",
+        "log-probability only escalates after generating (edge cost paid too); its curve uses exp(mean token "
+        "log-prob).",
         "TINY configuration: figures are not meaningful." if tiny else "",
     ]
     return result
@@ -135,12 +148,17 @@ def figures(
 
 def _tables(r: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:
     routers = r["routers"]
-    rows = [
-        [name, f["apgr"], f["apgr_over_random"], f["cpt50"], f["cpt80"]]
-        for name, f in routers.items()
-    ]
+    rows = [[name, f["apgr"], f["apgr_over_random"], f["cpt50"], f["cpt80"]] for name, f in routers.items()]
     ops = [
-        [op["target_hosted_share_tune"], op["threshold"], op["n"], op["hosted_share"], op["f1"], op["em"], op["cost_per_1k"]]
+        [
+            op["target_hosted_share_tune"],
+            op["threshold"],
+            op["n"],
+            op["hosted_share"],
+            op["f1"],
+            op["em"],
+            op["cost_per_1k"],
+        ]
         for op in r["operating_points"]
     ]
     lat = r["latency"]
@@ -154,7 +172,11 @@ def _tables(r: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:
                 ["all-hosted (replay)", r["hosted_f1"], r["hosted_em"], r["hosted_cost_per_1k"]],
             ],
         ),
-        ("Routers (curves of F1 against hosted share)", ["router", "APGR", "APGR - random", "CPT(50%)", "CPT(80%)"], rows),
+        (
+            "Routers (curves of F1 against hosted share)",
+            ["router", "APGR", "APGR - random", "CPT(50%)", "CPT(80%)"],
+            rows,
+        ),
         (
             "Routed through the router (threshold from the TUNE split)",
             ["tune hosted share", "threshold", "n", "hosted share", "F1", "EM", "cost / 1k"],
@@ -163,7 +185,10 @@ def _tables(r: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:
         (
             "Latency per tier (client side) and retrieval",
             ["tier", "TTFT p50 ms", "TTFT p95 ms", "total p50 ms", "total p95 ms"],
-            [[t, v["ttft_p50_ms"], v["ttft_p95_ms"], v["total_p50_ms"], v["total_p95_ms"]] for t, v in lat.items()]
+            [
+                [t, v["ttft_p50_ms"], v["ttft_p95_ms"], v["total_p50_ms"], v["total_p95_ms"]]
+                for t, v in lat.items()
+            ]
             + [["retrieval (KServe)", None, None, r["retrieval_ms_p50"], r["retrieval_ms_p95"]]],
         ),
     ]

@@ -87,7 +87,7 @@ class RetrievalConfig(BaseModel):
     answer: Literal["generative", "extractive"] = Field(
         "generative",
         description="`extractive`: edge LLMs get a plain few-shot prompt over the sentence(s) of the passages "
-        "that best match the question, decoding constrained to spans of them (README \"Extractive answering\"); "
+        'that best match the question, decoding constrained to spans of them (README "Extractive answering"); '
         "the hosted fallback still gets the template",
     )
     fewshot: str = Field(

@@ -23,8 +23,8 @@ from edgefleet.constants import (
     InferencePrecision,
 )
 from edgefleet.generation import MAX_NEW_TOKENS_LIMIT
-from edgefleet.policy.llm_options import LLMOptions
 from edgefleet.policy.escalation_options import EscalationPolicyConfig, ShadowConfig
+from edgefleet.policy.llm_options import LLMOptions
 from edgefleet.policy.retrieval_options import RetrievalConfig
 
 Task = Literal["classify", "embed", "generate"]
@@ -244,10 +244,11 @@ class RouteConfig(Strict):
         'prompt (README "Retrieval")',
     )
     escalation_policy: EscalationPolicyConfig | None = Field(
-        None, description="generate: a learned policy asked before generating (README \"Learned escalation\")"
+        None, description='generate: a learned policy asked before generating (README "Learned escalation")'
     )
     shadow: ShadowConfig | None = Field(
-        None, description="generate: shadow a share of edge answers to the hosted fallback, off the critical path"
+        None,
+        description="generate: shadow a share of edge answers to the hosted fallback, off the critical path",
     )
 
     @model_validator(mode="after")

@@ -16,7 +16,6 @@ Two kinds, chosen by the manifest's ``featurizer`` dict:
 from __future__ import annotations
 
 import json
-
 import re
 import zlib
 from collections.abc import Mapping, Sequence
@@ -303,6 +302,8 @@ def make_featurizer(
         return WordPieceFeaturizer(text, int(config.get("max_len", 64)), names)
     if kind == "vector":
         if input_names and tuple(input_names) != ("FEATURES",):
-            raise ModelLoadError(f"vector featurizer needs the IR input FEATURES, the IR has {list(input_names)}")
+            raise ModelLoadError(
+                f"vector featurizer needs the IR input FEATURES, the IR has {list(input_names)}"
+            )
         return VectorFeaturizer(int(config.get("dim", 0)))
     raise ModelLoadError(f"unknown featurizer kind {kind!r} (expected 'hashed', 'wordpiece' or 'vector')")

@@ -27,14 +27,20 @@ deployments:
   - {name: squad-retriever, model: squad-dev, price_per_call_usd: 0.000002}
   - {name: policy, model: squad-policy, price_per_call_usd: 0.000001}
 hosted:
-  - {name: big, base_url: "http://big.example/v1", model: big-model, price_per_1k_input_usd: 0.01, price_per_1k_output_usd: 0.03}
+  - name: big
+    base_url: "http://big.example/v1"
+    model: big-model
+    price_per_1k_input_usd: 0.01
+    price_per_1k_output_usd: 0.03
 routes:
   - name: qa
     task: generate
     targets: [llm-small]
     fallback: big
     min_confidence: 0.0
-    retrieval: {deployment: squad-retriever, top_k: 3, answer: extractive, fewshot: FEWSHOT, template: "{passages}\\nQuestion: {question}"}
+    retrieval:
+      {deployment: squad-retriever, top_k: 3, answer: extractive, fewshot: FEWSHOT,
+       template: "{passages}\\nQuestion: {question}"}
     escalation_policy: {deployment: policy, threshold: 0.4, timeout_ms: 100}
     shadow: {share: SHARE, budget_usd_per_day: BUDGET, log: LOG}
 """
@@ -58,14 +64,26 @@ def qa_state() -> FleetState:
     """One ready replica per deployment, with its task (and the policy's labels)."""
     tasks = {"llm-small": "generate", "squad-retriever": "retrieve", "policy": "classify"}
     deployments = []
-    for name, model in (("llm-small", "smollm"), ("squad-retriever", "squad-dev"), ("policy", "squad-policy")):
+    for name, model in (
+        ("llm-small", "smollm"),
+        ("squad-retriever", "squad-dev"),
+        ("policy", "squad-policy"),
+    ):
         rep = ReplicaState(f"{name}-0", name, "n0", "node-0", "CPU", f"{name}:0", "ready")
         deployments.append(
             DeploymentState(
-                name=name, model=model, version="1", precision="FP32", desired=1, ready=1, replicas=[rep],
-                price_per_call_usd=0.0, task=tasks[name], context_length=8192 if name == "llm-small" else 0,
+                name=name,
+                model=model,
+                version="1",
+                precision="FP32",
+                desired=1,
+                ready=1,
+                replicas=[rep],
+                price_per_call_usd=0.0,
+                task=tasks[name],
+                context_length=8192 if name == "llm-small" else 0,
                 labels=["bad", "good"] if name == "policy" else [],
-            )  # fmt: skip
+            )
         )
     return FleetState(version=1, deployments=deployments)
 

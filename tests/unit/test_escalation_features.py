@@ -20,7 +20,9 @@ from edgefleet.escalation_features import (
 
 
 def test_features_have_a_fixed_layout_padded_when_fewer_passages() -> None:
-    view = RetrievalView(scores=[1.2, 0.7], dense=[0.8, 0.5], lexical=[1.0, 0.4], embedding=[0.5] * EMBEDDING_DIM)
+    view = RetrievalView(
+        scores=[1.2, 0.7], dense=[0.8, 0.5], lexical=[1.0, 0.4], embedding=[0.5] * EMBEDDING_DIM
+    )
     vec = features(view, "How many people live there?", sentence_overlap=5.0, sentence_passage=1)
     assert len(vec) == FEATURE_DIM == EMBEDDING_DIM + len(SCALAR_NAMES)
     named = dict(zip(SCALAR_NAMES, vec[EMBEDDING_DIM:], strict=True))

@@ -28,10 +28,15 @@ def outcomes(n: int = 60, split: str = "tune", seed: int = 0) -> list[Outcome]:
         good = vec[EMBEDDING_DIM] + rng.gauss(0.0, 0.3) > 0
         out.append(
             Outcome(
-                qid=f"q{i}", split=split, question="Who?", features=vec,
-                edge=TierAnswer(answer="a", f1=1.0 if good else 0.0, em=float(good), confidence=0.5, cost_usd=1e-5),
+                qid=f"q{i}",
+                split=split,
+                question="Who?",
+                features=vec,
+                edge=TierAnswer(
+                    answer="a", f1=1.0 if good else 0.0, em=float(good), confidence=0.5, cost_usd=1e-5
+                ),
                 hosted=TierAnswer(answer="b", f1=0.9, em=1.0, cost_usd=0.002),
-            )  # fmt: skip
+            )
         )
     return out
 

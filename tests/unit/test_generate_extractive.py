@@ -25,13 +25,20 @@ async def test_the_edge_gets_the_few_shot_prompt_and_the_span_grammar(tmp_path: 
     final = events[-1]
     assert isinstance(final, GenerateFinal) and final.text == "Rollo" and final.served_by.tier == "edge"
     ((prompt,),) = edge.messages
-    assert prompt.role == "user" and prompt.content.startswith("Passage: Rollo led them.\nQuestion: Who led them?")
-    assert prompt.content.endswith("Passage: The Normans were in France.\nQuestion: Who were the Normans?\nAnswer:")
+    assert prompt.role == "user" and prompt.content.startswith(
+        "Passage: Rollo led them.\nQuestion: Who led them?"
+    )
+    assert prompt.content.endswith(
+        "Passage: The Normans were in France.\nQuestion: Who were the Normans?\nAnswer:"
+    )
     (_, _, params, _) = edge.calls[0]
     assert not params.chat_template and params.stop == ("\n",) and params.temperature == 0.0
     assert params.max_tokens == 32 and check_grammar(params.grammar)[0] == "root"
     retrieve = final.trace[0]
-    assert "extractive: person question, sentence from [1]" in retrieve.reason and "1 examples" in retrieve.reason
+    assert (
+        "extractive: person question, sentence from [1]" in retrieve.reason
+        and "1 examples" in retrieve.reason
+    )
     edge_step = next(s for s in final.trace if s.target == "llm-small")
     assert "grounded 1.00" in edge_step.reason and "min lp -0.20" in edge_step.reason
     assert hosted.calls == []
@@ -54,7 +61,9 @@ def test_fewshot_source_reads_a_file_once_per_version_and_the_collection_sidecar
     first = source.get(cfg, "squad-dev")
     assert first is not None and first.version() == SHOTS.version() and source.get(cfg, "squad-dev") is first
     assert FewShotSource(None).get(cfg.model_copy(update={"fewshot": "none"}), "x") is None
-    relative = FewShotSource(None, base_dir=tmp_path).path(cfg.model_copy(update={"fewshot": "fewshot.json"}), "x")
+    relative = FewShotSource(None, base_dir=tmp_path).path(
+        cfg.model_copy(update={"fewshot": "fewshot.json"}), "x"
+    )
     assert relative == tmp_path / "fewshot.json"
     sidecar = tmp_path / "reg" / "squad-dev" / "fewshot"
     sidecar.mkdir(parents=True)
@@ -68,6 +77,8 @@ def test_extractive_request_caps_the_answer_and_keeps_other_settings(tmp_path: P
     cfg = parse_policy(qa_policy_text(tmp_path)).routes[0].retrieval
     assert cfg is not None
     found = Retrieved(PASSAGES, (0.1,), "squad-dev", "1")
-    messages, params, chosen = extractive_request(cfg, SHOTS, found, "Who led?", SamplingParams(max_tokens=8, seed=3))
+    messages, params, chosen = extractive_request(
+        cfg, SHOTS, found, "Who led?", SamplingParams(max_tokens=8, seed=3)
+    )
     assert messages == (ChatMessage("user", chosen.prompt),) and params.max_tokens == 8 and params.seed == 3
     assert chosen.context == "Rollo led them."

@@ -35,7 +35,7 @@ async def test_a_likely_bad_edge_answer_goes_straight_to_the_hosted_model(tmp_pa
 
 
 async def test_a_likely_good_edge_answer_stays_at_the_edge(tmp_path: Path) -> None:
-    engine, edge, hosted, _ = qa_engine(tmp_path, p_good=0.8)
+    engine, _edge, hosted, _ = qa_engine(tmp_path, p_good=0.8)
     final = await _final(engine)
     assert final.served_by.tier == "edge" and hosted.calls == []
     step = next(s for s in final.trace if s.target == "policy:policy")

@@ -29,7 +29,9 @@ async def test_edge_answers_are_shadowed_off_the_critical_path_and_logged(tmp_pa
     assert final.served_by.tier == "edge" and final.text == "Rollo the Viking"
     shadow = engine.generation.shadow
     await shadow.drain(5.0)
-    assert len(hosted.calls) == 1 and hosted.calls[0][0][-1].content.endswith("Question: Who were the Normans?")
+    assert len(hosted.calls) == 1 and hosted.calls[0][0][-1].content.endswith(
+        "Question: Who were the Normans?"
+    )
     (record,) = read_shadow_log(tmp_path / "shadow.jsonl")
     assert (record.route, record.edge.text, record.hosted.text) == ("qa", "Rollo the Viking", "Rollo")
     assert record.agreement_f1 == pytest.approx(2 / 3)  # "rollo viking" vs "rollo"

@@ -32,11 +32,17 @@ def test_examples_are_typed_short_and_inside_the_selected_sentence() -> None:
     assert choose_examples(DEV, DEV.split("all")[:2], per_type=0)["person"] == ()
 
 
-def test_build_uses_the_tune_split_and_saves_versions_beside_the_collection(tmp_path: Path, monkeypatch: object) -> None:
+def test_build_uses_the_tune_split_and_saves_versions_beside_the_collection(
+    tmp_path: Path, monkeypatch: object
+) -> None:
     import factory.squad as squad
 
     dev = SquadDev(DEV.titles, DEV.paragraphs, DEV.questions)
-    object.__setattr__(dev, "split", lambda name: [q for q in DEV.questions if q.qid in ("t1", "t2")] if name == "tune" else [])
+    object.__setattr__(
+        dev,
+        "split",
+        lambda name: [q for q in DEV.questions if q.qid in ("t1", "t2")] if name == "tune" else [],
+    )
     shots = build_fewshot("tune", per_type=4, dev=dev)
     assert shots.split == "tune" and {e.id for v in shots.examples.values() for e in v} == {"t1", "t2"}
     path = save_fewshot(tmp_path, "squad-dev", shots)

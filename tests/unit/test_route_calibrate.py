@@ -35,7 +35,7 @@ routes:
 """
 
 
-@pytest.fixture()
+@pytest.fixture
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "edgefleet.yaml"
     path.write_text(POLICY)
@@ -47,10 +47,20 @@ def config(tmp_path: Path) -> Path:
     ]  # fmt: skip
     (folder / "calibration.jsonl").write_text(
         "".join(
-            json.dumps({"qid": f"q{i}", "p_good": p, "edge_f1": e, "hosted_f1": h, "edge_cost_usd": 1e-5,
-                        "hosted_cost_usd": 0.002, "confidence": 0.5}) + "\n"
+            json.dumps(
+                {
+                    "qid": f"q{i}",
+                    "p_good": p,
+                    "edge_f1": e,
+                    "hosted_f1": h,
+                    "edge_cost_usd": 1e-5,
+                    "hosted_cost_usd": 0.002,
+                    "confidence": 0.5,
+                }
+            )
+            + "\n"
             for i, (p, e, h) in enumerate(rows)
-        )  # fmt: skip
+        )
     )
     return path
 
@@ -84,7 +94,9 @@ def test_calibrate_prints_and_writes_the_threshold(config: Path, capsys: pytest.
 def test_calibrate_errors(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert calibrate(_args(config, "min-f1", "2")) == 1
     assert "no threshold reaches" in capsys.readouterr().err
-    bad = argparse.Namespace(route="nope", target=["min-f1", "0.5"], from_log="", config=str(config), write=False)
+    bad = argparse.Namespace(
+        route="nope", target=["min-f1", "0.5"], from_log="", config=str(config), write=False
+    )
     assert calibrate(bad) == 1
     assert "not in the policy" in capsys.readouterr().err
 

@@ -12,7 +12,9 @@ from standin.chat import answer_chat
 from standin.handlers import StandInIdentity
 from standin.replay import RecordedAnswers
 
-RECORDED = RecordedAnswers({"q1": "Who led the Normans?", "q2": "Where is Normandy?"}, {"q1": "Rollo"}, "test")
+RECORDED = RecordedAnswers(
+    {"q1": "Who led the Normans?", "q2": "Where is Normandy?"}, {"q1": "Rollo"}, "test"
+)
 
 
 class Out:
@@ -65,6 +67,9 @@ def test_a_replayed_answer_is_labelled_whole_and_streamed() -> None:
     streamed = Out()
     answer_chat({**body, "stream": True}, _no_llm, identity, streamed, replay=RECORDED)
     data = [json.loads(e.removeprefix(b"data: ").strip()) for e in streamed.events[1:-2]]
-    assert data[0]["choices"][0]["delta"]["content"] == "Rollo" and data[0]["edgefleet"]["replay"]["question_id"] == "q1"
+    assert (
+        data[0]["choices"][0]["delta"]["content"] == "Rollo"
+        and data[0]["edgefleet"]["replay"]["question_id"] == "q1"
+    )
     assert all(d["system_fingerprint"] == REPLAY_FINGERPRINT for d in data)
     assert streamed.events[-2].strip() == b"data: [DONE]" and streamed.events[-1] == b"close"

@@ -35,4 +35,6 @@ def test_route_blocks_and_errors() -> None:
     with pytest.raises(YamlEditError, match="not found"):
         route_block(POLICY, "nope")
     with pytest.raises(YamlEditError, match="add it first"):
-        set_route_value("routes:\n  - name: a\n    task: generate\n", "a", "escalation_policy", "threshold", 0.1)
+        set_route_value(
+            "routes:\n  - name: a\n    task: generate\n", "a", "escalation_policy", "threshold", 0.1
+        )

@@ -29,7 +29,9 @@ class TraceScreen(ModalScreen[None]):
         trace = self.trace
         served = trace.served_by
         tier = (
-            "hosted" + (" (stand-in)" if served.stand_in else "") + (" REPLAY" if fmt.is_replay(trace.trace) else "")
+            "hosted"
+            + (" (stand-in)" if served.stand_in else "")
+            + (" REPLAY" if fmt.is_replay(trace.trace) else "")
             if served.tier == common_pb2.HOSTED
             else "edge"
         )
