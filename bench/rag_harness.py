@@ -261,7 +261,7 @@ def tier_answer(
         confidence=confidence,
         mean_logprob=mean_lp,
         grounded=grounded,
-        served_by=f"{served.tier}:{served.model}",
+        served_by=f"{served.tier.value.lower()}:{served.model}",
     )
 
 

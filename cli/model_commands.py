@@ -34,7 +34,21 @@ def build(args: argparse.Namespace) -> int:
     from cli.rag_commands import print_collection
     from factory.rag_squad import build_squad_collection
 
-    print_collection(build_squad_collection(out))
+    collection = build_squad_collection(out)
+    print_collection(collection)
+    from edgefleet.extractive import FewShotError, resolve_fewshot
+    from factory.rag_fewshot import build_fewshot, save_fewshot
+    from factory.rag_policy import install_shipped_policy
+
+    try:
+        resolve_fewshot(out, collection.name)
+    except FewShotError:
+        console.print(
+            f"{collection.name} few-shot examples (tune split): {save_fewshot(out, collection.name, build_fewshot('tune'))}"
+        )
+    installed = install_shipped_policy(out)
+    if installed is not None:
+        console.print(f"squad-policy: installed the shipped escalation policy at {installed}")
     return 0
 
 

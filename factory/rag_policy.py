@@ -182,3 +182,32 @@ def _auc(scores: np.ndarray, labels: np.ndarray) -> float:
     from sklearn.metrics import roc_auc_score
 
     return float(roc_auc_score(labels, scores))
+
+
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "deploy" / "policies"
+
+
+def install_shipped_policy(
+    registry: Path, name: str = "squad-policy", shipped: Path = SHIPPED_DIR
+) -> Path | None:
+    """Copy the policy version shipped in the repository (``deploy/policies/<name>/<version>``,
+    trained on the TUNE split's outcomes with the default edge LLM and collection) into the
+    registry when the registry has no such model; returns the folder written (None: nothing to
+    do). Retrain with ``edgefleet rag outcomes`` and ``edgefleet models policy``."""
+    import shutil
+
+    from fleet.models.manifest import load_bundle
+    from fleet.models.registry import write_latest
+
+    target = Path(registry) / name
+    if (target / "latest").is_file():
+        return None
+    versions = sorted(p for p in (shipped / name).glob("*") if (p / "manifest.yaml").is_file())
+    if not versions:
+        return None
+    source = versions[-1]
+    load_bundle(source)  # every file's sha256 checked before it is installed
+    folder = target / source.name
+    shutil.copytree(source, folder, dirs_exist_ok=True)
+    write_latest(Path(registry), name, source.name)
+    return folder

@@ -64,14 +64,14 @@ def _tiny_collection(registry: Path, dev: Any, questions: list[Any]) -> str:
     return TINY_COLLECTION
 
 
-def _ensure_fewshot(registry: Path, collection: str) -> None:
+def _ensure_fewshot(registry: Path, collection: str, per_type: int) -> None:
     from edgefleet.extractive import FewShotError, resolve_fewshot
     from factory.rag_fewshot import build_fewshot, save_fewshot
 
     try:
         resolve_fewshot(registry, collection)
     except FewShotError:
-        save_fewshot(registry, collection, build_fewshot("tune"))
+        save_fewshot(registry, collection, build_fewshot("tune", per_type))
 
 
 def _policy_scores(fleet: RagFleet, outcomes: list[Outcome]) -> list[float]:
@@ -125,7 +125,7 @@ def run(ctx: Any) -> dict[str, Any]:
         except ModelLoadError:
             return {"status": "skipped", "reason": f"model {name} not in {registry} (edgefleet models build)"}
     dev = load_squad_dev()
-    n_report, n_ops = ctx.size(5, 150), ctx.size(3, 60)
+    n_report, n_ops = ctx.size(5, 150), ctx.size(2, 60)
     report = _sample(dev.split("report"), n_report, set())
     collection = "squad-dev"
     try:
@@ -138,7 +138,7 @@ def run(ctx: Any) -> dict[str, Any]:
             }
         tune_sample = _sample(dev.split("tune"), 8, set(), seed=1)
         collection = _tiny_collection(registry, dev, report + tune_sample)
-    _ensure_fewshot(registry, collection)
+    _ensure_fewshot(registry, collection, 2 if collection == TINY_COLLECTION else 16)
     setup = RagSetup(registry, llm=llm, collection=collection)
     trained_here = 0
     try:
@@ -158,17 +158,25 @@ def run(ctx: Any) -> dict[str, Any]:
             answer, _, ms = fleet.ask_gold(q.text, dev.paragraph(q.pid).text)
             gold.append((token_f1(answer, q.answers), exact_match(answer, q.answers), ms))
         p_good = _policy_scores(fleet, outcomes)
-        ops = _operating_points(fleet, setup, report[:n_ops])
+        ops = _operating_points(
+            fleet, setup, report[:n_ops], SHARE_TARGETS[-1:] if ctx.tiny else SHARE_TARGETS
+        )
+        for op in ops:  # all-edge and all-hosted F1 on the same questions, for comparison
+            same = outcomes[: op["n"]]
+            op["edge_f1_same"] = sum(o.edge.f1 for o in same) / max(len(same), 1)
+            op["hosted_f1_same"] = sum(o.hosted.f1 for o in same if o.hosted) / max(len(same), 1)
     wall_s = time.perf_counter() - started
     return _figures(outcomes, gold, p_good, ops, setup, trained_here, wall_s, ctx.tiny)
 
 
-def _operating_points(fleet: RagFleet, setup: RagSetup, questions: list[Any]) -> list[dict[str, Any]]:
+def _operating_points(
+    fleet: RagFleet, setup: RagSetup, questions: list[Any], targets: tuple[float, ...]
+) -> list[dict[str, Any]]:
     """Routed runs through the router's ``routed`` route at thresholds chosen on the TUNE split's
     out-of-fold predictions for hosted shares of :data:`SHARE_TARGETS`."""
     tune = _tune_outcomes(setup)
     rows = []
-    for target in SHARE_TARGETS:
+    for target in targets:
         point = choose(sweep(tune), "hosted-share", target) if tune else None
         threshold = point.threshold if point else 0.5
         fleet.start_router(threshold)
@@ -178,7 +186,7 @@ def _operating_points(fleet: RagFleet, setup: RagSetup, questions: list[Any]) ->
             f1 += token_f1(result.text, q.answers)
             em += exact_match(result.text, q.answers)
             cost += result.cost_usd
-            hosted += result.served_by.tier == "hosted"
+            hosted += result.served_by.tier.value.lower() == "hosted"
         n = max(len(questions), 1)
         rows.append({
             "target_hosted_share_tune": target, "threshold": threshold, "n": len(questions),

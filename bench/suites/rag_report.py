@@ -179,7 +179,17 @@ def _tables(r: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:
         ),
         (
             "Routed through the router (threshold from the TUNE split)",
-            ["tune hosted share", "threshold", "n", "hosted share", "F1", "EM", "cost / 1k"],
+            [
+                "tune hosted share",
+                "threshold",
+                "n",
+                "hosted share",
+                "F1",
+                "EM",
+                "cost / 1k",
+                "all-edge F1",
+                "all-hosted F1",
+            ],
             ops,
         ),
         (
