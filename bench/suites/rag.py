@@ -14,8 +14,9 @@ route (the policy deployment asked first) and are measured as they come.
 
 The edge model, collection and policy are the registry's ``smollm2-135m``, ``squad-dev`` and
 ``squad-policy`` unless ``EDGEFLEET_RAG_LLM`` names another generative model (any GGUF added with
-``edgefleet models add-llm``). Missing pieces are built: few-shot examples from the tune split,
-and, without a trained policy, one trained here on tune outcomes. The tiny configuration builds a
+``edgefleet models add-llm``; its policy is ``squad-policy-<model>``). Missing pieces are built:
+few-shot examples from the tune split, and, without a trained policy for that model, one trained
+here on 200 tune questions' outcomes. The tiny configuration builds a
 small collection of the sampled questions' paragraphs and trains on a handful of tune questions.
 """
 
@@ -35,6 +36,7 @@ from edgefleet.route_calibration import RoutedOutcome, choose, sweep
 
 LLM_ENV = "EDGEFLEET_RAG_LLM"
 POLICY_NAME = "squad-policy"
+TINY_POLICY = "squad-tiny-policy"  # a tiny run never replaces the registry's real policy
 TINY_COLLECTION = "squad-tiny"
 SHARE_TARGETS = (0.25, 0.5)
 
@@ -92,7 +94,9 @@ def _policy_scores(fleet: RagFleet, outcomes: list[Outcome]) -> list[float]:
     return scores
 
 
-def _train_policy(fleet_setup: RagSetup, dev: Any, n: int, exclude: set[str], tiny: bool) -> tuple[str, int]:
+def _train_policy(
+    fleet_setup: RagSetup, name: str, dev: Any, n: int, exclude: set[str], tiny: bool
+) -> tuple[str, int]:
     """Train a policy on `n` TUNE questions' outcomes (when the registry has none)."""
     from factory.rag_policy import train_policy
 
@@ -100,15 +104,15 @@ def _train_policy(fleet_setup: RagSetup, dev: Any, n: int, exclude: set[str], ti
     with RagFleet(fleet_setup) as fleet:
         found = collect_outcomes(fleet, tune, "tune")
     try:
-        train_policy(fleet_setup.registry, POLICY_NAME, found, min_class=2 if tiny else 5)
+        train_policy(fleet_setup.registry, name, found, min_class=2 if tiny else 5)
     except ValueError:
         if not tiny:
             raise
         median = sorted(o.edge.f1 for o in found)[
             len(found) // 2
         ]  # a handful of questions: split at the median
-        train_policy(fleet_setup.registry, POLICY_NAME, found, good_f1=max(median, 1e-6), min_class=1)
-    return POLICY_NAME, len(found)
+        train_policy(fleet_setup.registry, name, found, good_f1=max(median, 1e-6), min_class=1)
+    return name, len(found)
 
 
 def run(ctx: Any) -> dict[str, Any]:
@@ -141,13 +145,15 @@ def run(ctx: Any) -> dict[str, Any]:
     _ensure_fewshot(registry, collection, 2 if collection == TINY_COLLECTION else 16)
     setup = RagSetup(registry, llm=llm, collection=collection)
     trained_here = 0
+    # a policy predicts ONE edge model's outcomes: another LLM gets (and trains, once) its own
+    policy = TINY_POLICY if ctx.tiny else POLICY_NAME if llm == "smollm2-135m" else f"{POLICY_NAME}-{llm}"
     try:
-        resolve_model_dir(registry, POLICY_NAME)
+        resolve_model_dir(registry, policy)
         if ctx.tiny:
             raise ModelLoadError("tiny runs train their own")
     except ModelLoadError:
-        _, trained_here = _train_policy(setup, dev, ctx.size(8, 200), set(), ctx.tiny)
-    setup = RagSetup(registry, llm=llm, collection=collection, policy=POLICY_NAME)
+        _, trained_here = _train_policy(setup, policy, dev, ctx.size(8, 200), set(), ctx.tiny)
+    setup = RagSetup(registry, llm=llm, collection=collection, policy=policy)
     started = time.perf_counter()
     with RagFleet(setup) as fleet:
         shots = {e.id for ex in fleet.fewshot.examples.values() for e in ex}
