@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.procs import ServerHost
-from edgefleet.escalation_features import RetrievalView, answer_signals, features
+from edgefleet.escalation_features import RetrievalView, answer_signals, features, sentence_view
 from edgefleet.extractive import clean_answer, load_fewshot, plan, resolve_fewshot
 from edgefleet.generation import ChatMessage, SamplingParams
 from edgefleet.kserve_retrieval import Retrieved
@@ -101,10 +101,11 @@ def router_policy(setup: RagSetup, threshold: float | None = None) -> str:
 class RagFleet:
     """The fleet of :mod:`bench.rag_services` plus a router (see the module docstring)."""
 
-    def __init__(self, setup: RagSetup) -> None:
+    def __init__(self, setup: RagSetup, *, retrieval_only: bool = False) -> None:
         from fleet.models.manifest import resolve_model_dir
 
         self.setup = setup
+        self.retrieval_only = retrieval_only
         reg = setup.registry
         self.folders = {
             "llm": resolve_model_dir(reg, setup.llm),
@@ -123,7 +124,7 @@ class RagFleet:
 
     def __enter__(self) -> RagFleet:
         spec = {
-            "llm": str(self.folders["llm"]),
+            "llm": None if self.retrieval_only else str(self.folders["llm"]),
             "llm_options": {"continuous_batching": True, "max_batch": 4, "prefix_caching": True},
             "collection": str(self.folders["collection"]),
             "policy": str(self.folders["policy"]) if "policy" in self.folders else None,
@@ -136,7 +137,8 @@ class RagFleet:
         try:
             self._fleet = ServerHost("bench.rag_services:build_rag_fleet", spec)
             self.addresses = self._fleet.__enter__()
-            self.start_router()
+            if not self.retrieval_only:
+                self.start_router()
         except BaseException:
             self.__exit__()
             raise
@@ -275,28 +277,43 @@ def question_outcome(
     hosted: bool = True,
 ) -> Outcome:
     """One question through the `edge` (and `hosted`) routes, with the policy's features."""
-    started = time.perf_counter()
-    found = fleet.retrieve(question)
-    retrieval_ms = (time.perf_counter() - started) * 1000.0
-    texts = [p.text for p in found.passages]
-    chosen = plan(fleet.fewshot, texts, question)
-    view = RetrievalView(
-        [p.score for p in found.passages], [p.dense for p in found.passages],
-        [p.lexical for p in found.passages], found.embedding,
-    )  # fmt: skip
-    vector = features(view, question, chosen.overlap, chosen.passage)
-    docs = [p.doc for p in found.passages]
-    gold_rank = docs.index(gold_doc) + 1 if gold_doc in docs else None
+    vector, gold_rank, retrieval_ms = question_features(fleet, question, gold_doc)
+    passages = [p.text for p in fleet.retrieve(question).passages]
     edge_result, edge_ttft = fleet.ask(question, "edge")
-    edge = tier_answer(edge_result, edge_ttft, references, texts)
+    edge = tier_answer(edge_result, edge_ttft, references, passages)
     hosted_answer = None
     if hosted:
         hosted_result, hosted_ttft = fleet.ask(question, "hosted")
-        hosted_answer = tier_answer(hosted_result, hosted_ttft, references, texts)
+        hosted_answer = tier_answer(hosted_result, hosted_ttft, references, passages)
     return Outcome(
         qid=qid, split=split, question=question, features=vector, gold_rank=gold_rank,
         retrieval_ms=retrieval_ms, edge=edge, hosted=hosted_answer,
     )  # fmt: skip
+
+
+def question_features(fleet: RagFleet, question: str, gold_doc: str) -> tuple[list[float], int | None, float]:
+    """The policy's features for `question` as the router computes them (retrieval by the
+    retriever replica, the extractive plan), the gold paragraph's rank and the retrieval ms."""
+    started = time.perf_counter()
+    found = fleet.retrieve(question)
+    retrieval_ms = (time.perf_counter() - started) * 1000.0
+    chosen = plan(fleet.fewshot, [p.text for p in found.passages], question)
+    view = RetrievalView(
+        [p.score for p in found.passages], [p.dense for p in found.passages],
+        [p.lexical for p in found.passages], found.embedding,
+    )  # fmt: skip
+    docs = [p.doc for p in found.passages]
+    gold_rank = docs.index(gold_doc) + 1 if gold_doc in docs else None
+    return features(view, question, sentence_view(chosen)), gold_rank, retrieval_ms
+
+
+def refeaturize(fleet: RagFleet, outcomes: Sequence[Outcome], gold_docs: dict[str, str]) -> list[Outcome]:
+    """The outcomes with their features recomputed (after the feature recipe changed; no LLM)."""
+    out = []
+    for o in outcomes:
+        vector, rank, _ = question_features(fleet, o.question, gold_docs[o.qid])
+        out.append(o.model_copy(update={"features": vector, "gold_rank": rank}))
+    return out
 
 
 def collect_outcomes(

@@ -68,6 +68,7 @@ async def build_rag_fleet(spec: dict[str, Any]) -> tuple[dict[str, str], Stop]:
             await asyncio.to_thread(stand_in.stop)
         for endpoint in endpoints:
             endpoint.stop(1.0)
-        llm.close()
+        if llm is not None:
+            llm.close()
 
     return addresses, stop

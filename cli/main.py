@@ -152,6 +152,9 @@ def _parser() -> argparse.ArgumentParser:
     ro.add_argument("--llm", default="smollm2-135m", help="the edge LLM (any generative registry model)")
     ro.add_argument("--collection", default="squad-dev")
     ro.add_argument("--out", default=".edgefleet/rag/outcomes-tune.jsonl")
+    ro.add_argument(
+        "--refeaturize", action="store_true", help="recompute the features of the outcomes in --out (no LLM)"
+    )
     ro.add_argument("--registry", default=".edgefleet/models")
 
     from cli.route_calibrate import add_parser as add_route_parser

@@ -43,9 +43,8 @@ def build(args: argparse.Namespace) -> int:
     try:
         resolve_fewshot(out, collection.name)
     except FewShotError:
-        console.print(
-            f"{collection.name} few-shot examples (tune split): {save_fewshot(out, collection.name, build_fewshot('tune'))}"
-        )
+        written = save_fewshot(out, collection.name, build_fewshot("tune"))
+        console.print(f"{collection.name} few-shot examples (tune split): {written}")
     installed = install_shipped_policy(out)
     if installed is not None:
         console.print(f"squad-policy: installed the shipped escalation policy at {installed}")

@@ -158,6 +158,8 @@ def outcomes(args: argparse.Namespace) -> int:
     from factory.squad import load_squad_dev
     from fleet.errors import ModelLoadError
 
+    if args.refeaturize:
+        return _refeaturize(args)
     try:
         dev = load_squad_dev()
         setup = RagSetup(Path(args.registry).resolve(), llm=args.llm, collection=args.collection)
@@ -178,6 +180,25 @@ def outcomes(args: argparse.Namespace) -> int:
     console.print(
         f"{n} outcomes ({args.split} split) in {time.perf_counter() - started:.0f} s: edge F1 {edge_f1:.3f}, "
         f"hosted (replay) F1 {hosted_f1:.3f} -> {args.out}"
+    )
+    return 0
+
+
+def _refeaturize(args: argparse.Namespace) -> int:
+    """Recompute the features of the outcomes in ``--out`` with a retriever-only fleet."""
+    from bench.rag_harness import RagFleet, RagSetup, refeaturize
+    from edgefleet.rag_outcomes import read_outcomes, write_outcomes
+    from factory.squad import load_squad_dev
+
+    path = Path(args.out)
+    found = list(read_outcomes(path))
+    gold = {q.qid: q.pid for q in load_squad_dev().questions}
+    setup = RagSetup(Path(args.registry).resolve(), llm=args.llm, collection=args.collection)
+    with RagFleet(setup, retrieval_only=True) as fleet:
+        again = refeaturize(fleet, found, gold)
+    write_outcomes(path, again)
+    console.print(
+        f"{len(again)} outcomes refeaturized ({len(again[0].features) if again else 0} features) -> {path}"
     )
     return 0
 

@@ -3,8 +3,10 @@
 
 BEFORE generating (:func:`features`): the query's MiniLM embedding and the retrieval scores the
 retriever returns (hybrid, dense and lexical of the top ``k``, the gap between the first two), how
-well the best sentence of the passages matches the question (its idf-weighted overlap, the rank
-of its passage), the question's type and length. They form the vector a policy model (a
+well the best sentence of the passages matches the question (its idf-weighted overlap, its lead
+over the second best, the share of the question's words it covers, the rank of its passage), the
+question's type and length, and answer-type cues of that sentence (length, digits, a year,
+capitalised words not in the question). They form the vector a policy model (a
 classify model with labels ``bad``/``good`` and a ``vector`` featurizer) reads as its input text
 (:func:`encode_vector`).
 
@@ -16,9 +18,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from edgefleet.extractive import ExtractivePlan
 from edgefleet.qa_metrics import normalize_answer
 from edgefleet.qa_text import QUESTION_TYPES, question_type
 
@@ -33,9 +37,15 @@ SCALAR_NAMES = (
     "sentence_passage",
     "question_words",
     *(f"type_{t}" for t in QUESTION_TYPES),
+    "sentence_gap",
+    "question_coverage",
+    "sentence_words",
+    "sentence_has_digit",
+    "sentence_has_year",
+    "sentence_capitalised",
 )
 FEATURE_DIM = EMBEDDING_DIM + len(SCALAR_NAMES)
-FEATURES_VERSION = "rag-policy-features/1"
+FEATURES_VERSION = "rag-policy-features/2"
 
 
 @dataclass(frozen=True)
@@ -54,9 +64,43 @@ def _pad(values: Sequence[float], k: int = FEATURE_TOP_K) -> list[float]:
     return out + [0.0] * (k - len(out))
 
 
-def features(
-    view: RetrievalView, question: str, sentence_overlap: float, sentence_passage: int
-) -> list[float]:
+@dataclass(frozen=True)
+class SentenceView:
+    """What the features need from the extractive plan: the chosen sentence and its ranking."""
+
+    text: str = ""
+    overlap: float = 0.0
+    passage: int = 0
+    gap: float = 0.0
+    coverage: float = 0.0
+
+
+def sentence_view(plan: ExtractivePlan | None) -> SentenceView:
+    """The SentenceView of an extractive plan (an empty one without a plan)."""
+    if plan is None:
+        return SentenceView()
+    return SentenceView(plan.context, plan.overlap, plan.passage, plan.gap, plan.coverage)
+
+
+_YEAR = re.compile(r"\b1[0-9]{3}\b|\b20[0-9]{2}\b")
+_STRIP = ".,;:!?\"'()"
+
+
+def _sentence_cues(text: str, question: str) -> list[float]:
+    """Answer-type cues of the sentence the answer will come from: its length, whether it holds a
+    digit or a year, and the share of its capitalised words that are not in the question."""
+    tokens = text.split()
+    q = {w.lower().strip(_STRIP) for w in question.split()}
+    caps = [w for w in tokens[1:] if w[:1].isupper() and w.lower().strip(_STRIP) not in q]
+    return [
+        min(len(tokens), 80) / 40.0,
+        1.0 if any(ch.isdigit() for ch in text) else 0.0,
+        1.0 if _YEAR.search(text) else 0.0,
+        len(caps) / max(len(tokens), 1),
+    ]
+
+
+def features(view: RetrievalView, question: str, sentence: SentenceView) -> list[float]:
     """The policy's input vector (:data:`FEATURE_DIM` floats; see the module docstring). A missing
     embedding counts as zeros."""
     embedding = [float(x) for x in view.embedding][:EMBEDDING_DIM]
@@ -69,10 +113,13 @@ def features(
         *_pad(view.dense),
         *_pad(view.lexical),
         gap,
-        float(sentence_overlap) / 10.0,
-        float(sentence_passage) / FEATURE_TOP_K,
+        float(sentence.overlap) / 10.0,
+        float(sentence.passage) / FEATURE_TOP_K,
         min(len(question.split()), 40) / 20.0,
         *(1.0 if qtype == t else 0.0 for t in QUESTION_TYPES),
+        float(sentence.gap) / 10.0,
+        float(sentence.coverage),
+        *_sentence_cues(sentence.text, question),
     ]
     return embedding + scalars
 

@@ -22,6 +22,7 @@ from edgefleet.qa_metrics import normalize_answer
 from edgefleet.qa_text import (
     QUESTION_TYPES,
     RankedSentence,
+    content_stems,
     is_punctuation,
     question_overlap,
     question_type,
@@ -151,6 +152,8 @@ class ExtractivePlan:
     passage: int  # index (0-based) of the passage the best sentence came from
     overlap: float  # the best sentence's overlap score (a feature: 0 = no question word found)
     question_type: str
+    gap: float = 0.0  # the best sentence's score minus the second best's (a feature)
+    coverage: float = 0.0  # share of the question's content stems in the chosen context (a feature)
 
 
 def select_context(
@@ -218,6 +221,9 @@ def plan(
     prompt = "".join(format_example(e.passage, e.question, e.answer) for e in examples)
     prompt += format_example(context, question)
     best = ranked[0] if ranked else None
+    second = ranked[1].score if len(ranked) > 1 else 0.0
+    q_stems = set(content_stems(question))
+    covered = len(q_stems & set(content_stems(context))) / len(q_stems) if q_stems else 0.0
     return ExtractivePlan(
         prompt=prompt,
         grammar=span_grammar(context, question),
@@ -225,6 +231,8 @@ def plan(
         passage=best.passage if best else 0,
         overlap=best.score if best else 0.0,
         question_type=question_type(question),
+        gap=(best.score - second) if best else 0.0,
+        coverage=covered,
     )
 
 

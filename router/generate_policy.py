@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from edgefleet.escalation_features import RetrievalView, encode_vector, features
+from edgefleet.escalation_features import RetrievalView, encode_vector, features, sentence_view
 from edgefleet.policy.escalation_options import EscalationPolicyConfig
 from edgefleet.policy.schema import Policy
 from edgefleet.rag_prompt import last_user_text
@@ -40,10 +40,7 @@ def run_features(run: GenerateRun) -> list[float] | None:
         lexical=[p.lexical for p in found.passages],
         embedding=found.embedding,
     )
-    plan = run.extractive
-    overlap = plan.overlap if plan is not None else 0.0
-    passage = plan.passage if plan is not None else 0
-    return features(view, last_user_text(run.req.messages), overlap, passage)
+    return features(view, last_user_text(run.req.messages), sentence_view(run.extractive))
 
 
 class PolicyStep:

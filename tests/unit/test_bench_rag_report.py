@@ -38,7 +38,9 @@ def test_figures_of_a_run() -> None:
     assert r["routers"]["learned"]["apgr"] == pytest.approx(r["oracle_apgr"])  # the oracle's order
     assert r["routers"]["random"]["apgr"] == pytest.approx(0.5)
     assert r["apgr"] > r["routers"]["random"]["apgr"]
-    assert r["routed_f1"] == 1.0 and r["cost_ratio_vs_hosted"] == pytest.approx(1.0 / 2.0)  # per 1k: 1.0 vs 2.0
+    assert r["routed_f1"] == 1.0 and r["cost_ratio_vs_hosted"] == pytest.approx(
+        1.0 / 2.0
+    )  # per 1k: 1.0 vs 2.0
     assert r["latency"]["edge"]["ttft_p50_ms"] == 800 and r["latency"]["hosted"]["total_p50_ms"] == 200
     assert [t[0] for t in r["tables"]][0].startswith("Quality and cost, REPORT split")
 

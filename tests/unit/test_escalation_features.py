@@ -12,10 +12,12 @@ from edgefleet.escalation_features import (
     FEATURE_DIM,
     SCALAR_NAMES,
     RetrievalView,
+    SentenceView,
     answer_signals,
     encode_vector,
     features,
     groundedness,
+    sentence_view,
 )
 
 
@@ -23,14 +25,18 @@ def test_features_have_a_fixed_layout_padded_when_fewer_passages() -> None:
     view = RetrievalView(
         scores=[1.2, 0.7], dense=[0.8, 0.5], lexical=[1.0, 0.4], embedding=[0.5] * EMBEDDING_DIM
     )
-    vec = features(view, "How many people live there?", sentence_overlap=5.0, sentence_passage=1)
+    sentence = SentenceView("In 1911 about 300 people lived in Paris.", 5.0, 1, 2.0, 0.5)
+    vec = features(view, "How many people live there?", sentence)
     assert len(vec) == FEATURE_DIM == EMBEDDING_DIM + len(SCALAR_NAMES)
     named = dict(zip(SCALAR_NAMES, vec[EMBEDDING_DIM:], strict=True))
     assert named["score_1"] == 1.2 and named["score_3"] == 0.0 and named["lexical_2"] == 0.4
     assert named["score_gap"] == pytest.approx(0.5)
     assert named["sentence_overlap"] == 0.5 and named["sentence_passage"] == 0.2
     assert named["type_count"] == 1.0 and named["type_person"] == 0.0
-    empty = features(RetrievalView([], [], [], []), "x", 0.0, 0)
+    assert (named["sentence_gap"], named["question_coverage"]) == (0.2, 0.5)
+    assert named["sentence_has_digit"] == named["sentence_has_year"] == 1.0
+    assert named["sentence_capitalised"] == pytest.approx(1 / 8) and named["sentence_words"] == 8 / 40
+    empty = features(RetrievalView([], [], [], []), "x", sentence_view(None))
     assert len(empty) == FEATURE_DIM and not any(empty[:EMBEDDING_DIM])
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgefleet.escalation_features import EMBEDDING_DIM, FEATURE_DIM, encode_vector
+from edgefleet.escalation_features import EMBEDDING_DIM, FEATURE_DIM, FEATURES_VERSION, encode_vector
 from edgefleet.rag_outcomes import Outcome, TierAnswer
 from factory.rag_policy import CALIBRATION_FILE, LABELS, train_policy
 from fleet.models.manifest import load_bundle, resolve_model_dir
@@ -48,7 +48,7 @@ def test_trains_exports_and_registers_a_policy(tmp_path: Path) -> None:
     bundle = load_bundle(resolve_model_dir(tmp_path, "squad-policy"))
     manifest = bundle.manifest
     assert manifest.task == "classify" and manifest.labels == LABELS
-    assert manifest.featurizer == {"kind": "vector", "dim": FEATURE_DIM, "features": "rag-policy-features/1"}
+    assert manifest.featurizer == {"kind": "vector", "dim": FEATURE_DIM, "features": FEATURES_VERSION}
     assert manifest.metrics["cv_auc"] == pytest.approx(result.cv_auc, abs=1e-4)
     rows = [json.loads(line) for line in bundle.file(CALIBRATION_FILE).decode().splitlines()]
     assert [r["qid"] for r in rows] == [o.qid for o in data] and rows[0]["hosted_cost_usd"] == 0.002
