@@ -42,7 +42,7 @@ def test_figures_of_a_run() -> None:
         1.0 / 2.0
     )  # per 1k: 1.0 vs 2.0
     assert r["latency"]["edge"]["ttft_p50_ms"] == 800 and r["latency"]["hosted"]["total_p50_ms"] == 200
-    assert [t[0] for t in r["tables"]][0].startswith("Quality and cost, REPORT split")
+    assert r["tables"][0][0].startswith("Quality and cost, REPORT split")
 
 
 def test_the_harness_router_policy_is_valid() -> None:
