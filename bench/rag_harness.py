@@ -28,6 +28,7 @@ from edgefleet.kserve_retrieval import Retrieved
 from edgefleet.qa_metrics import exact_match, token_f1
 from edgefleet.rag_outcomes import Outcome, TierAnswer
 
+PASSAGE_WEIGHT = 8.0  # the routes' retrieval.passage_weight (its default)
 EDGE_PRICE = 0.00001
 RETRIEVER_PRICE = 0.000001
 POLICY_PRICE = 0.000001
@@ -297,7 +298,13 @@ def question_features(fleet: RagFleet, question: str, gold_doc: str) -> tuple[li
     started = time.perf_counter()
     found = fleet.retrieve(question)
     retrieval_ms = (time.perf_counter() - started) * 1000.0
-    chosen = plan(fleet.fewshot, [p.text for p in found.passages], question)
+    chosen = plan(
+        fleet.fewshot,
+        [p.text for p in found.passages],
+        question,
+        passage_scores=[p.score for p in found.passages],
+        passage_weight=PASSAGE_WEIGHT,
+    )
     view = RetrievalView(
         [p.score for p in found.passages], [p.dense for p in found.passages],
         [p.lexical for p in found.passages], found.embedding,

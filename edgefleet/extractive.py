@@ -157,10 +157,15 @@ class ExtractivePlan:
 
 
 def select_context(
-    passages: Sequence[str], question: str, sentences: int = 1, passage_bonus: float = 0.0
+    passages: Sequence[str],
+    question: str,
+    sentences: int = 1,
+    passage_bonus: float = 0.0,
+    passage_scores: Sequence[float] = (),
+    passage_weight: float = 0.0,
 ) -> tuple[str, list[RankedSentence]]:
     """The `sentences` best sentences (in passage order) joined, and the whole ranking."""
-    ranked = rank_sentences(passages, question, passage_bonus)
+    ranked = rank_sentences(passages, question, passage_bonus, passage_scores, passage_weight)
     chosen = sorted(ranked[:sentences], key=lambda r: (r.passage, r.start))
     return " ".join(r.text for r in chosen), ranked
 
@@ -214,9 +219,14 @@ def plan(
     question: str,
     sentences: int = 1,
     passage_bonus: float = 0.0,
+    passage_scores: Sequence[float] = (),
+    passage_weight: float = 0.0,
 ) -> ExtractivePlan:
-    """The prompt and grammar for `question` over the retrieved `passages` (best first)."""
-    context, ranked = select_context(passages, question, sentences, passage_bonus)
+    """The prompt and grammar for `question` over the retrieved `passages` (best first; their
+    retrieval scores weigh in with ``passage_weight``)."""
+    context, ranked = select_context(
+        passages, question, sentences, passage_bonus, passage_scores, passage_weight
+    )
     examples = fewshot.for_question(question) if fewshot is not None else ()
     prompt = "".join(format_example(e.passage, e.question, e.answer) for e in examples)
     prompt += format_example(context, question)

@@ -107,11 +107,16 @@ def content_stems(text: str) -> list[str]:
 
 
 def rank_sentences(
-    passages: Sequence[str], question: str, passage_bonus: float = 0.0
+    passages: Sequence[str],
+    question: str,
+    passage_bonus: float = 0.0,
+    passage_scores: Sequence[float] = (),
+    passage_weight: float = 0.0,
 ) -> list[RankedSentence]:
     """Every sentence of `passages`, best first: the summed idf (over these sentences) of the
-    question's content stems it holds, minus ``passage_bonus`` per rank of its passage (so ties
-    go to the better-retrieved passage)."""
+    question's content stems it holds, plus ``passage_weight`` x its passage's retrieval score
+    (``passage_scores``, best first; missing ones count 0), minus ``passage_bonus`` per rank of its
+    passage (so ties go to the better-retrieved passage)."""
     found: list[tuple[int, int, int, set[str]]] = []
     for pi, text in enumerate(passages):
         for s, e in split_sentences(text):
@@ -121,9 +126,16 @@ def rank_sentences(
     q = set(content_stems(question))
     df = Counter(w for *_, stems in found for w in stems)
     n = len(found)
+    prior = [passage_weight * float(x) for x in passage_scores]
     ranked = [
         RankedSentence(
-            sum(math.log(1 + n / df[w]) for w in q & stems) - passage_bonus * pi, pi, s, e, passages[pi][s:e]
+            sum(math.log(1 + n / df[w]) for w in q & stems)
+            - passage_bonus * pi
+            + (prior[pi] if pi < len(prior) else 0.0),
+            pi,
+            s,
+            e,
+            passages[pi][s:e],
         )
         for pi, s, e, stems in found
     ]

@@ -70,7 +70,10 @@ def extractive_request(
     """The edge conversation (one raw user prompt), its sampling settings (greedy, the grammar, at
     most ``max_answer_tokens``, stopping at the newline) and the plan they came from."""
     texts = [p.text for p in found.passages]
-    chosen = plan(fewshot, texts, question, cfg.sentences)
+    scores = [p.score for p in found.passages]
+    chosen = plan(
+        fewshot, texts, question, cfg.sentences, passage_scores=scores, passage_weight=cfg.passage_weight
+    )
     edge_params = dataclasses.replace(
         params,
         max_tokens=min(params.max_tokens, cfg.max_answer_tokens),

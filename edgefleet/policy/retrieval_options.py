@@ -96,6 +96,12 @@ class RetrievalConfig(BaseModel):
         "collection by `edgefleet rag fewshot`), `none`, or a file path (relative to the policy file)",
     )
     sentences: int = Field(1, ge=1, le=5, description="extractive: sentences the answer may come from")
+    passage_weight: float = Field(
+        8.0,
+        ge=0,
+        description="extractive: a sentence's overlap score adds this x its passage's retrieval score "
+        "(8: best on SQuAD's TUNE split)",
+    )
     max_answer_tokens: int = Field(32, ge=1, le=256, description="extractive: longest answer in tokens")
     send_to_hosted: bool = Field(
         True,
