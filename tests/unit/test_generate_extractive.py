@@ -75,10 +75,12 @@ def test_fewshot_source_reads_a_file_once_per_version_and_the_collection_sidecar
 
 def test_extractive_request_caps_the_answer_and_keeps_other_settings(tmp_path: Path) -> None:
     cfg = parse_policy(qa_policy_text(tmp_path)).routes[0].retrieval
-    assert cfg is not None
+    assert cfg is not None and cfg.passage_weight == 8.0
     found = Retrieved(PASSAGES, (0.1,), "squad-dev", "1")
-    messages, params, chosen = extractive_request(
-        cfg, SHOTS, found, "Who led?", SamplingParams(max_tokens=8, seed=3)
-    )
-    assert messages == (ChatMessage("user", chosen.prompt),) and params.max_tokens == 8 and params.seed == 3
-    assert chosen.context == "Rollo led them."
+    flat = cfg.model_copy(update={"passage_weight": 0.0})
+    params = SamplingParams(max_tokens=8, seed=3)
+    messages, sent, chosen = extractive_request(flat, SHOTS, found, "Who led?", params)
+    assert messages == (ChatMessage("user", chosen.prompt),) and sent.max_tokens == 8 and sent.seed == 3
+    assert chosen.context == "Rollo led them."  # the only sentence with a question word
+    _, _, weighted = extractive_request(cfg, SHOTS, found, "Who led?", params)
+    assert weighted.context == "The Normans were in France."  # the best-retrieved passage wins
