@@ -33,15 +33,14 @@ async def build_rag_fleet(spec: dict[str, Any]) -> tuple[dict[str, str], Stop]:
 
     endpoints: list[Any] = []
     addresses: dict[str, str] = {}
-    llm = await asyncio.to_thread(
-        load_llm,
-        load_bundle(Path(spec["llm"])),
-        ["CPU"],
-        LLMOptions(**spec.get("llm_options", {})),
-        max_queue=64,
-    )
-    endpoints.append(start_kserve(LLMServicer(llm, node="bench-node", replica="llm-0"), "127.0.0.1", 0))
-    addresses["llm"] = f"127.0.0.1:{endpoints[-1].port}"
+    llm = None
+    if spec.get("llm"):  # None: a retrieval-only fleet (recomputing features)
+        options = LLMOptions(**spec.get("llm_options", {}))
+        llm = await asyncio.to_thread(
+            load_llm, load_bundle(Path(spec["llm"])), ["CPU"], options, max_queue=64
+        )
+        endpoints.append(start_kserve(LLMServicer(llm, node="bench-node", replica="llm-0"), "127.0.0.1", 0))
+        addresses["llm"] = f"127.0.0.1:{endpoints[-1].port}"
     retriever = await asyncio.to_thread(
         load_retriever, load_bundle(Path(spec["collection"])), precision="f32"
     )
