@@ -158,6 +158,8 @@ def _tables(r: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:
             op["f1"],
             op["em"],
             op["cost_per_1k"],
+            op.get("edge_f1_same"),
+            op.get("hosted_f1_same"),
         ]
         for op in r["operating_points"]
     ]
