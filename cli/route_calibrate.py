@@ -171,7 +171,8 @@ def calibrate(args: argparse.Namespace) -> int:
             return 1
         config.write_text(text, encoding="utf-8")
         console.print(
-            f"wrote routes[{args.route}].escalation_policy.threshold = {chosen.threshold:.4f} to {config}"
+            f"wrote route {args.route}: escalation_policy.threshold = {chosen.threshold:.4f} to {config}",
+            markup=False,
         )
     return 0
 

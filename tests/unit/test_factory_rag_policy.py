@@ -82,3 +82,15 @@ def test_the_exported_layer_equals_the_scikit_learn_pipeline() -> None:
         model = _pipeline(components, 0.1).fit(x, y)
         probs, _ = numpy_forward(_fold(model, components), x)
         assert np.allclose(probs[:, 1], model.predict_proba(x)[:, 1], atol=1e-4)
+
+
+def test_the_shipped_policy_installs_once_and_verifies(tmp_path: Path) -> None:
+    from factory.rag_policy import SHIPPED_DIR, install_shipped_policy
+
+    folder = install_shipped_policy(tmp_path)
+    assert folder is not None and folder.parent == tmp_path / "squad-policy"
+    assert install_shipped_policy(tmp_path) is None  # already there: left alone
+    manifest = load_bundle(resolve_model_dir(tmp_path, "squad-policy")).manifest
+    assert manifest.featurizer["dim"] == FEATURE_DIM and manifest.featurizer["features"] == FEATURES_VERSION
+    assert install_shipped_policy(tmp_path / "other", shipped=tmp_path / "none") is None
+    assert (SHIPPED_DIR / "squad-policy").is_dir()
