@@ -278,8 +278,7 @@ def question_outcome(
     hosted: bool = True,
 ) -> Outcome:
     """One question through the `edge` (and `hosted`) routes, with the policy's features."""
-    vector, gold_rank, retrieval_ms = question_features(fleet, question, gold_doc)
-    passages = [p.text for p in fleet.retrieve(question).passages]
+    vector, gold_rank, retrieval_ms, passages = question_features(fleet, question, gold_doc)
     edge_result, edge_ttft = fleet.ask(question, "edge")
     edge = tier_answer(edge_result, edge_ttft, references, passages)
     hosted_answer = None
@@ -292,9 +291,12 @@ def question_outcome(
     )  # fmt: skip
 
 
-def question_features(fleet: RagFleet, question: str, gold_doc: str) -> tuple[list[float], int | None, float]:
+def question_features(
+    fleet: RagFleet, question: str, gold_doc: str
+) -> tuple[list[float], int | None, float, list[str]]:
     """The policy's features for `question` as the router computes them (retrieval by the
-    retriever replica, the extractive plan), the gold paragraph's rank and the retrieval ms."""
+    retriever replica, the extractive plan), the gold paragraph's rank, the retrieval ms and the
+    passages' texts."""
     started = time.perf_counter()
     found = fleet.retrieve(question)
     retrieval_ms = (time.perf_counter() - started) * 1000.0
@@ -311,14 +313,15 @@ def question_features(fleet: RagFleet, question: str, gold_doc: str) -> tuple[li
     )  # fmt: skip
     docs = [p.doc for p in found.passages]
     gold_rank = docs.index(gold_doc) + 1 if gold_doc in docs else None
-    return features(view, question, sentence_view(chosen)), gold_rank, retrieval_ms
+    texts = [p.text for p in found.passages]
+    return features(view, question, sentence_view(chosen)), gold_rank, retrieval_ms, texts
 
 
 def refeaturize(fleet: RagFleet, outcomes: Sequence[Outcome], gold_docs: dict[str, str]) -> list[Outcome]:
     """The outcomes with their features recomputed (after the feature recipe changed; no LLM)."""
     out = []
     for o in outcomes:
-        vector, rank, _ = question_features(fleet, o.question, gold_docs[o.qid])
+        vector, rank, _, _ = question_features(fleet, o.question, gold_docs[o.qid])
         out.append(o.model_copy(update={"features": vector, "gold_rank": rank}))
     return out
 
