@@ -21,6 +21,7 @@ def draw_all(results: dict[str, Any], out_dir: Path) -> dict[str, list[str]]:
         ("routing", routing_plot),
         ("scale", scale_plot),
         ("int8", int8_plot),
+        ("rag", rag_plot),
     ):
         suite = results.get(name)
         if not isinstance(suite, dict) or suite.get("status", "ok") != "ok":
@@ -156,3 +157,24 @@ def int8_plot(suite: dict[str, Any], out_dir: Path) -> list[str]:
     ax2.set_ylabel("texts/s (batched)")
     fig.suptitle(f"MiniLM FP32 vs INT8 (speed-up {suite.get('speedup', 0) or 0:.2f}x)")
     return [_save(fig, out_dir, "int8.png")]
+
+
+def rag_plot(suite: dict[str, Any], out_dir: Path) -> list[str]:
+    """F1 against the share sent to the hosted model: learned policy, log-prob only, random, oracle."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    styles = {"learned": "-", "logprob": "--", "random": ":", "oracle": "-."}
+    for name, fig_data in suite["routers"].items():
+        pts = fig_data["curve"]
+        label = f"{name} (APGR {fig_data['apgr']:.2f})"
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], styles.get(name, "-"), label=label)
+    for op in suite.get("operating_points", []):
+        ax.scatter([op["hosted_share"]], [op["f1"]], marker="*", s=120, zorder=3, color="black")
+        ax.annotate(f"routed, t={op['threshold']:.2f}", (op["hosted_share"], op["f1"]), fontsize=7)
+    ax.axhline(suite["edge_f1_gold"], color="grey", linewidth=0.8, linestyle=":")
+    ax.annotate("edge, gold paragraph", (0.01, suite["edge_f1_gold"]), fontsize=7, color="grey")
+    ax.set_xlabel("share of questions sent to the hosted model")
+    ax.set_ylabel("F1 (SQuAD)")
+    ax.set_title(f"SQuAD REPORT split, {suite['n']} questions: {suite['llm']} + retrieval vs hosted replay")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return [_save(fig, out_dir, "rag_routing_curves.png")]

@@ -44,6 +44,21 @@ HEADLINES: list[tuple[str, str, str]] = [
         "LLM TTFT p50, routed Generate / direct ModelStreamInfer",
         "1.0 = the router adds nothing",
     ),
+    ("rag.edge_f1", "SQuAD REPORT split: edge F1 with retrieval (extractive)", "goal >= 0.9 x edge_f1_gold"),
+    ("rag.edge_f1_gold", "SQuAD REPORT split: edge F1 with the gold paragraph", "goal >= 0.25"),
+    ("rag.hosted_f1", "SQuAD REPORT split: hosted F1 (stand-in REPLAY of BERT-large ensemble)", ""),
+    ("rag.routed_f1", "SQuAD REPORT split: routed F1 at the chosen operating point", ""),
+    ("rag.cost_ratio_vs_hosted", "routed cost / all-hosted cost at that operating point", ""),
+    (
+        "rag.apgr",
+        "learned policy APGR (RouteLLM; random = 0.5)",
+        "goal >= 0.5 x oracle, > log-prob, > random",
+    ),
+    ("rag.oracle_apgr", "oracle router APGR", "upper bound"),
+    ("rag.cpt50", "learned policy: hosted share to recover 50% of the gap", ""),
+    ("rag.cpt80", "learned policy: hosted share to recover 80% of the gap", ""),
+    ("rag.recall_at_5", "retrieval recall@5 (gold paragraph), report sample", "goal >= 0.9"),
+    ("rag.retrieval_ms_p50", "retrieval p50 ms over KServe", "goal <= 20"),
 ]
 
 
@@ -100,7 +115,7 @@ def write_report(results: dict[str, Any], out_dir: Path) -> Path:
         parts.append(f"(plots skipped: {exc}; install matplotlib)")
     else:
         images = plots.draw_all(results, out_dir)
-    for name in ("tax", "throughput", "routing", "scale", "int8", "generate"):
+    for name in ("tax", "throughput", "routing", "scale", "int8", "generate", "rag"):
         suite = results.get(name)
         if suite is None:
             continue

@@ -23,7 +23,7 @@ from typing import Any
 from bench.machine import describe_machine
 from bench.report import write_report, write_results
 
-SUITES = ("tax", "throughput", "routing", "scale", "int8", "generate", "e2e")
+SUITES = ("tax", "throughput", "routing", "scale", "int8", "generate", "e2e", "rag")
 log = logging.getLogger("bench")
 
 

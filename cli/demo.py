@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.demo_generate import stream_prompts
+from cli.demo_squad import answer_questions
 from cli.fleet_log import fleet_log_path, output_to_log
 from cli.workload import Summary, clinc_sample, send_all, summarise
 from client import AsyncEdgeFleetClient
@@ -67,11 +68,20 @@ async def _demo(config: str, n: int, concurrency: int, log_format: LogFormat = "
         summary = summarise(outcomes, after - before)
         _print_summary(summary, wall)
         errors = [o.error for o in outcomes if o.error]
-        chat = next((r.name for r in fleet.policy.routes if r.task == "generate"), None)
+        chat = next(
+            (r.name for r in fleet.policy.routes if r.task == "generate" and r.retrieval is None), None
+        )
         if chat is not None:
             console.rule(f"generation: route {chat} (edge LLM, hosted fallback)")
             streamed = await stream_prompts(fleet.router_address, chat, console)
             errors += [f"generate: {s.error}" for s in streamed if s.error]
+        qa = next(
+            (r.name for r in fleet.policy.routes if r.task == "generate" and r.retrieval is not None), None
+        )
+        if qa is not None:
+            console.rule(f"questions on SQuAD (report split): route {qa} (retrieval, edge LLM or hosted)")
+            answered = await answer_questions(fleet.router_address, qa, console)
+            errors += [f"squad: {a.error}" for a in answered if a.error]
         if errors:
             console.print(f"[red]{len(errors)} request(s) failed[/], first: {errors[0]}")
             return 1

@@ -125,6 +125,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     ml.add_argument("--registry", default=".edgefleet/models")
 
+    mp = msub.add_parser("policy", help="train a learned escalation policy on TUNE outcomes (rag outcomes)")
+    mp.add_argument("--outcomes", default=".edgefleet/rag/outcomes-tune.jsonl")
+    mp.add_argument("--name", default="squad-policy", help="registry name of the policy model")
+    mp.add_argument("--good-f1", type=float, default=0.5, help="an edge answer is good at this token F1")
+    mp.add_argument("--registry", default=".edgefleet/models")
+
     rag = sub.add_parser("rag", help="retrieval collections for the edge LLMs")
     rsub = rag.add_subparsers(dest="rag_command", required=True, metavar="ACTION")
     ri = rsub.add_parser("index", help="chunk, embed and index files as a collection (idempotent)")
@@ -153,6 +159,31 @@ def _parser() -> argparse.ArgumentParser:
         "--address", default="", help="a retriever replica's KServe address (default: in process)"
     )
     re_.add_argument("--limit", type=int, default=0, help="questions per split (0: all)")
+    rf = rsub.add_parser(
+        "fewshot",
+        help="few-shot examples for extractive answering, from SQuAD's tune split, beside a collection",
+    )
+    rf.add_argument(
+        "--split", default="tune", choices=["tune"], help="the split examples come from (tune only)"
+    )
+    rf.add_argument("--per-type", type=int, default=16, help="examples per question type")
+    rf.add_argument("--collection", default="squad-dev", help="the collection they are stored beside")
+    rf.add_argument("--registry", default=".edgefleet/models")
+    ro = rsub.add_parser(
+        "outcomes",
+        help="edge and hosted answers to SQuAD questions through a local router (policy training data)",
+    )
+    ro.add_argument(
+        "--split", default="tune", choices=["tune", "report"], help="tune: to train and calibrate"
+    )
+    ro.add_argument("--n", type=int, default=300, help="questions (a fixed shuffle of the split)")
+    ro.add_argument("--llm", default="smollm2-135m", help="the edge LLM (any generative registry model)")
+    ro.add_argument("--collection", default="squad-dev")
+    ro.add_argument("--out", default=".edgefleet/rag/outcomes-tune.jsonl")
+    ro.add_argument(
+        "--refeaturize", action="store_true", help="recompute the features of the outcomes in --out (no LLM)"
+    )
+    ro.add_argument("--registry", default=".edgefleet/models")
 
     from cli.route_commands import add_parser as add_route_parser
 

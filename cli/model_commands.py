@@ -34,7 +34,20 @@ def build(args: argparse.Namespace) -> int:
     from cli.rag_commands import print_collection
     from factory.rag_squad import build_squad_collection
 
-    print_collection(build_squad_collection(out))
+    collection = build_squad_collection(out)
+    print_collection(collection)
+    from edgefleet.extractive import FewShotError, resolve_fewshot
+    from factory.rag_fewshot import build_fewshot, save_fewshot
+    from factory.rag_policy import install_shipped_policy
+
+    try:
+        resolve_fewshot(out, collection.name)
+    except FewShotError:
+        written = save_fewshot(out, collection.name, build_fewshot("tune"))
+        console.print(f"{collection.name} few-shot examples (tune split): {written}")
+    installed = install_shipped_policy(out)
+    if installed is not None:
+        console.print(f"squad-policy: installed the shipped escalation policy at {installed}")
     return 0
 
 
@@ -105,5 +118,24 @@ def add_llm(args: argparse.Namespace) -> int:
     console.print(
         f"registered {result.name} {result.version} at {result.folder}: {result.precision}, "
         f"{result.weights_mb} MB weights, context {result.context_length} tokens ({times})"
+    )
+    return 0
+
+
+def policy(args: argparse.Namespace) -> int:
+    """Train the learned escalation policy of a generate route on TUNE outcomes and register it."""
+    from edgefleet.rag_outcomes import read_outcomes
+    from factory.rag_policy import train_policy
+
+    try:
+        outcomes = list(read_outcomes(Path(args.outcomes)))
+        result = train_policy(Path(args.registry), args.name, outcomes, args.good_f1)
+    except (OSError, ValueError) as exc:
+        print(f"cannot train the policy: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"{result.name} {result.version}: {result.n} tune questions, {result.good_share:.0%} good "
+        f"(F1 >= {args.good_f1}), cross-validated AUC {result.cv_auc:.3f} ({result.setting[0]} embedding "
+        f"components, C {result.setting[1]}) at {result.folder}"
     )
     return 0

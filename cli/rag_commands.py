@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -126,3 +128,84 @@ def eval(args: argparse.Namespace) -> int:
         questions = dev.split(split)[:limit] if limit else dev.split(split)
         console.print("  " + recall_report(retrieve, questions, split).line())
     return 0
+
+
+def fewshot(args: argparse.Namespace) -> int:
+    """Choose few-shot examples from SQuAD's tune split and store them beside the collection."""
+    from factory.errors import DataError
+    from factory.rag_fewshot import build_fewshot, save_fewshot
+
+    try:
+        shots = build_fewshot(args.split, args.per_type)
+        path = save_fewshot(Path(args.registry), args.collection, shots)
+    except (DataError, OSError) as exc:
+        print(f"cannot build the few-shot examples: {exc}", file=sys.stderr)
+        return 1
+    counts = ", ".join(f"{t} {len(v)}" for t, v in shots.examples.items())
+    console.print(f"{args.collection} few-shot {shots.version()} ({args.split} split: {counts}) at {path}")
+    return 0
+
+
+def outcomes(args: argparse.Namespace) -> int:
+    """Edge and hosted answers to a sample of SQuAD questions through a local router (replicas,
+    the replaying stand-in and a router started for the run), with the policy's features."""
+    import random
+
+    from bench.rag_harness import RagFleet, RagSetup, collect_outcomes
+    from edgefleet.extractive import FewShotError
+    from edgefleet.rag_outcomes import write_outcomes
+    from factory.errors import DataError
+    from factory.squad import load_squad_dev
+    from fleet.errors import ModelLoadError
+
+    if args.refeaturize:
+        return _refeaturize(args)
+    try:
+        dev = load_squad_dev()
+        setup = RagSetup(Path(args.registry).resolve(), llm=args.llm, collection=args.collection)
+        with RagFleet(setup) as fleet:
+            shots = {e.id for ex in fleet.fewshot.examples.values() for e in ex}
+            questions = [q for q in dev.split(args.split) if q.qid not in shots]
+            random.Random(0).shuffle(questions)
+            questions = questions[: args.n]
+            console.print(f"{len(questions)} {args.split} questions through {fleet.router_address} ...")
+            started = time.perf_counter()
+            found = collect_outcomes(fleet, questions, args.split, _progress_n())
+        n = write_outcomes(Path(args.out), found)
+    except (DataError, ModelLoadError, FewShotError, OSError) as exc:
+        print(f"cannot collect outcomes: {exc}", file=sys.stderr)
+        return 1
+    edge_f1 = sum(o.edge.f1 for o in found) / max(len(found), 1)
+    hosted_f1 = sum(o.hosted.f1 for o in found if o.hosted) / max(len(found), 1)
+    console.print(
+        f"{n} outcomes ({args.split} split) in {time.perf_counter() - started:.0f} s: edge F1 {edge_f1:.3f}, "
+        f"hosted (replay) F1 {hosted_f1:.3f} -> {args.out}"
+    )
+    return 0
+
+
+def _refeaturize(args: argparse.Namespace) -> int:
+    """Recompute the features of the outcomes in ``--out`` with a retriever-only fleet."""
+    from bench.rag_harness import RagFleet, RagSetup, refeaturize
+    from edgefleet.rag_outcomes import read_outcomes, write_outcomes
+    from factory.squad import load_squad_dev
+
+    path = Path(args.out)
+    found = list(read_outcomes(path))
+    gold = {q.qid: q.pid for q in load_squad_dev().questions}
+    setup = RagSetup(Path(args.registry).resolve(), llm=args.llm, collection=args.collection)
+    with RagFleet(setup, retrieval_only=True) as fleet:
+        again = refeaturize(fleet, found, gold)
+    write_outcomes(path, again)
+    console.print(
+        f"{len(again)} outcomes refeaturized ({len(again[0].features) if again else 0} features) -> {path}"
+    )
+    return 0
+
+
+def _progress_n() -> Callable[[int, int], None]:
+    def report(done: int, total: int) -> None:
+        if done % 25 == 0 or done == total:
+            console.print(f"  {done}/{total}")
+
+    return report

@@ -1,5 +1,9 @@
 """``edgefleet route calibrate``: choose a route's thresholds on validation data and, with
-``--write``, put them into the policy file (only those keys of that route; comments kept)."""
+``--write``, put them into the policy file (only those keys of that route; comments kept).
+
+Classify routes search their confidence thresholds here (CLINC150 val); generate routes with an
+escalation policy set its threshold in :mod:`cli.route_calibrate` (SQuAD TUNE split, or live
+shadow traffic with ``--from-log``)."""
 
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     rsub = route.add_subparsers(dest="route_command", required=True, metavar="ACTION")
     cal = rsub.add_parser(
         "calibrate",
-        help="choose a route's min_confidence (and edge_oos_final_confidence) on the validation split",
+        help="choose a route's thresholds: a classify route's min_confidence (and edge_oos_final_confidence) "
+        "on the validation split, a generate route's escalation_policy.threshold on the TUNE split or a shadow log",
     )
     cal.add_argument("--route", required=True, help="route name")
     cal.add_argument(
@@ -26,8 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         nargs=2,
         metavar=("KIND", "X"),
         required=True,
-        help="hosted-share X (share sent to hosted), cost-per-1k X (USD per 1,000 requests) or "
-        "min-accuracy X; the most accurate (or, for min-accuracy, cheapest) point that meets it",
+        help="hosted-share X (share sent to hosted), cost-per-1k X (USD per 1,000 requests), or the "
+        "cheapest point with min-accuracy X (classify) / min-f1 X (generate); otherwise the most accurate "
+        "point that meets it",
     )
     cal.add_argument(
         "--require",
@@ -41,6 +47,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cal.add_argument("--registry", help="model registry (default: the policy's)")
     cal.add_argument("--split", default="val", choices=["val", "test"], help="where to choose (default val)")
     cal.add_argument("--write", action="store_true", help="write the chosen values into the policy file")
+    cal.add_argument(
+        "--from-log", default="", help="generate routes: refit on a shadow log instead of the TUNE split"
+    )
+
+
+def _is_generate_route(config: Path, route: str) -> bool:
+    from edgefleet.errors import PolicyError
+    from edgefleet.policy.loader import load_policy
+
+    try:
+        return any(r.name == route and r.task == "generate" for r in load_policy(config).routes)
+    except (PolicyError, OSError):
+        return False  # the classify path reports it
 
 
 def calibrate(args: argparse.Namespace) -> int:
@@ -50,6 +69,10 @@ def calibrate(args: argparse.Namespace) -> int:
     from edgefleet.policy.edit import PolicyEditError, set_route_key
     from edgefleet.policy.loader import load_policy
 
+    if _is_generate_route(Path(args.config), args.route):
+        from cli.route_calibrate import calibrate as calibrate_generate
+
+        return calibrate_generate(args)
     try:
         requires = tuple((name, float(x)) for name, x in args.require)
         target = Target(args.target[0], float(args.target[1]), requires)

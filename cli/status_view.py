@@ -141,8 +141,17 @@ def render_snapshot(
             f"{g.retractions} retracted); tokens out at the edge {g.edge_completion_tokens}, "
             f"hosted {g.hosted_completion_tokens} (in: {g.edge_prompt_tokens} / {g.hosted_prompt_tokens})"
         )
+    sh = g.shadow
+    if sh.requests or sh.skipped_budget or sh.failed:
+        console.print(
+            f"shadow: {sh.requests} edge answers also asked of the hosted model, agreement F1 "
+            f"{sh.agreement_f1:.3f}, shadow spend ${sh.spend_usd:.4f} ({sh.skipped_budget} over budget, "
+            f"{sh.failed} failed)"
+        )
     for h in snap.hosted:
         tag = " [yellow](STAND-IN)[/]" if h.stand_in else ""
+        if h.replay:
+            tag += f" [yellow](REPLAY of recorded answers: {h.replay})[/]"
         console.print(f"hosted {h.name}: {h.base_url} model={h.model} circuit={h.circuit}{tag}")
     if snap.events:
         console.print(f"recent control-plane events (last {min(len(snap.events), EVENTS_SHOWN)}):")

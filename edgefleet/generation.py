@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from edgefleet.ebnf import GrammarError, check_grammar
+
 Role = Literal["system", "user", "assistant"]
 ROLES: tuple[Role, ...] = ("system", "user", "assistant")
 FinishReason = Literal["stop", "length", "cancelled", "error"]
@@ -17,6 +19,7 @@ FinishReason = Literal["stop", "length", "cancelled", "error"]
 MAX_STOP_STRINGS = 4  # OpenAI's limit
 MAX_STOP_CHARS = 64
 MAX_NEW_TOKENS_LIMIT = 4096
+MAX_GRAMMAR_CHARS = 65536
 
 
 class GenerationInputError(ValueError):
@@ -34,7 +37,10 @@ class ChatMessage:
 @dataclass(frozen=True)
 class SamplingParams:
     """How to generate. ``temperature`` 0 means greedy decoding (then ``top_p`` and ``seed`` do
-    not matter); ``stop`` strings end the answer and are not part of it."""
+    not matter); ``stop`` strings end the answer and are not part of it. ``grammar`` (EBNF, root
+    rule ``root``) constrains decoding to its sentences (structured output; "" = free text);
+    ``chat_template`` false sends the messages' text as the raw prompt (joined by blank lines), for
+    plain completion prompts such as few-shot examples."""
 
     max_tokens: int = 256
     temperature: float = 0.0
@@ -42,6 +48,8 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     logprobs: bool = True
+    grammar: str = ""
+    chat_template: bool = True
 
     @property
     def greedy(self) -> bool:
@@ -60,6 +68,7 @@ class GenerationChunk:
     finish_reason: FinishReason | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    source: str = ""  # "replay": a recorded answer, not generated (the stand-in's replay)
 
 
 @dataclass
@@ -71,10 +80,12 @@ class GenerationSummary:
     finish_reason: FinishReason | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    source: str = ""
 
     def add(self, chunk: GenerationChunk) -> None:
         """Take one chunk into account."""
         self.text += chunk.text
+        self.source = chunk.source or self.source
         self.logprobs.extend(chunk.logprobs)
         if chunk.final:
             self.finish_reason = chunk.finish_reason
@@ -114,6 +125,11 @@ def check_messages(messages: Sequence[ChatMessage], max_chars: int) -> list[Chat
     return out
 
 
+def raw_prompt(messages: Sequence[ChatMessage]) -> str:
+    """The prompt of a request without the chat template: the messages' text joined by blank lines."""
+    return "\n\n".join(m.content for m in messages)
+
+
 def check_sampling(params: SamplingParams, max_tokens_limit: int = MAX_NEW_TOKENS_LIMIT) -> SamplingParams:
     """Validate sampling settings. Raises GenerationInputError naming the bad field."""
     if not 1 <= params.max_tokens <= max_tokens_limit:
@@ -129,6 +145,15 @@ def check_sampling(params: SamplingParams, max_tokens_limit: int = MAX_NEW_TOKEN
     for s in params.stop:
         if not s or len(s) > MAX_STOP_CHARS:
             raise GenerationInputError(f"stop strings must have 1 to {MAX_STOP_CHARS} characters, got {s!r}")
+    if len(params.grammar) > MAX_GRAMMAR_CHARS:
+        raise GenerationInputError(
+            f"the grammar has {len(params.grammar)} characters; the limit is {MAX_GRAMMAR_CHARS}"
+        )
+    if params.grammar:
+        try:
+            check_grammar(params.grammar)
+        except GrammarError as exc:
+            raise GenerationInputError(f"grammar: {exc}") from exc
     if params.seed is not None and not 0 <= params.seed < 2**63:
         raise GenerationInputError(f"seed must be a non-negative 64-bit integer, got {params.seed}")
     return params

@@ -9,7 +9,10 @@ request (``ModelInfer`` or each ``ModelStreamInfer`` message)
     input ``messages``    BYTES [1]: a JSON list of ``{"role", "content"}`` (EdgeFleet's extension;
                           wins over ``text_input``)
     parameters            ``max_tokens`` (int), ``temperature`` (double), ``top_p`` (double),
-                          ``seed`` (int), ``stop`` (string: a JSON list), ``logprobs`` (bool).
+                          ``seed`` (int), ``stop`` (string: a JSON list), ``logprobs`` (bool),
+                          ``grammar`` (string: EBNF with a ``root`` rule; decoding is constrained
+                          to it), ``apply_chat_template`` (bool, default true; false: the prompt is
+                          the text as sent, e.g. a few-shot completion prompt).
                           Ints may come as int64/uint64 or double, doubles as int64 (clients differ).
 response (one per chunk when streaming; one in all for ``ModelInfer``)
     output ``text_output``     BYTES [1]: the new text of this chunk (the whole answer when unary)
@@ -26,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from edgefleet.generation import ChatMessage, GenerationChunk, SamplingParams
+from edgefleet.generation import MAX_GRAMMAR_CHARS, ChatMessage, GenerationChunk, SamplingParams
 from edgefleet.kserve_codec import BadRequest, split_length_prefixed
 from protos.inference import grpc_service_pb2 as kserve_pb2
 
@@ -59,6 +62,10 @@ def generate_request(
         p["stop"].string_param = json.dumps(list(params.stop))
     if params.seed is not None:
         p["seed"].int64_param = params.seed
+    if params.grammar:
+        p["grammar"].string_param = params.grammar
+    if not params.chat_template:
+        p["apply_chat_template"].bool_param = False
     return request
 
 
@@ -139,6 +146,8 @@ def read_generate_request(request: kserve_pb2.ModelInferRequest) -> tuple[list[C
         stop=stop,
         seed=seed,
         logprobs=_bool(p, "logprobs", True),
+        grammar=_str(p, "grammar", MAX_GRAMMAR_CHARS),
+        chat_template=_bool(p, "apply_chat_template", True),
     )
     return messages, params
 
@@ -264,12 +273,12 @@ def _bool(params: Any, key: str, default: bool) -> bool:
     return bool(param.bool_param)
 
 
-def _str(params: Any, key: str) -> str:
+def _str(params: Any, key: str, limit: int = MAX_PARAM_STRING) -> str:
     if key not in params:
         return ""
     param = params[key]
     if param.WhichOneof("parameter_choice") != "string_param":
         raise BadRequest(f"parameter {key!r} must be a string")
-    if len(param.string_param) > MAX_PARAM_STRING:
-        raise BadRequest(f"parameter {key!r} is longer than {MAX_PARAM_STRING} characters")
+    if len(param.string_param) > limit:
+        raise BadRequest(f"parameter {key!r} is longer than {limit} characters")
     return param.string_param

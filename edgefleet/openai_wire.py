@@ -19,6 +19,7 @@ from typing import Any
 from edgefleet.generation import ChatMessage, FinishReason, SamplingParams
 
 STAND_IN_FINGERPRINT = "edgefleet-stand-in"
+REPLAY_FINGERPRINT = "edgefleet-stand-in-replay"  # the stand-in replaying a recorded answer
 """``system_fingerprint`` of every answer from the offline stand-in server."""
 
 STAND_IN_HEADER = "X-EdgeFleet-Stand-In"

@@ -9,6 +9,7 @@ import random
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 from edgefleet.policy.schema import Policy, RouteConfig
@@ -52,6 +53,7 @@ from router.errors import (
 from router.estimates import Estimates
 from router.fleet_source import FleetSource
 from router.generate_engine import GenerateEngine
+from router.generate_extractive import FewShotSource
 from router.ledger import Ledger
 from router.metrics import RouterMetrics
 from router.targets import FleetIndex, TargetCaller
@@ -95,6 +97,8 @@ class RouterEngine:
         tracing: Tracing | None = None,
         retriever: EdgeRetriever | None = None,
         defer_accounting: bool = False,
+        registry: Path | None = None,
+        policy_dir: Path | None = None,
     ) -> None:
         """`generator` streams generations from edge LLM replicas and `retriever` asks retriever
         replicas for passages (default: `edge`, when it can); the hosted clients generate with their
@@ -102,7 +106,9 @@ class RouterEngine:
         and spend for Prometheus; `tracing` (default: off) is what the servicers start request
         traces with. `defer_accounting` books each answered Infer request (accounting, ledger,
         escalation log, metrics) in a loop callback after the answer is on its way, off the
-        request's own latency."""
+        request's own latency.
+        `registry` (the model registry) and `policy_dir` (the policy file's folder)
+        locate extractive routes' few-shot files."""
         self.policy = policy
         self.defer_accounting = defer_accounting
         self.fleet = fleet
@@ -130,7 +136,9 @@ class RouterEngine:
             generator = cast(EdgeGenerator, edge)
         if retriever is None and hasattr(edge, "retrieve"):
             retriever = cast(EdgeRetriever, edge)
-        self.generation = GenerateEngine(self, generator, clock, retriever)
+        self.generation = GenerateEngine(
+            self, generator, clock, retriever, FewShotSource(registry, policy_dir)
+        )
 
     def reload_policy(self, policy: Policy) -> None:
         """Route with `policy` from the next request on."""

@@ -10,14 +10,20 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import IO
-
-from edgefleet.escalation_log import EscalationRecord
+from typing import IO, Protocol
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 DEFAULT_BACKUPS = 3
+
+
+class LogRecord(Protocol):
+    """A record that writes itself as one JSON line (escalation and shadow records)."""
+
+    def to_line(self) -> str:
+        """One JSON line with its newline."""
+        ...
 
 
 class EscalationLog:
@@ -36,7 +42,7 @@ class EscalationLog:
         self._size = 0
         self._lock = threading.Lock()
 
-    def write(self, record: EscalationRecord) -> bool:
+    def write(self, record: LogRecord) -> bool:
         """Append one record; False (counted, logged once per kind) when it could not be written."""
         line = record.to_line()
         with self._lock:

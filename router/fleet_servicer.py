@@ -173,6 +173,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                 base_url=display_url(url) if url else "",
                 model=cfg.model,
                 stand_in=cfg.stand_in is not None,
+                replay=(cfg.stand_in.replay or "") if cfg.stand_in is not None else "",
                 circuit=str(getattr(client, "circuit_state", "closed")) if client is not None else "absent",
             )
         t = self.engine.accounting.snapshot()
@@ -206,6 +207,17 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                 hosted_completion_tokens=g.hosted_completion_tokens,
             )
         )
+        shadow = self.engine.generation.shadow.stats
+        if shadow.requests or shadow.skipped_budget or shadow.failed:
+            snap.traffic.generation.shadow.CopyFrom(
+                fleet_pb2.ShadowTraffic(
+                    requests=shadow.requests,
+                    agreement_f1=shadow.agreement_f1,
+                    spend_usd=shadow.spend_usd,
+                    skipped_budget=shadow.skipped_budget,
+                    failed=shadow.failed,
+                )
+            )
         redact = policy.router.redact_text
         for rec in reversed(list(self.engine.accounting.recent)[-50:]):  # newest first
             res = rec.result

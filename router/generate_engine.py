@@ -46,8 +46,11 @@ from router.domain import (
 )
 from router.errors import DeadlineExceeded, LimitExceeded, Overloaded, Unavailable
 from router.estimates import Estimates
+from router.generate_extractive import FewShotSource
+from router.generate_policy import POLICY, PolicyStep
 from router.generate_retrieval import RetrievalStep
 from router.generate_run import GenerateRun
+from router.generate_shadow import ShadowTraffic
 from router.generate_targets import GenerateTargets
 from router.metrics import RouterMetrics
 from router.targets import FleetIndex, TargetCaller
@@ -93,10 +96,13 @@ class GenerateEngine:
         edge: EdgeGenerator | None,
         clock: Callable[[], float] = time.perf_counter,
         retriever: EdgeRetriever | None = None,
+        fewshot: FewShotSource | None = None,
     ) -> None:
         self.core = core
         self.targets = GenerateTargets(core.targets, edge, clock)
-        self.retrieval = RetrievalStep(core.targets, retriever, clock)
+        self.retrieval = RetrievalStep(core.targets, retriever, clock, fewshot)
+        self.policy_step = PolicyStep(core.targets, clock)
+        self.shadow = ShadowTraffic(core.targets.hosted, core.accounting.ledger)
         self._clock = clock
 
     async def generate(
@@ -128,6 +134,8 @@ class GenerateEngine:
                 run.prompt_tokens = max(
                     estimate_chat_tokens(m.content for m in run.messages(tier)) for tier in ("edge", "hosted")
                 )
+            if run.route.escalation_policy is not None:
+                await self.policy_step.run(run, policy, index)
             async with aclosing(self._walk(run, policy, index)) as events:
                 async for event in events:
                     yield event
@@ -185,6 +193,9 @@ class GenerateEngine:
         planned = [targets.hosted_worst_case(run, est) for est in planned]
         reserve_ms = targets.hosted_reserve_ms(run, planned)
         for est in planned:
+            if est.candidate.tier == "edge" and run.policy_hosted and _has_hosted(planned):
+                run.skip(est.candidate.target, POLICY, f"escalation policy: p(good) {run.policy_p_good:.2f}")
+                continue
             if est.candidate.tier == "edge":
                 attempt = targets.try_edge(run, est, reserve_ms)
             else:
@@ -229,6 +240,8 @@ class GenerateEngine:
             accounting.log_generation(
                 run.req.request_id, run.req.messages, final, run.drafts, run.escalations
             )
+        if run.route.shadow is not None:
+            self.shadow.maybe_shadow(run, policy)
         return final
 
     def _no_answer(self, run: GenerateRun) -> Exception:
@@ -242,3 +255,8 @@ class GenerateEngine:
         if self._clock() >= run.deadline or reasons & {LATENCY_BUDGET, FIRST_TOKEN_TIMEOUT}:
             return DeadlineExceeded(f"latency budget exhausted before any target answered: {summary}")
         return Unavailable(f"no target could answer: {summary}")
+
+
+def _has_hosted(planned: list[CandidateEstimate]) -> bool:
+    """True when a hosted candidate is planned (a policy verdict never leaves a route without one)."""
+    return any(est.candidate.tier == "hosted" for est in planned)

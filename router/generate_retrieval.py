@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from edgefleet.extractive import FewShotError
 from edgefleet.kserve_retrieval import Passage, Retrieved
 from edgefleet.policy.retrieval_options import RetrievalConfig
 from edgefleet.policy.schema import Policy
@@ -21,6 +22,7 @@ from edgefleet.rag_prompt import augment_messages, last_user_text
 from router.choose import Candidate
 from router.domain import Citation, EdgeRetriever, Outcome, Step
 from router.errors import TargetError
+from router.generate_extractive import FewShotSource, extractive_request
 from router.generate_run import GenerateRun
 from router.targets import FleetIndex, TargetCaller, replica_version
 
@@ -42,9 +44,11 @@ class RetrievalStep:
         targets: TargetCaller,
         retriever: EdgeRetriever | None,
         clock: Callable[[], float] = time.perf_counter,
+        fewshot: FewShotSource | None = None,
     ) -> None:
         self.targets = targets
         self.retriever = retriever
+        self.fewshot = fewshot or FewShotSource(None)
         self._clock = clock
 
     async def run(self, run: GenerateRun, policy: Policy, index: FleetIndex) -> None:
@@ -90,8 +94,8 @@ class RetrievalStep:
             raise
         ms = (self._clock() - started) * 1000.0
         estimates.end(key, ms, True)
-        run.spent += dep.price_per_call_usd
-        self._apply(run, cfg, found[0], target, ms)
+        run.charge(dep.price_per_call_usd)
+        self._apply(run, cfg, found[0], target, ms, dep.model)
 
     def _problem(self, run: GenerateRun, cfg: RetrievalConfig, query: str) -> str | None:
         if self.retriever is None:
@@ -103,8 +107,9 @@ class RetrievalStep:
         return None
 
     def _apply(
-        self, run: GenerateRun, cfg: RetrievalConfig, found: Retrieved, target: str, ms: float
+        self, run: GenerateRun, cfg: RetrievalConfig, found: Retrieved, target: str, ms: float, model: str
     ) -> None:
+        run.retrieved = found
         messages, used = augment_messages(run.req.messages, found.passages, cfg)
         if not used:
             run.steps.append(Step(target, "ok", "no passages found; generating without passages", ms))
@@ -119,4 +124,22 @@ class RetrievalStep:
             f"{len(used)} passages from {where}, top score {top.score:.3f} "
             f"(dense {top.dense:.3f}, lexical {top.lexical:.3f}): {top.doc}#{top.chunk}"
         )
+        if cfg.answer == "extractive":
+            reason += self._extractive(run, cfg, found, model)
         run.steps.append(Step(target, "ok", reason, ms))
+
+    def _extractive(self, run: GenerateRun, cfg: RetrievalConfig, found: Retrieved, model: str) -> str:
+        """Switch the edge request to extractive answering; the trace note saying how."""
+        collection = found.collection or model
+        try:
+            shots = self.fewshot.get(cfg, collection)
+        except FewShotError as exc:
+            return f"; extractive answering off ({exc})"
+        question = last_user_text(run.req.messages)
+        messages, params, chosen = extractive_request(cfg, shots, found, question, run.params)
+        run.edge_messages, run.edge_params, run.extractive = messages, params, chosen
+        n_shots = len(shots.for_question(question)) if shots is not None else 0
+        return (
+            f"; extractive: {chosen.question_type} question, sentence from [{chosen.passage + 1}] "
+            f"(overlap {chosen.overlap:.2f}), {n_shots} examples"
+        )

@@ -13,7 +13,10 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from edgefleet.escalation_features import AnswerSignals
+from edgefleet.extractive import ExtractivePlan
 from edgefleet.generation import ChatMessage, GenerationChunk, GenerationSummary, SamplingParams
+from edgefleet.kserve_retrieval import Retrieved
 from edgefleet.policy.schema import RouteConfig
 from edgefleet.tokens import estimate_tokens
 from router.accounting import EdgeDraft
@@ -106,12 +109,22 @@ class GenerateRun:
     hosted_messages: tuple[ChatMessage, ...] | None = None
     citations: tuple[Citation, ...] = ()
     budget: CostBudget | None = None  # the request's money (shared with the caller's key budgets)
+    edge_params: SamplingParams | None = None  # extractive answering: grammar, raw prompt (None: params)
+    retrieved: Retrieved | None = None  # what the retriever returned (scores, query embedding)
+    extractive: ExtractivePlan | None = None
+    policy_p_good: float | None = None  # the escalation policy's p(good edge answer), when asked
+    policy_hosted: bool = False  # the policy sent the request straight to the hosted model
+    edge_signals: AnswerSignals | None = None  # log-probabilities and groundedness of the edge answer
 
     def charge(self, amount: float) -> None:
         """An attempt cost `amount` (counted in the request's budget too)."""
         self.spent += amount
         if self.budget is not None:
             self.budget.settle(0.0, amount)
+
+    def sampling(self, tier: str) -> SamplingParams:
+        """The sampling settings a model of `tier` is sent."""
+        return self.edge_params if tier == "edge" and self.edge_params is not None else self.params
 
     def messages(self, tier: str) -> tuple[ChatMessage, ...]:
         """The conversation a model of `tier` ("edge"/"hosted") is sent: with the retrieved

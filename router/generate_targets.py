@@ -16,6 +16,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any, cast
 
+from edgefleet.escalation_features import answer_signals
+from edgefleet.extractive import clean_answer
 from edgefleet.tokens import estimate_tokens
 from router.accounting import EdgeDraft
 from router.choose import CandidateEstimate, does_not_fit
@@ -126,7 +128,8 @@ class GenerateTargets:
         attempt = Attempt(cand.target, now)
         with run.trace.step("edge_call", _attributes(run, cand.target, "edge")) as span:
             version = replica_version(dep, replica)
-            args = (replica.address, dep.model, version, run.messages("edge"), run.params, done_by - now)
+            messages, params = run.messages("edge"), run.sampling("edge")
+            args = (replica.address, dep.model, version, messages, params, done_by - now)
             headers = run.trace.headers(span)
             if headers:
                 stream = self.edge.generate(*args, metadata=tuple(headers.items()))
@@ -155,9 +158,20 @@ class GenerateTargets:
                 yield retraction
             return
         summary = attempt.summary
+        if run.extractive is not None:  # the span without the newline that ends it
+            summary.text = clean_answer(summary.text)
         run.charge(dep.price_per_call_usd)
         confidence = summary.confidence()
         detail = f"{summary.completion_tokens} tokens, first token {attempt.first_token_ms or 0.0:.0f} ms"
+        if run.retrieved is not None:  # signals after generating: log-probabilities, groundedness
+            signals = answer_signals(summary.text, summary.logprobs, [p.text for p in run.retrieved.passages])
+            run.edge_signals = signals
+            lps = (
+                f"mean lp {signals.mean_logprob:.2f}, min lp {signals.min_logprob:.2f}, "
+                if signals.min_logprob is not None
+                else ""
+            )
+            detail += f", {lps}grounded {signals.grounded:.2f}"
         if confidence < run.threshold:
             reason = f"confidence {confidence:.2f} < {run.threshold:.2f} ({detail})"
             run.steps.append(Step(cand.target, "escalate", reason, attempt.ms))
@@ -244,6 +258,8 @@ class GenerateTargets:
         run.charge(hosted_call_cost(cfg, summary.prompt_tokens, summary.completion_tokens))
         confidence = summary.confidence()
         detail = f"{summary.completion_tokens} tokens, finish {summary.finish_reason or 'stop'}"
+        if summary.source == "replay":
+            detail += ", REPLAY of a recorded answer (stand-in)"
         run.steps.append(Step(cand.target, "ok", detail, attempt.ms))
         base_url = getattr(client, "base_url", None) or cfg.base_url or ""
         node = url_host(base_url)

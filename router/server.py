@@ -81,6 +81,8 @@ class RouterServer:
             metrics=self.metrics,
             tracing=self.tracing,
             defer_accounting=defer_accounting,
+            registry=_registry(policy, self.policy_path),
+            policy_dir=self.policy_path.resolve().parent if self.policy_path else None,
         )
         self.metrics_state: RouterStateCollector | None = None
         if self.metrics is not None:
@@ -255,6 +257,8 @@ class RouterServer:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         await self.edge.aclose()
+        await self.engine.generation.shadow.drain(min(grace or 0.0, 5.0))
+        self.engine.generation.shadow.close()
         self.engine.accounting.close()
         self.tracing.shutdown()
 
@@ -333,3 +337,9 @@ def _sha_of(path: Path | None) -> str:
     if path is None or not path.exists():
         return ""
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _registry(policy: Policy, policy_path: Path | None) -> Path:
+    """The model registry folder, relative to the policy file when it is known."""
+    base = policy_path.resolve().parent if policy_path else Path.cwd()
+    return (base / policy.registry).resolve()

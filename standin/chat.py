@@ -2,7 +2,8 @@
 ``response_format`` is answered by the local LLM (:mod:`standin.llm`), whole or streamed as
 server-sent events (``stream: true``), with usage, and labelled a stand-in in every answer
 (``system_fingerprint`` on every chunk, the ``edgefleet`` block on the first and the last chunk;
-the server adds the header).
+the server adds the header). With recorded answers (:mod:`standin.replay`), a known SQuAD question
+is answered with its recorded answer instead, labelled a replay.
 
 No socket here: :func:`answer_chat` writes through a :class:`ChatOutput` (the HTTP handler, or a
 list in tests). Errors before any byte is sent raise :class:`standin.handlers.StandInRequestError`
@@ -17,10 +18,12 @@ from typing import Any, Protocol
 
 from edgefleet.generation import ChatMessage, SamplingParams
 from edgefleet.openai_serve import Completion, OpenAIError, completion_id, parse_chat_request
-from edgefleet.openai_wire import SSE_DONE, STAND_IN_FINGERPRINT
+from edgefleet.openai_wire import REPLAY_FINGERPRINT, SSE_DONE, STAND_IN_FINGERPRINT
 from edgefleet.sse import encode_data, encode_json
+from edgefleet.tokens import estimate_chat_tokens, estimate_tokens
 from standin.handlers import StandInIdentity, StandInRequestError
 from standin.llm import LlmAnswer, LlmUnavailable, PromptTooLong, TextSink
+from standin.replay import RecordedAnswers, Replay
 
 MAX_PROMPT_CHARS = 32_000
 """Longest conversation (characters) the stand-in accepts; the LLM's context is checked too."""
@@ -81,13 +84,19 @@ def answer_chat(
     *,
     wait: Callable[[], bool] = lambda: True,
     cancelled: Callable[[], bool] = lambda: False,
+    replay: RecordedAnswers | None = None,
 ) -> None:
     """Answer one generation request. `llm` returns the (lazily loaded) LLM; `wait` applies the
-    configured added latency before the first byte and returns False when the server is stopping."""
+    configured added latency before the first byte and returns False when the server is stopping;
+    `replay`: recorded answers given instead of generating for the questions they know."""
     try:
         req = parse_chat_request(body, max_chars=MAX_PROMPT_CHARS)
     except OpenAIError as exc:
         raise StandInRequestError(exc.status, str(exc), param=exc.param, kind=exc.kind) from None
+    recorded = replay.find(req.messages) if replay is not None else None
+    if recorded is not None:
+        _replay(req.messages, req.stream, req.include_usage, recorded, identity, out, wait)
+        return
     try:
         model = llm()
     except LlmUnavailable as exc:
@@ -107,6 +116,42 @@ def answer_chat(
         )
         return
     _stream(req.messages, req.params, req.include_usage, model, completion, stamp, out, cancelled)
+
+
+def _replay(
+    messages: Sequence[ChatMessage],
+    stream: bool,
+    include_usage: bool,
+    recorded: Replay,
+    identity: StandInIdentity,
+    out: ChatOutput,
+    wait: Callable[[], bool],
+) -> None:
+    """Answer with a recorded answer, labelled a replay (fingerprint, header, ``edgefleet`` block)."""
+    stamp = {
+        **StandInIdentity(identity.model_id, f"replay:{recorded.source}").stamp(),
+        "replay": recorded.stamp(),
+    }
+    completion = Completion(completion_id(), identity.model_id, system_fingerprint=REPLAY_FINGERPRINT)
+    mark = getattr(out, "mark_replay", None)
+    if mark is not None:
+        mark(recorded.source)
+    if not wait():
+        raise StandInRequestError(503, "the stand-in is stopping", kind="server_error")
+    prompt_tokens = estimate_chat_tokens(m.content for m in messages)
+    completion_tokens = estimate_tokens(recorded.answer)
+    if not stream:
+        out.json(200, completion.body(recorded.answer, "stop", prompt_tokens, completion_tokens, stamp))
+        return
+    out.open_stream()
+    out.event(encode_json(completion.chunk(recorded.answer, first=True, extension=stamp)))
+    if include_usage:
+        out.event(encode_json(completion.chunk(finish_reason="stop")))
+        out.event(encode_json(completion.usage_chunk(prompt_tokens, completion_tokens, stamp)))
+    else:
+        out.event(encode_json(completion.chunk(finish_reason="stop", extension=stamp)))
+    out.event(encode_data(SSE_DONE))
+    out.close_stream()
 
 
 def _stream(

@@ -20,6 +20,7 @@ from edgefleet.openai_wire import STAND_IN_HEADER
 from standin import handlers
 from standin.chat import Generator, answer_chat, wants_generation
 from standin.handlers import LabelModel, StandInIdentity, StandInRequestError
+from standin.replay import REPLAY_HEADER, RecordedAnswers
 
 log = logging.getLogger("edgefleet.hosted.standin")
 
@@ -33,6 +34,7 @@ class StandInApp(Protocol):
     api_key: str | None
     llm: Generator | None
     stopping: threading.Event
+    replay: RecordedAnswers | None
 
     def local_llm(self) -> Generator:
         """The LLM, loaded on first use."""
@@ -139,6 +141,7 @@ class StandInHandler(BaseHTTPRequestHandler):
     def _generate(self, payload: Any) -> None:
         app = self.server.app
         self._streaming = False
+        self._replay_source = ""
         try:
             answer_chat(
                 payload,
@@ -147,6 +150,7 @@ class StandInHandler(BaseHTTPRequestHandler):
                 self,
                 wait=app.simulate_latency,
                 cancelled=app.stopping.is_set,
+                replay=app.replay,
             )
         except StandInRequestError as exc:
             self._send_error(exc)
@@ -158,6 +162,10 @@ class StandInHandler(BaseHTTPRequestHandler):
                 self._send_error(StandInRequestError(500, f"stand-in LLM failed: {exc}", kind="server_error"))
 
     # -- standin.chat.ChatOutput: whole answers and event streams (chunked transfer encoding)
+
+    def mark_replay(self, source: str) -> None:
+        """This answer is a replay of recorded answers: say so in a header."""
+        self._replay_source = source
 
     def json(self, status: int, payload: dict[str, Any]) -> None:
         """Send one JSON answer labelled with the LLM as backing model."""
@@ -171,6 +179,7 @@ class StandInHandler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header(STAND_IN_HEADER, "1")
+        self._replay_headers()
         llm = self.server.app.llm
         self.send_header("X-EdgeFleet-Backing-Model", llm.name if llm is not None else "")
         self.end_headers()
@@ -232,5 +241,12 @@ class StandInHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.send_header(STAND_IN_HEADER, "1")
         self.send_header("X-EdgeFleet-Backing-Model", backing or self.server.app.identity.backing_model)
+        self._replay_headers()
         self.end_headers()
         self.wfile.write(data)
+
+    def _replay_headers(self) -> None:
+        source = getattr(self, "_replay_source", "")
+        if source:
+            self.send_header(REPLAY_HEADER, source)
+            self._replay_source = ""

@@ -42,6 +42,7 @@ from standin.chat import Generator
 from standin.handlers import LabelModel, StandInIdentity
 from standin.http_handler import StandInHTTPServer
 from standin.llm import LocalLLM, resolve_llm
+from standin.replay import RecordedAnswers, load_replay
 
 log = logging.getLogger("edgefleet.hosted.standin")
 
@@ -77,6 +78,7 @@ class StandInServer:
         llm_spec: str | None = None,
         registry: Path | None = None,
         tls: TlsServerConfig | None = None,
+        replay: RecordedAnswers | None = None,
     ) -> None:
         """`model`: anything with .labels/.classify/.embed (fleet.serving.runtime.TextModel);
         `api_key`: when set, requests must send ``Authorization: Bearer <key>``; `llm`: the LLM
@@ -94,6 +96,7 @@ class StandInServer:
         self.created_unix = time.time()
         self.llm = llm
         self.llm_spec = llm_spec
+        self.replay = replay
         self.registry = registry
         self.tls = tls
         self._llm_lock = threading.Lock()
@@ -120,6 +123,7 @@ class StandInServer:
             llm_spec=cfg.llm,
             registry=Path(registry),
             tls=cfg.tls,
+            replay=load_replay(cfg.replay) if cfg.replay else None,
         )
 
     def warm_llm(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.text import Text
 
@@ -145,3 +146,29 @@ def precision_text(inference: str, policy: str) -> Text:
     if policy not in ("", "auto") and inference != policy:
         return Text(inference, style="yellow")
     return Text(inference, style="bold" if inference in ("bf16", "f16") else "")
+
+
+def retrieval_line(steps: Sequence[Any]) -> str:
+    """The retrieval step of a route trace in a few words ("" when the route did not retrieve)."""
+    step = next((s for s in steps if s.target.startswith("retrieve:")), None)
+    if step is None:
+        return ""
+    return f"{step.target.split(':', 1)[1]} {step.outcome} in {ms(step.ms)} ms: {step.reason}"
+
+
+def verdict_line(steps: Sequence[Any]) -> str:
+    """Why the answer came from where it did: the escalation policy's verdict, else the first
+    escalation, else "" (the first candidate answered)."""
+    policy = next((s for s in steps if s.target.startswith("policy:")), None)
+    if policy is not None:
+        where = "hosted" if policy.outcome == "escalate" else "edge"
+        return f"escalation policy {policy.target.split(':', 1)[1]} -> {where}: {policy.reason}"
+    escalated = next((s for s in steps if s.outcome in ("escalate", "error", "timeout")), None)
+    if escalated is not None:
+        return f"escalated from {escalated.target} ({escalated.outcome}): {escalated.reason}"
+    return ""
+
+
+def is_replay(steps: Sequence[Any]) -> bool:
+    """True when the hosted answer was the stand-in's REPLAY of a recorded answer."""
+    return any("REPLAY" in s.reason for s in steps)

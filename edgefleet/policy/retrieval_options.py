@@ -84,6 +84,25 @@ class RetrievalConfig(BaseModel):
     timeout_ms: float = Field(
         1000.0, gt=0, description="longest wait for the retriever (within the request's deadline)"
     )
+    answer: Literal["generative", "extractive"] = Field(
+        "generative",
+        description="`extractive`: edge LLMs get a plain few-shot prompt over the sentence(s) of the passages "
+        'that best match the question, decoding constrained to spans of them (README "Extractive answering"); '
+        "the hosted fallback still gets the template",
+    )
+    fewshot: str = Field(
+        "collection",
+        description="extractive few-shot examples: `collection` (the latest set stored beside the retriever's "
+        "collection by `edgefleet rag fewshot`), `none`, or a file path (relative to the policy file)",
+    )
+    sentences: int = Field(1, ge=1, le=5, description="extractive: sentences the answer may come from")
+    passage_weight: float = Field(
+        8.0,
+        ge=0,
+        description="extractive: a sentence's overlap score adds this x its passage's retrieval score "
+        "(8: best on SQuAD's TUNE split)",
+    )
+    max_answer_tokens: int = Field(32, ge=1, le=256, description="extractive: longest answer in tokens")
     send_to_hosted: bool = Field(
         True,
         description="the hosted fallback gets the same passages (false: the original conversation, e.g. "

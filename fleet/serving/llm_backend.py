@@ -6,7 +6,8 @@ can use (CPU fallback, with the reason), wrapped to the protocols of
 :mod:`fleet.serving.llm_types`. :func:`gguf_to_ir` converts a GGUF file once into an IR folder.
 Facts this relies on (openvino-genai 2026.4.1): ``add_request`` never applies the chat template
 (the engine does); a fresh GenerationConfig has no EOS id; ``temperature``/``top_p`` need
-``do_sample``; ``rng_seed`` defaults to 0; ``read()`` raises after ``cancel()``/``stop()``.
+``do_sample``; ``rng_seed`` defaults to 0; ``read()`` raises after ``cancel()``/``stop()``; both pipelines honour
+``structured_output_config`` (an EBNF grammar), the batching one per request.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ def generation_config(params: SamplingParams, eos_token_id: int) -> Any:
         cfg.temperature = params.temperature
         cfg.top_p = params.top_p
         cfg.rng_seed = params.seed if params.seed is not None else secrets.randbits(31)
+    if params.grammar:  # structured output: decoding constrained to the grammar's sentences
+        cfg.structured_output_config = ov_genai.StructuredOutputConfig(grammar=params.grammar)
     if params.stop:  # GenAI stops early; the engine trims the text (so the stop string stays visible to it)
         cfg.stop_strings = set(params.stop)
         cfg.include_stop_str_in_output = True

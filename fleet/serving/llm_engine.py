@@ -30,6 +30,7 @@ from edgefleet.generation import (
     SamplingParams,
     check_messages,
     check_sampling,
+    raw_prompt,
 )
 from edgefleet.policy.llm_options import LLMOptions
 from fleet.errors import FleetError
@@ -82,7 +83,8 @@ class LLMEngine:
         ctx = self.context_length
         msgs = check_messages(messages, max_chars=ctx * CHARS_PER_TOKEN_LIMIT)
         check_sampling(params, min(self.options.max_tokens_limit, max(1, ctx - 1)))
-        prompt = self.tokenizer.encode(self.tokenizer.apply_chat_template(msgs))
+        text = self.tokenizer.apply_chat_template(msgs) if params.chat_template else raw_prompt(msgs)
+        prompt = self.tokenizer.encode(text)
         if prompt.tokens >= ctx:  # GGUF tokenizers truncate at the context length: then "at least"
             at_least = "at least " if prompt.tokens == ctx else ""
             raise GenerationInputError(

@@ -126,7 +126,7 @@ def compile_config(
         return config
     env = os.environ.get(THREADS_ENV)
     threads = num_threads if num_threads is not None else (int(env) if env else None)
-    if threads is None and featurizer_kind == "hashed":
+    if threads is None and featurizer_kind in ("hashed", "vector"):
         threads = 1
     if threads:
         config.update(INFERENCE_NUM_THREADS=threads, NUM_STREAMS=1)

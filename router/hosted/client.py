@@ -168,7 +168,9 @@ class HostedClient:
 
     def _is_stand_in(self, response: httpx.Response, payload: Any) -> bool:
         fingerprint = payload.get("system_fingerprint") if isinstance(payload, dict) else None
-        said = fingerprint == wire.STAND_IN_FINGERPRINT or wire.STAND_IN_HEADER in response.headers
+        said = (
+            isinstance(fingerprint, str) and fingerprint.startswith(wire.STAND_IN_FINGERPRINT)
+        ) or wire.STAND_IN_HEADER in response.headers
         self._seen_stand_in = self._seen_stand_in or said
         return said
 

@@ -53,6 +53,7 @@ class ChatStreamParser:
         self.prompt_tokens: int | None = None
         self.completion_tokens: int | None = None
         self.stand_in = False
+        self.replay = False
 
     def feed(self, line: str) -> list[GenerationChunk]:
         """Chunks completed by `line`; raises StreamBroken on a malformed or error event."""
@@ -77,8 +78,10 @@ class ChatStreamParser:
             chunk = wire.parse_chat_chunk(data)
         except wire.WireError as exc:
             raise StreamBroken(self.received_chars, f"bad event: {exc}") from None
-        if chunk.system_fingerprint == wire.STAND_IN_FINGERPRINT:
+        fingerprint = chunk.system_fingerprint or ""
+        if fingerprint.startswith(wire.STAND_IN_FINGERPRINT):  # the stand-in, or its replay
             self.stand_in = True
+        self.replay = self.replay or fingerprint == wire.REPLAY_FINGERPRINT
         if chunk.prompt_tokens is not None:
             self.prompt_tokens = chunk.prompt_tokens
         if chunk.completion_tokens is not None:
@@ -104,6 +107,7 @@ class ChatStreamParser:
             finish_reason=self.finish_reason or "stop",
             prompt_tokens=prompt,
             completion_tokens=completion,
+            source="replay" if self.replay else "",
         )
 
 

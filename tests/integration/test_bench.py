@@ -123,6 +123,26 @@ def test_tiny_bench_routing_says_which_split_each_figure_comes_from(
         _positive(tiny_results[0], "int8.speedup_single_thread")
 
 
+def test_tiny_bench_rag(tiny_results: tuple[dict[str, Any], Path]) -> None:
+    """SQuAD through the router on a tiny configuration: every rag.* key, the curves and the PNG."""
+    results, out = tiny_results
+    rag = results["rag"]
+    assert rag["status"] == "ok", rag.get("traceback") or rag
+    assert rag["split"] == "report" and rag["n"] >= 1 and rag["policy_trained_here_on_tune"] >= 1
+    for key in ("edge_f1", "edge_f1_gold", "hosted_f1", "routed_f1", "recall_at_5", "cpt50", "cpt80"):
+        value = rag[key]
+        assert value is None or (isinstance(value, float) and 0.0 <= value <= 1.0), (key, value)
+    for key in ("apgr", "oracle_apgr", "cost_ratio_vs_hosted"):
+        assert math.isfinite(rag[key]), (key, rag[key])
+    _positive(results, "rag.retrieval_ms_p50")
+    assert rag["hosted_f1"] > 0.5  # the stand-in replays the recorded BERT-large answers
+    assert set(rag["routers"]) == {"learned", "logprob", "oracle", "random"}
+    assert rag["routers"]["random"]["apgr"] == pytest.approx(0.5)
+    assert rag["operating_points"] and 0.0 <= rag["operating_points"][0]["hosted_share"] <= 1.0
+    assert (out / "rag_routing_curves.png").is_file()
+    assert "rag.apgr" in (out / "report.md").read_text()
+
+
 def test_unknown_suite_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown bench suite"):
         run_bench(["nope"], tmp_path)

@@ -47,3 +47,26 @@ def test_same_seed_same_answer(llm_model: Any) -> None:
     params = SamplingParams(max_tokens=8, temperature=1.0, seed=11)
     first = llm_model.engine.generate(ask, params, timeout_s=60).text
     assert llm_model.engine.generate(ask, params, timeout_s=60).text == first
+
+
+def test_a_grammar_constrains_the_answer_to_the_passage_spans(llm_model: Any) -> None:
+    """Extractive answering: a raw few-shot prompt (no chat template) and a span grammar, in the
+    continuous-batching pipeline; a bad grammar is refused at admission, before the pipeline."""
+    from edgefleet.extractive import Example, FewShot, clean_answer, plan
+    from edgefleet.generation import GenerationInputError
+
+    shots = FewShot(
+        {"place": (Example("Paris is the capital of France.", "Where is the capital?", "Paris"),)}
+    )
+    passage = "The Normans gave their name to Normandy, a region in France."
+    chosen = plan(shots, [passage], "In what country is Normandy located?")
+    params = SamplingParams(max_tokens=16, grammar=chosen.grammar, chat_template=False, stop=("\n",))
+    summary = llm_model.engine.generate([ChatMessage("user", chosen.prompt)], params, timeout_s=60)
+    answer = clean_answer(summary.text)
+    assert answer and answer in passage and len(summary.logprobs) >= 1
+    with pytest.raises(GenerationInputError, match="grammar"):
+        llm_model.engine.generate(
+            [ChatMessage("user", "x")], SamplingParams(grammar='root ::= ("a" | '), timeout_s=5
+        )
+    after = llm_model.engine.generate([ChatMessage("user", chosen.prompt)], params, timeout_s=60)
+    assert clean_answer(after.text) == answer  # the pipeline is unharmed and greedy decoding repeats

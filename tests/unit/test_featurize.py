@@ -116,3 +116,25 @@ def test_wordpiece_pads_to_longest_and_truncates() -> None:
     assert out["attention_mask"].tolist()[0] == [1, 1, 1, 0, 0]
     long = feat(["word " * 50])
     assert long["input_ids"].shape == (1, 8)
+
+
+def test_vector_featurizer_reads_json_vectors_and_names_bad_ones() -> None:
+    from fleet.models.featurize import VectorFeaturizer
+
+    feat = make_featurizer({"kind": "vector", "dim": 3}, {}, ["FEATURES"])
+    assert isinstance(feat, VectorFeaturizer)
+    out = feat(["[1, 2, 3]", "[0.5,0,-1]"])["FEATURES"]
+    assert out.dtype == np.float32 and out.tolist() == [[1, 2, 3], [0.5, 0, -1]]
+    for text, message in (
+        ("[1, 2]", "got 2"),
+        ("nope", "not a JSON list"),
+        ('["a", 1, 2]', "not numbers"),
+        ("[1, 2, NaN]", "not finite"),
+        ('{"a": 1}', "got dict"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            feat([text])
+    with pytest.raises(ModelLoadError, match="needs the IR input FEATURES"):
+        make_featurizer({"kind": "vector", "dim": 3}, {}, ["input_ids"])
+    with pytest.raises(ModelLoadError, match="dim must be"):
+        make_featurizer({"kind": "vector"}, {}, None)

@@ -15,6 +15,7 @@ from edgefleet.generation import (
     SamplingParams,
     check_messages,
     check_sampling,
+    raw_prompt,
 )
 from edgefleet.kserve_codec import BadRequest
 from edgefleet.kserve_llm import (
@@ -122,3 +123,22 @@ def test_max_tokens_zero_is_kept_for_validation_to_refuse() -> None:
     assert read_generate_request(req)[1].max_tokens == 256
     req.parameters["max_new_tokens"].int64_param = 5
     assert read_generate_request(req)[1].max_tokens == 5
+
+
+def test_grammar_and_raw_prompt_round_trip_and_are_checked() -> None:
+    grammar = 'root ::= (" Rollo" | " the Normans") "\\n"'
+    params = SamplingParams(max_tokens=8, grammar=grammar, chat_template=False, stop=("\n",))
+    req = generate_request("llm", "", [ChatMessage("user", "Passage: x\nAnswer:")], params)
+    assert req.parameters["apply_chat_template"].bool_param is False
+    assert read_generate_request(req)[1] == params
+    plain = generate_request("llm", "", [ChatMessage("user", "hi")], SamplingParams())
+    assert "grammar" not in plain.parameters and "apply_chat_template" not in plain.parameters
+    assert check_sampling(params) == params
+    with pytest.raises(GenerationInputError, match="grammar: the grammar has no 'root' rule"):
+        check_sampling(SamplingParams(grammar='x ::= "a"'))
+    with pytest.raises(GenerationInputError, match="the limit is 65536"):
+        check_sampling(SamplingParams(grammar="root ::= " + '"a" ' * 20000))
+    assert raw_prompt([ChatMessage("system", "a"), ChatMessage("user", "b")]) == "a\n\nb"
+    req.parameters["grammar"].string_param = "x" * 70000
+    with pytest.raises(BadRequest, match="longer than 65536"):
+        read_generate_request(req)

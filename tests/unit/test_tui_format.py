@@ -96,3 +96,26 @@ async def test_memory_client_scale_drain_and_unreachable() -> None:
     client.fail_actions = "busy"
     client.set_unreachable(False)
     assert (await client.reload_policy()).message == "busy"
+
+
+def test_retrieval_and_verdict_lines_of_a_generation_trace() -> None:
+    from types import SimpleNamespace as Step
+
+    from tui.format import is_replay, retrieval_line, verdict_line
+
+    steps = [
+        Step(target="retrieve:squad-retriever", outcome="ok", reason="5 passages from squad-dev:1", ms=12.0),
+        Step(
+            target="policy:squad-policy", outcome="escalate", reason="p(good edge answer) 0.20 < 0.40", ms=1.0
+        ),
+        Step(target="llm", outcome="skip", reason="escalation policy", ms=0.0),
+        Step(target="big", outcome="ok", reason="4 tokens, REPLAY of a recorded answer (stand-in)", ms=160.0),
+    ]
+    assert retrieval_line(steps).startswith("squad-retriever ok in 12") and "5 passages" in retrieval_line(
+        steps
+    )
+    assert verdict_line(steps) == "escalation policy squad-policy -> hosted: p(good edge answer) 0.20 < 0.40"
+    assert is_replay(steps) and not is_replay(steps[:2])
+    plain = [Step(target="llm", outcome="escalate", reason="confidence 0.2 < 0.5", ms=5.0)]
+    assert verdict_line(plain) == "escalated from llm (escalate): confidence 0.2 < 0.5"
+    assert retrieval_line(plain) == "" and verdict_line([]) == ""

@@ -29,10 +29,18 @@ class TraceScreen(ModalScreen[None]):
         trace = self.trace
         served = trace.served_by
         tier = (
-            "hosted" + (" (stand-in)" if served.stand_in else "")
+            "hosted"
+            + (" (stand-in)" if served.stand_in else "")
+            + (" REPLAY" if fmt.is_replay(trace.trace) else "")
             if served.tier == common_pb2.HOSTED
             else "edge"
         )
+        retrieval, verdict = fmt.retrieval_line(trace.trace), fmt.verdict_line(trace.trace)
+        extra: list[tuple[str, str] | str] = []
+        if retrieval:
+            extra += [("Retrieval ", "dim"), f"{retrieval}\n"]
+        if verdict:
+            extra += [("Verdict ", "dim"), f"{verdict}\n"]
         summary = Text.assemble(
             ("Request ", "bold"),
             (trace.request_id, "bold"),
@@ -44,6 +52,7 @@ class TraceScreen(ModalScreen[None]):
             f"  confidence {trace.confidence:.2f}\n",
             ("Route   ", "dim"),
             f"{trace.route or '–'}  domain {trace.domain or '–'}\n",
+            *extra,
             ("Served  ", "dim"),
             f"{served.model}:{served.version} on {served.node or '–'} {served.device or ''} [{tier}]\n",
             ("Total   ", "dim"),

@@ -94,6 +94,7 @@ def traffic_figures(snapshot: fleet_pb2.FleetSnapshot) -> RenderableType:
             (h.name, "bold"),
             f" {h.model} ",
             ("[STAND-IN] " if h.stand_in else "", "yellow"),
+            (f"[REPLAY {h.replay}] " if h.replay else "", "yellow"),
             ("circuit ", "dim"),
             (h.circuit or "?", "green" if h.circuit in ("", "closed") else "bold red"),
         )

@@ -190,18 +190,20 @@ class Route(_message.Message):
     def __init__(self, name: _Optional[str] = ..., task: _Optional[str] = ..., domains: _Optional[_Iterable[str]] = ..., candidates: _Optional[_Iterable[str]] = ..., min_confidence: _Optional[float] = ...) -> None: ...
 
 class HostedEndpoint(_message.Message):
-    __slots__ = ("name", "base_url", "model", "stand_in", "circuit")
+    __slots__ = ("name", "base_url", "model", "stand_in", "circuit", "replay")
     NAME_FIELD_NUMBER: _ClassVar[int]
     BASE_URL_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     STAND_IN_FIELD_NUMBER: _ClassVar[int]
     CIRCUIT_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_FIELD_NUMBER: _ClassVar[int]
     name: str
     base_url: str
     model: str
     stand_in: bool
     circuit: str
-    def __init__(self, name: _Optional[str] = ..., base_url: _Optional[str] = ..., model: _Optional[str] = ..., stand_in: bool = ..., circuit: _Optional[str] = ...) -> None: ...
+    replay: str
+    def __init__(self, name: _Optional[str] = ..., base_url: _Optional[str] = ..., model: _Optional[str] = ..., stand_in: bool = ..., circuit: _Optional[str] = ..., replay: _Optional[str] = ...) -> None: ...
 
 class Traffic(_message.Message):
     __slots__ = ("rps", "requests", "edge", "hosted", "errors", "escalations", "spend_usd", "hosted_equivalent_usd", "saved_usd", "rps_history", "p50_ms", "p95_ms", "generation")
@@ -241,7 +243,7 @@ class Traffic(_message.Message):
     def __init__(self, rps: _Optional[float] = ..., requests: _Optional[int] = ..., edge: _Optional[int] = ..., hosted: _Optional[int] = ..., errors: _Optional[int] = ..., escalations: _Optional[_Mapping[str, int]] = ..., spend_usd: _Optional[float] = ..., hosted_equivalent_usd: _Optional[float] = ..., saved_usd: _Optional[float] = ..., rps_history: _Optional[_Iterable[float]] = ..., p50_ms: _Optional[float] = ..., p95_ms: _Optional[float] = ..., generation: _Optional[_Union[Generation, _Mapping]] = ...) -> None: ...
 
 class Generation(_message.Message):
-    __slots__ = ("requests", "edge", "hosted", "cancelled", "retractions", "edge_prompt_tokens", "edge_completion_tokens", "hosted_prompt_tokens", "hosted_completion_tokens")
+    __slots__ = ("requests", "edge", "hosted", "cancelled", "retractions", "edge_prompt_tokens", "edge_completion_tokens", "hosted_prompt_tokens", "hosted_completion_tokens", "shadow")
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
     EDGE_FIELD_NUMBER: _ClassVar[int]
     HOSTED_FIELD_NUMBER: _ClassVar[int]
@@ -251,6 +253,7 @@ class Generation(_message.Message):
     EDGE_COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
     HOSTED_PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     HOSTED_COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_FIELD_NUMBER: _ClassVar[int]
     requests: int
     edge: int
     hosted: int
@@ -260,7 +263,22 @@ class Generation(_message.Message):
     edge_completion_tokens: int
     hosted_prompt_tokens: int
     hosted_completion_tokens: int
-    def __init__(self, requests: _Optional[int] = ..., edge: _Optional[int] = ..., hosted: _Optional[int] = ..., cancelled: _Optional[int] = ..., retractions: _Optional[int] = ..., edge_prompt_tokens: _Optional[int] = ..., edge_completion_tokens: _Optional[int] = ..., hosted_prompt_tokens: _Optional[int] = ..., hosted_completion_tokens: _Optional[int] = ...) -> None: ...
+    shadow: ShadowTraffic
+    def __init__(self, requests: _Optional[int] = ..., edge: _Optional[int] = ..., hosted: _Optional[int] = ..., cancelled: _Optional[int] = ..., retractions: _Optional[int] = ..., edge_prompt_tokens: _Optional[int] = ..., edge_completion_tokens: _Optional[int] = ..., hosted_prompt_tokens: _Optional[int] = ..., hosted_completion_tokens: _Optional[int] = ..., shadow: _Optional[_Union[ShadowTraffic, _Mapping]] = ...) -> None: ...
+
+class ShadowTraffic(_message.Message):
+    __slots__ = ("requests", "agreement_f1", "spend_usd", "skipped_budget", "failed")
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    AGREEMENT_F1_FIELD_NUMBER: _ClassVar[int]
+    SPEND_USD_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    requests: int
+    agreement_f1: float
+    spend_usd: float
+    skipped_budget: int
+    failed: int
+    def __init__(self, requests: _Optional[int] = ..., agreement_f1: _Optional[float] = ..., spend_usd: _Optional[float] = ..., skipped_budget: _Optional[int] = ..., failed: _Optional[int] = ...) -> None: ...
 
 class RequestTrace(_message.Message):
     __slots__ = ("request_id", "unix_ms", "route", "domain", "text", "label", "confidence", "served_by", "cost_usd", "latency_ms", "trace")
