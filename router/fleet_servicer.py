@@ -15,6 +15,7 @@ from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc
 from router.engine import RouterEngine
 from router.fleet_source import FleetSource
 from router.servicer import result_proto
+from router.targets import hosted_down_reason
 
 log = logging.getLogger(__name__)
 DEFAULT_WATCH_INTERVAL_MS = 500
@@ -168,6 +169,19 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                 hosted_completion_tokens=g.hosted_completion_tokens,
             )
         )
+        off = self.engine.offline.snapshot(self.hosted, self.engine.deferred)
+        snap.degraded.CopyFrom(
+            fleet_pb2.Degraded(
+                active=off.active,
+                reason=off.reason,
+                answers=off.answers,
+                answers_last_minute=off.recent,
+                by_reason=off.by_reason,
+                deferred_queued=off.deferred_queued,
+                deferred_sent=off.deferred_sent,
+                deferred_refused=off.deferred_refused,
+            )
+        )
         for rec in reversed(list(self.engine.accounting.recent)[-50:]):  # newest first
             res = rec.result
             proto = result_proto(res)
@@ -197,10 +211,15 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
     ) -> AsyncIterator[fleet_pb2.FleetEvent]:
         """A snapshot now, then on every change (fleet or traffic), at most every min_interval_ms."""
         interval = (request.min_interval_ms or DEFAULT_WATCH_INTERVAL_MS) / 1000.0
-        last: tuple[int, int, int] | None = None
+        last: tuple[int, int, int, tuple[int, int, bool]] | None = None
         while True:
             state = await self.fleet.state()
-            key = (int(state.version), self.engine.accounting.version, self.engine.policy_generation)
+            key = (
+                int(state.version),
+                self.engine.accounting.version,
+                self.engine.policy_generation,
+                self._offline_key(),
+            )
             if key != last:
                 last = key
                 events = list(getattr(state, "events", []) or [])
@@ -210,6 +229,13 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                 await asyncio.sleep(interval)  # rate limit
             else:
                 await self.fleet.watch(int(state.version), timeout_s=interval)
+
+    def _offline_key(self) -> tuple[int, int, bool]:
+        """What changes the Degraded part of the snapshot: degraded answers, the deferred queue, and
+        whether a hosted endpoint is down."""
+        deferred = self.engine.deferred
+        down = any(hosted_down_reason(client) for client in self.hosted.values())
+        return (self.engine.offline.version, deferred.queued if deferred is not None else 0, down)
 
     async def Scale(
         self, request: fleet_pb2.ScaleRequest, context: grpc.aio.ServicerContext

@@ -1,11 +1,15 @@
 """The router's servers: gRPC (Router + Fleet services, grpc health checking, server reflection)
 and, when asked, the OpenAI-compatible HTTP front door (:mod:`router.http`) in the same process
-and event loop; graceful shutdown of both."""
+and event loop; the deferred-escalation sender (:mod:`router.deferred`); graceful shutdown of all
+of it (:meth:`RouterServer.stop`, see :mod:`router.drain`)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -17,7 +21,9 @@ from edgefleet.policy.loader import load_policy, parse_policy
 from edgefleet.policy.schema import Policy
 from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc, router_pb2, router_pb2_grpc
 from router.auth import ApiKeys
+from router.deferred import DeferredEscalations
 from router.domain import EdgeCaller, EdgeGenerator, HostedCaller
+from router.drain import SHUTDOWN_MARGIN_S
 from router.edge_client import EdgeClient
 from router.engine import RouterEngine
 from router.fleet_servicer import FleetServicer
@@ -79,6 +85,16 @@ class RouterServer:
         self.port = 0
         self.address = ""
         self.http: HttpFrontDoor | None = None
+        if policy.router.deferred_queue:
+            self.engine.deferred = DeferredEscalations(
+                policy.router.deferred_queue,
+                self.hosted,
+                {h.name: h for h in policy.hosted},
+                self.engine.accounting,
+                max_items=policy.router.deferred_max,
+            )
+        self._deferred_task: asyncio.Task[None] | None = None
+        self._stopped = False
 
     @property
     def policy(self) -> Policy:
@@ -158,16 +174,44 @@ class RouterServer:
         await self.server.start()
         for name in ("", ROUTER_SERVICE, FLEET_SERVICE):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        if self.engine.deferred is not None:
+            self._deferred_task = asyncio.create_task(self.engine.deferred.run(), name="edgefleet-deferred")
         log.info("router listening on %s", self.address)
         return self.port
 
-    async def stop(self, grace: float | None = 2.0) -> None:
-        """Graceful shutdown: NOT_SERVING, finish in-flight calls within `grace`, close channels."""
-        if self.http is not None:
-            await self.http.stop(grace)
-            self.http = None
+    def drain_grace_s(self) -> float:
+        """How long a graceful stop may wait: until the latest deadline of the requests in flight,
+        and at least a default Infer deadline (a call accepted but not yet routed has one)."""
+        default_s = self.policy.router.default_timeout_ms / 1000.0
+        return max(self.engine.requests.latest_deadline_s(), default_s) + SHUTDOWN_MARGIN_S
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Graceful shutdown, in this order: health NOT_SERVING first (load balancers and clients
+        watching it stop sending); stop accepting on both doors; let the requests in flight finish,
+        up to the latest of their deadlines (`grace`: at most that many seconds instead; 0 cancels
+        them at once); then close the deferred sender, edge channels, ledger, logs and tracing.
+        Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        started = time.monotonic()
         await self.health.enter_graceful_shutdown()
-        await self.server.stop(grace)
+        wait_s = self.drain_grace_s() if grace is None else grace
+        inflight = len(self.engine.requests)
+        doors = [self.server.stop(wait_s)]
+        if self.http is not None:
+            doors.append(self.http.stop(wait_s))
+        await asyncio.gather(*doors)
+        self.http = None
+        if inflight:
+            log.info("router stopped after %d request(s) in flight finished in %.2fs", inflight,
+                     time.monotonic() - started)  # fmt: skip
+        if self._deferred_task is not None:
+            self._deferred_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._deferred_task
+        if self.engine.deferred is not None:
+            self.engine.deferred.close()
         await self.edge.aclose()
         self.engine.accounting.close()
         self.tracing.shutdown()

@@ -133,3 +133,16 @@ async def test_snapshot_carries_the_collection_of_a_retriever_deployment() -> No
     assert "queries INT8" in dep.collection.encoder
     other = next(d for d in snap.deployments if d.name == "generalist")
     assert not other.HasField("collection")
+
+
+async def test_snapshot_shows_the_degraded_state_and_the_deferred_queue() -> None:
+    servicer, engine, _, _ = _servicer()
+    servicer.hosted = {"big": FakeHosted(circuit_state="open")}
+    engine.targets.hosted = servicer.hosted
+    (res,) = (await engine.infer(InferInput("r1", "classify", ("transfer money",)))).results
+    assert res.degraded
+    snap = await servicer.GetFleet(fleet_pb2.GetFleetRequest(), FakeContext())  # type: ignore[arg-type]
+    assert snap.degraded.active and snap.degraded.reason == "hosted 'big' circuit open"
+    assert snap.degraded.answers == 1 and snap.degraded.answers_last_minute == 1
+    assert dict(snap.degraded.by_reason) == {"hosted_unavailable": 1}
+    assert snap.degraded.deferred_queued == 0
