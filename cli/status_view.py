@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from protos.edgefleet.v1 import fleet_pb2
-from tui.format import isa_summary
+from tui.format import degraded_summary, isa_summary
 
 
 def render_snapshot(
@@ -128,6 +128,9 @@ def render_snapshot(
     for h in snap.hosted:
         tag = " [yellow](STAND-IN)[/]" if h.stand_in else ""
         console.print(f"hosted {h.name}: {h.base_url} model={h.model} circuit={h.circuit}{tag}")
+    offline = degraded_summary(snap.degraded)
+    if offline:
+        console.print(Text(offline, style="bold yellow" if snap.degraded.active else "yellow"))
     scrape = metrics_targets(snap, http)
     if scrape:
         console.print(f"Prometheus /metrics: {', '.join(scrape)}")

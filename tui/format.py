@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.text import Text
 
@@ -145,3 +146,21 @@ def precision_text(inference: str, policy: str) -> Text:
     if policy not in ("", "auto") and inference != policy:
         return Text(inference, style="yellow")
     return Text(inference, style="bold" if inference in ("bf16", "f16") else "")
+
+
+def degraded_summary(degraded: Any) -> str:
+    """Offline mode in one line (a fleet_pb2.Degraded): why the hosted tier is down, degraded answers
+    and the deferred-escalation queue; "" when there is nothing to say."""
+    queued = degraded.deferred_queued
+    if not (degraded.active or degraded.answers or queued):
+        return ""
+    head = f"OFFLINE: {degraded.reason}" if degraded.active and degraded.reason else "hosted tier back"
+    parts = [
+        head,
+        f"{degraded.answers:,} degraded answers ({degraded.answers_last_minute:,} in the last minute)",
+    ]
+    if queued or degraded.deferred_sent or degraded.deferred_refused:
+        parts.append(
+            f"deferred queue {queued:,} (sent {degraded.deferred_sent:,}, refused {degraded.deferred_refused:,})"
+        )
+    return " · ".join(parts)

@@ -96,3 +96,15 @@ async def test_memory_client_scale_drain_and_unreachable() -> None:
     client.fail_actions = "busy"
     client.set_unreachable(False)
     assert (await client.reload_policy()).message == "busy"
+
+
+def test_degraded_summary_only_when_there_is_something_to_say() -> None:
+    from protos.edgefleet.v1 import fleet_pb2
+
+    assert fmt.degraded_summary(fleet_pb2.Degraded()) == ""
+    back = fmt.degraded_summary(fleet_pb2.Degraded(answers=4, answers_last_minute=0))
+    assert back == "hosted tier back · 4 degraded answers (0 in the last minute)"
+    down = fmt.degraded_summary(
+        fleet_pb2.Degraded(active=True, reason="hosted 'big' rate limited", deferred_queued=2)
+    )
+    assert down.startswith("OFFLINE: hosted 'big' rate limited") and "deferred queue 2" in down
