@@ -78,6 +78,7 @@ class DeferredEscalations:
         self.sent = 0
         self.refused = 0
         self.failed_calls = 0
+        self._draining = asyncio.Lock()  # one drain at a time: a row is sent once
 
     def counts(self) -> tuple[int, int, int]:
         """(queued, sent, refused)."""
@@ -156,6 +157,10 @@ class DeferredEscalations:
     async def drain_once(self, batch: int = 32) -> int:
         """Send the due rows whose hosted endpoint takes calls (oldest first, at most `batch`);
         returns how many were answered (and removed)."""
+        async with self._draining:
+            return await self._drain(batch)
+
+    async def _drain(self, batch: int) -> int:
         now = self._clock()
         rows = self._db.execute(
             "SELECT id, fallback, payload, attempts FROM deferred WHERE next_try <= ? ORDER BY id LIMIT ?",
