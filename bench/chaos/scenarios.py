@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench.chaos.fleet import ChaosFleet
 from bench.chaos.load import read_records
-from bench.chaos.report import ScenarioResult, summarize
+from bench.chaos.report import ScenarioResult, summarize, verdict
 from edgefleet.state import FleetState
 
 Action = Callable[[ChaosFleet], Awaitable[str]]
@@ -141,8 +141,10 @@ async def rollout(fleet: ChaosFleet) -> str:
 
 
 def _rolled_out(state: FleetState, version: str) -> bool:
+    """Every replica of clinc-banking serves the new version, as many as desired."""
     dep = next(d for d in state.deployments if d.name == "clinc-banking")
-    return _all_ready(state, version) and dep.version == version
+    serving = [r for r in dep.replicas if r.state == "ready" and r.version == version]
+    return _all_ready(state, version) and len(serving) == dep.desired == len(dep.replicas)
 
 
 async def sigterm(fleet: ChaosFleet) -> str:
@@ -200,6 +202,7 @@ async def run_scenario(fleet: ChaosFleet, scenario: Scenario, timing: Timing, te
                        fleet_back_after_s=fleet_back)  # fmt: skip
     if scenario.whole is not None and fleet_back is None:
         result.notes.append(f"the fleet was not whole again within {timing.fleet_wait_s:.0f}s of the fault")
+        result.verdict = verdict(result, scenario.expect_recovery, fleet_whole=False)
     return result
 
 
