@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json | sha256sum | cut -c1-12)
 BUF := node_modules/.bin/buf
 
-.PHONY: demo test unit fuzz multihost protos check-protos lint typecheck bench install node-tools node-tools-if-npm clean
+.PHONY: demo test unit fuzz multihost protos check-protos lint typecheck bench chaos install node-tools node-tools-if-npm clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -64,6 +64,10 @@ lint: $(STAMP) $(NODE_STAMP)
 bench: $(STAMP)
 	$(BIN)/edgefleet models build
 	$(BIN)/edgefleet bench --out bench-out
+
+# Every fault of the chaos suite under load (a few minutes); `make test` runs its short version.
+chaos: $(STAMP)
+	$(BIN)/python -m bench.chaos --out chaos-out
 
 clean:
 	rm -rf $(VENV) .edgefleet node_modules

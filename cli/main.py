@@ -105,6 +105,13 @@ def _parser() -> argparse.ArgumentParser:
     md = msub.add_parser("distill", help="retrain the students with escalated requests")
     md.add_argument("--from-log", required=True)
     md.add_argument("--registry", default=".edgefleet/models")
+    md.add_argument(
+        "--max-drop",
+        type=float,
+        default=0.0,
+        help="a new version may be this much less accurate on a held-out set and still become latest "
+        "(default 0: not worse)",
+    )
     ma = msub.add_parser("add", help="register your own model (IR, ONNX, or PyTorch when installed)")
     ma.add_argument("path")
     ma.add_argument("--name", required=True)

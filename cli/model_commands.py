@@ -81,7 +81,7 @@ def distill(args: argparse.Namespace) -> int:
     if not log.is_file():
         console.print(f"[red]no escalation log at {log}[/]")
         return 1
-    report = distill_from_log(Path(args.registry), log, progress=True)
+    report = distill_from_log(Path(args.registry), log, progress=True, max_drop=args.max_drop)
     console.print(report.markdown())
     return 0
 

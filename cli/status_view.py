@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from protos.edgefleet.v1 import fleet_pb2
-from tui.format import isa_summary
+from tui.format import degraded_summary, isa_summary
 
 EVENTS_SHOWN = 8
 
@@ -153,6 +153,9 @@ def render_snapshot(
         if h.replay:
             tag += f" [yellow](REPLAY of recorded answers: {h.replay})[/]"
         console.print(f"hosted {h.name}: {h.base_url} model={h.model} circuit={h.circuit}{tag}")
+    offline = degraded_summary(snap.degraded)
+    if offline:
+        console.print(Text(offline, style="bold yellow" if snap.degraded.active else "yellow"))
     if snap.events:
         console.print(f"recent control-plane events (last {min(len(snap.events), EVENTS_SHOWN)}):")
         for event in list(snap.events)[-EVENTS_SHOWN:]:

@@ -193,6 +193,11 @@ def _supervise(
             async with running_fleet(
                 config, ready_timeout=ready_timeout, log_format=log_format, tls=tls
             ) as fleet:
+                # Again, now that this process joined Ray: ray.init replaced SIGTERM's handler with one
+                # that exits at once (and Ray's core worker dumps, and may crash, on it). Ours stops
+                # the fleet in order, the router first, so that what it accepted is answered.
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(sig, stop.set)
                 state.router = fleet.router_address
                 state.ray_address = fleet.ray_address
                 state.hosted = fleet.hosted_urls

@@ -72,6 +72,8 @@ class InferResult:
     route: str
     citations: tuple[dict[str, Any], ...] = ()
     raw: router_pb2.Result | None = field(default=None, repr=False, compare=False)
+    degraded: bool = False  # offline mode: the best edge answer, the hosted fallback could not answer
+    degraded_reason: str = ""  # hosted_unavailable, hosted_rate_limited, hosted_timeout, latency_budget
 
     @property
     def escalated(self) -> bool:
@@ -132,6 +134,8 @@ class GenerateResult:
     domain: str
     citations: tuple[dict[str, Any], ...] = ()
     raw: router_pb2.GenerateResult | None = field(default=None, repr=False, compare=False)
+    degraded: bool = False  # offline mode (see InferResult.degraded)
+    degraded_reason: str = ""
 
 
 GenerateEvent = TextDelta | Retraction | GenerateResult
@@ -189,6 +193,8 @@ def infer_result(msg: router_pb2.Result) -> InferResult:
         route=msg.route,
         citations=citations(msg),
         raw=msg,
+        degraded=msg.degraded,
+        degraded_reason=msg.degraded_reason,
     )
 
 
@@ -223,6 +229,8 @@ def generate_event(msg: router_pb2.GenerateResponse) -> GenerateEvent | None:
             domain=f.domain,
             citations=citations(f),
             raw=f,
+            degraded=f.degraded,
+            degraded_reason=f.degraded_reason,
         )
     return None
 

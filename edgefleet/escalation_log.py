@@ -55,6 +55,7 @@ class EscalationRecord(_Record):
     reasons: list[str]
     edge: list[EdgeVerdict] = []
     hosted: HostedVerdict
+    deferred: bool | None = None  # True: escalated later, once the hosted tier was back (offline mode)
 
     def to_line(self) -> str:
         """The record as one JSON line (with the newline)."""

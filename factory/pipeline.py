@@ -38,6 +38,7 @@ from factory.flywheel import (
     hard_examples,
     is_heldout,
     load_latest,
+    promotion_verdict,
     read_log,
     teacher_head,
 )
@@ -46,7 +47,7 @@ from factory.report import EvalReport
 from factory.students import fit_student, student_datasets, write_student
 from fleet.errors import ModelLoadError
 from fleet.models.manifest import Manifest
-from fleet.models.registry import unique_version
+from fleet.models.registry import unique_version, write_latest
 from fleet.serving.runtime import TextModel, device_supports_bf16
 
 __all__ = [
@@ -157,8 +158,12 @@ def evaluate_registry(
     return report
 
 
-def distill_from_log(registry: Path, log: Path, *, progress: bool = False) -> DistillReport:
-    """Retrain every student in ``registry`` with the escalation ``log``; report before/after accuracy."""
+def distill_from_log(
+    registry: Path, log: Path, *, progress: bool = False, max_drop: float = 0.0
+) -> DistillReport:
+    """Retrain every student in ``registry`` with the escalation ``log``; report before/after
+    accuracy. A new version becomes latest only when it is not worse (by more than `max_drop`) on
+    the held-out log records and the CLINC150 test split; else it is written but refused."""
     registry = Path(registry)
     head, teacher_labels = teacher_head(registry)
     records, total, skipped = read_log(Path(log), set(teacher_labels))
@@ -190,22 +195,26 @@ def distill_from_log(registry: Path, log: Path, *, progress: bool = False) -> Di
             fit, metrics = fit_student(build, data, head)
             new_version = unique_version("flywheel")
             write_student(
-                build, data.name, new_version, fit, {**metrics, "hard_examples": float(len(extra))}, key=None
+                build, data.name, new_version, fit, {**metrics, "hard_examples": float(len(extra))},
+                key=None, set_latest=False,
+            )  # fmt: skip
+            after = load_latest(registry, data.name, new_version)
+            delta = StudentDelta(
+                name=data.name,
+                before_version=before.manifest.version,
+                after_version=new_version,
+                hard_examples=len(extra),
+                test_before=test_before,
+                test_after=accuracy(after, test) or 0.0,
+                log_before=log_before,
+                log_after=accuracy(after, log_test),
+                log_heldout=len(log_test),
             )
-            after = load_latest(registry, data.name)
-            result.students.append(
-                StudentDelta(
-                    name=data.name,
-                    before_version=before.manifest.version,
-                    after_version=new_version,
-                    hard_examples=len(extra),
-                    test_before=test_before,
-                    test_after=accuracy(after, test) or 0.0,
-                    log_before=log_before,
-                    log_after=accuracy(after, log_test),
-                    log_heldout=len(log_test),
-                )
-            )
+            delta.refused = promotion_verdict(delta, max_drop)
+            delta.promoted = not delta.refused
+            if delta.promoted:
+                write_latest(registry, data.name, new_version)
+            result.students.append(delta)
     return result
 
 

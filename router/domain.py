@@ -106,6 +106,8 @@ class Result:
     domain: str
     route: str
     trace_id: str = ""  # the OpenTelemetry trace id (hex) when the request was traced
+    degraded: bool = False  # an edge answer kept because the hosted fallback could not answer
+    degraded_reason: str = ""  # why (router.offline: hosted_unavailable, hosted_timeout, ...)
 
 
 @dataclass(frozen=True)
@@ -266,6 +268,8 @@ class GenerateFinal:
     domain: str = ""
     trace_id: str = ""  # the OpenTelemetry trace id (hex) when the request was traced
     citations: tuple[Citation, ...] = ()  # the passages in the prompt (routes with retrieval)
+    degraded: bool = False  # an edge answer kept because the hosted fallback could not answer
+    degraded_reason: str = ""  # why (router.offline: hosted_unavailable, hosted_timeout, ...)
 
 
 GenerateEvent = TextDelta | Retraction | GenerateFinal

@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from edgefleet.policy.schema import Policy, RouteConfig
 from router.accounting import Accounting
@@ -42,6 +42,7 @@ from router.domain import (
     Step,
     TargetAnswer,
 )
+from router.drain import Inflight, reserve_s
 from router.errors import (
     DeadlineExceeded,
     LimitExceeded,
@@ -56,9 +57,14 @@ from router.generate_engine import GenerateEngine
 from router.generate_extractive import FewShotSource
 from router.ledger import Ledger
 from router.metrics import RouterMetrics
+from router.offline import OfflineState, failure_reason, skip_reason
+from router.siblings import pick_sibling, worth_a_sibling
 from router.targets import FleetIndex, TargetCaller
 from router.tracing import NO_TRACE, Trace, Tracing
 from router.validate import known_domains
+
+if TYPE_CHECKING:
+    from router.deferred import DeferredEscalations
 
 
 @dataclass
@@ -75,6 +81,8 @@ class _Walk:
     edge_targets: list[str] = field(default_factory=list)
     domain: str = ""
     trace: Trace = NO_TRACE
+    degraded: str = ""  # why the hosted fallback could not answer (router.offline), "" when it could
+    domain_answer: TargetAnswer | None = None  # the domain model's answer, when it escalated
 
 
 class RouterEngine:
@@ -118,7 +126,10 @@ class RouterEngine:
         )
         circuit = policy.router.edge_circuit
         self.estimates = estimates or Estimates(
-            policy.router.ewma_alpha, breaker_failures=circuit.failures, breaker_reset_s=circuit.reset_s
+            policy.router.ewma_alpha,
+            breaker_failures=circuit.failures,
+            breaker_reset_s=circuit.reset_s,
+            slow_call_s=circuit.slow_call_ms / 1000.0,
         )
         self.targets = TargetCaller(edge, hosted, self.estimates, rng, clock)
         self.metrics = metrics
@@ -131,6 +142,9 @@ class RouterEngine:
         self._labels: dict[tuple[str, int], list[str]] = {}
         self._domains: tuple[tuple[int, int], set[str]] | None = None
         self.inflight = 0
+        self.requests = Inflight()  # deadlines of the requests in flight (graceful shutdown)
+        self.offline = OfflineState()
+        self.deferred: DeferredEscalations | None = None  # set by the server (router.deferred_queue)
         self.policy_generation = 0
         if generator is None and hasattr(edge, "generate"):
             generator = cast(EdgeGenerator, edge)
@@ -186,15 +200,17 @@ class RouterEngine:
         route_name = ""
         results: Sequence[Result] = ()
         error: BaseException | None = None
+        budget_ms = req.constraints.max_latency_ms or self.policy.router.default_timeout_ms
+        if client_timeout_s is not None:
+            budget_ms = min(budget_ms, client_timeout_s * 1000.0)
+        token = self.requests.add(budget_ms / 1000.0)
         try:
-            budget_ms = req.constraints.max_latency_ms or self.policy.router.default_timeout_ms
-            if client_timeout_s is not None:
-                budget_ms = min(budget_ms, client_timeout_s * 1000.0)
             policy = self.policy
             index = await self.fleet_index()
             route = match_route(policy.routes, req.task, req.domain, req.route)
             route_name = route.name
-            deadline = start + budget_ms / 1000.0
+            # targets must be done a little before the caller's deadline, so the answer still reaches it
+            deadline = start + budget_ms / 1000.0 - reserve_s(policy.router.response_reserve_ms, budget_ms)
             if len(req.texts) == 1:  # the common case: no task, no gather (one loop turn less)
                 results = [await self._route_text(req, policy, route, index, req.texts[0], deadline, budget)]
             else:
@@ -216,6 +232,7 @@ class RouterEngine:
         finally:
             self.inflight -= weight
             budget.close(req.request_id, route_name, req.task)
+            self.requests.remove(token)
             elapsed = self._clock() - start
             tiers = tuple(r.served_by.tier for r in results) if ok else ()
             self._book(self._record_request, route_name, req.task, tiers, error, elapsed, ok)
@@ -320,11 +337,16 @@ class RouterEngine:
                 if cand.tier == "hosted":
                     unavailable = misfit[1].startswith("hosted unavailable")
                     hosted_failure = misfit[1] if unavailable else f"{cand.target} skipped: {misfit[1]}"
+                    walk.degraded = skip_reason(misfit[0], misfit[1])
                 if misfit[0] == LATENCY_BUDGET:
                     latency_skipped.append((est.est_latency_ms, cand))
                 continue
             attempted = True
             answer = await self._attempt(cand, est.choice, req.task, text, labels, walk, est.est_cost_usd)
+            if answer is None and cand.tier == "edge":
+                answer = await self._try_siblings(
+                    cand, est.choice, req.task, text, labels, walk, est.est_cost_usd
+                )
             if answer is None:
                 if cand.tier == "hosted":
                     hosted_failure = f"hosted unavailable: {walk.steps[-1].reason}"
@@ -348,13 +370,21 @@ class RouterEngine:
                 answer = await self._attempt(cand, est.choice, req.task, text, labels, walk)
                 if answer is not None:
                     return self._finish(req, route, text, cand.target, answer, walk, index)
+        if hosted_only and walk.degraded and not walk.edge_answers:
+            await self._edge_fallback(route, index, policy, req.task, text, labels, walk, threshold)
+        if not walk.edge_answers and walk.degraded and walk.domain_answer is not None:
+            walk.edge_answers.append(walk.domain_answer)  # the domain model's out-of-scope answer
+            walk.edge_targets.append(route.domain_model or "")
         if walk.edge_answers:
             k = max(range(len(walk.edge_answers)), key=lambda i: walk.edge_answers[i].confidence)
             best, target = walk.edge_answers[k], walk.edge_targets[k]
             kept_why = hosted_failure or "no candidate left"
             kept = f"{kept_why}, kept edge answer with confidence {best.confidence:.2f}"
             walk.steps.append(Step(target, "ok", kept, 0.0))
-            return self._finish(req, route, text, target, best, walk, index, add_step=False)
+            degraded = walk.degraded if route.fallback is not None else ""
+            return self._finish(
+                req, route, text, target, best, walk, index, add_step=False, degraded=degraded
+            )
         summary = "; ".join(f"{s.target}: {s.outcome} ({s.reason})" for s in walk.steps) or "no candidates"
         if COST_BUDGET in walk.escalations and walk.budget.imposed:
             raise LimitExceeded(f"no target fits {walk.budget.what}: {summary}")
@@ -401,6 +431,8 @@ class RouterEngine:
             return False, None
         answer = await self._attempt(cand, est.choice, "classify", text, [], walk)
         if answer is None:
+            answer = await self._try_siblings(cand, est.choice, "classify", text, [], walk)
+        if answer is None:
             return False, None
         if self._oos_is_final(route, answer):
             walk.domain = answer.label or ""
@@ -412,6 +444,7 @@ class RouterEngine:
         if why is not None:
             walk.steps.append(Step(cand.target, "escalate", f"domain detection: {why[1]}", answer.latency_ms))
             walk.escalations.append(why[0])
+            walk.domain_answer = answer
             if walk.trace.enabled:
                 walk.trace.mark("escalate", {"edgefleet.target": cand.target, "edgefleet.reason": why[0]})
             walk.domain = answer.label or ""
@@ -472,6 +505,8 @@ class RouterEngine:
             ms = (self._clock() - start) * 1000.0
             walk.steps.append(Step(cand.target, "timeout" if exc.timeout else "error", str(exc), ms))
             walk.escalations.append(ERROR)
+            if cand.tier == "hosted":
+                walk.degraded = failure_reason(exc)
             return None
         except RouterError:
             raise
@@ -479,12 +514,76 @@ class RouterEngine:
             ms = (self._clock() - start) * 1000.0
             walk.steps.append(Step(cand.target, "error", f"{type(exc).__name__}: {exc}", ms))
             walk.escalations.append(ERROR)
+            if cand.tier == "hosted":
+                walk.degraded = failure_reason(TargetError(str(exc)))
             return None
         finally:
             walk.budget.settle(reserved, 0.0)  # the reservation ends; the answer's cost counts below
         walk.spent += answer.cost_usd
         walk.budget.settle(0.0, answer.cost_usd)
         return answer
+
+    async def _edge_fallback(
+        self,
+        route: RouteConfig,
+        index: FleetIndex,
+        policy: Policy,
+        task: str,
+        text: str,
+        labels: Sequence[str],
+        walk: _Walk,
+        threshold: float,
+    ) -> None:
+        """The text was for the hosted tier only (domain detection escalated) but it could not
+        answer: ask the edge candidates after all, into ``walk.edge_answers`` (degraded answers),
+        until one is good enough."""
+        for est in self.plan(route, index, policy, task, text, labels, walk.domain or None):
+            cand = est.candidate
+            remaining_ms = (walk.deadline - self._clock()) * 1000.0
+            if cand.tier != "edge" or does_not_fit(est, remaining_ms, walk.budget.remaining()) is not None:
+                continue
+            if not walk.budget.reserve(est.est_cost_usd):
+                continue
+            answer = await self._attempt(cand, est.choice, task, text, labels, walk, est.est_cost_usd)
+            if answer is None:
+                answer = await self._try_siblings(
+                    cand, est.choice, task, text, labels, walk, est.est_cost_usd
+                )
+            if answer is None:
+                continue
+            walk.edge_answers.append(answer)
+            walk.edge_targets.append(cand.target)
+            if escalation_reason(answer.label, answer.confidence, threshold, route.escalate_labels) is None:
+                return
+
+    async def _try_siblings(
+        self,
+        cand: Candidate,
+        chosen: Any,
+        task: str,
+        text: str,
+        labels: Sequence[str],
+        walk: _Walk,
+        reserved: float = 0.0,
+    ) -> TargetAnswer | None:
+        """After a failed edge call: other replicas of the deployment (router.siblings), at most
+        ``router.edge_retries``; the first answer, or None (the failure stays an escalation)."""
+        dep, replica = chosen
+        tried = {replica.replica_id}
+        for _ in range(self.policy.router.edge_retries):
+            if not worth_a_sibling(walk.steps[-1].outcome) or walk.deadline <= self._clock():
+                return None
+            sibling = pick_sibling(dep, tried, self.estimates, self.targets.rng)
+            if sibling is None:
+                return None
+            if not walk.budget.reserve(reserved):  # the failed call's reservation ended with it
+                return None
+            tried.add(sibling.replica_id)
+            walk.escalations.pop()  # not escalated (yet): a sibling gets the text
+            answer = await self._attempt(cand, (dep, sibling), task, text, labels, walk, reserved)
+            if answer is not None:
+                return answer
+        return None
 
     def _finish(
         self,
@@ -496,6 +595,7 @@ class RouterEngine:
         walk: _Walk,
         index: FleetIndex,
         add_step: bool = True,
+        degraded: str = "",
     ) -> Result:
         if add_step:
             reason = f"{answer.label} ({answer.confidence:.2f})" if answer.label is not None else "embedding"
@@ -512,9 +612,16 @@ class RouterEngine:
             domain=walk.domain,
             route=route.name,
             trace_id=walk.trace.trace_id,
+            degraded=bool(degraded),
+            degraded_reason=degraded,
         )
         walk.budget.recorded_cost(walk.spent)
         self._book(self._record_result, req, route, text, result, walk, index)
+        if degraded:
+            self.offline.record(degraded)
+            if route.defer_escalations and self.deferred is not None and req.task == "classify":
+                labels = self._hosted_labels(route, index)
+                self.deferred.defer_classify(req.request_id, route, text, labels, result, walk.edge_answers)
         return result
 
     def _hosted_equivalent(self, route: RouteConfig, task: str, text: str, index: FleetIndex) -> float:

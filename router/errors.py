@@ -54,13 +54,15 @@ class DeadlineExceeded(RouterError):
 
 
 class TargetError(RouterError):
-    """One target (replica or hosted endpoint) failed; the router may escalate."""
+    """One target (replica or hosted endpoint) failed; the router may escalate. `timeout`: it did not
+    answer in time; `rate_limited`: a hosted endpoint asked us to wait (HTTP 429, Retry-After)."""
 
     code = "UNAVAILABLE"
 
-    def __init__(self, message: str, *, timeout: bool = False) -> None:
+    def __init__(self, message: str, *, timeout: bool = False, rate_limited: bool = False) -> None:
         super().__init__(message)
         self.timeout = timeout
+        self.rate_limited = rate_limited
 
 
 class TargetBusy(TargetError):

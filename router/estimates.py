@@ -39,9 +39,13 @@ class Estimates:
         hosted_prior_ms: float = 200.0,
         breaker_failures: int = 3,
         breaker_reset_s: float = 5.0,
+        slow_call_s: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`slow_call_s`: an edge call that timed out after waiting at least this long counts
+        against its replica (:meth:`timeout_counts`)."""
         self.alpha = alpha
+        self.slow_call_s = slow_call_s
         self.edge_prior_ms = edge_prior_ms
         self.hosted_prior_ms = hosted_prior_ms
         self.breaker_failures = breaker_failures
@@ -79,6 +83,11 @@ class Estimates:
             return
         st.errors += 1
         st.breaker.record_failure()
+
+    def timeout_counts(self, waited_s: float) -> bool:
+        """Does a call that timed out after `waited_s` tell that its target is unhealthy? (A shorter
+        wait was cut by the caller's budget.)"""
+        return waited_s >= self.slow_call_s
 
     def abandon(self, key: str) -> None:
         """A call to `key` was ended by the caller (cancelled, or stopped by the router's own

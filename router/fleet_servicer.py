@@ -25,8 +25,11 @@ from router.fleet_view import fleet_view_status
 from router.hosted.endpoint import display_url
 from router.proto_convert import status_of
 from router.servicer import result_proto
+from router.targets import hosted_down_reason
 
 log = logging.getLogger(__name__)
+# what a WatchFleet stream compares: fleet version, traffic version, policy generation, offline state
+_WatchKey = tuple[int, int, int, tuple[int, int, bool]]
 DEFAULT_WATCH_INTERVAL_MS = 500
 
 
@@ -49,7 +52,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
         self._policy_info = policy_info  # () -> (path, sha256)
         self._api_keys = api_keys or (lambda: ApiKeys())
         self.watchers = 0
-        self._cache: tuple[tuple[int, int, int], fleet_pb2.FleetSnapshot] | None = None
+        self._cache: tuple[_WatchKey, fleet_pb2.FleetSnapshot] | None = None
 
     async def _authorize(self, context: grpc.aio.ServicerContext, right: Right) -> None:
         """Abort with UNAUTHENTICATED / PERMISSION_DENIED unless the caller's role grants `right`."""
@@ -218,6 +221,19 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                     failed=shadow.failed,
                 )
             )
+        off = self.engine.offline.snapshot(self.hosted, self.engine.deferred)
+        snap.degraded.CopyFrom(
+            fleet_pb2.Degraded(
+                active=off.active,
+                reason=off.reason,
+                answers=off.answers,
+                answers_last_minute=off.recent,
+                by_reason=off.by_reason,
+                deferred_queued=off.deferred_queued,
+                deferred_sent=off.deferred_sent,
+                deferred_refused=off.deferred_refused,
+            )
+        )
         redact = policy.router.redact_text
         for rec in reversed(list(self.engine.accounting.recent)[-50:]):  # newest first
             res = rec.result
@@ -268,12 +284,17 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
             )
         asked = request.min_interval_ms or DEFAULT_WATCH_INTERVAL_MS
         interval = max(asked, limits.watch_min_interval_ms) / 1000.0
-        last: tuple[int, int, int] | None = None
+        last: _WatchKey | None = None
         self.watchers += 1
         try:
             while True:
                 state = await self.fleet.state()
-                key = (int(state.version), self.engine.accounting.version, self.engine.policy_generation)
+                key = (
+                    int(state.version),
+                    self.engine.accounting.version,
+                    self.engine.policy_generation,
+                    self._offline_key(),
+                )
                 if key != last:
                     last = key
                     events = list(getattr(state, "events", []) or [])
@@ -286,7 +307,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
         finally:
             self.watchers -= 1
 
-    async def _shared_snapshot(self, key: tuple[int, int, int]) -> fleet_pb2.FleetSnapshot:
+    async def _shared_snapshot(self, key: _WatchKey) -> fleet_pb2.FleetSnapshot:
         """The snapshot for `key`, built once for every watcher that asks for it."""
         cached = self._cache
         if cached is not None and cached[0] == key:
@@ -294,6 +315,13 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
         snap = await self.snapshot()
         self._cache = (key, snap)
         return snap
+
+    def _offline_key(self) -> tuple[int, int, bool]:
+        """What changes the Degraded part of the snapshot: degraded answers, the deferred queue, and
+        whether a hosted endpoint is down."""
+        deferred = self.engine.deferred
+        down = any(hosted_down_reason(client) for client in self.hosted.values())
+        return (self.engine.offline.version, deferred.queued if deferred is not None else 0, down)
 
     async def Scale(
         self, request: fleet_pb2.ScaleRequest, context: grpc.aio.ServicerContext

@@ -23,7 +23,7 @@ import dataclasses
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from edgefleet.policy.schema import Policy, RouteConfig
 from edgefleet.tokens import estimate_chat_tokens
@@ -44,6 +44,7 @@ from router.domain import (
     GenerateInput,
     Step,
 )
+from router.drain import Inflight, reserve_s
 from router.errors import DeadlineExceeded, LimitExceeded, Overloaded, Unavailable
 from router.estimates import Estimates
 from router.generate_extractive import FewShotSource
@@ -53,8 +54,13 @@ from router.generate_run import GenerateRun
 from router.generate_shadow import ShadowTraffic
 from router.generate_targets import GenerateTargets
 from router.metrics import RouterMetrics
-from router.targets import FleetIndex, TargetCaller
+from router.offline import OfflineState
+from router.siblings import pick_sibling, worth_a_sibling
+from router.targets import FleetIndex, TargetCaller, hosted_down_reason
 from router.tracing import NO_TRACE
+
+if TYPE_CHECKING:
+    from router.deferred import DeferredEscalations
 
 
 class GenerateCore(Protocol):
@@ -67,6 +73,9 @@ class GenerateCore(Protocol):
     inflight: int
     metrics: RouterMetrics | None
     gate: KeyGate
+    requests: Inflight
+    offline: OfflineState
+    deferred: DeferredEscalations | None
 
     async def fleet_index(self) -> FleetIndex:
         """The indexed fleet state."""
@@ -125,6 +134,7 @@ class GenerateEngine:
         run: GenerateRun | None = None
         cancelled = False
         error: BaseException | None = None
+        token = core.requests.add(self._budget_ms(req, policy, client_timeout_s) / 1000.0)
         try:
             index = await core.fleet_index()
             run = self._start(req, policy, start, client_timeout_s)
@@ -149,6 +159,7 @@ class GenerateEngine:
         finally:
             core.inflight -= 1
             budget.close(req.request_id, run.route.name if run is not None else "", "generate")
+            core.requests.remove(token)
             elapsed = self._clock() - start
             answered = run is not None and run.final is not None
             if answered:
@@ -169,21 +180,25 @@ class GenerateEngine:
         params = req.params
         if route.max_tokens is not None and params.max_tokens > route.max_tokens:
             params = dataclasses.replace(params, max_tokens=route.max_tokens)
-        budget_ms = req.constraints.max_latency_ms or policy.router.generate_timeout_ms
-        if client_timeout_s is not None:
-            budget_ms = min(budget_ms, client_timeout_s * 1000.0)
+        budget_ms = self._budget_ms(req, policy, client_timeout_s)
+        reserve = reserve_s(policy.router.response_reserve_ms, budget_ms)  # to get the answer back in time
         return GenerateRun(
             req=req,
             route=route,
             params=params,
             start=start,
-            deadline=start + budget_ms / 1000.0,
+            deadline=start + budget_ms / 1000.0 - reserve,
             threshold=required_confidence(route.min_confidence, req.constraints.min_confidence),
             prompt_tokens=estimate_chat_tokens(m.content for m in req.messages),
             immediate=route.edge_stream == "immediate" and req.allow_retraction,
             clock=self._clock,
             trace=req.trace if req.trace is not None else NO_TRACE,
         )
+
+    @staticmethod
+    def _budget_ms(req: GenerateInput, policy: Policy, client_timeout_s: float | None) -> float:
+        budget_ms = req.constraints.max_latency_ms or policy.router.generate_timeout_ms
+        return budget_ms if client_timeout_s is None else min(budget_ms, client_timeout_s * 1000.0)
 
     async def _walk(
         self, run: GenerateRun, policy: Policy, index: FleetIndex
@@ -193,19 +208,27 @@ class GenerateEngine:
         planned = [targets.hosted_worst_case(run, est) for est in planned]
         reserve_ms = targets.hosted_reserve_ms(run, planned)
         for est in planned:
-            if est.candidate.tier == "edge" and run.policy_hosted and _has_hosted(planned):
+            if est.candidate.tier == "edge" and run.policy_hosted and self._hosted_up(planned):
                 run.skip(est.candidate.target, POLICY, f"escalation policy: p(good) {run.policy_p_good:.2f}")
                 continue
-            if est.candidate.tier == "edge":
-                attempt = targets.try_edge(run, est, reserve_ms)
-            else:
-                attempt = targets.try_hosted(run, est)
-            async with aclosing(attempt) as events:
-                async for event in events:
-                    yield event
-            if run.final is not None:
-                yield self._account(run, policy)
-                return
+            tried = {est.choice[1].replica_id} if est.candidate.tier == "edge" and est.choice else set()
+            for retry in range(policy.router.edge_retries + 1 if tried else 1):
+                if retry:  # the replica failed: a sibling (router.siblings), not yet an escalation
+                    sibling = self._sibling(run, est, tried)
+                    if sibling is None:
+                        break
+                    est = dataclasses.replace(est, choice=(est.choice[0], sibling))
+                    run.escalations.pop()
+                if est.candidate.tier == "edge":
+                    attempt = targets.try_edge(run, est, reserve_ms)
+                else:
+                    attempt = targets.try_hosted(run, est)
+                async with aclosing(attempt) as events:
+                    async for event in events:
+                        yield event
+                if run.final is not None:
+                    yield self._account(run, policy)
+                    return
         if run.kept:
             best = max(run.kept, key=lambda k: k.confidence)
             why = run.hosted_failure or "no candidate left"
@@ -213,10 +236,25 @@ class GenerateEngine:
             run.steps.append(Step(best.target, "ok", step, 0.0))
             if best.attempt.summary.text:
                 yield run.delta(best.attempt.summary.text)
-            run.finish(best.served_by, best.attempt.summary, best.confidence)
+            final = run.finish(best.served_by, best.attempt.summary, best.confidence)
+            degraded = run.degraded if run.route.fallback is not None else ""
+            run.final = dataclasses.replace(final, degraded=bool(degraded), degraded_reason=degraded)
             yield self._account(run, policy)
             return
         raise self._no_answer(run)
+
+    def _sibling(self, run: GenerateRun, est: CandidateEstimate, tried: set[str]) -> Any | None:
+        """Another replica of the failed edge candidate's deployment, when its failure is worth one
+        (an error or a full queue, not a deadline) and time is left; None otherwise."""
+        last = run.steps[-1] if run.steps else None
+        if last is None or last.target != est.candidate.target or not worth_a_sibling(last.outcome):
+            return None
+        if run.remaining_ms() <= 0:
+            return None
+        sibling = pick_sibling(est.choice[0], tried, self.core.estimates, self.core.targets.rng)
+        if sibling is not None:
+            tried.add(sibling.replica_id)
+        return sibling
 
     def _account(self, run: GenerateRun, policy: Policy) -> GenerateFinal:
         """Record the answered generation (and log it when escalated to the hosted tier)."""
@@ -242,7 +280,29 @@ class GenerateEngine:
             )
         if run.route.shadow is not None:
             self.shadow.maybe_shadow(run, policy)
+        if final.degraded:
+            self.core.offline.record(final.degraded_reason)
+            deferred = self.core.deferred
+            if run.route.defer_escalations and deferred is not None:
+                messages = [{"role": m.role, "content": m.content} for m in run.messages("hosted")]
+                drafts = [dataclasses.asdict(d) for d in run.drafts]
+                params = dataclasses.asdict(run.params)
+                deferred.defer_generate(
+                    run.req.request_id, run.route, messages, params, final.domain, drafts,
+                    final.degraded_reason,
+                )  # fmt: skip
         return final
+
+    def _hosted_up(self, planned: list[CandidateEstimate]) -> bool:
+        """True when a hosted candidate is planned and would take a call now: a policy verdict
+        never leaves a route without an answer (offline, the edge answers, marked degraded)."""
+        hosted = self.core.targets.hosted
+        return any(
+            est.candidate.tier == "hosted"
+            and (client := hosted.get(est.candidate.name)) is not None
+            and hosted_down_reason(client) is None
+            for est in planned
+        )
 
     def _no_answer(self, run: GenerateRun) -> Exception:
         """The error when no candidate answered."""
@@ -255,8 +315,3 @@ class GenerateEngine:
         if self._clock() >= run.deadline or reasons & {LATENCY_BUDGET, FIRST_TOKEN_TIMEOUT}:
             return DeadlineExceeded(f"latency budget exhausted before any target answered: {summary}")
         return Unavailable(f"no target could answer: {summary}")
-
-
-def _has_hosted(planned: list[CandidateEstimate]) -> bool:
-    """True when a hosted candidate is planned (a policy verdict never leaves a route without one)."""
-    return any(est.candidate.tier == "hosted" for est in planned)

@@ -49,6 +49,7 @@ class Attempt:
     ended: float = 0.0
     failure: str | None = None  # escalation reason when it failed (ERROR, QUEUE_FULL, ...)
     message: str = ""
+    rate_limited: bool = False  # it failed because a hosted endpoint is rate limited (HTTP 429)
     streamed: int = 0  # characters forwarded to the client
 
     @property
@@ -103,6 +104,7 @@ class GenerateRun:
     first_sent_at: float | None = None
     retractions: int = 0
     hosted_failure: str = ""
+    degraded: str = ""  # why the hosted fallback could not answer (router.offline), "" when it could
     final: GenerateFinal | None = None
     trace: Trace = NO_TRACE
     edge_messages: tuple[ChatMessage, ...] | None = None  # with retrieved passages (None: as requested)
@@ -227,6 +229,7 @@ async def read_stream(
                 return
             except TargetError as exc:
                 attempt.fail(LATENCY_BUDGET if exc.timeout else ERROR, str(exc))
+                attempt.rate_limited = exc.rate_limited
                 return
             except RouterError:
                 raise

@@ -78,6 +78,8 @@ def final_proto(final: GenerateFinal) -> router_pb2.GenerateResult:
             )
             for c in final.citations
         ],
+        degraded=final.degraded,
+        degraded_reason=final.degraded_reason,
     )
 
 

@@ -36,10 +36,13 @@ from router.domain import (
     ServedBy,
     Step,
 )
-from router.errors import DeadlineExceeded, Unavailable
+from router.errors import DeadlineExceeded, TargetError, Unavailable
 from router.generate_run import Attempt, GenerateRun, KeptAnswer, read_stream
 from router.hosted.endpoint import url_host
+from router.offline import failure_reason, skip_reason
 from router.targets import TargetCaller, replica_version
+
+ENDPOINT_FIRST_S = 0.02  # a hosted stream's own timeout fires this long before the router's
 
 
 class GenerateTargets:
@@ -221,6 +224,7 @@ class GenerateTargets:
         if misfit is not None:
             run.skip(cand.target, *misfit)
             run.hosted_failure = f"{cand.target} skipped: {misfit[1]}"
+            run.degraded = skip_reason(*misfit)
             return
         client = cast(HostedGenerator, self.hosted[cand.name])
         cfg = est.choice
@@ -229,7 +233,9 @@ class GenerateTargets:
         with run.trace.step("hosted_call", _attributes(run, cand.target, "hosted")) as span:
             headers = run.trace.headers(span)
             extra = {"headers": headers} if headers else {}
-            stream = client.chat_stream(run.messages("hosted"), run.params, run.deadline - now, **extra)
+            # the endpoint's own timeout ends first: its breaker then sees the timeout
+            timeout_s = max(run.deadline - now - ENDPOINT_FIRST_S, 0.001)
+            stream = client.chat_stream(run.messages("hosted"), run.params, timeout_s, **extra)
             reading = self._read(
                 f"{cand.target}:generate", stream, attempt, run.deadline, run.deadline, run.delta
             )
@@ -243,6 +249,9 @@ class GenerateTargets:
             run.steps.append(Step(cand.target, outcome, attempt.message, attempt.ms))
             run.escalations.append(attempt.failure)
             run.hosted_failure = f"{cand.target} {outcome}: {attempt.message}"
+            run.degraded = failure_reason(
+                TargetError(attempt.message, timeout=attempt.timed_out, rate_limited=attempt.rate_limited)
+            )
             if attempt.streamed:  # billed by the provider: count what was received
                 run.charge(hosted_call_cost(cfg, run.prompt_tokens, estimate_tokens(summary.text)))
                 retraction = run.retract(attempt.failure) if run.req.allow_retraction else None

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from router.ledger import LedgerEntry
@@ -243,3 +243,25 @@ class RouterStateCollector(Collector):
         if synced:
             age.add_metric([], max(0.0, self._clock() - float(synced)))
         yield age
+        yield from self._offline()
+
+    def _offline(self) -> Iterable[Metric]:
+        """Offline mode: degraded answers by reason, the deferred-escalation queue."""
+        offline = getattr(self.engine, "offline", None)
+        if offline is None:
+            return
+        snap = offline.snapshot(self.hosted, getattr(self.engine, "deferred", None))
+        degraded = CounterMetricFamily(
+            "edgefleet_router_degraded_answers",
+            "Answers degraded to the best edge answer because the hosted fallback could not answer, by reason.",
+            labels=["reason"],
+        )
+        for reason, n in sorted(snap.by_reason.items()):
+            degraded.add_metric([reason], float(n))
+        yield degraded
+        queue = GaugeMetricFamily(
+            "edgefleet_router_deferred_escalations",
+            "Escalations queued until the hosted tier is back (routes with defer_escalations).",
+        )
+        queue.add_metric([], float(snap.deferred_queued))
+        yield queue

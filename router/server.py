@@ -1,6 +1,7 @@
 """The router's servers: gRPC (Router + Fleet services, grpc health checking, server reflection)
 and, when asked, the OpenAI-compatible HTTP front door (:mod:`router.http`) in the same process
-and event loop; graceful shutdown of both."""
+and event loop; the deferred-escalation sender (:mod:`router.deferred`); graceful shutdown of all
+of it (:meth:`RouterServer.stop`, see :mod:`router.drain`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import contextlib
 import gc
 import hashlib
 import logging
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,7 +25,9 @@ from edgefleet.policy.security_options import TlsServerConfig, auth_settings
 from protos.aio_guard import MalformedRequestInterceptor
 from protos.edgefleet.v1 import fleet_pb2, fleet_pb2_grpc, router_pb2, router_pb2_grpc
 from router.auth import ApiKeys
+from router.deferred import DeferredEscalations
 from router.domain import EdgeCaller, EdgeGenerator, HostedCaller
+from router.drain import SHUTDOWN_MARGIN_S
 from router.edge_client import EdgeClient
 from router.engine import RouterEngine
 from router.fleet_servicer import FleetServicer
@@ -101,6 +105,16 @@ class RouterServer:
         self.port = 0
         self.address = ""
         self.http: HttpFrontDoor | None = None
+        if policy.router.deferred_queue:
+            self.engine.deferred = DeferredEscalations(
+                policy.router.deferred_queue,
+                self.hosted,
+                {h.name: h for h in policy.hosted},
+                self.engine.accounting,
+                max_items=policy.router.deferred_max,
+            )
+        self._deferred_task: asyncio.Task[None] | None = None
+        self._stopped = False
         self.fleet_servicer: FleetServicer | None = None
 
     async def _set_serving(self, serving: bool) -> None:
@@ -233,6 +247,8 @@ class RouterServer:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         self.fleet_view.start()
         self._reporter = asyncio.create_task(report_loop(self.engine.targets.rollouts, self.fleet))
+        if self.engine.deferred is not None:
+            self._deferred_task = asyncio.create_task(self.engine.deferred.run(), name="edgefleet-deferred")
         log.info("router listening on %s%s", self.address, " (TLS)" if tls is not None else "")
         if not self.api_keys.enabled:
             log.warning(
@@ -242,22 +258,48 @@ class RouterServer:
             )
         return self.port
 
-    async def stop(self, grace: float | None = 2.0) -> None:
-        """Graceful shutdown: NOT_SERVING, finish in-flight calls within `grace`, close channels."""
+    def drain_grace_s(self) -> float:
+        """How long a graceful stop may wait: until the latest deadline of the requests in flight,
+        and at least a default Infer deadline (a call accepted but not yet routed has one)."""
+        default_s = self.policy.router.default_timeout_ms / 1000.0
+        return max(self.engine.requests.latest_deadline_s(), default_s) + SHUTDOWN_MARGIN_S
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Graceful shutdown, in this order: health NOT_SERVING first (load balancers and clients
+        watching it stop sending); stop accepting on both doors; let the requests in flight finish,
+        up to the latest of their deadlines (`grace`: at most that many seconds instead; 0 cancels
+        them at once); then close the deferred sender, edge channels, ledger, logs and tracing.
+        Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        started = time.monotonic()
+        await self.health.enter_graceful_shutdown()
         await self.fleet_view.stop()
         if self._reporter is not None:
             self._reporter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reporter
             self._reporter = None
-        await self.engine.targets.rollouts.aclose()
+        wait_s = self.drain_grace_s() if grace is None else grace
+        inflight = len(self.engine.requests)
+        doors = [self.server.stop(wait_s)]
         if self.http is not None:
-            await self.http.stop(grace)
-            self.http = None
-        await self.health.enter_graceful_shutdown()
-        await self.server.stop(grace)
+            doors.append(self.http.stop(wait_s))
+        await asyncio.gather(*doors)
+        self.http = None
+        if inflight:
+            log.info("router stopped after %d request(s) in flight finished in %.2fs", inflight,
+                     time.monotonic() - started)  # fmt: skip
+        if self._deferred_task is not None:
+            self._deferred_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._deferred_task
+        if self.engine.deferred is not None:
+            self.engine.deferred.close()
+        await self.engine.targets.rollouts.aclose()
         await self.edge.aclose()
-        await self.engine.generation.shadow.drain(min(grace or 0.0, 5.0))
+        await self.engine.generation.shadow.drain(min(5.0 if grace is None else grace, 5.0))
         self.engine.generation.shadow.close()
         self.engine.accounting.close()
         self.tracing.shutdown()

@@ -61,6 +61,8 @@ def result_proto(r: Result) -> router_pb2.Result:
         domain=r.domain,
         route=r.route,
         trace_id=r.trace_id,
+        degraded=r.degraded,
+        degraded_reason=r.degraded_reason,
     )
     if r.embedding is not None:
         msg.embedding.values.extend(r.embedding)

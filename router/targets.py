@@ -14,7 +14,7 @@ from edgefleet.policy.schema import HostedConfig, Policy
 from router.choose import Candidate, CandidateEstimate, ReplicaLoad, power_of_two_choices
 from router.costs import edge_call_cost, estimate_hosted_cost, hosted_call_cost
 from router.domain import EdgeCaller, EdgeOutput, HostedCaller, ServedBy, TargetAnswer
-from router.errors import TargetError
+from router.errors import TargetBusy, TargetError
 from router.estimates import Estimates
 from router.hosted.endpoint import url_host
 from router.rollout_tracker import RolloutTracker
@@ -67,8 +67,9 @@ class TargetCaller:
             client = self.hosted.get(cand.name)
             if client is None:
                 return CandidateEstimate(cand, 0.0, cost, "hosted unavailable: no client configured", cfg)
-            if client.circuit_state == "open":
-                return CandidateEstimate(cand, 0.0, cost, "hosted unavailable: circuit open", cfg)
+            down = hosted_down_reason(client)
+            if down is not None:
+                return CandidateEstimate(cand, 0.0, cost, f"hosted unavailable: {down}", cfg)
             est_ms = self.estimates.estimate_ms(cand.target, hosted=True)
             return CandidateEstimate(cand, est_ms, cost, choice=cfg)
         dep = index.deployments.get(cand.name)
@@ -110,7 +111,7 @@ class TargetCaller:
         version = replica_version(dep, replica)
         self.estimates.begin(key)
         start = self._clock()
-        ok = failed = False
+        ok: bool | None = None  # None: the outcome says nothing about the replica
         try:
             args = (replica.address, dep.model, version, [text], task, timeout_s)
             if headers:
@@ -118,14 +119,21 @@ class TargetCaller:
             else:
                 outputs = await self.edge.infer(*args)
             ok = True
-        except TargetError:
-            failed = True  # a cancelled call is no failure of the replica's version
+        except TargetBusy:
+            raise  # overloaded, not broken: a full queue does not count against the replica
+        except TargetError as exc:
+            ok = None if exc.timeout and not self.estimates.timeout_counts(timeout_s) else False
             raise
-        finally:
+        except Exception:
+            ok = False
+            raise
+        finally:  # cancelled (the caller went away): ok stays None
             ms = (self._clock() - start) * 1000.0
-            self.estimates.end(key, ms, ok)
-            if ok or failed:
-                self.rollouts.observe(dep, version, ok, ms)
+            if ok is None:
+                self.estimates.abandon(key)
+            else:
+                self.estimates.end(key, ms, ok)
+                self.rollouts.observe(dep, version, ok, ms)  # a version's errors and latency (canaries)
         out = outputs[0]
         label, scores, confidence = (
             _classification(out, dep.labels) if task == "classify" else (None, (), 1.0)
@@ -178,7 +186,7 @@ class TargetCaller:
         key = f"hosted:{name}"
         self.estimates.begin(key)
         start = self._clock()
-        ok = False
+        ok: bool | None = None  # None: cancelled or refused unsent (rate limited): no sample
         extra = {"headers": headers} if headers else {}
         try:
             if task == "classify":
@@ -186,9 +194,18 @@ class TargetCaller:
             else:
                 answer = (await client.embed([text], timeout_s, **extra))[0]
             ok = True
+        except TargetError as exc:
+            ok = None if exc.rate_limited else False
+            raise
+        except Exception:
+            ok = False
+            raise
         finally:
             ms = (self._clock() - start) * 1000.0
-            self.estimates.end(key, ms, ok)
+            if ok is None:
+                self.estimates.abandon(key)
+            else:
+                self.estimates.end(key, ms, ok)
         if task == "classify" and answer.label is None:
             raise TargetError(f"hosted:{name} returned no label")
         base_url = getattr(client, "base_url", None) or cfg.base_url or ""
@@ -213,6 +230,15 @@ def replica_version(dep: Any, replica: Any) -> str:
     snapshot does not say). During a rollout old and new versions serve side by side, and a
     replica answers NOT_FOUND for a version it does not have, so every call names the replica's."""
     return str(getattr(replica, "version", "") or dep.version)
+
+
+def hosted_down_reason(client: Any) -> str | None:
+    """Why a hosted client would refuse a call now (circuit open, rate limited), None when it would
+    try: its ``unavailable_reason`` (router.hosted.HostedClient), else its circuit state."""
+    reason = getattr(client, "unavailable_reason", None)
+    if isinstance(reason, str) and reason:
+        return reason
+    return "circuit open" if getattr(client, "circuit_state", "closed") == "open" else None
 
 
 def _classification(

@@ -172,3 +172,21 @@ def verdict_line(steps: Sequence[Any]) -> str:
 def is_replay(steps: Sequence[Any]) -> bool:
     """True when the hosted answer was the stand-in's REPLAY of a recorded answer."""
     return any("REPLAY" in s.reason for s in steps)
+
+
+def degraded_summary(degraded: Any) -> str:
+    """Offline mode in one line (a fleet_pb2.Degraded): why the hosted tier is down, degraded answers
+    and the deferred-escalation queue; "" when there is nothing to say."""
+    queued = degraded.deferred_queued
+    if not (degraded.active or degraded.answers or queued):
+        return ""
+    head = f"OFFLINE: {degraded.reason}" if degraded.active and degraded.reason else "hosted tier back"
+    parts = [
+        head,
+        f"{degraded.answers:,} degraded answers ({degraded.answers_last_minute:,} in the last minute)",
+    ]
+    if queued or degraded.deferred_sent or degraded.deferred_refused:
+        parts.append(
+            f"deferred queue {queued:,} (sent {degraded.deferred_sent:,}, refused {degraded.deferred_refused:,})"
+        )
+    return " · ".join(parts)

@@ -59,6 +59,12 @@ class CircuitConfig(Strict):
 
     failures: int = Field(5, ge=1)
     reset_s: float = Field(10.0, gt=0)
+    slow_call_ms: float = Field(
+        1000.0,
+        gt=0,
+        description="a call that timed out after waiting at least this long counts as a failure; a shorter "
+        "wait was cut by the caller's budget and says nothing about the target",
+    )
 
 
 class TracingConfig(Strict):
@@ -133,10 +139,29 @@ class RouterConfig(Strict):
     )
     ewma_alpha: float = Field(0.2, gt=0, le=1)
     edge_circuit: CircuitConfig = Field(
-        default_factory=lambda: CircuitConfig(failures=3, reset_s=5.0),
+        default_factory=lambda: CircuitConfig(failures=3, reset_s=5.0, slow_call_ms=250.0),
         description="circuit breaker per edge replica: open after `failures` consecutive failures, "
         "probe once after `reset_s`",
     )
+    edge_retries: int = Field(
+        1,
+        ge=0,
+        le=5,
+        description="when an edge call fails (error or full queue), other replicas of the same deployment "
+        "tried before escalating",
+    )
+    response_reserve_ms: float = Field(
+        100.0,
+        ge=0,
+        description="time kept at the end of a request's deadline to answer it: target calls end this much "
+        "earlier (at most a tenth of the budget), so a degraded edge answer still reaches the caller",
+    )
+    deferred_queue: str | None = Field(
+        None,
+        description="SQLite file of escalations deferred while the hosted tier is down (routes with "
+        "defer_escalations); they are sent when it is back and written to the escalation log",
+    )
+    deferred_max: int = Field(10_000, ge=1, description="most deferred escalations kept; more are refused")
     metrics: bool = Field(True, description="Prometheus metrics at /metrics on the HTTP front door")
     fleet_view_max_age_s: float = Field(
         30.0,
@@ -274,6 +299,11 @@ class HostedConfig(Strict):
     backoff_ms: float = Field(100.0, ge=0)
     circuit: CircuitConfig = Field(default_factory=CircuitConfig)
     stand_in: StandInConfig | None = None
+    idempotency_header: str | None = Field(
+        "Idempotency-Key",
+        description="header carrying one key per call, the same on every retried attempt, so the API can "
+        "tell a retry from a new request; null for an API that refuses unknown headers",
+    )
 
     @model_validator(mode="after")
     def _url_or_stand_in(self) -> HostedConfig:
@@ -324,6 +354,11 @@ class RouteConfig(Strict):
     shadow: ShadowConfig | None = Field(
         None,
         description="generate: shadow a share of edge answers to the hosted fallback, off the critical path",
+    )
+    defer_escalations: bool = Field(
+        False,
+        description="when the hosted fallback is down, answer with the best edge answer (degraded) and queue "
+        "the escalation durably (router.deferred_queue); it is sent when the hosted tier is back",
     )
 
     @model_validator(mode="after")
@@ -425,6 +460,14 @@ class Policy(Strict):
                 )
             if r.fallback is not None and r.fallback not in hosted:
                 errors.append((("routes", i, "fallback"), _unknown("hosted endpoint", r.fallback, hosted)))
+            if r.defer_escalations and (r.fallback is None or self.router.deferred_queue is None):
+                errors.append(
+                    (
+                        ("routes", i, "defer_escalations"),
+                        "needs a fallback and router.deferred_queue (the file the deferred escalations are "
+                        "kept in)",
+                    )
+                )
             errors += _task_keys(i, r)
         return errors
 

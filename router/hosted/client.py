@@ -79,6 +79,18 @@ class HostedClient:
         return self._endpoint.breaker.state
 
     @property
+    def unavailable_reason(self) -> str | None:
+        """Why a call would be refused right now without being sent ("circuit open ...", "rate
+        limited ..."), None when one may go out."""
+        endpoint = self._endpoint
+        wait_s = endpoint.rate_limited_for_s()
+        if wait_s > 0:
+            return f"rate limited (HTTP 429), Retry-After ends in {wait_s:.1f}s"
+        if endpoint.breaker.state == "open":
+            return f"circuit open, next probe in {endpoint.breaker.retry_in_s():.1f}s"
+        return None
+
+    @property
     def breaker(self) -> CircuitBreaker:
         """The endpoint's circuit breaker (read it; the client records outcomes)."""
         return self._endpoint.breaker
@@ -222,7 +234,10 @@ class HostedClient:
                 if wire.STAND_IN_HEADER in stream.response.headers:
                     self._seen_stand_in = True
                 parser = ChatStreamParser([m.content for m in messages])
-                async for chunk in read_chunks(stream, parser, deadline, endpoint.config_timeout_s):
+                reading = read_chunks(
+                    stream, parser, deadline, endpoint.config_timeout_s, endpoint.slow_call_s
+                )
+                async for chunk in reading:
                     yield chunk
                 self._seen_stand_in = self._seen_stand_in or parser.stand_in
             finally:

@@ -11,9 +11,16 @@ goes through :meth:`Endpoint.redact`), the HTTP connection pool, the retry polic
   stream (:mod:`router.hosted.stream`) and a failure is final.
 
 Timeouts: each attempt may take at most ``min(cfg.timeout_ms, time left of the caller's
-timeout_s)``. A timeout counts against the endpoint unless it happened only because the caller's
-budget was shorter than ``cfg.timeout_ms``; a call refused before sending (missing API key) does
-not count either. One call (all its retries together) is one success or one failure.
+timeout_s)``. A timeout counts against the endpoint when the attempt waited at least
+``cfg.circuit.slow_call_ms`` (or its whole ``timeout_ms``): a hung endpoint opens the breaker even
+when every caller's budget is shorter than ``timeout_ms``; a shorter wait was cut by the caller and
+does not count. Neither does a call refused before sending (missing API key), a cancelled call, nor
+a rate-limited one: HTTP 429 is retried after its ``Retry-After`` when that fits the budget, and
+until it has passed the endpoint refuses calls at once (:meth:`Endpoint.admit`) without opening
+the breaker. One call (all its retries together) is one success or one failure.
+
+Every POST of one call carries the same idempotency key (``cfg.idempotency_header``, default
+``Idempotency-Key``), so an API that supports it can tell a retried attempt from a new request.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import os
 import random
 import ssl
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -45,7 +53,7 @@ T = TypeVar("T")
 
 class AttemptFailure(Exception):
     """One failed attempt; `retryable` and `retry_after_s` drive the retry loop, `counts` says
-    whether it tells that the endpoint is unhealthy (circuit breaker)."""
+    whether it tells that the endpoint is unhealthy (circuit breaker); `rate_limited`: HTTP 429."""
 
     def __init__(
         self,
@@ -55,12 +63,14 @@ class AttemptFailure(Exception):
         retryable: bool = True,
         retry_after_s: float | None = None,
         counts: bool = True,
+        rate_limited: bool = False,
     ) -> None:
         super().__init__(message)
         self.timeout = timeout
         self.retryable = retryable
         self.retry_after_s = retry_after_s
         self.counts = counts
+        self.rate_limited = rate_limited
 
 
 def client_ssl_context(tls: TlsClientConfig) -> ssl.SSLContext:
@@ -133,9 +143,13 @@ class Endpoint:
             else:
                 self.api_key = key
         self.config_timeout_s = cfg.timeout_ms / 1000.0
+        self.slow_call_s = min(cfg.circuit.slow_call_ms / 1000.0, 0.95 * self.config_timeout_s)
         self.rng = rng or random.Random()
         self.policy = RetryPolicy(retries=cfg.retries, backoff_s=cfg.backoff_ms / 1000.0)
         self.breaker = CircuitBreaker(cfg.circuit.failures, cfg.circuit.reset_s, clock=clock)
+        self._clock = clock
+        self.limited_until: float | None = None  # on `clock`: no call before (Retry-After of a 429)
+        self.rate_limited_calls = 0
         self.http = httpx.AsyncClient(
             transport=transport,
             verify=client_ssl_context(cfg.tls) if cfg.tls is not None else True,
@@ -157,10 +171,43 @@ class Endpoint:
             headers.update(extra)
         return headers
 
+    def call_headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """`extra` plus a new idempotency key for one call (all of its attempts send the same)."""
+        headers = dict(extra or {})
+        if self.cfg.idempotency_header:
+            headers[self.cfg.idempotency_header] = uuid.uuid4().hex
+        return headers
+
+    def rate_limited_for_s(self) -> float:
+        """Seconds until the endpoint's Retry-After has passed (0: not rate limited)."""
+        if self.limited_until is None:
+            return 0.0
+        left = self.limited_until - self._clock()
+        if left <= 0:
+            self.limited_until = None
+            return 0.0
+        return left
+
+    def note_rate_limit(self, retry_after_s: float | None) -> None:
+        """A 429 arrived: refuse calls for its Retry-After (none: the next call may go)."""
+        self.rate_limited_calls += 1
+        if retry_after_s is not None and retry_after_s > 0:
+            until = self._clock() + retry_after_s
+            self.limited_until = max(until, self.limited_until or until)
+
+    def timeout_counts(self, waited_s: float) -> bool:
+        """Does a timeout after waiting `waited_s` say the endpoint is unhealthy (see the module doc)?"""
+        return waited_s >= self.slow_call_s
+
     def admit(self) -> None:
-        """Raise TargetError when a call must not even be tried (no key, circuit open)."""
+        """Raise TargetError when a call must not even be tried (no key, rate limited, circuit open)."""
         if self.key_problem:
             raise TargetError(f"{self.where}: {self.key_problem}")
+        wait_s = self.rate_limited_for_s()
+        if wait_s > 0:
+            raise TargetError(
+                f"{self.where}: rate limited (HTTP 429), Retry-After ends in {wait_s:.1f}s", rate_limited=True
+            )
         if not self.breaker.allow():
             raise TargetError(
                 f"{self.where}: circuit open after {self.breaker.consecutive_failures} consecutive "
@@ -173,7 +220,11 @@ class Endpoint:
             self.breaker.record_failure()
         else:
             self.breaker.record_ignored()
-        return TargetError(f"{self.where}: {self.redact(str(failure))}", timeout=failure.timeout)
+        return TargetError(
+            f"{self.where}: {self.redact(str(failure))}",
+            timeout=failure.timeout,
+            rate_limited=failure.rate_limited,
+        )
 
     async def call(
         self,
@@ -186,6 +237,7 @@ class Endpoint:
         """POST `body` with retries under the circuit breaker; `parse` turns the answer into T."""
         self.admit()
         recorded = False
+        headers = self.call_headers(headers)
         try:
             result = await self.retrying(lambda t: self._post(path, body, t, parse, headers), timeout_s)
             self.breaker.record_success()
@@ -203,6 +255,7 @@ class Endpoint:
     ) -> OpenStream:
         """POST `body` and wait for the first line of a 2xx answer, retrying failed attempts
         within `timeout_s`; raises AttemptFailure (the caller settles the breaker)."""
+        headers = self.call_headers(headers)
         return await self.retrying(lambda t: self._open(path, body, t, headers), timeout_s)
 
     async def retrying(self, attempt: Callable[[float], Awaitable[T]], timeout_s: float) -> T:
@@ -222,8 +275,10 @@ class Endpoint:
             try:
                 return await attempt(attempt_timeout)
             except AttemptFailure as failure:
-                if failure.timeout and attempt_timeout < 0.95 * self.config_timeout_s:
+                if failure.timeout and not self.timeout_counts(attempt_timeout):
                     failure.counts = False  # the caller's budget, not the endpoint, was too short
+                if failure.rate_limited:
+                    self.note_rate_limit(failure.retry_after_s)
                 if not failure.retryable:
                     raise
                 delay = self.policy.next_delay_s(
@@ -326,9 +381,13 @@ def _json_or_none(response: httpx.Response) -> Any:
 
 
 def _status_failure(path: str, response: httpx.Response, payload: Any) -> AttemptFailure:
-    """The failure of a non-2xx answer: retryable for 408/409/429/5xx (honouring Retry-After)."""
+    """The failure of a non-2xx answer: retryable for 408/409/429/5xx (honouring Retry-After); a 429
+    (rate limited) never counts against the endpoint's health."""
     detail = wire.error_detail(payload) or response.reason_phrase
     message = f"POST {path} answered HTTP {response.status_code}: {detail}"
+    if response.status_code == 429:
+        retry_after = parse_retry_after(response.headers)
+        return AttemptFailure(message, retry_after_s=retry_after, counts=False, rate_limited=True)
     if is_retryable_status(response.status_code):
         return AttemptFailure(message, retry_after_s=parse_retry_after(response.headers))
     return AttemptFailure(message, retryable=False)

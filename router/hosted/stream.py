@@ -112,12 +112,18 @@ class ChatStreamParser:
 
 
 async def read_chunks(
-    stream: OpenStream, parser: ChatStreamParser, deadline: float, read_timeout_s: float
+    stream: OpenStream,
+    parser: ChatStreamParser,
+    deadline: float,
+    read_timeout_s: float,
+    slow_call_s: float | None = None,
 ) -> AsyncIterator[GenerationChunk]:
     """The chunks of an open stream until ``[DONE]``. Each read waits at most `read_timeout_s`
     (the endpoint's timeout: a stalled server counts as a failure) and never past `deadline`
-    (``time.monotonic()``; running out of the caller's budget does not count against it)."""
+    (``time.monotonic()``). Running out of the caller's budget counts against the endpoint only
+    when the stream had been silent for `slow_call_s` or more (None: never)."""
     line: str | None = stream.first
+    last_data = time.monotonic()
     while True:
         if line is None:
             for chunk in parser.finish():
@@ -134,10 +140,13 @@ async def read_chunks(
                 raise TimeoutError
             async with asyncio.timeout(wait):
                 line = await anext(stream.lines, None)
+            last_data = time.monotonic()
         except (httpx.TimeoutException, TimeoutError):
             by_caller = remaining <= read_timeout_s
             why = "the caller's time budget ran out" if by_caller else f"no data for {read_timeout_s:.1f}s"
-            raise StreamBroken(parser.received_chars, why, timeout=True, counts=not by_caller) from None
+            silent_s = time.monotonic() - last_data
+            counts = not by_caller or (slow_call_s is not None and silent_s >= slow_call_s)
+            raise StreamBroken(parser.received_chars, why, timeout=True, counts=counts) from None
         except (httpx.HTTPError, httpx.StreamError) as exc:
             detail = str(exc) or type(exc).__name__
             raise StreamBroken(parser.received_chars, f"{type(exc).__name__}: {detail}") from None

@@ -25,6 +25,7 @@ H_TTFT = "X-EdgeFleet-TTFT-Ms"
 H_DOMAIN = "X-EdgeFleet-Domain"
 H_TRACE = "X-EdgeFleet-Trace"
 H_TRACE_ID = "X-EdgeFleet-Trace-Id"
+H_DEGRADED = "X-EdgeFleet-Degraded"  # the degraded reason, when the answer is degraded (offline mode)
 
 MAX_HEADER_CHARS = 2000
 
@@ -86,6 +87,8 @@ def generate_extension(final: GenerateFinal) -> dict[str, Any]:
         "time_to_first_token_ms": final.time_to_first_token_ms,
         "trace": trace_json(final.trace),
         "trace_id": final.trace_id,
+        "degraded": final.degraded,
+        "degraded_reason": final.degraded_reason,
         "citations": [
             {
                 "index": c.index,
@@ -119,6 +122,8 @@ def generate_headers(final: GenerateFinal) -> dict[str, str]:
         headers[H_DOMAIN] = final.domain
     if final.trace_id:
         headers[H_TRACE_ID] = final.trace_id
+    if final.degraded:
+        headers[H_DEGRADED] = final.degraded_reason
     return {k: _header_safe(v) for k, v in headers.items()}
 
 
@@ -132,6 +137,8 @@ def _result_json(r: Result) -> dict[str, Any]:
         "domain": r.domain,
         "trace": trace_json(r.trace),
         "trace_id": r.trace_id,
+        "degraded": r.degraded,
+        "degraded_reason": r.degraded_reason,
     }
 
 
@@ -152,6 +159,9 @@ def infer_headers(out: InferOutput, route: str) -> dict[str, str]:
     trace_id = next((r.trace_id for r in out.results if r.trace_id), "")
     if trace_id:
         headers[H_TRACE_ID] = trace_id
+    degraded = ", ".join(dict.fromkeys(r.degraded_reason for r in out.results if r.degraded))
+    if degraded:
+        headers[H_DEGRADED] = degraded
     return {k: _header_safe(v) for k, v in headers.items()}
 
 

@@ -1,5 +1,6 @@
 """The CLI as a user runs it: policy check, up --detach, status, infer, chat (an edge LLM streamed),
-a generated gRPC client, the official openai SDK on the front door, down (leaving no process behind)."""
+a generated gRPC client, the official openai SDK on the front door, down under load (nothing accepted
+is lost), leaving no process behind."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +20,8 @@ import openai
 import psutil
 import pytest
 
+from bench.chaos.load import read_records
+from client import EdgeFleetClient, GenerateResult
 from protos.edgefleet.v1 import common_pb2, router_pb2, router_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,8 +184,47 @@ def test_up_status_infer_down(fleet_env: tuple[dict[str, str], Path]) -> None:
     ours = [json.loads(line) for line in log_lines if line.startswith('{"ts"')]
     assert any(o["logger"] == "router.server" for o in ours), log_lines[:20]
 
+    # `edgefleet down` under load loses nothing the router accepted: the classify load from another
+    # process gets answers or retriable refusals, and generations in flight at the SIGTERM finish.
+    work = config.parent
+    texts = work / "texts.json"
+    texts.write_text(json.dumps(["what is my balance", "book a flight to paris", "tell me a joke", "foo"]))
+    load = subprocess.Popen(
+        [sys.executable, "-m", "bench.chaos.load", "--address", router, "--texts", str(texts), "--out",
+         str(work / "load.jsonl"), "--rate", "20", "--seconds", "10", "--max-requests", "200", "--deadline-s", "15"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    finals: list[object] = []
+
+    def generate() -> None:
+        with (
+            EdgeFleetClient(router, timeout_s=60) as ef,
+            ef.generate("Write a short story about a lighthouse.", max_tokens=96, route="chat") as stream,
+        ):
+            finals.extend(e for e in stream if isinstance(e, GenerateResult))
+
+    threads = [threading.Thread(target=generate) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    started = time.monotonic()
+    metrics_url = state["http"].removesuffix("/v1") + "/metrics"
+    for _ in range(300):  # bounded: until both generations are in the router
+        inflight = next(
+            (float(line.split()[-1]) for line in httpx.get(metrics_url, timeout=10).text.splitlines()
+             if line.startswith("edgefleet_router_inflight_requests ")), 0.0,
+        )  # fmt: skip
+        if inflight >= 2 and time.monotonic() - started >= 1.0:  # well into their ~96 tokens
+            break
+        time.sleep(0.05)
     down = run("down", env=env, timeout=180)
     assert down.returncode == 0, down.stdout + down.stderr
+    for thread in threads:
+        thread.join(120)
+    assert load.wait(120) == 0
+    assert len(finals) == 2, finals  # accepted before the SIGTERM: answered in full
+    records = read_records(work / "load.jsonl")
+    outcomes = Counter(r.outcome for r in records)
+    assert outcomes["lost"] == 0 and outcomes["error"] == 0 and outcomes["ok"] > 0, outcomes
     assert not psutil.pid_exists(supervisor_pid) or psutil.Process(supervisor_pid).status() == "zombie"
     leftovers = []
     for p in psutil.process_iter(["pid"]):

@@ -207,9 +207,92 @@ def test_distill_from_escalation_log(tiny_registry: tuple[Path, BuildSummary], t
     assert names == {"domain-router-student", "clinc-banking-student"}
     for delta in report.students:
         assert delta.after_version.endswith("-flywheel") and delta.hard_examples > 0
-        assert resolve_model_dir(registry, delta.name).name == delta.after_version
+        assert (registry / delta.name / delta.after_version / "manifest.yaml").is_file()
+        latest = resolve_model_dir(registry, delta.name).name
+        assert latest == (delta.after_version if delta.promoted else delta.before_version)
         assert 0.0 <= delta.test_after <= 1.0
         assert delta.after_version in report.markdown()
+
+
+async def test_flywheel_round_trip_from_a_real_router_to_a_new_version(
+    tiny_registry: tuple[Path, BuildSummary], tmp_path: Path
+) -> None:
+    """Real requests through a real router (students on KServe replicas, the stand-in as the hosted
+    teacher) -> the router's escalation log -> distill -> a new version, promoted or refused."""
+    from client import AsyncEdgeFleetClient
+    from edgefleet.escalation_log import read_log
+    from edgefleet.policy.loader import parse_policy
+    from edgefleet.state import DeploymentState, FleetState, NodeState, ReplicaState
+    from fleet.serving.kserve_server import serve_kserve
+    from router.fleet_source import StaticFleet
+    from router.hosted import HostedClient
+    from router.server import serve
+    from standin.server import StandInServer
+
+    registry, _ = tiny_registry
+    log = tmp_path / "escalations.jsonl"
+    students = ("domain-router-student", "clinc-banking-student")
+    models = {name: TextModel.load(load_bundle(resolve_model_dir(registry, name))) for name in students}
+    before = {name: resolve_model_dir(registry, name).name for name in students}
+    kserve = {name: serve_kserve(model, node="n", replica=f"{name}-0") for name, model in models.items()}
+    deployments = [
+        DeploymentState(
+            name, name, m.manifest.version, m.manifest.precision, 1, 1,
+            [ReplicaState(f"{name}-0", name, "n1", "n", "CPU", f"127.0.0.1:{kserve[name][1]}", "ready")],
+            task="classify", labels=list(m.labels),
+        )
+        for name, m in models.items()
+    ]  # fmt: skip
+    stand_in = StandInServer(TextModel.load(load_bundle(resolve_model_dir(registry, "generalist"))))
+    url = stand_in.start()
+    policy = parse_policy(
+        f"""
+router: {{default_timeout_ms: 10000, escalation_log: {log}}}
+deployments:
+  - {{name: domain-router-student, model: domain-router-student}}
+  - {{name: clinc-banking-student, model: clinc-banking-student}}
+hosted:
+  - {{name: big, base_url: {url}, model: stand-in, timeout_ms: 5000}}
+routes:
+  - name: clinc
+    task: classify
+    domain_model: domain-router-student
+    specialists: {{banking: [clinc-banking-student]}}
+    fallback: big
+    min_confidence: 0.9
+"""
+    )
+    hosted = HostedClient(policy.hosted_endpoint("big"), base_url=url)
+    state = FleetState(1, 0.0, [NodeState("n1", "n", "127.0.0.1")], deployments, [])
+    server = await serve(policy, StaticFleet(state), {"big": hosted}, "127.0.0.1:0")
+    clinc = load_clinc150()
+    texts = [t for t, _ in clinc.in_domain(clinc.test, "banking")[:60]] + [t for t, _ in clinc.test[::150]]
+    try:
+        async with AsyncEdgeFleetClient(server.address, timeout_s=20.0) as ef:
+            answers = [(await ef.infer(text)).result for text in texts]
+    finally:
+        await server.stop()
+        await hosted.aclose()
+        stand_in.stop()
+        for grpc_server, _ in kserve.values():
+            grpc_server.stop(0)
+    escalated = [a for a in answers if a.served_by.tier.name == "HOSTED"]
+    assert escalated, "the students were sure of everything: nothing for the flywheel"
+    records, lines = read_log(log)
+    assert lines == len(records) == len(escalated)  # every escalation logged in the one schema
+    report = distill_from_log(registry, log)
+    print(report.markdown())  # shown with -s: the figures of this run
+    assert report.usable == len(escalated) and report.skipped == 0  # the reader takes all of them
+    assert {s.name for s in report.students} <= set(students) and report.students
+    for delta in report.students:
+        assert delta.before_version == before[delta.name] and delta.hard_examples > 0
+        assert (registry / delta.name / delta.after_version / "manifest.yaml").is_file()
+        latest = resolve_model_dir(registry, delta.name).name
+        if delta.promoted:
+            assert latest == delta.after_version and not delta.refused
+        else:
+            assert latest == before[delta.name] and delta.refused.startswith("worse on the")
+            assert f"REFUSED: {delta.refused}" in report.markdown()
 
 
 def test_add_model_registers_a_wordpiece_ir(tiny_registry: tuple[Path, BuildSummary], tmp_path: Path) -> None:

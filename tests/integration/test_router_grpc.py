@@ -243,6 +243,66 @@ async def test_stale_fleet_view_turns_health_not_serving_but_requests_are_answer
         await server.stop(0)
 
 
+class GatedEdge(FakeEdge):
+    """FakeEdge whose answers wait for `gate` (requests stay in flight until the test opens it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def infer(self, *args: Any, **kwargs: Any) -> Any:
+        await self.gate.wait()
+        return await super().infer(*args, **kwargs)
+
+
+async def test_graceful_stop_not_serving_first_then_refuses_new_calls_and_finishes_accepted_ones() -> None:
+    edge = GatedEdge()
+    policy = parse_policy(POLICY_YAML.replace("default_timeout_ms: 1000", "default_timeout_ms: 20000"))
+    server = await serve(policy, StaticFleet(make_state()), {"big": FakeHosted()}, "127.0.0.1:0", edge=edge)
+    channel = grpc.aio.insecure_channel(server.address)
+    other = grpc.aio.insecure_channel(server.address)
+    watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=ROUTER_SERVICE))
+    try:
+        assert (await asyncio.wait_for(watch.read(), 10)).status == health_pb2.HealthCheckResponse.SERVING
+        stub = router_pb2_grpc.RouterStub(channel)
+        accepted = [
+            asyncio.ensure_future(
+                stub.Infer(router_pb2.InferRequest(task="classify", text="what is my balance"))
+            )
+            for _ in range(5)
+        ]
+        for _ in range(500):  # bounded: until the five are in the router
+            if server.engine.inflight == 5:
+                break
+            await asyncio.sleep(0.01)
+        assert server.engine.inflight == 5
+        stopping = asyncio.create_task(server.stop())
+        update = await asyncio.wait_for(watch.read(), 10)  # health flips before anything else
+        assert update.status == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert not any(task.done() for task in accepted)
+        watch.cancel()
+        fleet = fleet_pb2_grpc.FleetStub(other)
+        refused = None
+        for _ in range(500):  # bounded: until the server stops accepting
+            try:
+                await fleet.GetFleet(fleet_pb2.GetFleetRequest(), timeout=5)
+            except grpc.aio.AioRpcError as exc:
+                refused = exc
+                break
+            await asyncio.sleep(0.01)
+        assert refused is not None and refused.code() == grpc.StatusCode.UNAVAILABLE
+        edge.gate.set()  # the accepted requests finish and are answered
+        answers = await asyncio.wait_for(asyncio.gather(*accepted), 20)
+        assert [a.results[0].classification.label for a in answers] == ["balance"] * 5
+        await asyncio.wait_for(stopping, 20)
+    finally:
+        edge.gate.set()
+        watch.cancel()
+        await channel.close()
+        await other.close()
+        await server.stop(0)
+
+
 # ---------------------------------------------------------------- part 2: real replicas + stand-in
 
 MODELS = ("domain-router", "clinc-banking", "generalist")
@@ -380,6 +440,7 @@ async def test_hosted_down_keeps_edge_answer_or_unavailable(replicas: FleetState
         (res,) = resp.results
         assert res.served_by.tier == common_pb2.EDGE
         assert "hosted unavailable" in res.trace[-1].reason and "kept edge answer" in res.trace[-1].reason
+        assert res.degraded and res.degraded_reason == "hosted_unavailable"
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await stub.Infer(
                 router_pb2.InferRequest(task="classify", text="what is my balance", route="hosted-only")
@@ -390,6 +451,51 @@ async def test_hosted_down_keeps_edge_answer_or_unavailable(replicas: FleetState
         await channel.close()
         await server.stop(0)
         await hosted.aclose()
+
+
+async def test_deferred_escalations_reach_the_log_once_the_hosted_tier_is_back(
+    replicas: FleetState, stand_in: str, tmp_path: Path
+) -> None:
+    from edgefleet.escalation_log import read_log
+    from router.hosted import HostedClient
+
+    text = REAL_POLICY.format(url=stand_in).replace(
+        "router: {default_timeout_ms: 5000}",
+        f"router: {{default_timeout_ms: 5000, escalation_log: {tmp_path / 'esc.jsonl'}, "
+        f"deferred_queue: {tmp_path / 'deferred.db'}}}",
+    )
+    policy = parse_policy(
+        text.replace("    min_confidence: 0.5\n", "    min_confidence: 0.5\n    defer_escalations: true\n", 1)
+    )
+    hosted = HostedClient(policy.hosted_endpoint("big"), base_url=stand_in)
+    for _ in range(100):  # the uplink is down: the hosted circuit is open
+        hosted.breaker.record_failure()
+    server = await serve(policy, StaticFleet(replicas), {"big": hosted}, "127.0.0.1:0")
+    channel = grpc.aio.insecure_channel(server.address)
+    try:
+        stub = router_pb2_grpc.RouterStub(channel)
+        texts = ["what is my balance", "transfer money to my savings", "how much do i have in checking"]
+        for text in texts:
+            req = router_pb2.InferRequest(task="classify", text=text, constraints={"min_confidence": 1.0})
+            (res,) = (await stub.Infer(req)).results
+            assert (
+                res.degraded
+                and res.degraded_reason == "hosted_unavailable"
+                and res.served_by.tier == common_pb2.EDGE
+            )
+        deferred = server.engine.deferred
+        assert deferred is not None and deferred.counts() == (3, 0, 0)
+        snap = await fleet_pb2_grpc.FleetStub(channel).GetFleet(fleet_pb2.GetFleetRequest())
+        assert snap.degraded.active and snap.degraded.deferred_queued == 3 and snap.degraded.answers == 3
+        hosted.breaker.record_success()  # the uplink is back
+        assert await deferred.drain_once() == 3 and deferred.counts() == (0, 3, 0)
+    finally:
+        await channel.close()
+        await server.stop(0)
+        await hosted.aclose()
+    records, _ = read_log(tmp_path / "esc.jsonl")
+    assert sorted(r.text for r in records) == sorted(texts)
+    assert all(r.deferred and r.hosted.label and r.hosted.stand_in for r in records)
 
 
 async def test_edge_client_against_a_real_replica(replicas: FleetState) -> None:

@@ -176,6 +176,8 @@ class FakeHosted:
     down: bool = False
     circuit_state: str = "closed"
     base_url: str = "http://big.example/v1"
+    error: TargetError | None = None  # raised instead of "connection refused" when down
+    unavailable_reason: str | None = None  # as router.hosted.HostedClient: refused unsent (e.g. rate limited)
     calls: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     headers: list[Mapping[str, str] | None] = field(default_factory=list)  # extra HTTP headers per call
 
@@ -185,7 +187,7 @@ class FakeHosted:
         self.calls.append((text, tuple(labels)))
         self.headers.append(headers)
         if self.down:
-            raise TargetError("hosted endpoint 'big' failed: connection refused")
+            raise self.error or TargetError("hosted endpoint 'big' failed: connection refused")
         label = "transfer" if "transfer" in text else "oos"
         return FakeAnswer(label, 0.93, None, 1000, 10, 5.0, "big-model", False)
 

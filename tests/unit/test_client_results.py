@@ -57,6 +57,20 @@ def test_a_classification_result() -> None:
     assert r.citations == () and r.raw is not None
 
 
+def test_a_degraded_result_says_so() -> None:
+    msg = _classified()
+    assert not results.infer_result(msg).degraded
+    msg.degraded, msg.degraded_reason = True, "hosted_unavailable"
+    r = results.infer_result(msg)
+    assert (r.degraded, r.degraded_reason) == (True, "hosted_unavailable")
+    event = results.generate_event(
+        router_pb2.GenerateResponse(
+            final=router_pb2.GenerateResult(degraded=True, degraded_reason="hosted_timeout")
+        )
+    )
+    assert isinstance(event, results.GenerateResult) and event.degraded_reason == "hosted_timeout"
+
+
 def test_an_embedding_result_and_tiers() -> None:
     msg = router_pb2.Result(
         embedding=router_pb2.Embedding(values=[0.5, -0.25]),

@@ -183,7 +183,10 @@ async def test_hosted_circuit_open_is_skipped() -> None:
 
 
 async def test_hosted_down_and_no_edge_answer_is_unavailable() -> None:
-    engine, _, _, _ = _engine(hosted=FakeHosted(down=True))
+    edge = FakeEdge()
+    for model in ("domain-router", "clinc-banking", "generalist"):
+        edge.fail[model] = TargetError(f"{model} failed: UNAVAILABLE")
+    engine, _, _, _ = _engine(hosted=FakeHosted(down=True), edge=edge)
     with pytest.raises(Unavailable, match=r"no target could answer: .*hosted:big: error"):
         await engine.infer(_req("order me a pizza"))
     assert engine.accounting.snapshot().errors == 1
@@ -291,3 +294,134 @@ async def test_full_replica_queues_are_skipped() -> None:
     (res,) = (await engine.infer(_req("what is my balance"))).results
     assert res.trace[1].outcome == "skip" and "max_queue=64" in res.trace[1].reason
     assert res.served_by.model == "generalist" or res.served_by.tier == "hosted"
+
+
+# --- offline mode: degraded answers -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("hosted", "reason"),
+    [
+        (FakeHosted(down=True), "hosted_unavailable"),
+        (FakeHosted(down=True, error=TargetError("hosted timed out", timeout=True)), "hosted_timeout"),
+        (FakeHosted(circuit_state="open"), "hosted_unavailable"),
+        (
+            FakeHosted(unavailable_reason="rate limited (HTTP 429), Retry-After ends in 9.0s"),
+            "hosted_rate_limited",
+        ),
+    ],
+)
+async def test_an_escalation_the_hosted_tier_cannot_take_is_answered_degraded(
+    hosted: FakeHosted, reason: str
+) -> None:
+    engine, _, _, _ = _engine(hosted=hosted)
+    (res,) = (await engine.infer(_req("transfer money"))).results
+    assert res.served_by.tier == "edge" and res.label == "transfer"
+    assert (res.degraded, res.degraded_reason) == (True, reason)
+    snap = engine.offline.snapshot({"big": hosted})
+    assert snap.answers == 1 and snap.by_reason == {reason: 1} and snap.active
+
+
+async def test_answers_that_did_not_need_the_hosted_tier_are_not_degraded() -> None:
+    engine, _, _, _ = _engine(hosted=FakeHosted(down=True))
+    (res,) = (await engine.infer(_req("what is my balance"))).results
+    assert res.served_by.model == "clinc-banking" and not res.degraded and res.degraded_reason == ""
+    (res,) = (await engine.infer(_req("transfer money", max_cost_usd=0.0001))).results
+    assert res.served_by.tier == "edge" and not res.degraded  # the caller's cost cap, not an outage
+
+
+async def test_out_of_scope_text_with_the_hosted_tier_down_asks_the_edge_after_all() -> None:
+    engine, edge, hosted, _ = _engine(hosted=FakeHosted(down=True))
+    (res,) = (await engine.infer(_req("order me a pizza"))).results  # domain router: oos -> hosted only
+    assert res.served_by.model == "generalist" and res.label == "oos"
+    assert res.degraded and res.degraded_reason == "hosted_unavailable"
+    assert [c[1] for c in edge.calls] == ["domain-router", "generalist"] and len(hosted.calls) == 1
+
+
+async def test_without_any_other_edge_model_the_domain_models_answer_stands_degraded() -> None:
+    edge = FakeEdge()
+    edge.fail["generalist"] = TargetError("generalist failed: UNAVAILABLE")
+    engine, _, _, _ = _engine(hosted=FakeHosted(circuit_state="open"), edge=edge)
+    (res,) = (await engine.infer(_req("order me a pizza"))).results
+    assert res.served_by.model == "domain-router" and res.label == "oos" and res.degraded
+
+
+async def test_a_degraded_answer_on_a_deferring_route_is_queued(tmp_path: Path) -> None:
+    from router.deferred import DeferredEscalations
+
+    engine, _, hosted, _ = _engine(hosted=FakeHosted(down=True))
+    route = engine.policy.routes[0].model_copy(update={"defer_escalations": True})
+    engine.policy = engine.policy.model_copy(update={"routes": [route, *engine.policy.routes[1:]]})
+    configs = {h.name: h for h in engine.policy.hosted}
+    engine.deferred = DeferredEscalations(tmp_path / "q.db", {"big": hosted}, configs, engine.accounting)
+    (res,) = (await engine.infer(_req("transfer money"))).results
+    assert res.degraded and engine.deferred.counts() == (1, 0, 0)
+    hosted.down = False
+    assert await engine.deferred.drain_once() == 1
+    engine.deferred.close()
+
+
+# --- breakers and sibling replicas --------------------------------------------------------------
+
+
+async def test_a_failed_replica_is_retried_on_a_sibling_before_escalating() -> None:
+    edge = FakeEdge()
+    edge.fail["clinc-banking:0"] = TargetError("clinc-banking at clinc-banking:0 failed: UNAVAILABLE")
+    edge.fail["clinc-banking:1"] = edge.fail["clinc-banking:0"]
+    engine, _, _, _ = _engine(edge=edge)
+    (res,) = (await engine.infer(_req("what is my balance"))).results
+    banking = [s for s in res.trace if s.target == "clinc-banking"]
+    assert [s.outcome for s in banking] == ["error", "error"]  # the replica, then its sibling
+    assert engine.accounting.snapshot().escalations == {"error": 1, "out_of_scope": 1}  # one error, not two
+    del edge.fail["clinc-banking:1"]
+    (res,) = (await engine.infer(_req("what is my balance"))).results
+    assert res.served_by.model == "clinc-banking" and res.label == "balance"
+
+
+async def test_a_full_queue_or_a_cancelled_call_does_not_count_against_the_replica() -> None:
+    from router.errors import TargetBusy
+
+    edge = FakeEdge()
+    edge.fail["clinc-banking"] = TargetBusy("clinc-banking is busy: queue full")
+    engine, _, _, _ = _engine(edge=edge, breaker_failures=1)
+    await engine.infer(_req("what is my balance"))
+    for i in range(2):
+        stats = engine.estimates.stats(f"clinc-banking-{i}")
+        assert stats.errors == 0 and engine.estimates.circuit(f"clinc-banking-{i}") == "closed"
+
+    class Hanging(FakeEdge):
+        async def infer(self, *args: object, **kwargs: object) -> list:  # type: ignore[override]
+            await asyncio.Event().wait()
+            return []
+
+    engine, _, _, _ = _engine(edge=Hanging(), breaker_failures=1)
+    task = asyncio.create_task(engine.infer(_req("what is my balance")))
+    for _ in range(50):
+        if engine.inflight:
+            break
+        await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert all(engine.estimates.stats(f"domain-router-{i}").errors == 0 for i in range(2))
+    assert engine.estimates.stats("domain-router-0").outstanding == 0
+
+
+async def test_edge_timeouts_count_unless_the_callers_budget_cut_them_short() -> None:
+    edge = FakeEdge()
+    edge.fail["clinc-banking"] = TargetError("clinc-banking timed out", timeout=True)
+    engine, _, _, _ = _engine(edge=edge)
+    req = InferInput("r", "classify", ("what is my balance",), domain="banking", constraints=Constraints(100))
+    await engine.infer(req)  # 100 ms budget: a timeout under slow_call_ms (250) says nothing
+    assert sum(engine.estimates.stats(f"clinc-banking-{i}").errors for i in range(2)) == 0
+    req = InferInput("r", "classify", ("what is my balance",), domain="banking")
+    await engine.infer(req)  # 1 s budget: a replica that hangs that long is broken
+    assert sum(engine.estimates.stats(f"clinc-banking-{i}").errors for i in range(2)) == 1
+
+
+async def test_target_calls_end_before_the_callers_deadline() -> None:
+    engine, edge, _, _ = _engine()
+    await engine.infer(_req("what is my balance", max_latency_ms=1000))
+    assert all(timeout_s <= 0.9 + 1e-6 for *_, timeout_s in edge.calls)  # 100 ms kept to answer
+    assert engine.requests.latest_deadline_s() == 0.0  # nothing left in flight

@@ -9,7 +9,14 @@ import pytest
 
 from edgefleet.escalation_log import EscalationRecord, HostedVerdict
 from factory.data import Clinc150
-from factory.flywheel import DistillReport, StudentDelta, hard_examples, is_heldout, read_log
+from factory.flywheel import (
+    DistillReport,
+    StudentDelta,
+    hard_examples,
+    is_heldout,
+    promotion_verdict,
+    read_log,
+)
 from fleet.errors import FleetError
 
 
@@ -89,3 +96,18 @@ def test_heldout_split_is_stable_and_report_renders(tmp_path: Path) -> None:
         students=[StudentDelta("s", "1-distilled", "2-flywheel", 5, 0.8, 0.85, None, 1.0, 1)],
     )
     assert "1-distilled -> 2-flywheel" in report.markdown()
+
+
+def test_a_new_version_worse_on_a_held_out_set_is_refused(tmp_path: Path) -> None:
+    better = StudentDelta("s", "1-distilled", "2-flywheel", 5, 0.80, 0.81, 0.50, 0.75, 8)
+    assert promotion_verdict(better) == ""
+    worse_log = StudentDelta("s", "1-distilled", "2-flywheel", 5, 0.80, 0.82, 0.75, 0.50, 8)
+    assert promotion_verdict(worse_log) == "worse on the 8 held-out log records (0.750 -> 0.500)"
+    worse_test = StudentDelta("s", "1-distilled", "2-flywheel", 5, 0.80, 0.79, None, None, 0)
+    assert promotion_verdict(worse_test) == "worse on the CLINC150 test split (0.8000 -> 0.7900)"
+    assert promotion_verdict(worse_test, max_drop=0.02) == ""  # within the allowed drop
+    worse_test.promoted, worse_test.refused = False, promotion_verdict(worse_test)
+    report = DistillReport(tmp_path / "l", 3, 3, 0, 0, students=[better, worse_test])
+    text = report.markdown()
+    assert "| yes (latest) |" in text and "REFUSED: worse on the CLINC150 test split" in text
+    assert report.refused == [worse_test] and "not made latest): s 2-flywheel." in text

@@ -234,3 +234,16 @@ async def test_snapshot_says_when_the_fleet_view_is_stale() -> None:
     assert snap.fleet_status == "degraded" and snap.fleet_view_age_s > 30
     assert "controller is gone" in snap.fleet_status_reason
     assert {d.name for d in snap.deployments} == {"domain-router", "clinc-banking", "generalist", "embedder"}
+
+
+async def test_snapshot_shows_the_degraded_state_and_the_deferred_queue() -> None:
+    servicer, engine, _, _ = _servicer()
+    servicer.hosted = {"big": FakeHosted(circuit_state="open")}
+    engine.targets.hosted = servicer.hosted
+    (res,) = (await engine.infer(InferInput("r1", "classify", ("transfer money",)))).results
+    assert res.degraded
+    snap = await servicer.GetFleet(fleet_pb2.GetFleetRequest(), FakeContext())  # type: ignore[arg-type]
+    assert snap.degraded.active and snap.degraded.reason == "hosted 'big' circuit open"
+    assert snap.degraded.answers == 1 and snap.degraded.answers_last_minute == 1
+    assert dict(snap.degraded.by_reason) == {"hosted_unavailable": 1}
+    assert snap.degraded.deferred_queued == 0

@@ -8,6 +8,7 @@ import asyncio
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,16 +121,35 @@ async def test_domain_adds_its_specialists_in_cost_order() -> None:
     assert final.domain == "banking"
 
 
-async def test_replica_failure_escalates_and_counts_against_the_replica() -> None:
+async def test_replica_failure_tries_a_sibling_then_escalates_and_counts_against_both() -> None:
     edge = FakeEdgeGenerator({"smollm": Script(chunks("x", LP_SURE), fail_after=0)})
     engine, _, _ = gen_engine(edge)
     final = final_of(await collect(engine, gen_input()))
-    assert trace(final) == [("llm-small", "error"), ("llm-large", "ok")]
+    assert trace(final) == [("llm-small", "error"), ("llm-small", "error"), ("llm-large", "ok")]
     assert "replica failed" in final.trace[0].reason
     assert final.cost_usd == pytest.approx(0.0001)  # a failed attempt costs nothing
-    replica = edge.calls[0][0].replace(":", "-")
-    assert engine.estimates.stats(replica).errors == 1
-    assert engine.accounting.generate_snapshot().escalations == {"error": 1}
+    tried = [call[0] for call in edge.calls[:2]]
+    assert sorted(tried) == ["llm-small:0", "llm-small:1"]  # the sibling, not the same replica again
+    for address in tried:
+        assert engine.estimates.stats(address.replace(":", "-")).errors == 1
+    assert engine.accounting.generate_snapshot().escalations == {"error": 1}  # one escalation, not two
+
+
+async def test_a_sibling_that_answers_keeps_the_request_on_the_edge() -> None:
+    edge = FakeEdgeGenerator({"smollm": Script(chunks("A fine edge answer.", LP_SURE), fail_after=0)})
+    engine, _, _ = gen_engine(edge)
+    original = edge._stream
+
+    def first_fails(model: str) -> Any:
+        if len(edge.calls) > 1:  # the sibling answers
+            edge.scripts = {}
+        return original(model)
+
+    edge._stream = first_fails  # type: ignore[method-assign]
+    final = final_of(await collect(engine, gen_input()))
+    assert trace(final) == [("llm-small", "error"), ("llm-small", "ok")]
+    assert final.served_by.tier == "edge" and not final.degraded
+    assert engine.accounting.generate_snapshot().escalations == {}
 
 
 async def test_queue_full_escalates_without_opening_the_circuit() -> None:
@@ -137,10 +157,10 @@ async def test_queue_full_escalates_without_opening_the_circuit() -> None:
     edge = FakeEdgeGenerator({"smollm": Script(chunks("x", LP_SURE), fail_after=0, error=busy)})
     engine, _, _ = gen_engine(edge)
     final = final_of(await collect(engine, gen_input()))
-    assert trace(final) == [("llm-small", "error"), ("llm-large", "ok")]
+    assert trace(final) == [("llm-small", "error"), ("llm-small", "error"), ("llm-large", "ok")]
     assert engine.accounting.generate_snapshot().escalations == {"queue_full": 1}
-    replica = edge.calls[0][0].replace(":", "-")
-    assert engine.estimates.stats(replica).errors == 0
+    for address, *_ in edge.calls[:2]:
+        assert engine.estimates.stats(address.replace(":", "-")).errors == 0
 
 
 async def test_every_queue_full_without_fallback_is_resource_exhausted() -> None:
@@ -286,6 +306,34 @@ async def test_hosted_failure_before_any_text_keeps_the_edge_answer() -> None:
     assert trace(final)[-2:] == [("hosted:big", "error"), ("llm-small", "ok")]
     assert "kept edge answer with confidence 0.30" in final.trace[-1].reason
     assert final.served_by.tier == "edge" and texts(events) == UNSURE
+    assert (final.degraded, final.degraded_reason) == (True, "hosted_unavailable")
+    assert engine.offline.snapshot({}).by_reason == {"hosted_unavailable": 1}
+
+
+async def test_an_open_hosted_circuit_gives_a_degraded_answer_and_a_deferred_escalation(
+    tmp_path: Path,
+) -> None:
+    from router.deferred import DeferredEscalations
+
+    hosted = FakeHostedGenerator()
+    hosted.circuit_state = "open"
+    engine, _, _ = gen_engine(unsure_everywhere(), hosted)
+    route = engine.policy.routes[0].model_copy(update={"defer_escalations": True})
+    engine.policy = engine.policy.model_copy(update={"routes": [route, *engine.policy.routes[1:]]})
+    configs = {h.name: h for h in engine.policy.hosted}
+    engine.deferred = DeferredEscalations(tmp_path / "q.db", {"big": hosted}, configs, engine.accounting)
+    final = final_of(await collect(engine, gen_input()))
+    assert final.served_by.tier == "edge" and final.degraded and final.degraded_reason == "hosted_unavailable"
+    assert hosted.calls == [] and engine.deferred.counts() == (1, 0, 0)
+    engine.deferred.close()
+
+
+async def test_a_confident_edge_answer_is_never_degraded() -> None:
+    hosted = FakeHostedGenerator()
+    hosted.circuit_state = "open"
+    engine, _, _ = gen_engine(hosted=hosted)
+    final = final_of(await collect(engine, gen_input()))
+    assert final.served_by.tier == "edge" and not final.degraded
 
 
 async def test_hosted_failure_mid_stream_ends_the_stream_unless_retraction_is_allowed() -> None:

@@ -297,6 +297,54 @@ async def test_429_with_short_retry_after_is_retried_long_one_gives_up() -> None
     assert len(long.requests) == 1
 
 
+async def test_429_never_opens_the_circuit_and_its_retry_after_is_respected() -> None:
+    now = [0.0]
+    recorder = Recorder(httpx.Response(429, headers={"Retry-After": "120"}))
+    cfg = config(retries=2, circuit=CircuitConfig(failures=1, reset_s=30))
+    client = client_for(recorder, cfg, clock=lambda: now[0])
+    with pytest.raises(TargetError, match="429") as caught:
+        await client.classify("x", LABELS, timeout_s=2)
+    assert caught.value.rate_limited and not caught.value.timeout
+    assert client.circuit_state == "closed" and client.breaker.consecutive_failures == 0
+    assert client.unavailable_reason is not None and "rate limited" in client.unavailable_reason
+    with pytest.raises(TargetError, match="rate limited") as refused:
+        await client.classify("x", LABELS, timeout_s=2)
+    assert refused.value.rate_limited and len(recorder.requests) == 1  # not sent while it is in force
+    now[0] += 121
+    recorder.answers = [ok()]
+    assert client.unavailable_reason is None
+    assert (await client.classify("x", LABELS, timeout_s=2)).label == "weather"
+    await client.aclose()
+
+
+async def test_a_hung_endpoint_opens_the_circuit_under_budgets_shorter_than_its_timeout() -> None:
+    recorder = Recorder(httpx.ReadTimeout("no answer"))
+    cfg = config(retries=0, timeout_ms=5000, circuit=CircuitConfig(failures=2, reset_s=30))
+    client = client_for(recorder, cfg)
+    for _ in range(2):  # the router's 3 s budget ends before the 5 s timeout: still a hang
+        with pytest.raises(TargetError, match="timed out"):
+            await client.classify("x", LABELS, timeout_s=3.0)
+    assert client.circuit_state == "open"
+    assert client.unavailable_reason is not None and "circuit open" in client.unavailable_reason
+    await client.aclose()
+
+
+async def test_every_attempt_of_a_call_carries_the_same_idempotency_key() -> None:
+    recorder = Recorder(httpx.Response(503), ok(), ok())
+    client = client_for(recorder)
+    await client.classify("x", LABELS, timeout_s=2)
+    await client.classify("y", LABELS, timeout_s=2)
+    await client.aclose()
+    keys = [r.headers.get("Idempotency-Key") for r in recorder.requests]
+    assert len(recorder.requests) == 3 and all(keys)
+    assert keys[0] == keys[1] != keys[2]  # one key per call, the same on its retry
+    plain = Recorder(ok())
+    client = client_for(plain, config(idempotency_header=None))
+    await client.classify("x", LABELS, timeout_s=2)
+    await client.aclose()
+    assert "Idempotency-Key" not in plain.requests[0].headers
+
+
 # --- circuit breaker ---------------------------------------------------------------------------
 
 

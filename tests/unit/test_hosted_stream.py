@@ -209,6 +209,28 @@ async def test_a_stream_broken_mid_way_is_a_target_error_not_retried(
     assert client.circuit_state == "open"  # and it counts as a failure
 
 
+@pytest.mark.parametrize(("slow_call_ms", "counts"), [(100.0, True), (5000.0, False)])
+async def test_a_stream_stalled_until_the_callers_deadline_counts_when_silent_long_enough(
+    slow_call_ms: float, counts: bool
+) -> None:
+    import asyncio
+
+    def stalled() -> httpx.Response:
+        async def body() -> AsyncIterator[bytes]:
+            yield chunk("The capital ")
+            await asyncio.Event().wait()  # never another byte
+            yield b""
+
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
+
+    cfg = config(timeout_ms=10_000, circuit=CircuitConfig(failures=1, reset_s=60, slow_call_ms=slow_call_ms))
+    client = client_for(Script(stalled), cfg)
+    with pytest.raises(TargetError, match="caller's time budget ran out") as caught:
+        await collect(client, timeout_s=0.3)
+    assert caught.value.timeout
+    assert (client.circuit_state == "open") is counts
+
+
 async def test_an_empty_stream_is_retried_then_fails() -> None:
     script = Script(lambda: sse([]))
     with pytest.raises(TargetError, match=r"empty stream \(after 3 attempts\)"):

@@ -154,3 +154,12 @@ async def test_state_gauges_count_breakers_per_deployment_not_per_replica() -> N
     assert samples[("edgefleet_router_inflight_requests", ())] == 0
     labels = {dict(k[1]).get("target") for k in samples if k[0] == "edgefleet_router_circuit_breakers"}
     assert replica.replica_id not in labels
+
+
+async def test_degraded_answers_and_the_deferred_queue_are_exported() -> None:
+    hosted = FakeHosted(down=True)
+    engine, metrics, _ = _engine(hosted)
+    metrics.registry.register(RouterStateCollector(engine, {"big": hosted}))
+    await engine.infer(InferInput("r1", "classify", ("transfer money",)))
+    assert _value(metrics, "edgefleet_router_degraded_answers_total", reason="hosted_unavailable") == 1
+    assert _value(metrics, "edgefleet_router_deferred_escalations") == 0

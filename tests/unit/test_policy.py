@@ -82,6 +82,16 @@ def test_dangling_fallback() -> None:
     assert msg.startswith("line 12: routes[0].fallback: unknown hosted endpoint 'huge'")
 
 
+def test_deferred_escalations_need_a_queue_file() -> None:
+    text = MINIMAL.replace("fallback: big", "fallback: big\n    defer_escalations: true")
+    (msg,) = issues(text)
+    assert "routes[0].defer_escalations: needs a fallback and router.deferred_queue" in msg
+    policy = parse_policy("router: {deferred_queue: run/deferred.db}\n" + text)
+    assert policy.routes[0].defer_escalations and policy.router.deferred_queue == "run/deferred.db"
+    assert policy.router.edge_retries == 1 and policy.hosted[0].idempotency_header == "Idempotency-Key"
+    assert policy.router.edge_circuit.slow_call_ms == 250 and policy.hosted[0].circuit.slow_call_ms == 1000
+
+
 def test_duplicate_key_is_an_error() -> None:
     text = MINIMAL + "version: 1\n"
     assert issues(text) == ["line 13: version: duplicate key"]

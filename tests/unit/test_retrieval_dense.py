@@ -35,7 +35,7 @@ def test_brute_force_is_exact() -> None:
 def test_hnsw_finds_the_exact_neighbours_of_a_small_set(tmp_path: Path) -> None:
     pytest.importorskip("usearch")
     vectors = _unit(500, 32, seed=1)
-    build_hnsw(vectors, tmp_path / "ann.usearch")
+    build_hnsw(vectors, tmp_path / "ann.usearch", threads=1)  # one thread: the same graph every run
     index = HnswIndex.open(tmp_path / "ann.usearch", vectors)
     exact = BruteForceIndex(vectors)
     overlap = []

@@ -102,3 +102,15 @@ async def test_infer_stream_reports_bad_requests_and_goes_on() -> None:
     assert got["b"].error.code == "INVALID_ARGUMENT" and "call the Generate rpc" in got["b"].error.message
     assert got["a"].results[0].classification.label == "balance"
     assert list(got["c"].results[0].embedding.values) == pytest.approx([0.6, 0.8])
+
+
+async def test_a_degraded_answer_is_flagged_in_the_result() -> None:
+    servicer = _servicer()
+    servicer.engine.targets.hosted = {"big": FakeHosted(down=True)}
+    resp = await servicer.Infer(
+        router_pb2.InferRequest(task="classify", text="transfer money"), FakeContext()
+    )
+    (res,) = resp.results
+    assert (
+        res.degraded and res.degraded_reason == "hosted_unavailable" and res.served_by.tier == common_pb2.EDGE
+    )

@@ -113,3 +113,21 @@ def test_degraded_fleet_view_and_recent_events_are_shown() -> None:
     text = console.export_text()
     assert "fleet view DEGRADED (42 s old): no word from the control plane for 42 s" in text
     assert "event 9" in text and "event 2" in text and "event 1" not in text  # the last 8
+
+
+def test_status_shows_the_offline_mode_and_the_deferred_queue() -> None:
+    snap = build_demo_snapshot()
+    console = Console(record=True, width=240, color_system=None)
+    render_snapshot(snap, "127.0.0.1:50051", console)
+    assert "OFFLINE" not in console.export_text()  # nothing degraded: no line
+    snap.degraded.CopyFrom(
+        fleet_pb2.Degraded(
+            active=True, reason="hosted 'big' circuit open, next probe in 4.2s", answers=12,
+            answers_last_minute=3, deferred_queued=5, deferred_sent=7,
+        )
+    )  # fmt: skip
+    console = Console(record=True, width=240, color_system=None)
+    render_snapshot(snap, "127.0.0.1:50051", console)
+    line = next(line for line in console.export_text().splitlines() if "OFFLINE" in line)
+    assert "hosted 'big' circuit open" in line and "12 degraded answers (3 in the last minute)" in line
+    assert "deferred queue 5 (sent 7, refused 0)" in line

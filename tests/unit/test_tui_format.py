@@ -119,3 +119,15 @@ def test_retrieval_and_verdict_lines_of_a_generation_trace() -> None:
     plain = [Step(target="llm", outcome="escalate", reason="confidence 0.2 < 0.5", ms=5.0)]
     assert verdict_line(plain) == "escalated from llm (escalate): confidence 0.2 < 0.5"
     assert retrieval_line(plain) == "" and verdict_line([]) == ""
+
+
+def test_degraded_summary_only_when_there_is_something_to_say() -> None:
+    from protos.edgefleet.v1 import fleet_pb2
+
+    assert fmt.degraded_summary(fleet_pb2.Degraded()) == ""
+    back = fmt.degraded_summary(fleet_pb2.Degraded(answers=4, answers_last_minute=0))
+    assert back == "hosted tier back · 4 degraded answers (0 in the last minute)"
+    down = fmt.degraded_summary(
+        fleet_pb2.Degraded(active=True, reason="hosted 'big' rate limited", deferred_queued=2)
+    )
+    assert down.startswith("OFFLINE: hosted 'big' rate limited") and "deferred queue 2" in down

@@ -34,3 +34,13 @@ def test_llm_replica_row_shows_speed_and_time_to_first_token() -> None:
     replica.stats.waiting = 2
     plain = _where_text(replica, "auto").plain
     assert "180 tok/s" in plain and "TTFT 42/190 ms" in plain and "2 waiting" in plain
+
+
+def test_traffic_panel_shows_the_offline_mode_and_the_deferred_queue() -> None:
+    snap = build_demo_snapshot()
+    assert "OFFLINE" not in _text(traffic_figures(snap))
+    snap.degraded.active, snap.degraded.reason = True, "hosted 'big' circuit open, next probe in 3.0s"
+    snap.degraded.answers, snap.degraded.deferred_queued = 9, 4
+    text = _text(traffic_figures(snap))
+    assert "OFFLINE: hosted 'big' circuit open" in text and "9 degraded answers" in text
+    assert "deferred queue 4" in text

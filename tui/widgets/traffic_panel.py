@@ -17,7 +17,7 @@ from tui import format as fmt
 class TrafficPanel(VerticalScroll):
     """A sparkline over the last minute of requests/s, then the accounting figures."""
 
-    _shape: tuple[int, int] = (-1, -1)
+    _shape: tuple[int, int, bool] = (-1, -1, False)
 
     def compose(self) -> ComposeResult:
         """Headline, sparkline, figures."""
@@ -38,10 +38,12 @@ class TrafficPanel(VerticalScroll):
         self.query_one("#traffic-headline", Static).update(headline, layout=False)
         self.query_one("#traffic-sparkline", Sparkline).data = history or [0.0]
         # The figures only change height when the number of hosted endpoints, reasons or control-plane
-        # lines changes.
+        # lines changes, or the offline line comes or goes.
+        offline = bool(fmt.degraded_summary(snapshot.degraded))
         shape = (
             len(snapshot.hosted),
             len(fmt.escalation_rows(dict(traffic.escalations))) + 100 * len(control_plane_lines(snapshot)),
+            offline,
         )
         self.query_one("#traffic-figures", Static).update(
             traffic_figures(snapshot), layout=shape != self._shape
@@ -104,6 +106,10 @@ def traffic_figures(snapshot: fleet_pb2.FleetSnapshot) -> RenderableType:
     parts: list[RenderableType] = [bar, Text(""), columns, Text(""), _titled("Spend", money)]
     if traffic.generation.requests:
         parts += [Text(""), _titled("Generation", generation_figures(traffic.generation))]
+    offline = fmt.degraded_summary(snapshot.degraded)
+    if offline:  # offline mode: degraded answers and the deferred-escalation queue
+        style = "bold black on yellow" if snapshot.degraded.active else "yellow"
+        hosted_lines.append(Text(offline, style=style))
     control = control_plane_lines(snapshot)
     tail: list[RenderableType] = [Text(""), _titled("Control plane", Group(*control))] if control else []
     return Group(*parts, *hosted_lines, *tail)

@@ -307,7 +307,7 @@ class RequestTrace(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., unix_ms: _Optional[float] = ..., route: _Optional[str] = ..., domain: _Optional[str] = ..., text: _Optional[str] = ..., label: _Optional[str] = ..., confidence: _Optional[float] = ..., served_by: _Optional[_Union[_common_pb2.ServedBy, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., trace: _Optional[_Iterable[_Union[_common_pb2.TraceStep, _Mapping]]] = ...) -> None: ...
 
 class FleetSnapshot(_message.Message):
-    __slots__ = ("version", "unix_ms", "nodes", "deployments", "routes", "hosted", "traffic", "recent", "policy_path", "policy_sha256", "logs", "fleet_status", "fleet_status_reason", "fleet_view_age_s", "events")
+    __slots__ = ("version", "unix_ms", "nodes", "deployments", "routes", "hosted", "traffic", "recent", "policy_path", "policy_sha256", "logs", "fleet_status", "fleet_status_reason", "fleet_view_age_s", "events", "degraded")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
@@ -323,6 +323,7 @@ class FleetSnapshot(_message.Message):
     FLEET_STATUS_REASON_FIELD_NUMBER: _ClassVar[int]
     FLEET_VIEW_AGE_S_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
+    DEGRADED_FIELD_NUMBER: _ClassVar[int]
     version: int
     unix_ms: float
     nodes: _containers.RepeatedCompositeFieldContainer[Node]
@@ -338,7 +339,8 @@ class FleetSnapshot(_message.Message):
     fleet_status_reason: str
     fleet_view_age_s: float
     events: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, version: _Optional[int] = ..., unix_ms: _Optional[float] = ..., nodes: _Optional[_Iterable[_Union[Node, _Mapping]]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., routes: _Optional[_Iterable[_Union[Route, _Mapping]]] = ..., hosted: _Optional[_Iterable[_Union[HostedEndpoint, _Mapping]]] = ..., traffic: _Optional[_Union[Traffic, _Mapping]] = ..., recent: _Optional[_Iterable[_Union[RequestTrace, _Mapping]]] = ..., policy_path: _Optional[str] = ..., policy_sha256: _Optional[str] = ..., logs: _Optional[_Union[RouterLogs, _Mapping]] = ..., fleet_status: _Optional[str] = ..., fleet_status_reason: _Optional[str] = ..., fleet_view_age_s: _Optional[float] = ..., events: _Optional[_Iterable[str]] = ...) -> None: ...
+    degraded: Degraded
+    def __init__(self, version: _Optional[int] = ..., unix_ms: _Optional[float] = ..., nodes: _Optional[_Iterable[_Union[Node, _Mapping]]] = ..., deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ..., routes: _Optional[_Iterable[_Union[Route, _Mapping]]] = ..., hosted: _Optional[_Iterable[_Union[HostedEndpoint, _Mapping]]] = ..., traffic: _Optional[_Union[Traffic, _Mapping]] = ..., recent: _Optional[_Iterable[_Union[RequestTrace, _Mapping]]] = ..., policy_path: _Optional[str] = ..., policy_sha256: _Optional[str] = ..., logs: _Optional[_Union[RouterLogs, _Mapping]] = ..., fleet_status: _Optional[str] = ..., fleet_status_reason: _Optional[str] = ..., fleet_view_age_s: _Optional[float] = ..., events: _Optional[_Iterable[str]] = ..., degraded: _Optional[_Union[Degraded, _Mapping]] = ...) -> None: ...
 
 class RouterLogs(_message.Message):
     __slots__ = ("escalation_log", "escalation_written", "escalation_write_errors", "escalation_last_error", "ledger_write_errors")
@@ -353,6 +355,33 @@ class RouterLogs(_message.Message):
     escalation_last_error: str
     ledger_write_errors: int
     def __init__(self, escalation_log: _Optional[str] = ..., escalation_written: _Optional[int] = ..., escalation_write_errors: _Optional[int] = ..., escalation_last_error: _Optional[str] = ..., ledger_write_errors: _Optional[int] = ...) -> None: ...
+
+class Degraded(_message.Message):
+    __slots__ = ("active", "reason", "answers", "answers_last_minute", "by_reason", "deferred_queued", "deferred_sent", "deferred_refused")
+    class ByReasonEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    ANSWERS_LAST_MINUTE_FIELD_NUMBER: _ClassVar[int]
+    BY_REASON_FIELD_NUMBER: _ClassVar[int]
+    DEFERRED_QUEUED_FIELD_NUMBER: _ClassVar[int]
+    DEFERRED_SENT_FIELD_NUMBER: _ClassVar[int]
+    DEFERRED_REFUSED_FIELD_NUMBER: _ClassVar[int]
+    active: bool
+    reason: str
+    answers: int
+    answers_last_minute: int
+    by_reason: _containers.ScalarMap[str, int]
+    deferred_queued: int
+    deferred_sent: int
+    deferred_refused: int
+    def __init__(self, active: bool = ..., reason: _Optional[str] = ..., answers: _Optional[int] = ..., answers_last_minute: _Optional[int] = ..., by_reason: _Optional[_Mapping[str, int]] = ..., deferred_queued: _Optional[int] = ..., deferred_sent: _Optional[int] = ..., deferred_refused: _Optional[int] = ...) -> None: ...
 
 class FleetEvent(_message.Message):
     __slots__ = ("snapshot", "message")

@@ -58,7 +58,7 @@ class Embedding(_message.Message):
     def __init__(self, values: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class Result(_message.Message):
-    __slots__ = ("classification", "embedding", "confidence", "served_by", "cost_usd", "latency_ms", "trace", "domain", "route", "trace_id")
+    __slots__ = ("classification", "embedding", "confidence", "served_by", "cost_usd", "latency_ms", "trace", "domain", "route", "trace_id", "degraded", "degraded_reason")
     CLASSIFICATION_FIELD_NUMBER: _ClassVar[int]
     EMBEDDING_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +69,8 @@ class Result(_message.Message):
     DOMAIN_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    DEGRADED_FIELD_NUMBER: _ClassVar[int]
+    DEGRADED_REASON_FIELD_NUMBER: _ClassVar[int]
     classification: Classification
     embedding: Embedding
     confidence: float
@@ -79,7 +81,9 @@ class Result(_message.Message):
     domain: str
     route: str
     trace_id: str
-    def __init__(self, classification: _Optional[_Union[Classification, _Mapping]] = ..., embedding: _Optional[_Union[Embedding, _Mapping]] = ..., confidence: _Optional[float] = ..., served_by: _Optional[_Union[_common_pb2.ServedBy, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., trace: _Optional[_Iterable[_Union[_common_pb2.TraceStep, _Mapping]]] = ..., domain: _Optional[str] = ..., route: _Optional[str] = ..., trace_id: _Optional[str] = ...) -> None: ...
+    degraded: bool
+    degraded_reason: str
+    def __init__(self, classification: _Optional[_Union[Classification, _Mapping]] = ..., embedding: _Optional[_Union[Embedding, _Mapping]] = ..., confidence: _Optional[float] = ..., served_by: _Optional[_Union[_common_pb2.ServedBy, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., trace: _Optional[_Iterable[_Union[_common_pb2.TraceStep, _Mapping]]] = ..., domain: _Optional[str] = ..., route: _Optional[str] = ..., trace_id: _Optional[str] = ..., degraded: bool = ..., degraded_reason: _Optional[str] = ...) -> None: ...
 
 class Error(_message.Message):
     __slots__ = ("code", "message")
@@ -164,7 +168,7 @@ class Retraction(_message.Message):
     def __init__(self, chars: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class GenerateResult(_message.Message):
-    __slots__ = ("text", "served_by", "prompt_tokens", "completion_tokens", "cost_usd", "confidence", "finish_reason", "latency_ms", "time_to_first_token_ms", "trace", "route", "domain", "trace_id", "citations")
+    __slots__ = ("text", "served_by", "prompt_tokens", "completion_tokens", "cost_usd", "confidence", "finish_reason", "latency_ms", "time_to_first_token_ms", "trace", "route", "domain", "trace_id", "citations", "degraded", "degraded_reason")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     SERVED_BY_FIELD_NUMBER: _ClassVar[int]
     PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -179,6 +183,8 @@ class GenerateResult(_message.Message):
     DOMAIN_FIELD_NUMBER: _ClassVar[int]
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     CITATIONS_FIELD_NUMBER: _ClassVar[int]
+    DEGRADED_FIELD_NUMBER: _ClassVar[int]
+    DEGRADED_REASON_FIELD_NUMBER: _ClassVar[int]
     text: str
     served_by: _common_pb2.ServedBy
     prompt_tokens: int
@@ -193,7 +199,9 @@ class GenerateResult(_message.Message):
     domain: str
     trace_id: str
     citations: _containers.RepeatedCompositeFieldContainer[Citation]
-    def __init__(self, text: _Optional[str] = ..., served_by: _Optional[_Union[_common_pb2.ServedBy, _Mapping]] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., confidence: _Optional[float] = ..., finish_reason: _Optional[str] = ..., latency_ms: _Optional[float] = ..., time_to_first_token_ms: _Optional[float] = ..., trace: _Optional[_Iterable[_Union[_common_pb2.TraceStep, _Mapping]]] = ..., route: _Optional[str] = ..., domain: _Optional[str] = ..., trace_id: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[Citation, _Mapping]]] = ...) -> None: ...
+    degraded: bool
+    degraded_reason: str
+    def __init__(self, text: _Optional[str] = ..., served_by: _Optional[_Union[_common_pb2.ServedBy, _Mapping]] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., confidence: _Optional[float] = ..., finish_reason: _Optional[str] = ..., latency_ms: _Optional[float] = ..., time_to_first_token_ms: _Optional[float] = ..., trace: _Optional[_Iterable[_Union[_common_pb2.TraceStep, _Mapping]]] = ..., route: _Optional[str] = ..., domain: _Optional[str] = ..., trace_id: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[Citation, _Mapping]]] = ..., degraded: bool = ..., degraded_reason: _Optional[str] = ...) -> None: ...
 
 class Citation(_message.Message):
     __slots__ = ("index", "collection", "version", "document", "chunk", "title", "score")
