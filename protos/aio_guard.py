@@ -11,6 +11,7 @@ answered for what came before, then refused).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -72,6 +73,13 @@ def guard_handler(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         return grpc.unary_unary_rpc_method_handler(unary_unary, **kwargs)
     if handler.unary_stream is not None:
         inner_us = handler.unary_stream
+        if not inspect.isasyncgenfunction(inner_us):  # it writes with context.write (e.g. Health.Watch)
+
+            async def unary_stream_writer(request: Any, context: grpc.aio.ServicerContext) -> None:
+                await _refuse(request, context)
+                await inner_us(request, context)
+
+            return grpc.unary_stream_rpc_method_handler(unary_stream_writer, **kwargs)
 
         async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             await _refuse(request, context)
@@ -91,6 +99,17 @@ def guard_handler(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
 
         return grpc.stream_unary_rpc_method_handler(stream_unary, **kwargs)
     inner_ss = handler.stream_stream
+    if not inspect.isasyncgenfunction(inner_ss):  # it writes with context.write
+
+        async def stream_stream_writer(
+            requests: AsyncIterator[Any], context: grpc.aio.ServicerContext
+        ) -> None:
+            bad: list[Malformed] = []
+            await inner_ss(_checked(requests, bad), context)
+            if bad:
+                await _refuse(bad[0], context)
+
+        return grpc.stream_stream_rpc_method_handler(stream_stream_writer, **kwargs)
 
     async def stream_stream(
         requests: AsyncIterator[Any], context: grpc.aio.ServicerContext

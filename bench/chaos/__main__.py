@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown scenario(s) {unknown}; known: {', '.join(SCENARIOS)}")
     with tempfile.TemporaryDirectory(prefix="edgefleet-chaos-") as tmp:
         work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         results = asyncio.run(run(names, args.short, args.out, work))
     print(report.table(results))
     print(f"report: {args.out / 'chaos.json'}, {args.out / 'chaos.md'}")

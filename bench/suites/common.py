@@ -139,6 +139,8 @@ def trim_policy(raw: dict[str, Any], registry: Path) -> tuple[dict[str, Any], li
             route["domain_model"] = None
         if (route.get("retrieval") or {}).get("deployment") in gone:
             route.pop("retrieval")
+        if (route.get("escalation_policy") or {}).get("deployment") in gone:
+            route.pop("escalation_policy")
         if route["specialists"] or route["targets"] or route.get("fallback"):
             routes.append(route)
     data["routes"] = routes

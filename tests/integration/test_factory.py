@@ -223,7 +223,7 @@ async def test_flywheel_round_trip_from_a_real_router_to_a_new_version(
     from edgefleet.escalation_log import read_log
     from edgefleet.policy.loader import parse_policy
     from edgefleet.state import DeploymentState, FleetState, NodeState, ReplicaState
-    from fleet.serving.kserve_server import serve_kserve
+    from fleet.serving.kserve_aio import serve_kserve
     from router.fleet_source import StaticFleet
     from router.hosted import HostedClient
     from router.server import serve

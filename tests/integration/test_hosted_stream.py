@@ -26,6 +26,30 @@ def event(text: str) -> bytes:
     )
 
 
+def _read_request(conn: socket.socket) -> None:
+    """Read one HTTP/1.1 request (head, then Content-Length bytes of body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        part = conn.recv(65536)
+        if not part:
+            return
+        data += part
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
+    while len(body) < length:
+        part = conn.recv(65536)
+        if not part:
+            return
+        body += part
+
+
 class RawServer:
     """Answers every connection with an HTTP/1.1 head and `body`, then (per `mode`) closes the socket
     at once ("drop"), after a clean end of a Connection: close body ("eof"), or waits until stopped
@@ -52,7 +76,7 @@ class RawServer:
             self.hits += 1
             with conn:
                 conn.settimeout(5)
-                conn.recv(65536)  # the request (small)
+                _read_request(conn)  # all of it: unread bytes would turn the close into a reset
                 head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                 if self.mode == "drop":  # a chunked body cut off mid-way: a protocol error
                     chunk = b"%x\r\n%s\r\n" % (len(self.body), self.body)
