@@ -30,7 +30,12 @@ def test_a_missing_policy_model_takes_the_route_escalation_policy_with_it(tmp_pa
     raw = {
         "deployments": [{"name": "llm", "model": "smollm"}, {"name": "pol", "model": "squad-policy"}],
         "routes": [
-            {"name": "qa", "task": "generate", "targets": ["llm"], "escalation_policy": {"deployment": "pol"}},
+            {
+                "name": "qa",
+                "task": "generate",
+                "targets": ["llm"],
+                "escalation_policy": {"deployment": "pol"},
+            },
         ],
     }
     data, missing = trim_policy(raw, tmp_path)
