@@ -202,10 +202,10 @@ def _parser() -> argparse.ArgumentParser:
     tui.add_argument("--api-key", help="a viewer or operator key (or set EDGEFLEET_API_KEY)")
     add_tls_flags(tui)
 
+    from bench.runner import SUITES
+
     bench = sub.add_parser("bench", help="run the benchmark suites")
-    bench.add_argument(
-        "suites", nargs="*", help="tax throughput routing scale int8 generate e2e (default: all)"
-    )
+    bench.add_argument("suites", nargs="*", help=f"{' '.join(SUITES)} (default: all)")
     bench.add_argument("--out", default="bench-out")
     bench.add_argument("--tiny", action="store_true", help="a tiny configuration (smoke test)")
 
