@@ -22,21 +22,24 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from edgefleet.kserve_codec import BadRequest, add_output, decode_texts, requested_outputs, string_param
+from edgefleet.kserve_codec import BadRequest
 from edgefleet.policy.batching_options import BatchingOptions
 from edgefleet.replica_guard import ReplicaGuard
 from fleet.serving.batcher import DynamicBatcher
-from fleet.serving.kserve_server import (
+from fleet.serving.kserve_server import SERVICE_NAME, SPARE_THREADS
+from fleet.serving.replica_auth import AioFleetTokenInterceptor, server_credentials
+from fleet.serving.runtime import TextModel
+from fleet.serving.serving_stats import ServingStats
+from fleet.serving.text_protocol import (
     SERVER_NAME,
     SERVER_VERSION,
-    SERVICE_NAME,
-    SPARE_THREADS,
-    output_value,
-    output_width,
+    decode_request,
+    infer_response,
+    metadata_response,
+    model_problem,
+    offered_outputs,
+    queue_full,
 )
-from fleet.serving.replica_auth import AioFleetTokenInterceptor, server_credentials
-from fleet.serving.runtime import TextModel, check_texts
-from fleet.serving.serving_stats import ServingStats
 from protos.aio_guard import MalformedRequestInterceptor
 from protos.inference import grpc_service_pb2 as kserve_pb2
 from protos.inference import grpc_service_pb2_grpc as kserve_grpc
@@ -77,12 +80,9 @@ class AioKServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
         self.replica = replica
         self.max_queue = max_queue
         self.stats = stats or ServingStats()
-        self._outputs: list[str] = []
+        self._outputs = offered_outputs(model)
         self.batcher: DynamicBatcher | None = None
         if model is not None:
-            declared = set(model.manifest.output_names())
-            ir = [n for n in ("PROBS", "EMBEDDING") if n in declared]
-            self._outputs = ir + (["LABEL"] if "PROBS" in ir else [])
             # hashed n-gram featurisation is Python (GIL-bound): a worker thread would only add hand-offs
             inline = model.manifest.featurizer.get("kind") == "hashed"
             self.batcher = DynamicBatcher(model.infer, batching, stats=self.stats, inline=inline)
@@ -107,20 +107,7 @@ class AioKServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
 
     async def ModelMetadata(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         model = await self._check_model(request.name, request.version, context, need_ready=True)
-        tensor = kserve_pb2.ModelMetadataResponse.TensorMetadata
-        outputs = []
-        for name in self._outputs:
-            if name == "LABEL":
-                outputs.append(tensor(name="LABEL", datatype="BYTES", shape=[-1]))
-            else:
-                outputs.append(tensor(name=name, datatype="FP32", shape=[-1, output_width(model, name)]))
-        return kserve_pb2.ModelMetadataResponse(
-            name=model.manifest.name,
-            versions=[model.manifest.version],
-            platform="openvino_ir",
-            inputs=[tensor(name="TEXT", datatype="BYTES", shape=[-1])],
-            outputs=outputs,
-        )
+        return metadata_response(model, self._outputs)
 
     async def ModelInfer(
         self, request: kserve_pb2.ModelInferRequest, context: grpc.aio.ServicerContext
@@ -131,41 +118,21 @@ class AioKServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
         inflight = stats.enter()
         ok = False
         try:
-            if inflight > self.max_queue:
-                await context.abort(
-                    grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    f"replica {self.replica or '?'} has {inflight - 1} requests outstanding (max_queue "
-                    f"{self.max_queue}); retry on another replica",
-                )
+            full = queue_full(self.replica, inflight, self.max_queue)
+            if full is not None:
+                await context.abort(full.code, full.message)
             try:
-                texts, raw = decode_texts(request)
-                check_texts(texts)
-                if len(texts) > self.max_batch:
-                    raise BadRequest(
-                        f"batch of {len(texts)} texts exceeds this replica's max_batch {self.max_batch}"
-                    )
-                task = string_param(request, "task") or model.manifest.task
-                if task not in ("classify", "embed"):
-                    raise BadRequest(f"parameter 'task' must be 'classify' or 'embed', got {task!r}")
-                default = ["PROBS", "LABEL"] if task == "classify" else ["EMBEDDING"]
-                names = requested_outputs(request, self._outputs, default)
+                decoded = decode_request(request, model, self._outputs, self.max_batch)
             except (BadRequest, ValueError) as exc:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             assert self.batcher is not None
             try:
-                queue_ms, outputs = await self.batcher.submit(texts)
+                queue_ms, outputs = await self.batcher.submit(decoded.texts)
             except ValueError as exc:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-            response = kserve_pb2.ModelInferResponse(
-                model_name=model.manifest.name, model_version=model.manifest.version, id=request.id
+            response = infer_response(
+                request, model, decoded, outputs, node=self.node, replica=self.replica, queue_ms=queue_ms
             )
-            for name in names:
-                add_output(response, name, output_value(name, outputs, model), raw)
-            params = response.parameters
-            params["device"].string_param = model.device
-            params["node"].string_param = self.node
-            params["replica"].string_param = self.replica
-            params["queue_ms"].double_param = queue_ms
             ok = True
             return response
         finally:
@@ -174,24 +141,10 @@ class AioKServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
     async def _check_model(
         self, name: str, version: str, context: grpc.aio.ServicerContext, need_ready: bool
     ) -> TextModel:
-        model = self.model
-        if model is None:
-            if need_ready:
-                await context.abort(
-                    grpc.StatusCode.UNAVAILABLE, f"model not loaded: {self.load_error or 'starting'}"
-                )
-            return None  # type: ignore[return-value]
-        if name != model.manifest.name:
-            await context.abort(
-                grpc.StatusCode.NOT_FOUND,
-                f"unknown model {name!r}; this server serves {model.manifest.name!r}",
-            )
-        if version and version != model.manifest.version:
-            await context.abort(
-                grpc.StatusCode.NOT_FOUND,
-                f"model {name!r} has no version {version!r}; this server serves {model.manifest.version!r}",
-            )
-        return model
+        problem = model_problem(self.model, self.load_error, name, version, need_ready)
+        if problem is not None:
+            await context.abort(problem.code, problem.message)
+        return self.model  # type: ignore[return-value]  # None only where need_ready is False
 
 
 class AioKServeEndpoint:

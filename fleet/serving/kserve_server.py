@@ -22,18 +22,26 @@ import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from edgefleet.kserve_codec import BadRequest, add_output, decode_texts, requested_outputs, string_param
+from edgefleet.kserve_codec import BadRequest
 from edgefleet.replica_guard import ReplicaGuard
 from fleet.serving.grpc_guard import MalformedRequestInterceptor
 from fleet.serving.replica_auth import FleetTokenInterceptor, server_credentials
 from fleet.serving.runtime import TextModel
 from fleet.serving.serving_stats import ServingStats
+from fleet.serving.text_protocol import (
+    SERVER_NAME,
+    SERVER_VERSION,
+    decode_request,
+    infer_response,
+    metadata_response,
+    model_problem,
+    offered_outputs,
+    queue_full,
+)
 from protos.inference import grpc_service_pb2 as kserve_pb2
 from protos.inference import grpc_service_pb2_grpc as kserve_grpc
 
 SERVICE_NAME = "inference.GRPCInferenceService"
-SERVER_NAME = "edgefleet-replica"
-SERVER_VERSION = "0.1.0"
 SPARE_THREADS = 4  # beyond max_queue: health checks, metadata, reflection
 MAX_THREADS = 32  # more threads only contend for the GIL; the rest wait inside gRPC
 
@@ -79,11 +87,7 @@ class KServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
         self.max_queue = max_queue
         self.stats = stats or ServingStats()
         self._slots = threading.Semaphore(slots)
-        self._outputs: list[str] = []
-        if model is not None:
-            declared = set(model.manifest.output_names())
-            ir = [n for n in ("PROBS", "EMBEDDING") if n in declared]
-            self._outputs = ir + (["LABEL"] if "PROBS" in ir else [])
+        self._outputs = offered_outputs(model)
 
     @property
     def ready(self) -> bool:
@@ -108,21 +112,7 @@ class KServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
 
     def ModelMetadata(self, request: Any, context: grpc.ServicerContext) -> kserve_pb2.ModelMetadataResponse:
         model = self._check_model(request.name, request.version, context, need_ready=True)
-        tensor = kserve_pb2.ModelMetadataResponse.TensorMetadata
-        outputs = []
-        for name in self._outputs:
-            if name == "LABEL":
-                outputs.append(tensor(name="LABEL", datatype="BYTES", shape=[-1]))
-            else:
-                width = output_width(model, name)
-                outputs.append(tensor(name=name, datatype="FP32", shape=[-1, width]))
-        return kserve_pb2.ModelMetadataResponse(
-            name=model.manifest.name,
-            versions=[model.manifest.version],
-            platform="openvino_ir",
-            inputs=[tensor(name="TEXT", datatype="BYTES", shape=[-1])],
-            outputs=outputs,
-        )
+        return metadata_response(model, self._outputs)
 
     # -- inference -------------------------------------------------------------------------
     def ModelInfer(self, request: kserve_pb2.ModelInferRequest, context: grpc.ServicerContext) -> Any:
@@ -131,37 +121,18 @@ class KServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
         inflight = self.stats.enter()
         ok = False
         try:
-            if inflight > self.max_queue:
-                context.abort(
-                    grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    f"replica {self.replica or '?'} has {inflight - 1} requests outstanding (max_queue "
-                    f"{self.max_queue}); retry on another replica",
-                )
+            full = queue_full(self.replica, inflight, self.max_queue)
+            if full is not None:
+                context.abort(full.code, full.message)
             try:
-                texts, raw = decode_texts(request)
-                if len(texts) > self.max_batch:
-                    raise BadRequest(
-                        f"batch of {len(texts)} texts exceeds this replica's max_batch {self.max_batch}"
-                    )
-                self.stats.batch(len(texts))
-                task = string_param(request, "task") or model.manifest.task
-                if task not in ("classify", "embed"):
-                    raise BadRequest(f"parameter 'task' must be 'classify' or 'embed', got {task!r}")
-                default = ["PROBS", "LABEL"] if task == "classify" else ["EMBEDDING"]
-                names = requested_outputs(request, self._outputs, default)
-                queue_ms, outputs = self._infer(model, texts)
+                decoded = decode_request(request, model, self._outputs, self.max_batch)
+                self.stats.batch(len(decoded.texts))
+                queue_ms, outputs = self._infer(model, decoded.texts)
             except (BadRequest, ValueError) as exc:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-            response = kserve_pb2.ModelInferResponse(
-                model_name=model.manifest.name, model_version=model.manifest.version, id=request.id
+            response = infer_response(
+                request, model, decoded, outputs, node=self.node, replica=self.replica, queue_ms=queue_ms
             )
-            for name in names:
-                add_output(response, name, output_value(name, outputs, model), raw)
-            params = response.parameters
-            params["device"].string_param = model.device
-            params["node"].string_param = self.node
-            params["replica"].string_param = self.replica
-            params["queue_ms"].double_param = queue_ms
             ok = True
             return response
         finally:
@@ -183,47 +154,10 @@ class KServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
     def _check_model(
         self, name: str, version: str, context: grpc.ServicerContext, need_ready: bool
     ) -> TextModel:
-        model = self.model
-        if model is None:
-            if need_ready:
-                context.abort(
-                    grpc.StatusCode.UNAVAILABLE, f"model not loaded: {self.load_error or 'starting'}"
-                )
-            return None  # type: ignore[return-value]
-        if name != model.manifest.name:
-            context.abort(
-                grpc.StatusCode.NOT_FOUND,
-                f"unknown model {name!r}; this server serves {model.manifest.name!r}",
-            )
-        if version and version != model.manifest.version:
-            context.abort(
-                grpc.StatusCode.NOT_FOUND,
-                f"model {name!r} has no version {version!r}; this server serves {model.manifest.version!r}",
-            )
-        return model
-
-
-def output_width(model: TextModel, name: str) -> int:
-    """Columns of FP32 output `name` (-1 when the manifest does not say)."""
-    if name == "PROBS" and model.labels:
-        return len(model.labels)
-    for spec in model.manifest.outputs:
-        if spec.name == name and len(spec.shape) == 2:
-            return int(spec.shape[1])
-    return -1
-
-
-def output_value(name: str, outputs: dict[str, np.ndarray], model: TextModel) -> np.ndarray | list[str]:
-    """Output `name` from the IR outputs: LABEL is the argmax label, EMBEDDING is L2-normalised."""
-    if name == "LABEL":
-        best = outputs["PROBS"].argmax(axis=1)
-        return [model.labels[int(i)] if int(i) < len(model.labels) else str(int(i)) for i in best]
-    if name == "EMBEDDING":
-        vectors = outputs["EMBEDDING"]
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        norms[norms == 0.0] = 1.0
-        return vectors / norms
-    return outputs[name]
+        problem = model_problem(self.model, self.load_error, name, version, need_ready)
+        if problem is not None:
+            context.abort(problem.code, problem.message)
+        return self.model  # type: ignore[return-value]  # None only where need_ready is False
 
 
 @dataclass

@@ -23,7 +23,6 @@ import grpc
 
 from edgefleet.generation import GenerationChunk, GenerationSummary
 from edgefleet.kserve_llm import LOGPROBS_OUTPUT, MESSAGES_INPUT, TEXT_INPUT, TEXT_OUTPUT, chunk_response
-from fleet.serving.kserve_server import SERVER_NAME, SERVER_VERSION
 from fleet.serving.llm_model import LLMModel
 from fleet.serving.llm_stats import GenerationStats
 from fleet.serving.llm_stream import (
@@ -35,6 +34,7 @@ from fleet.serving.llm_stream import (
     status_of,
     submit,
 )
+from fleet.serving.text_protocol import SERVER_NAME, SERVER_VERSION
 from protos.inference import grpc_service_pb2 as kserve_pb2
 from protos.inference import grpc_service_pb2_grpc as kserve_grpc
 

@@ -18,9 +18,9 @@ import numpy as np
 
 from edgefleet import kserve_retrieval as kr
 from edgefleet.kserve_codec import BadRequest, decode_texts, requested_outputs
-from fleet.serving.kserve_server import SERVER_NAME, SERVER_VERSION
 from fleet.serving.retriever import QueryResult, RetrieverModel
 from fleet.serving.serving_stats import ServingStats
+from fleet.serving.text_protocol import SERVER_NAME, SERVER_VERSION
 from protos.inference import grpc_service_pb2 as kserve_pb2
 from protos.inference import grpc_service_pb2_grpc as kserve_grpc
 
