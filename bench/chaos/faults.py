@@ -11,8 +11,10 @@ header values seen (retried attempts of one call must repeat theirs).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import socket
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,6 +50,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, body: bytes) -> None:
         faults = self.server.faults
         mode, delay_s, retry_after_s = faults.note(self.headers.get("Idempotency-Key"))
+        if mode == "down":  # the listener is closed; a kept-alive connection is cut as well
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         if mode == "slow" and faults.stopping.wait(delay_s):
             return  # shutting down
         if mode == "error":
