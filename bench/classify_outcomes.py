@@ -5,7 +5,7 @@ Every model the route can ask answers every request once, in process (the regist
 domain (cheapest first, as the router orders it) and the hosted fallback, which must be the offline
 stand-in (its model answers with the stand-in's own rule, :func:`standin.handlers.pick_label`, over
 the route's labels; its cost is the router's token estimate at the endpoint's prices). Then
-:meth:`ClassifyOutcomes.evaluate` applies the router's rule (:mod:`router.engine`) at any
+:meth:`ClassifyOutcomes.evaluate` applies the router's rule (:mod:`router.text_route`) at any
 ``min_confidence`` / ``edge_oos_final_confidence``:
 
 1. the domain model says an escalate label with at least ``edge_oos_final_confidence``: that is the

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgefleet.policy.schema import RouteConfig
-from router.domain import COST_BUDGET, LATENCY_BUDGET, LOW_CONFIDENCE, OUT_OF_SCOPE, TierName
+from router.domain import COST_BUDGET, LATENCY_BUDGET, LOW_CONFIDENCE, OUT_OF_SCOPE, TargetAnswer, TierName
 from router.errors import InvalidRequest
 
 
@@ -165,3 +165,9 @@ def escalation_reason(
     if confidence < threshold:
         return (LOW_CONFIDENCE, f"confidence {confidence:.2f} < {threshold:.2f}")
     return None
+
+
+def oos_is_final(route: RouteConfig, answer: TargetAnswer) -> bool:
+    """A confident out-of-scope edge answer that the route takes as final (no hosted call)."""
+    final_at = route.edge_oos_final_confidence
+    return final_at is not None and answer.label in route.escalate_labels and answer.confidence >= final_at

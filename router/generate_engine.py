@@ -21,11 +21,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Protocol
 
-from edgefleet.policy.schema import Policy, RouteConfig
+from edgefleet.policy.schema import Policy
 from edgefleet.tokens import estimate_chat_tokens
 from router.accounting import Accounting
 from router.budget import KeyGate
@@ -46,7 +46,6 @@ from router.domain import (
 )
 from router.drain import Inflight, reserve_s
 from router.errors import DeadlineExceeded, LimitExceeded, Overloaded, Unavailable
-from router.estimates import Estimates
 from router.generate_extractive import FewShotSource
 from router.generate_policy import POLICY, PolicyStep
 from router.generate_retrieval import RetrievalStep
@@ -55,21 +54,19 @@ from router.generate_shadow import ShadowTraffic
 from router.generate_targets import GenerateTargets
 from router.metrics import RouterMetrics
 from router.offline import OfflineState
+from router.routing_core import RoutingCore
 from router.siblings import pick_sibling, worth_a_sibling
-from router.targets import FleetIndex, TargetCaller, hosted_down_reason
+from router.targets import FleetIndex, hosted_down_reason
 from router.tracing import NO_TRACE
 
 if TYPE_CHECKING:
     from router.deferred import DeferredEscalations
 
 
-class GenerateCore(Protocol):
+class GenerateCore(RoutingCore, Protocol):
     """What generation shares with router.engine.RouterEngine."""
 
-    policy: Policy
     accounting: Accounting
-    estimates: Estimates
-    targets: TargetCaller
     inflight: int
     metrics: RouterMetrics | None
     gate: KeyGate
@@ -79,20 +76,6 @@ class GenerateCore(Protocol):
 
     async def fleet_index(self) -> FleetIndex:
         """The indexed fleet state."""
-        ...
-
-    def plan(
-        self,
-        route: RouteConfig,
-        index: FleetIndex,
-        policy: Policy,
-        task: str,
-        text: str,
-        labels: Sequence[str],
-        domain: str | None,
-        hosted_only: bool = False,
-    ) -> list[CandidateEstimate]:
-        """The estimated candidates, edge cheapest first, hosted last."""
         ...
 
 

@@ -3,9 +3,9 @@
 A decision is what the engine does per text before any I/O: match the route, then
 ``RouterEngine.plan`` (list the candidates, estimate each once: cost, expected latency, replica
 choice by power of two choices over the deployment's replicas; order by cost), then check the
-first candidate against the budget, exactly as ``RouterEngine._route_text`` does. Timed on a real
-RouterEngine over a StaticFleet with synthetic policies of R routes and fleets of N replicas; the
-request names the last route's domain (the worst case for route matching).
+first candidate against the budget, exactly as ``router.text_route.TextRouter.route`` does. Timed
+on a real RouterEngine over a StaticFleet with synthetic policies of R routes and fleets of N
+replicas; the request names the last route's domain (the worst case for route matching).
 """
 
 from __future__ import annotations
