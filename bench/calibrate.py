@@ -1,18 +1,16 @@
-"""Choosing a route's operating point on validation data: the task-independent half of
-``edgefleet route calibrate``.
+"""Choosing a classify route's operating point on validation data: the grid search behind
+``edgefleet route calibrate`` for routes with several threshold keys. (A generate route's one
+threshold is swept instead by :mod:`edgefleet.route_calibration`, which owns the targets.)
 
 An :class:`OutcomeSource` knows, for one route and one data split, what every request's answer and
 cost would be under any setting of the route's threshold keys (for classification:
 :mod:`bench.classify_outcomes`, which simulates the router's cascade from per-request outcomes of
-every model; a generative route plugs in its own source, e.g. SQuAD answers of the edge and hosted
-LLMs, with ``min_confidence`` as its only key). :func:`choose` searches the source's grid for the
-best point under a :class:`Target`:
-
-- ``hosted-share X``: the most accurate point sending at most X of the requests to the hosted tier;
-- ``cost-per-1k X``: the most accurate point costing at most X USD per 1,000 requests;
-- ``min-accuracy X``: the cheapest point with accuracy at least X.
-
-Ties go to the cheaper point, then to the lower thresholds (the earlier grid point). Pure: no I/O.
+every model). :func:`search` evaluates the source's grid and :func:`choose` picks the best point
+under a :class:`Target` (``hosted-share X``, ``cost-per-1k X`` or ``min-accuracy X``, plus floors on
+the source's figures) by the rules of :func:`edgefleet.route_calibration.best`, accuracy being the
+quality: the most accurate point within the hosted share or cost, the cheapest one reaching the
+accuracy; ties go to the cheaper point, then to the lower thresholds (the earlier grid point).
+Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -20,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from edgefleet.route_calibration import Reading, best, meets
 
 Params = Mapping[str, float | None]
 TARGET_KINDS = ("hosted-share", "cost-per-1k", "min-accuracy")
@@ -92,30 +92,29 @@ class Target:
         if self.value < 0:
             raise ValueError(f"target {self.kind} must be >= 0, got {self.value}")
 
+    @property
+    def bound(self) -> str:
+        """The kind as one of :data:`edgefleet.route_calibration.BOUNDS`."""
+        return "min-quality" if self.kind == "min-accuracy" else self.kind
+
+    def floors_met(self, point: OperatingPoint) -> bool:
+        """Whether `point` meets every floor of ``requires``."""
+        return all(
+            point.figures.get(name, point.accuracy if name == "accuracy" else float("-inf")) >= floor - 1e-12
+            for name, floor in self.requires
+        )
+
     def fits(self, point: OperatingPoint) -> bool:
         """Whether `point` meets the target's constraint (and every floor)."""
-        for name, floor in self.requires:
-            if (
-                point.figures.get(name, point.accuracy if name == "accuracy" else float("-inf"))
-                < floor - 1e-12
-            ):
-                return False
-        if self.kind == "hosted-share":
-            return point.hosted_share <= self.value + 1e-12
-        if self.kind == "cost-per-1k":
-            return point.cost_per_1k_usd <= self.value + 1e-12
-        return point.accuracy >= self.value - 1e-12
+        return self.floors_met(point) and meets(_reading(point), self.bound, self.value)
 
     def __str__(self) -> str:
         floors = "".join(f", {name} >= {floor:g}" for name, floor in self.requires)
         return f"{self.kind} {self.value:g}{floors}"
 
 
-def _rank(target: Target, indexed: tuple[int, OperatingPoint]) -> tuple[float, ...]:
-    i, p = indexed
-    if target.kind == "min-accuracy":
-        return (p.cost_usd, -p.accuracy, i)
-    return (-p.accuracy, p.cost_usd, i)
+def _reading(p: OperatingPoint) -> Reading:
+    return Reading(p.hosted_share, p.cost_per_1k_usd, p.accuracy, p.cost_usd)
 
 
 def search(source: OutcomeSource) -> list[OperatingPoint]:
@@ -125,10 +124,7 @@ def search(source: OutcomeSource) -> list[OperatingPoint]:
 
 def choose(points: Sequence[OperatingPoint], target: Target) -> OperatingPoint | None:
     """The best of `points` under `target` (None when none meets it)."""
-    fitting = [(i, p) for i, p in enumerate(points) if target.fits(p)]
-    if not fitting:
-        return None
-    return min(fitting, key=lambda ip: _rank(target, ip))[1]
+    return best([p for p in points if target.floors_met(p)], target.bound, target.value, _reading)
 
 
 def pareto(points: Sequence[OperatingPoint]) -> list[OperatingPoint]:

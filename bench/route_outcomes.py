@@ -3,8 +3,8 @@
 
 - ``classify`` routes with a domain model: :mod:`bench.classify_outcomes` on CLINC150 (``val``:
   val + oos_val, for choosing; ``test``: test + oos_test, for reporting).
-- ``generate`` routes: not yet (a SQuAD-based source, e.g. edge vs hosted answers scored against the
-  gold answers with the edge answer's confidence, goes here; the search and the YAML edit are shared).
+- ``generate`` routes: none here; their one threshold (``escalation_policy.threshold``) is swept by
+  :mod:`edgefleet.route_calibration` (``cli.route_calibrate``), with the same targets and YAML edit.
 """
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ def _table(points: list[OperatingPoint], chosen: OperatingPoint) -> Table:
 
 def calibrate(args: argparse.Namespace) -> int:
     """Choose and print (and with --write, set) the route's threshold."""
-    from edgefleet.policy.yaml_edit import YamlEditError, set_route_value
+    from edgefleet.policy.edit import PolicyEditError, set_route_key
 
     config = Path(args.config)
     try:
@@ -157,15 +157,14 @@ def calibrate(args: argparse.Namespace) -> int:
         f"expected quality {chosen.quality:.3f}, cost ${chosen.cost_per_1k:.4f} per 1,000 requests"
     )
     if args.write:
-        try:
-            text = set_route_value(
+        try:  # 4 decimals: the threshold is a midpoint between two scores
+            text = set_route_key(
                 config.read_text(encoding="utf-8"),
                 args.route,
-                "escalation_policy",
-                "threshold",
-                chosen.threshold,
+                "escalation_policy.threshold",
+                round(chosen.threshold, 4),
             )
-        except YamlEditError as exc:
+        except PolicyEditError as exc:
             print(f"cannot write: {exc}", file=sys.stderr)
             return 1
         config.write_text(text, encoding="utf-8")

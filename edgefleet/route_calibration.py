@@ -1,15 +1,20 @@
 """Choosing a routing threshold from outcomes, RouteLLM-style, and the routing curves that judge a
 router. Pure functions over per-request outcomes, whatever the task and wherever the outcomes come
 from (the tune split's out-of-fold policy predictions, or live shadow traffic): an
-:class:`OutcomeSource` gives them per route.
+:class:`OutcomeSource` gives them per route. This is the 1-D search of a generate route's
+``escalation_policy.threshold``; a classify route's keys are searched on a grid by
+:mod:`bench.calibrate`, which takes its targets from here (:func:`best`).
 
 A request whose ``score`` is under the threshold goes to the hosted model. Sweeping the threshold
 over the scores gives the operating points (share sent to the hosted model, mean quality, cost per
-1,000 requests); a target picks one:
+1,000 requests); a target picks one (:func:`best`, for the operating points of either search):
 
 - ``hosted-share X``: the highest quality with at most X of the requests hosted;
 - ``cost-per-1k X``: the highest quality at most X dollars per 1,000 requests;
-- ``min-f1 X`` (or any minimum quality): the cheapest point with mean quality at least X.
+- ``min-quality X`` (here also ``min-f1 X``; ``min-accuracy X`` for classify routes): the cheapest
+  point with mean quality at least X.
+
+Ties go to the cheaper point (for a minimum quality: the better one), then to the earlier point.
 
 Curves (quality against hosted share, sending the lowest scores first) give APGR, the average
 performance gap recovered (RouteLLM: the mean over hosted shares of PGR = (quality - all-edge) /
@@ -20,12 +25,14 @@ PGR reaches p.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol, TypeVar
 
 Target = Literal["hosted-share", "cost-per-1k", "min-f1", "min-quality"]
 TARGETS: tuple[str, ...] = ("hosted-share", "cost-per-1k", "min-f1", "min-quality")
+BOUNDS: tuple[str, ...] = ("hosted-share", "cost-per-1k", "min-quality")  # what :func:`best` takes
+P = TypeVar("P")
 
 
 @dataclass(frozen=True)
@@ -79,25 +86,53 @@ def sweep(outcomes: Sequence[RoutedOutcome]) -> list[OperatingPoint]:
     return sorted(points, key=lambda p: (p.hosted_share, p.threshold))
 
 
+class Reading(NamedTuple):
+    """What a target reads off an operating point (of this sweep or of :mod:`bench.calibrate`)."""
+
+    hosted_share: float
+    cost_per_1k: float  # USD per 1,000 requests: what ``cost-per-1k`` bounds
+    quality: float
+    cost: float  # orders points of equal quality, cheaper first (the cost per 1k, or the total)
+
+
+def meets(reading: Reading, bound: str, value: float) -> bool:
+    """Whether `reading` is within ``bound value`` (one of :data:`BOUNDS`)."""
+    if bound == "hosted-share":
+        return reading.hosted_share <= value + 1e-12
+    if bound == "cost-per-1k":
+        return reading.cost_per_1k <= value + 1e-12
+    if bound == "min-quality":
+        return reading.quality >= value - 1e-12
+    raise ValueError(f"unknown bound {bound!r}; use one of {list(BOUNDS)}")
+
+
+def best(points: Sequence[P], bound: str, value: float, read: Callable[[P], Reading]) -> P | None:
+    """The best of `points` within ``bound value`` (see the module docstring), None when none is;
+    `read` gives each point's figures."""
+    fitting = [(r, i, p) for i, p in enumerate(points) if meets(r := read(p), bound, value)]
+    if not fitting:
+        return None
+    if bound == "min-quality":
+        return min(fitting, key=lambda rip: (rip[0].cost, -rip[0].quality, rip[1]))[2]
+    return min(fitting, key=lambda rip: (-rip[0].quality, rip[0].cost, rip[1]))[2]
+
+
+def _reading(p: OperatingPoint) -> Reading:
+    return Reading(p.hosted_share, p.cost_per_1k, p.quality, p.cost_per_1k)
+
+
 def choose(points: Sequence[OperatingPoint], target: str, value: float) -> OperatingPoint:
     """The operating point meeting `target` (see the module docstring); ValueError when none can."""
-    if target == "hosted-share":
-        ok = [p for p in points if p.hosted_share <= value + 1e-12]
-        key = max
-    elif target == "cost-per-1k":
-        ok = [p for p in points if p.cost_per_1k <= value + 1e-12]
-        key = max
-    elif target in ("min-f1", "min-quality"):
-        ok = [p for p in points if p.quality >= value - 1e-12]
-        if not ok:
-            best = max(p.quality for p in points) if points else 0.0
-            raise ValueError(f"no threshold reaches mean quality {value}; the best is {best:.3f}")
-        return min(ok, key=lambda p: (p.cost_per_1k, -p.quality))
-    else:
+    if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; use one of {list(TARGETS)}")
-    if not ok:
-        raise ValueError(f"no threshold meets {target} {value}")
-    return key(ok, key=lambda p: (p.quality, -p.cost_per_1k))
+    bound = "min-quality" if target in ("min-f1", "min-quality") else target
+    chosen = best(points, bound, value, _reading)
+    if chosen is not None:
+        return chosen
+    if bound == "min-quality":
+        top = max(p.quality for p in points) if points else 0.0
+        raise ValueError(f"no threshold reaches mean quality {value}; the best is {top:.3f}")
+    raise ValueError(f"no threshold meets {target} {value}")
 
 
 # -- curves ----------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
-"""edgefleet.policy.edit: one key of one route set in the policy text, comments and every other line
-kept; a missing key added; flow-style or unknown routes refused; the shipped policy stays valid."""
+"""edgefleet.policy.edit: one key of one route (or of one of its sections, block or flow style) set in
+the policy text, comments and every other line kept; a missing key added to a block mapping; a key
+missing from a flow mapping, a missing section or an unknown route refused; the shipped policy stays
+valid."""
 
 from __future__ import annotations
 
@@ -54,12 +56,67 @@ def test_a_missing_key_is_added_after_the_name() -> None:
     )
 
 
-def test_unknown_and_flow_style_routes_are_refused() -> None:
+def test_unknown_routes_and_keys_missing_from_flow_mappings_are_refused() -> None:
     with pytest.raises(PolicyEditError, match="no route named"):
         set_route_key(POLICY, "nope", "min_confidence", 0.5)
-    flow = "routes:\n  - {name: clinc, task: classify, min_confidence: 0.3}\n"
+    flow = "routes:\n  - {name: clinc, task: classify, min_confidence: 0.3}  # one line\n"
+    assert set_route_key(flow, "clinc", "min_confidence", 0.55) == (
+        "routes:\n  - {name: clinc, task: classify, min_confidence: 0.55} # one line\n"
+    )
     with pytest.raises(PolicyEditError, match="flow mapping"):
-        set_route_key(flow, "clinc", "min_confidence", 0.5)
+        set_route_key(flow, "clinc", "edge_oos_final_confidence", 0.5)
+
+
+GENERATE = """\
+routes:
+  - name: chat            # the chat route
+    task: generate
+    escalation_policy: {deployment: other, threshold: 0.9}
+  - name: squad-qa
+    task: generate
+    escalation_policy:
+      deployment: squad-policy   # trained on the tune split
+      threshold: 0.5             # set by edgefleet route calibrate
+  - {name: flow, task: generate, escalation_policy: {deployment: p, threshold: 0.25}}
+hosted: []
+"""
+
+
+def _changed(before: str, after: str) -> list[tuple[str, str]]:
+    return [(a, b) for a, b in zip(before.splitlines(), after.splitlines(), strict=True) if a != b]
+
+
+def test_a_nested_key_is_set_in_block_and_flow_sections() -> None:
+    out = set_route_key(GENERATE, "squad-qa", "escalation_policy.threshold", 0.4321)
+    assert _changed(GENERATE, out) == [
+        (
+            "      threshold: 0.5             # set by edgefleet route calibrate",
+            "      threshold: 0.4321          # set by edgefleet route calibrate",
+        )
+    ]
+    chat = set_route_key(GENERATE, "chat", "escalation_policy.threshold", 0.75)
+    assert _changed(GENERATE, chat) == [
+        (
+            "    escalation_policy: {deployment: other, threshold: 0.9}",
+            "    escalation_policy: {deployment: other, threshold: 0.75}",
+        )
+    ]
+    flow = set_route_key(GENERATE, "flow", "escalation_policy.threshold", 1.0)
+    assert _changed(GENERATE, flow) == [
+        (
+            "  - {name: flow, task: generate, escalation_policy: {deployment: p, threshold: 0.25}}",
+            "  - {name: flow, task: generate, escalation_policy: {deployment: p, threshold: 1.0}}",
+        )
+    ]
+    added = set_route_key(GENERATE, "squad-qa", "escalation_policy.timeout_ms", 200)
+    assert "    escalation_policy:\n      timeout_ms: 200\n      deployment: squad-policy" in added
+
+
+def test_a_missing_section_is_refused() -> None:
+    with pytest.raises(PolicyEditError, match="add it first"):
+        set_route_key("routes:\n  - name: a\n    task: generate\n", "a", "escalation_policy.threshold", 0.1)
+    with pytest.raises(PolicyEditError, match="flow mapping"):
+        set_route_key(GENERATE, "chat", "escalation_policy.timeout_ms", 200)
 
 
 def test_scalars() -> None:
@@ -75,3 +132,6 @@ def test_the_shipped_policy_can_be_edited_and_still_loads() -> None:
     clinc = next(r for r in policy.routes if r.name == "clinc")
     assert (clinc.min_confidence, clinc.edge_oos_final_confidence) == (0.42, 0.9)
     assert len(out.splitlines()) == len(text.splitlines())
+    out = set_route_key(out, "squad-qa", "escalation_policy.threshold", 0.25)
+    squad = next(r for r in parse_policy(out, source="edited").routes if r.name == "squad-qa")
+    assert squad.escalation_policy is not None and squad.escalation_policy.threshold == 0.25

@@ -84,7 +84,7 @@ def test_calibrate_prints_and_writes_the_threshold(config: Path, capsys: pytest.
     assert "6 outcomes from the TUNE split" in out and "-> 50.0% hosted" in out
     assert "expected quality 0.750" in out
     text = config.read_text()
-    assert "threshold: 0.45    # chosen by edgefleet route calibrate" in text
+    assert "threshold: 0.45   # chosen by edgefleet route calibrate" in text  # the comment keeps its column
     assert load_policy(config).routes[0].escalation_policy.threshold == pytest.approx(0.45)  # type: ignore[union-attr]
     assert calibrate(_args(config, "min-f1", "0.8")) == 0
     assert calibrate(_args(config, "cost-per-1k", "0.5")) == 0
