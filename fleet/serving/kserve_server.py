@@ -11,14 +11,12 @@ models are served by :mod:`fleet.serving.kserve_aio` (grpc.aio, dynamic batching
 
 from __future__ import annotations
 
-import threading
 import time
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import grpc
-import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -27,10 +25,9 @@ from edgefleet.replica_guard import ReplicaGuard
 from fleet.serving.grpc_guard import MalformedRequestInterceptor
 from fleet.serving.replica_auth import FleetTokenInterceptor, server_credentials
 from fleet.serving.runtime import TextModel
+from fleet.serving.servicer_base import InferenceSlots, ReplicaServicer, abort
 from fleet.serving.serving_stats import ServingStats
 from fleet.serving.text_protocol import (
-    SERVER_NAME,
-    SERVER_VERSION,
     decode_request,
     infer_response,
     metadata_response,
@@ -63,7 +60,7 @@ class InferenceServicer(Protocol):
         ...
 
 
-class KServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
+class KServeServicer(ReplicaServicer):
     """Serves exactly one model; `model` None means not loaded (`load_error` says why)."""
 
     def __init__(
@@ -86,38 +83,18 @@ class KServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
         self.replica = replica
         self.max_queue = max_queue
         self.stats = stats or ServingStats()
-        self._slots = threading.Semaphore(slots)
+        self._slots = InferenceSlots(slots, self.stats)
         self._outputs = offered_outputs(model)
 
-    @property
-    def ready(self) -> bool:
-        """True when the model is loaded."""
-        return self.model is not None
-
-    # -- server / model status -------------------------------------------------------------
-    def ServerLive(self, request: Any, context: grpc.ServicerContext) -> kserve_pb2.ServerLiveResponse:
-        return kserve_pb2.ServerLiveResponse(live=True)
-
-    def ServerReady(self, request: Any, context: grpc.ServicerContext) -> kserve_pb2.ServerReadyResponse:
-        return kserve_pb2.ServerReadyResponse(ready=self.ready)
-
-    def ServerMetadata(
-        self, request: Any, context: grpc.ServicerContext
-    ) -> kserve_pb2.ServerMetadataResponse:
-        return kserve_pb2.ServerMetadataResponse(name=SERVER_NAME, version=SERVER_VERSION, extensions=[])
-
-    def ModelReady(self, request: Any, context: grpc.ServicerContext) -> kserve_pb2.ModelReadyResponse:
-        self._check_model(request.name, request.version, context, need_ready=False)
-        return kserve_pb2.ModelReadyResponse(ready=self.ready)
-
+    # -- model status ----------------------------------------------------------------------
     def ModelMetadata(self, request: Any, context: grpc.ServicerContext) -> kserve_pb2.ModelMetadataResponse:
-        model = self._check_model(request.name, request.version, context, need_ready=True)
+        model = self._check_model(request.name, request.version, context)
         return metadata_response(model, self._outputs)
 
     # -- inference -------------------------------------------------------------------------
     def ModelInfer(self, request: kserve_pb2.ModelInferRequest, context: grpc.ServicerContext) -> Any:
         started = time.perf_counter()
-        model = self._check_model(request.model_name, request.model_version, context, need_ready=True)
+        model = self._check_model(request.model_name, request.model_version, context)
         inflight = self.stats.enter()
         ok = False
         try:
@@ -127,7 +104,7 @@ class KServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
             try:
                 decoded = decode_request(request, model, self._outputs, self.max_batch)
                 self.stats.batch(len(decoded.texts))
-                queue_ms, outputs = self._infer(model, decoded.texts)
+                queue_ms, outputs = self._slots.run(model.infer, decoded.texts)
             except (BadRequest, ValueError) as exc:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             response = infer_response(
@@ -138,26 +115,13 @@ class KServeServicer(kserve_grpc.GRPCInferenceServiceServicer):
         finally:
             self.stats.leave((time.perf_counter() - started) * 1000.0, ok)
 
-    def _infer(self, model: TextModel, texts: list[str]) -> tuple[float, dict[str, np.ndarray]]:
-        waited = time.perf_counter()
-        self.stats.queued(+1)
-        try:
-            self._slots.acquire()
-        finally:
-            self.stats.queued(-1)
-        queue_ms = (time.perf_counter() - waited) * 1000.0
-        try:
-            return queue_ms, model.infer(texts)
-        finally:
-            self._slots.release()
-
-    def _check_model(
-        self, name: str, version: str, context: grpc.ServicerContext, need_ready: bool
-    ) -> TextModel:
-        problem = model_problem(self.model, self.load_error, name, version, need_ready)
+    def _check_model(self, name: str, version: str, context: grpc.ServicerContext) -> TextModel:
+        model = self.model
+        problem = model_problem(model, self.load_error, name, version, need_ready=True)
         if problem is not None:
-            context.abort(problem.code, problem.message)
-        return self.model  # type: ignore[return-value]  # None only where need_ready is False
+            abort(context, problem.code, problem.message)
+        assert model is not None  # model_problem reports a model that is not loaded
+        return model
 
 
 @dataclass

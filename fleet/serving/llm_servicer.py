@@ -17,7 +17,7 @@ import itertools
 import queue
 import time
 from collections.abc import Iterator
-from typing import Any, NoReturn
+from typing import Any
 
 import grpc
 
@@ -34,17 +34,11 @@ from fleet.serving.llm_stream import (
     status_of,
     submit,
 )
-from fleet.serving.text_protocol import SERVER_NAME, SERVER_VERSION
+from fleet.serving.servicer_base import ReplicaServicer, abort
 from protos.inference import grpc_service_pb2 as kserve_pb2
-from protos.inference import grpc_service_pb2_grpc as kserve_grpc
 
 
-def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
-    context.abort(code, message)
-    raise AssertionError("unreachable: context.abort raises")
-
-
-class LLMServicer(kserve_grpc.GRPCInferenceServiceServicer):
+class LLMServicer(ReplicaServicer):
     """Serves one generative model; `model` None means not loaded (`load_error` says why)."""
 
     def __init__(
@@ -64,28 +58,7 @@ class LLMServicer(kserve_grpc.GRPCInferenceServiceServicer):
         self.stats: GenerationStats = model.engine.stats if model is not None else GenerationStats()
         self._keys = itertools.count(1)
 
-    @property
-    def ready(self) -> bool:
-        """True when the model is loaded."""
-        return self.model is not None
-
-    # -- server / model status -------------------------------------------------------------
-    def ServerLive(self, request: Any, context: grpc.ServicerContext) -> kserve_pb2.ServerLiveResponse:
-        return kserve_pb2.ServerLiveResponse(live=True)
-
-    def ServerReady(self, request: Any, context: grpc.ServicerContext) -> kserve_pb2.ServerReadyResponse:
-        return kserve_pb2.ServerReadyResponse(ready=self.ready)
-
-    def ServerMetadata(
-        self, request: Any, context: grpc.ServicerContext
-    ) -> kserve_pb2.ServerMetadataResponse:
-        return kserve_pb2.ServerMetadataResponse(name=SERVER_NAME, version=SERVER_VERSION, extensions=[])
-
-    def ModelReady(self, request: Any, context: grpc.ServicerContext) -> kserve_pb2.ModelReadyResponse:
-        if self.model is not None:
-            self._check_model(request.name, request.version, context)
-        return kserve_pb2.ModelReadyResponse(ready=self.ready)
-
+    # -- model status ----------------------------------------------------------------------
     def ModelMetadata(self, request: Any, context: grpc.ServicerContext) -> kserve_pb2.ModelMetadataResponse:
         model = self._check_model(request.name, request.version, context)
         tensor = kserve_pb2.ModelMetadataResponse.TensorMetadata
@@ -106,10 +79,10 @@ class LLMServicer(kserve_grpc.GRPCInferenceServiceServicer):
     def _check_model(self, name: str, version: str, context: grpc.ServicerContext) -> LLMModel:
         model = self.model
         if model is None:
-            _abort(context, grpc.StatusCode.UNAVAILABLE, f"model not loaded: {self.load_error or 'starting'}")
+            abort(context, grpc.StatusCode.UNAVAILABLE, f"model not loaded: {self.load_error or 'starting'}")
         problem = model_problem(model, name, version)
         if problem:
-            _abort(context, grpc.StatusCode.NOT_FOUND, problem)
+            abort(context, grpc.StatusCode.NOT_FOUND, problem)
         return model
 
     # -- unary -------------------------------------------------------------------------------
@@ -123,7 +96,7 @@ class LLMServicer(kserve_grpc.GRPCInferenceServiceServicer):
             try:
                 generation = submit(model, request, chunks.put)
             except ADMISSION_ERRORS as exc:
-                _abort(context, status_of(exc), str(exc))
+                abort(context, status_of(exc), str(exc))
             context.add_callback(generation.cancel)  # the client went away: stop generating
             summary = GenerationSummary()
             while summary.finish_reason is None:
@@ -134,7 +107,7 @@ class LLMServicer(kserve_grpc.GRPCInferenceServiceServicer):
                         generation.cancel()
                         return kserve_pb2.ModelInferResponse()
             if summary.finish_reason == "error":
-                _abort(context, grpc.StatusCode.INTERNAL, generation.error or "generation failed")
+                abort(context, grpc.StatusCode.INTERNAL, generation.error or "generation failed")
             final = GenerationChunk(
                 text=summary.text,
                 logprobs=tuple(summary.logprobs),
@@ -162,6 +135,6 @@ class LLMServicer(kserve_grpc.GRPCInferenceServiceServicer):
     ) -> Iterator[kserve_pb2.ModelStreamInferResponse]:
         model = self.model
         if model is None:
-            _abort(context, grpc.StatusCode.UNAVAILABLE, f"model not loaded: {self.load_error or 'starting'}")
+            abort(context, grpc.StatusCode.UNAVAILABLE, f"model not loaded: {self.load_error or 'starting'}")
         stream = GenerateStream(model, context, self.stats, self._keys, (self.node, self.replica))
         yield from stream.run(request_iterator)

@@ -9,9 +9,8 @@ threads behind a semaphore of `slots` (the wait is reported as ``queue_ms``), an
 
 from __future__ import annotations
 
-import threading
 import time
-from typing import Any, NoReturn
+from typing import Any
 
 import grpc
 import numpy as np
@@ -19,18 +18,13 @@ import numpy as np
 from edgefleet import kserve_retrieval as kr
 from edgefleet.kserve_codec import BadRequest, decode_texts, requested_outputs
 from fleet.serving.retriever import QueryResult, RetrieverModel
+from fleet.serving.servicer_base import InferenceSlots, ReplicaServicer, abort
 from fleet.serving.serving_stats import ServingStats
-from fleet.serving.text_protocol import SERVER_NAME, SERVER_VERSION
+from fleet.serving.text_protocol import queue_full
 from protos.inference import grpc_service_pb2 as kserve_pb2
-from protos.inference import grpc_service_pb2_grpc as kserve_grpc
 
 
-def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
-    context.abort(code, message)
-    raise AssertionError("unreachable: context.abort raises")
-
-
-class RetrieveServicer(kserve_grpc.GRPCInferenceServiceServicer):
+class RetrieveServicer(ReplicaServicer):
     """Serves one collection; `model` None means not loaded (`load_error` says why)."""
 
     def __init__(
@@ -51,30 +45,9 @@ class RetrieveServicer(kserve_grpc.GRPCInferenceServiceServicer):
         self.replica = replica
         self.max_queue = max_queue
         self.stats = ServingStats()
-        self._slots = threading.Semaphore(slots)
+        self._slots = InferenceSlots(slots, self.stats)
 
-    @property
-    def ready(self) -> bool:
-        """True when the collection is loaded."""
-        return self.model is not None
-
-    # -- server / model status -------------------------------------------------------------
-    def ServerLive(self, request: Any, context: grpc.ServicerContext) -> kserve_pb2.ServerLiveResponse:
-        return kserve_pb2.ServerLiveResponse(live=True)
-
-    def ServerReady(self, request: Any, context: grpc.ServicerContext) -> kserve_pb2.ServerReadyResponse:
-        return kserve_pb2.ServerReadyResponse(ready=self.ready)
-
-    def ServerMetadata(
-        self, request: Any, context: grpc.ServicerContext
-    ) -> kserve_pb2.ServerMetadataResponse:
-        return kserve_pb2.ServerMetadataResponse(name=SERVER_NAME, version=SERVER_VERSION, extensions=[])
-
-    def ModelReady(self, request: Any, context: grpc.ServicerContext) -> kserve_pb2.ModelReadyResponse:
-        if self.model is not None:
-            self._check_model(request.name, request.version, context)
-        return kserve_pb2.ModelReadyResponse(ready=self.ready)
-
+    # -- model status ----------------------------------------------------------------------
     def ModelMetadata(self, request: Any, context: grpc.ServicerContext) -> kserve_pb2.ModelMetadataResponse:
         model = self._check_model(request.name, request.version, context)
         tensor = kserve_pb2.ModelMetadataResponse.TensorMetadata
@@ -96,19 +69,19 @@ class RetrieveServicer(kserve_grpc.GRPCInferenceServiceServicer):
     def _check_model(self, name: str, version: str, context: grpc.ServicerContext) -> RetrieverModel:
         model = self.model
         if model is None:
-            _abort(
+            abort(
                 context,
                 grpc.StatusCode.UNAVAILABLE,
                 f"collection not loaded: {self.load_error or 'starting'}",
             )
         if name != model.manifest.name:
-            _abort(
+            abort(
                 context,
                 grpc.StatusCode.NOT_FOUND,
                 f"unknown model {name!r}; this server serves the collection {model.manifest.name!r}",
             )
         if version and version != model.manifest.version:
-            _abort(
+            abort(
                 context,
                 grpc.StatusCode.NOT_FOUND,
                 f"collection {name!r} has no version {version!r}; this server serves {model.manifest.version!r}",
@@ -122,13 +95,9 @@ class RetrieveServicer(kserve_grpc.GRPCInferenceServiceServicer):
         inflight = self.stats.enter()
         ok = False
         try:
-            if inflight > self.max_queue:
-                _abort(
-                    context,
-                    grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    f"replica {self.replica or '?'} has {inflight - 1} requests outstanding (max_queue "
-                    f"{self.max_queue}); retry on another replica",
-                )
+            full = queue_full(self.replica, inflight, self.max_queue)
+            if full is not None:
+                abort(context, full.code, full.message)
             try:
                 texts, raw = decode_texts(request)
                 if len(texts) > self.max_batch:
@@ -137,9 +106,9 @@ class RetrieveServicer(kserve_grpc.GRPCInferenceServiceServicer):
                     )
                 k = kr.read_top_k(request)
                 names = requested_outputs(request, kr.RETRIEVAL_OUTPUTS, kr.RETRIEVAL_OUTPUTS)
-                queue_ms, results = self._retrieve(model, texts, k)
+                queue_ms, results = self._slots.run(model.retrieve, texts, k)
             except (BadRequest, ValueError) as exc:
-                _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+                abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             response = kserve_pb2.ModelInferResponse(
                 model_name=model.manifest.name, model_version=model.manifest.version, id=request.id
             )
@@ -157,19 +126,6 @@ class RetrieveServicer(kserve_grpc.GRPCInferenceServiceServicer):
             return response
         finally:
             self.stats.leave((time.perf_counter() - started) * 1000.0, ok)
-
-    def _retrieve(self, model: RetrieverModel, texts: list[str], k: int) -> tuple[float, list[QueryResult]]:
-        waited = time.perf_counter()
-        self.stats.queued(+1)
-        try:
-            self._slots.acquire()
-        finally:
-            self.stats.queued(-1)
-        queue_ms = (time.perf_counter() - waited) * 1000.0
-        try:
-            return queue_ms, model.retrieve(texts, k)
-        finally:
-            self._slots.release()
 
 
 def _outputs(results: list[QueryResult]) -> dict[str, Any]:
