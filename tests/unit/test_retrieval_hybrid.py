@@ -66,7 +66,7 @@ def test_hnsw_candidates_give_the_exact_fusion_on_a_small_set(tmp_path: Path) ->
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     texts = [f"doc {i} word{i % 7} topic{i % 11}" for i in range(300)]
     bm25 = BM25Index.build(texts)
-    build_hnsw(vectors, tmp_path / "ann.usearch")
+    build_hnsw(vectors, tmp_path / "ann.usearch", threads=1)  # one thread: the same graph every run
     ann = HnswIndex.open(tmp_path / "ann.usearch", vectors)
     for row in (5, 77, 200):
         exact = hybrid_search(BruteForceIndex(vectors), vectors, bm25, vectors[row], "word3 topic5", 5)
