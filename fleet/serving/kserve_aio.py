@@ -19,15 +19,14 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_health.v1 import health, health_pb2
 
 from edgefleet.kserve_codec import BadRequest
 from edgefleet.policy.batching_options import BatchingOptions
 from edgefleet.replica_guard import ReplicaGuard
 from fleet.serving.batcher import DynamicBatcher
-from fleet.serving.kserve_server import SERVICE_NAME, SPARE_THREADS
-from fleet.serving.replica_auth import AioFleetTokenInterceptor, server_credentials
+from fleet.serving.kserve_server import SERVICE_NAME, SPARE_THREADS, add_services, bind_port, message_limits
+from fleet.serving.replica_auth import AioFleetTokenInterceptor
 from fleet.serving.runtime import TextModel
 from fleet.serving.serving_stats import ServingStats
 from fleet.serving.text_protocol import (
@@ -178,32 +177,16 @@ class AioKServeEndpoint:
 
     async def _start(self, host: str, port: int) -> tuple[grpc.aio.Server, int]:
         guard = self.guard
-        size = guard.max_message_bytes
         server = grpc.aio.server(
-            options=[("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size)],
+            options=message_limits(guard),
             maximum_concurrent_rpcs=self.servicer.max_queue + SPARE_THREADS,
             interceptors=[
                 *([AioFleetTokenInterceptor(guard.token)] if guard.token else []),
                 MalformedRequestInterceptor(),
             ],
         )
-        kserve_grpc.add_GRPCInferenceServiceServicer_to_server(self.servicer, server)
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        reflection.enable_server_reflection(
-            (
-                SERVICE_NAME,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
-            ),
-            server,
-        )
-        credentials = server_credentials(guard)
-        if credentials is None:
-            bound = server.add_insecure_port(f"{host}:{port}")
-        else:
-            bound = server.add_secure_port(f"{host}:{port}", credentials)
-        if bound == 0:
-            raise OSError(f"cannot bind KServe gRPC server to {host}:{port}")
+        add_services(server, self.servicer, self.health)
+        bound = bind_port(server, host, port, guard)
         await server.start()
         return server, bound
 

@@ -147,6 +147,34 @@ class KServeEndpoint:
         self.server.stop(grace_s).wait(grace_s + 1.0)
 
 
+def message_limits(guard: ReplicaGuard) -> list[tuple[str, int]]:
+    """gRPC options: the largest message a replica receives or sends (``fleet.kserve``)."""
+    size = guard.max_message_bytes
+    return [("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size)]
+
+
+def add_services(server: Any, servicer: Any, health_servicer: Any) -> None:
+    """KServe v2, gRPC health and server reflection on `server` (threaded or grpc.aio)."""
+    kserve_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server,
+    )
+
+
+def bind_port(server: Any, host: str, port: int, guard: ReplicaGuard) -> int:
+    """Bind `server` (threaded or grpc.aio) to host:port, with TLS when `guard` has it; the port."""
+    credentials = server_credentials(guard)
+    if credentials is None:
+        bound = int(server.add_insecure_port(f"{host}:{port}"))
+    else:
+        bound = int(server.add_secure_port(f"{host}:{port}", credentials))
+    if bound == 0:
+        raise OSError(f"cannot bind KServe gRPC server to {host}:{port}")
+    return bound
+
+
 def start_kserve(
     servicer: InferenceServicer,
     host: str = "127.0.0.1",
@@ -166,30 +194,18 @@ def start_kserve(
     guard = guard or ReplicaGuard()
     limit = servicer.max_queue + SPARE_THREADS
     workers = max_workers or min(limit, MAX_THREADS)
-    size = guard.max_message_bytes
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kserve"),
-        options=[("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size)],
+        options=message_limits(guard),
         maximum_concurrent_rpcs=limit,
         interceptors=[
             *([FleetTokenInterceptor(guard.token)] if guard.token else []),
             MalformedRequestInterceptor(),
         ],
     )
-    kserve_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
-        server,
-    )
-    credentials = server_credentials(guard)
-    if credentials is None:
-        bound = server.add_insecure_port(f"{host}:{port}")
-    else:
-        bound = server.add_secure_port(f"{host}:{port}", credentials)
-    if bound == 0:
-        raise OSError(f"cannot bind KServe gRPC server to {host}:{port}")
+    add_services(server, servicer, health_servicer)
+    bound = bind_port(server, host, port, guard)
     server.start()
     endpoint = KServeEndpoint(server, bound, servicer, health_servicer)
     endpoint.set_serving(servicer.ready)

@@ -53,44 +53,36 @@ class ReplicaMetrics:
     def __init__(self, deployment: str, model: str, info: dict[str, str] | None = None) -> None:
         self.registry = CollectorRegistry()
         self.labels = {"deployment": deployment, "model": model}
-        names = list(self.labels)
-        values = list(self.labels.values())
-        r = self.registry
-        self.latency = Histogram(
+        names, values = list(self.labels), list(self.labels.values())
+
+        def histogram(name: str, doc: str, buckets: tuple[float, ...]) -> Histogram:
+            return Histogram(name, doc, names, buckets=buckets, registry=self.registry).labels(*values)
+
+        self.latency = histogram(
             "edgefleet_replica_request_duration_seconds",
             "Inference request latency in the replica (arrival to answer, queueing included).",
-            names,
-            buckets=LATENCY_BUCKETS_S,
-            registry=r,
-        ).labels(*values)
-        self.batch = Histogram(
+            LATENCY_BUCKETS_S,
+        )
+        self.batch = histogram(
             "edgefleet_replica_batch_size",
             "Texts per OpenVINO inference (text models; a dynamic batch coalesces several requests).",
-            names,
-            buckets=BATCH_BUCKETS,
-            registry=r,
-        ).labels(*values)
-        self.coalesced = Histogram(
+            BATCH_BUCKETS,
+        )
+        self.coalesced = histogram(
             "edgefleet_replica_batch_requests",
             "Requests coalesced into one dynamic batch (text models).",
-            names,
-            buckets=BATCH_BUCKETS,
-            registry=r,
-        ).labels(*values)
-        self.queue_wait = Histogram(
+            BATCH_BUCKETS,
+        )
+        self.queue_wait = histogram(
             "edgefleet_replica_queue_wait_seconds",
             "Time a request waited in the dynamic batcher's queue before its inference started.",
-            names,
-            buckets=QUEUE_BUCKETS_S,
-            registry=r,
-        ).labels(*values)
-        self.ttft = Histogram(
+            QUEUE_BUCKETS_S,
+        )
+        self.ttft = histogram(
             "edgefleet_replica_time_to_first_token_seconds",
             "LLM: request arrival to its first generated token.",
-            names,
-            buckets=TTFT_BUCKETS_S,
-            registry=r,
-        ).labels(*values)
+            TTFT_BUCKETS_S,
+        )
         self._info = dict(info or {})
         self._stats: ServingStats | None = None
 
