@@ -123,13 +123,14 @@ def _table(points: list[OperatingPoint], chosen: OperatingPoint) -> Table:
     return table
 
 
-def calibrate(args: argparse.Namespace) -> int:
-    """Choose and print (and with --write, set) the route's threshold."""
+def calibrate(args: argparse.Namespace, policy: Policy | None = None) -> int:
+    """Choose and print (and with --write, set) the route's threshold (`policy`: the file at
+    ``args.config`` when the caller has read it already)."""
     from edgefleet.policy.edit import PolicyEditError, set_route_key
 
     config = Path(args.config)
     try:
-        policy = load_policy(config)
+        policy = policy or load_policy(config)
         _route(policy, args.route)
         source = (
             ShadowOutcomes(Path(args.from_log))

@@ -52,16 +52,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
 
 
-def _is_generate_route(config: Path, route: str) -> bool:
-    from edgefleet.errors import PolicyError
-    from edgefleet.policy.loader import load_policy
-
-    try:
-        return any(r.name == route and r.task == "generate" for r in load_policy(config).routes)
-    except (PolicyError, OSError):
-        return False  # the classify path reports it
-
-
 def calibrate(args: argparse.Namespace) -> int:
     """Search the route's thresholds on the split; print the expected figures; maybe write them."""
     from bench.calibrate import Target, choose, search
@@ -69,18 +59,18 @@ def calibrate(args: argparse.Namespace) -> int:
     from edgefleet.policy.edit import PolicyEditError, set_route_key
     from edgefleet.policy.loader import load_policy
 
-    if _is_generate_route(Path(args.config), args.route):
+    config = Path(args.config)
+    policy = load_policy(config)
+    if any(r.name == args.route and r.task == "generate" for r in policy.routes):
         from cli.route_calibrate import calibrate as calibrate_generate
 
-        return calibrate_generate(args)
+        return calibrate_generate(args, policy)
     try:
         requires = tuple((name, float(x)) for name, x in args.require)
         target = Target(args.target[0], float(args.target[1]), requires)
     except ValueError as exc:
         console.print(f"[red]{exc}[/]")
         return 2
-    config = Path(args.config)
-    policy = load_policy(config)
     registry = Path(args.registry) if args.registry else (config.resolve().parent / policy.registry)
     try:
         source = outcome_source(policy, args.route, registry, args.split)
